@@ -1,0 +1,1 @@
+"""Sponsor portfolio dashboard core: settings, database, schema, metrics, charts, demo data."""

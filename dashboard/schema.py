@@ -1,0 +1,372 @@
+"""The reporting schema: every table the dashboard reads, with its grain, keys, units and allowed values.
+
+Conventions (architecture.md): tables singular, keys `<table>_id`, dates `*_date`, timestamps
+`*_at`, booleans `is_*`, counts `n_*`, money `*_amount` in the sponsor's reporting currency.
+Each table states its grain in `info["grain"]` and its natural key in `info["natural_key"]`
+(the columns a data team knows the row by, so data can be exported and loaded back); each
+column says what it is in `comment`, and its unit and allowed values in `info`. The data
+contract (docs/data-contract.md) is generated from this module.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+PHASES = ("I", "II", "III", "IV")
+TRIAL_STATUSES = ("planned", "startup", "enrolling", "follow_up", "closed")
+SITE_STATUSES = ("planned", "selected", "active", "closed")
+VENDOR_KINDS = ("CRO", "CMO", "CDMO", "central_lab", "IRT", "other")
+LANES = ("CRO", "CMO")
+UNIT_TYPES = ("site_activated", "subject_enrolled", "visit_done")
+COST_CATEGORIES = ("service_fee", "pass_through")
+CHANGE_ORDER_STATUSES = ("proposed", "approved", "rejected")
+PAYMENT_STATUSES = ("not_due", "due", "invoiced", "paid")
+MILESTONE_KINDS = ("contract", "stability_pull", "expiry")
+
+# Money: two decimals, large enough for a portfolio's totals.
+Money = Numeric(14, 2)
+
+
+def _enum(name: str, allowed: tuple[str, ...], *, nullable: bool = False, comment: str) -> Column:
+    """A text column restricted to `allowed`, enforced by a CHECK constraint in the database."""
+    quoted = ", ".join(f"'{v}'" for v in allowed)
+    return Column(
+        name,
+        String(20),
+        CheckConstraint(f"{name} IN ({quoted})", name=f"{name}_allowed"),
+        nullable=nullable,
+        comment=comment,
+        info={"allowed": allowed},
+    )
+
+
+def _money(name: str, *, nullable: bool = False, comment: str) -> Column:
+    return Column(
+        name,
+        Money,
+        CheckConstraint(f"{name} >= 0", name=f"{name}_not_negative"),
+        nullable=nullable,
+        comment=comment,
+        info={"unit": "reporting currency"},
+    )
+
+
+def _count(name: str, *, nullable: bool = False, comment: str) -> Column:
+    return Column(
+        name,
+        Integer,
+        CheckConstraint(f"{name} >= 0", name=f"{name}_not_negative"),
+        nullable=nullable,
+        comment=comment,
+        info={"unit": "count"},
+    )
+
+
+sponsor = Table(
+    "sponsor",
+    metadata,
+    Column("sponsor_id", Integer, primary_key=True),
+    Column("sponsor_code", String(32), nullable=False, unique=True, comment="Short code, used in links"),
+    Column("sponsor_name", String(200), nullable=False, comment="Company name"),
+    Column("reporting_currency", String(3), nullable=False, comment="ISO 4217 code of every *_amount"),
+    info={"grain": "One row per sponsor.", "natural_key": ("sponsor_code",)},
+)
+
+trial = Table(
+    "trial",
+    metadata,
+    Column("trial_id", Integer, primary_key=True),
+    Column("sponsor_id", ForeignKey("sponsor.sponsor_id"), nullable=False, index=True),
+    Column("protocol_number", String(32), nullable=False, unique=True, comment="Protocol number, used in links"),
+    Column("trial_title", String(300), nullable=False, comment="Short title"),
+    _enum("phase", PHASES, comment="Clinical phase"),
+    Column("therapeutic_area", String(60), nullable=False, index=True, comment="e.g. Oncology"),
+    Column("indication", String(120), nullable=False, comment="Disease studied"),
+    _enum("trial_status", TRIAL_STATUSES, comment="Where the trial is in its life"),
+    _count("n_planned_sites", comment="Sites the trial plans to activate"),
+    _count("n_planned_subjects", comment="Planned enrollment: the trial's target"),
+    info={"grain": "One row per trial (protocol).", "natural_key": ("protocol_number",)},
+)
+
+country = Table(
+    "country",
+    metadata,
+    Column("country_id", Integer, primary_key=True),
+    Column("country_code", String(2), nullable=False, unique=True, comment="ISO 3166-1 alpha-2"),
+    Column("country_name", String(80), nullable=False),
+    Column("region", String(40), nullable=False, comment="e.g. Europe, North America"),
+    info={"grain": "One row per country.", "natural_key": ("country_code",)},
+)
+
+site = Table(
+    "site",
+    metadata,
+    Column("site_id", Integer, primary_key=True),
+    Column("trial_id", ForeignKey("trial.trial_id"), nullable=False, index=True),
+    Column("country_id", ForeignKey("country.country_id"), nullable=False, index=True),
+    Column("site_number", String(16), nullable=False, comment="Site number within the trial, used in links"),
+    Column("site_name", String(200), nullable=False, comment="Institution"),
+    Column("investigator_name", String(120), nullable=True, comment="Principal investigator"),
+    _enum("site_status", SITE_STATUSES, comment="Status today (as-of views use the dates)"),
+    Column("selected_date", Date, nullable=True, comment="Site selected"),
+    Column("planned_activation_date", Date, nullable=True, comment="Activation planned in the baseline"),
+    Column("activated_date", Date, nullable=True, index=True, comment="Site initiated, open to enroll"),
+    Column("closed_date", Date, nullable=True, comment="Site closed out"),
+    _count("n_planned_subjects", comment="Site enrollment target"),
+    UniqueConstraint("trial_id", "site_number"),
+    CheckConstraint("closed_date IS NULL OR activated_date IS NULL OR closed_date >= activated_date", name="closed_after_activated"),
+    info={"grain": "One row per site of a trial.", "natural_key": ("protocol_number", "site_number")},
+)
+
+subject = Table(
+    "subject",
+    metadata,
+    Column("subject_id", Integer, primary_key=True),
+    Column("trial_id", ForeignKey("trial.trial_id"), nullable=False, index=True),
+    Column("site_id", ForeignKey("site.site_id"), nullable=False, index=True),
+    Column("subject_number", String(24), nullable=False, comment="Subject number within the trial"),
+    Column("screened_date", Date, nullable=False, comment="Informed consent / screening started"),
+    Column("screen_failed_date", Date, nullable=True, comment="Screen failure confirmed; never enrolled"),
+    Column("enrolled_date", Date, nullable=True, comment="Randomized / enrolled"),
+    Column("discontinued_date", Date, nullable=True, comment="Left the study before completing it"),
+    Column("completed_date", Date, nullable=True, comment="Completed the study"),
+    UniqueConstraint("trial_id", "subject_number"),
+    CheckConstraint("enrolled_date IS NULL OR enrolled_date >= screened_date", name="enrolled_after_screened"),
+    CheckConstraint("NOT (enrolled_date IS NOT NULL AND screen_failed_date IS NOT NULL)", name="failed_or_enrolled"),
+    Index("ix_subject_trial_enrolled", "trial_id", "enrolled_date"),
+    info={"grain": "One row per subject screened.", "natural_key": ("protocol_number", "subject_number")},
+)
+
+enrollment_plan = Table(
+    "enrollment_plan",
+    metadata,
+    Column("enrollment_plan_id", Integer, primary_key=True),
+    Column("trial_id", ForeignKey("trial.trial_id"), nullable=False),
+    Column("country_id", ForeignKey("country.country_id"), nullable=False),
+    Column("month_date", Date, nullable=False, comment="First day of the month"),
+    _count("n_planned_cumulative", comment="Baseline cumulative planned enrollment at the end of the month"),
+    UniqueConstraint("trial_id", "country_id", "month_date"),
+    info={
+        "grain": "One row per trial × country × month of the baseline plan; the trial's plan is the sum over countries.",
+        "natural_key": ("protocol_number", "country_code", "month_date"),
+    },
+)
+
+visit = Table(
+    "visit",
+    metadata,
+    Column("visit_id", Integer, primary_key=True),
+    Column("trial_id", ForeignKey("trial.trial_id"), nullable=False),
+    Column("site_id", ForeignKey("site.site_id"), nullable=False, index=True),
+    Column("subject_id", ForeignKey("subject.subject_id"), nullable=False, index=True),
+    _count("visit_number", comment="Visit sequence within the subject (1 = screening)"),
+    Column("visit_date", Date, nullable=False, comment="Visit took place"),
+    Column("entered_date", Date, nullable=True, comment="Visit data entered in EDC; empty = not yet"),
+    UniqueConstraint("subject_id", "visit_number"),
+    CheckConstraint("entered_date IS NULL OR entered_date >= visit_date", name="entered_after_visit"),
+    Index("ix_visit_trial_date", "trial_id", "visit_date"),
+    info={"grain": "One row per subject visit done.", "natural_key": ("protocol_number", "subject_number", "visit_number")},
+)
+
+data_query = Table(
+    "data_query",
+    metadata,
+    Column("data_query_id", Integer, primary_key=True),
+    Column("trial_id", ForeignKey("trial.trial_id"), nullable=False),
+    Column("site_id", ForeignKey("site.site_id"), nullable=False, index=True),
+    Column("subject_id", ForeignKey("subject.subject_id"), nullable=True, index=True),
+    Column("query_number", String(24), nullable=False, comment="Query number within the trial"),
+    Column("opened_date", Date, nullable=False),
+    Column("closed_date", Date, nullable=True, comment="Empty = still open"),
+    UniqueConstraint("trial_id", "query_number"),
+    CheckConstraint("closed_date IS NULL OR closed_date >= opened_date", name="closed_after_opened"),
+    Index("ix_data_query_trial_opened", "trial_id", "opened_date"),
+    info={"grain": "One row per data query raised on a site's data.", "natural_key": ("protocol_number", "query_number")},
+)
+
+deviation = Table(
+    "deviation",
+    metadata,
+    Column("deviation_id", Integer, primary_key=True),
+    Column("trial_id", ForeignKey("trial.trial_id"), nullable=False),
+    Column("site_id", ForeignKey("site.site_id"), nullable=False, index=True),
+    Column("subject_id", ForeignKey("subject.subject_id"), nullable=True, index=True),
+    Column("deviation_number", String(24), nullable=False, comment="Deviation number within the trial"),
+    Column("deviation_date", Date, nullable=False, comment="Deviation occurred"),
+    Column("is_important", Boolean, nullable=False, comment="Important (major) protocol deviation"),
+    Column("description", String(300), nullable=True),
+    UniqueConstraint("trial_id", "deviation_number"),
+    Index("ix_deviation_trial_date", "trial_id", "deviation_date"),
+    info={"grain": "One row per protocol deviation.", "natural_key": ("protocol_number", "deviation_number")},
+)
+
+vendor = Table(
+    "vendor",
+    metadata,
+    Column("vendor_id", Integer, primary_key=True),
+    Column("vendor_code", String(32), nullable=False, unique=True, comment="Short code, used in links"),
+    Column("vendor_name", String(200), nullable=False),
+    _enum("vendor_kind", VENDOR_KINDS, comment="What the vendor does; a CDMO works in both lanes"),
+    info={"grain": "One row per vendor; vendors are shared across trials and sponsors.", "natural_key": ("vendor_code",)},
+)
+
+contract = Table(
+    "contract",
+    metadata,
+    Column("contract_id", Integer, primary_key=True),
+    Column("trial_id", ForeignKey("trial.trial_id"), nullable=False, index=True),
+    Column("vendor_id", ForeignKey("vendor.vendor_id"), nullable=False, index=True),
+    Column("contract_number", String(32), nullable=False, unique=True),
+    Column("signed_date", Date, nullable=False),
+    _money("contracted_amount", comment="Contract value at signature, before change orders"),
+    Column("planned_end_date", Date, nullable=False, comment="Date the planned spend reaches the budget"),
+    info={"grain": "One row per contract of a vendor on a trial.", "natural_key": ("contract_number",)},
+)
+
+unit_price = Table(
+    "unit_price",
+    metadata,
+    Column("unit_price_id", Integer, primary_key=True),
+    Column("contract_id", ForeignKey("contract.contract_id"), nullable=False),
+    _enum("unit_type", UNIT_TYPES, comment="The delivered unit, counted from the operational tables"),
+    _enum("cost_category", COST_CATEGORIES, comment="Service fee, or pass-through cost that follows enrollment"),
+    _money("unit_price_amount", comment="Contracted price of one unit"),
+    UniqueConstraint("contract_id", "unit_type", "cost_category"),
+    info={
+        "grain": "One row per contract × unit type × cost category. Milestone fees are the milestones' payment_amount.",
+        "natural_key": ("contract_number", "unit_type", "cost_category"),
+    },
+)
+
+change_order = Table(
+    "change_order",
+    metadata,
+    Column("change_order_id", Integer, primary_key=True),
+    Column("contract_id", ForeignKey("contract.contract_id"), nullable=False, index=True),
+    Column("change_order_number", String(32), nullable=False, unique=True),
+    Column("requested_date", Date, nullable=False),
+    Column("approved_date", Date, nullable=True, comment="Empty until approved"),
+    _enum("change_order_status", CHANGE_ORDER_STATUSES, comment="Status today (as-of views use approved_date)"),
+    Column("change_amount", Money, nullable=False, comment="Change to the contract value (negative = descope)", info={"unit": "reporting currency"}),
+    Column("reason", String(300), nullable=False),
+    info={"grain": "One row per change order to a contract.", "natural_key": ("change_order_number",)},
+)
+
+planned_spend = Table(
+    "planned_spend",
+    metadata,
+    Column("planned_spend_id", Integer, primary_key=True),
+    Column("contract_id", ForeignKey("contract.contract_id"), nullable=False),
+    Column("change_order_id", ForeignKey("change_order.change_order_id"), nullable=True, index=True,
+           comment="Empty = the baseline plan; else the change order this spend belongs to"),
+    Column("month_date", Date, nullable=False, comment="First day of the month"),
+    _enum("cost_category", COST_CATEGORIES, comment="Service fee or pass-through"),
+    Column("planned_amount", Money, nullable=False, comment="Spend planned in that month", info={"unit": "reporting currency"}),
+    Index("ix_planned_spend_contract_month", "contract_id", "month_date"),
+    info={
+        "grain": "One row per contract × plan source (baseline or change order) × month × cost category.",
+        "natural_key": ("contract_number", "change_order_number", "month_date", "cost_category"),
+    },
+)
+
+actual_cost = Table(
+    "actual_cost",
+    metadata,
+    Column("actual_cost_id", Integer, primary_key=True),
+    Column("contract_id", ForeignKey("contract.contract_id"), nullable=False),
+    Column("month_date", Date, nullable=False, comment="First day of the month the work was done"),
+    _enum("cost_category", COST_CATEGORIES, comment="Service fee or pass-through"),
+    _money("invoiced_amount", comment="Invoiced for work of that month"),
+    _money("accrued_amount", comment="Accrued, not yet invoiced (ASC 730)"),
+    UniqueConstraint("contract_id", "month_date", "cost_category"),
+    info={
+        "grain": "One row per contract × month × cost category; actual cost = invoiced + accrued.",
+        "natural_key": ("contract_number", "month_date", "cost_category"),
+    },
+)
+
+milestone = Table(
+    "milestone",
+    metadata,
+    Column("milestone_id", Integer, primary_key=True),
+    Column("trial_id", ForeignKey("trial.trial_id"), nullable=False, index=True),
+    Column("vendor_id", ForeignKey("vendor.vendor_id"), nullable=False, index=True),
+    _enum("lane", LANES, comment="CRO = clinical, CMO = clinical supply"),
+    Column("milestone_code", String(32), nullable=False, comment="e.g. FPI, LPI, DP_RELEASED"),
+    Column("milestone_name", String(120), nullable=False),
+    _enum("milestone_kind", MILESTONE_KINDS, comment="Contracted milestone, stability pull, or expiry/re-test"),
+    Column("sequence", Integer, nullable=False, comment="Order within the lane"),
+    Column("is_key", Boolean, nullable=False, comment="Shown on the portfolio timeline"),
+    Column("baseline_date", Date, nullable=False, comment="Contracted date"),
+    Column("actual_date", Date, nullable=True, comment="Done on; empty = not done"),
+    _money("payment_amount", comment="Fee earned when achieved (0 = none)"),
+    _enum("payment_status", PAYMENT_STATUSES, comment="Status today of the milestone payment"),
+    Column("precedes_milestone_id", ForeignKey("milestone.milestone_id"), nullable=True,
+           comment="The milestone this one must come before (supply → clinical)"),
+    _count("lead_time_days", comment="Days needed between this milestone and the one it precedes"),
+    UniqueConstraint("trial_id", "milestone_code"),
+    info={"grain": "One row per contracted milestone of a trial.", "natural_key": ("protocol_number", "milestone_code")},
+)
+
+milestone_forecast = Table(
+    "milestone_forecast",
+    metadata,
+    Column("milestone_forecast_id", Integer, primary_key=True),
+    Column("milestone_id", ForeignKey("milestone.milestone_id"), nullable=False),
+    Column("recorded_date", Date, nullable=False, comment="When this forecast was recorded"),
+    Column("forecast_date", Date, nullable=False, comment="Forecast date of the milestone"),
+    UniqueConstraint("milestone_id", "recorded_date"),
+    info={
+        "grain": "One row per milestone × date a forecast was recorded; the forecast as of D is the last recorded ≤ D.",
+        "natural_key": ("protocol_number", "milestone_code", "recorded_date"),
+    },
+)
+
+user_access = Table(
+    "user_access",
+    metadata,
+    Column("user_access_id", Integer, primary_key=True),
+    Column("user_email", String(254), nullable=False, comment="Lower-case e-mail the sign-in gives"),
+    Column("sponsor_id", ForeignKey("sponsor.sponsor_id"), nullable=False),
+    UniqueConstraint("user_email", "sponsor_id"),
+    info={"grain": "One row per user × sponsor they may see.", "natural_key": ("user_email", "sponsor_code")},
+)
+
+load_log = Table(
+    "load_log",
+    metadata,
+    Column("load_log_id", Integer, primary_key=True),
+    Column("source", String(120), nullable=False, comment="Where the data came from"),
+    Column("loaded_at", DateTime(timezone=False), nullable=False, index=True, comment="UTC time the load finished"),
+    _count("n_rows", comment="Rows written by the load"),
+    Column("details", Text, nullable=True, comment="Rows per table, as JSON"),
+    info={"grain": "One row per data load.", "natural_key": ("source", "loaded_at")},
+)
+
+# Order in which tables can be filled (every table after those it references).
+TABLES = [t for t in metadata.sorted_tables]

@@ -1,0 +1,52 @@
+"""Configuration: one settings class, read from DASHBOARD_* environment variables and a .env file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEMO_DATABASE_PATH = PROJECT_DIR / "data" / "demo.db"
+
+
+class Settings(BaseSettings):
+    """Every setting the dashboard reads; documented in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="DASHBOARD_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEMO_DATABASE_PATH}",
+        description="SQLAlchemy URL of the reporting database",
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8501",
+        description="Address people open the dashboard at; shareable links start with it",
+    )
+    stale_after_hours: float = Field(default=36, gt=0, description="Data older than this shows a warning")
+    statement_timeout_s: float = Field(default=30, gt=0, description="Longest a query may run")
+    cache_ttl_s: int = Field(default=600, gt=0, description="How long a query result is reused")
+    cache_max_entries: int = Field(default=500, gt=0, description="Query results kept per query function")
+
+    # Health thresholds (domain.md §5, §7).
+    index_green: float = Field(default=0.95, description="CPI/SPI at or above: green")
+    index_amber: float = Field(default=0.85, description="CPI/SPI at or above (below green): amber")
+    enrollment_green: float = Field(default=0.9, description="Enrolled ÷ planned-to-date at or above: green")
+    enrollment_amber: float = Field(default=0.75, description="Enrolled ÷ planned-to-date at or above: amber")
+    probability_green: float = Field(default=0.8, description="P(LPI by plan) at or above: green")
+    probability_amber: float = Field(default=0.5, description="P(LPI by plan) at or above: amber")
+    milestone_amber_days: int = Field(default=0, ge=0, description="Slip above this: amber")
+    milestone_red_days: int = Field(default=30, ge=0, description="Slip above this: red")
+    schedule_horizon_days: int = Field(default=180, gt=0, description="Open milestones due within this count")
+    non_enrolling_days: int = Field(default=60, gt=0, description="Active this long with 0 enrolled: non-enrolling")
+
+    auth_mode: Literal["none", "header", "oidc"] = Field(default="none", description="How users sign in")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process (read once)."""
+    return Settings()
