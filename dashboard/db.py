@@ -1,0 +1,202 @@
+"""Engines for the reporting database, and the commands that create and migrate its schema.
+
+The dashboard reads through `make_engine(url)`, whose connections refuse writes. Creating and
+migrating the schema is a separate step with its own writable engine:
+
+    python -m dashboard.db init [--url URL]       create the schema in an empty database
+    python -m dashboard.db upgrade [--url URL]    apply the migrations the database lacks
+    python -m dashboard.db revision -m MESSAGE    write the next migration (developers)
+
+--url defaults to the DASHBOARD_DATABASE_URL setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "alembic_version"
+# Schema changes may rewrite large tables: allow them far longer than a dashboard query.
+MIGRATION_TIMEOUT_S = 3600
+
+
+class SchemaStateError(Exception):
+    """The database is not in a state the schema command can start from."""
+
+
+def make_engine(url: str, *, read_only: bool = True, statement_timeout_s: float = 30) -> Engine:
+    """An engine for `url`; with `read_only` every connection refuses writes (architecture.md)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": statement_timeout_s, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if read_only:
+                cursor.execute("PRAGMA query_only=ON")
+            cursor.close()
+
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        options = f"-c statement_timeout={int(statement_timeout_s * 1000)}"
+        if read_only:
+            options += " -c default_transaction_read_only=on"
+        return create_engine(parsed, connect_args={"options": options}, pool_pre_ping=True)
+    raise ValueError(f"Unsupported database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite or postgresql")
+
+
+def alembic_config(*, url: str | None = None, connection: Connection | None = None) -> Config:
+    """The Alembic configuration, handing migrations/env.py either a URL or an open connection."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.attributes["url"] = url
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest migration's revision id."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table of the reporting schema in an empty database and record it as migrated to head."""
+    from dashboard.schema import metadata
+
+    with engine.begin() as connection:
+        existing = inspect(connection).get_table_names()
+        if existing:
+            raise SchemaStateError(
+                f"the database already has tables ({', '.join(sorted(existing)[:5])}{', …' if len(existing) > 5 else ''}); "
+                "use `upgrade` to migrate it, or start from an empty database"
+            )
+        metadata.create_all(connection, checkfirst=False)
+        command.stamp(alembic_config(connection=connection), "head")
+
+
+def init(url: str) -> None:
+    """Create the reporting schema in the empty database at `url`."""
+    engine = make_engine(url, read_only=False, statement_timeout_s=MIGRATION_TIMEOUT_S)
+    try:
+        create_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def upgrade(url: str) -> None:
+    """Apply every migration the database at `url` lacks; an empty database gets the whole schema."""
+    engine = make_engine(url, read_only=False, statement_timeout_s=MIGRATION_TIMEOUT_S)
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+        if tables and VERSION_TABLE not in tables:
+            raise SchemaStateError(
+                "the database has tables but no migration version: it was not made by `init` or `upgrade`"
+            )
+    finally:
+        engine.dispose()
+    command.upgrade(alembic_config(url=url), "head")
+
+
+def current_revision(url: str) -> str | None:
+    """The revision the database at `url` is migrated to (None: never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def make_revision(message: str) -> Path:
+    """Write the next migration: what schema.metadata has that the migrations so far do not build.
+
+    It compares against SQLite, which sees no CHECK constraints or comments: add changes to those by hand.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/head.db"
+        upgrade(url)
+        head = head_revision()
+        rev_id = f"{int(head) + 1:04d}" if head else "0001"
+        script = command.revision(alembic_config(url=url), message=message, autogenerate=True, rev_id=rev_id)
+    if not script:  # autogenerate found no change (migrations/env.py writes no empty file)
+        raise SchemaStateError("schema.metadata matches the migrations: nothing to write")
+    return Path(script.path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: init, upgrade or revision; plain one-line errors, exit 2 for a user error."""
+    parser = argparse.ArgumentParser(prog="python -m dashboard.db", description="Create or migrate the reporting schema.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_ in (("init", "create the schema in an empty database"), ("upgrade", "apply the migrations the database lacks")):
+        sub = commands.add_parser(name, help=help_)
+        sub.add_argument("--url", help="SQLAlchemy database URL (default: the DASHBOARD_DATABASE_URL setting)")
+    revision = commands.add_parser("revision", help="write the next migration from changes to dashboard/schema.py")
+    revision.add_argument("-m", "--message", required=True, help="what the migration does, e.g. 'add site region'")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "revision":
+            print(f"Wrote {make_revision(args.message)}; read it and tidy it before committing.")
+            return 0
+        url = args.url
+        if url is None:
+            from pydantic import ValidationError
+
+            from dashboard.settings import get_settings
+
+            try:
+                url = get_settings().database_url
+            except ValidationError as exc:
+                print(f"error: invalid DASHBOARD_* setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", file=sys.stderr)
+                return 2
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            print(f"error: not a database URL: {url!r}", file=sys.stderr)
+            return 2
+        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+            print(f"error: unsupported database {parsed.get_backend_name()!r}: use a sqlite or postgresql URL", file=sys.stderr)
+            return 2
+        shown = parsed.render_as_string(hide_password=True)
+        if args.command == "init":
+            init(url)
+            print(f"Created the reporting schema in {shown} (revision {current_revision(url)}).")
+        else:
+            upgrade(url)
+            print(f"{shown} is at revision {current_revision(url)} (head).")
+        return 0
+    except ImportError as exc:
+        print(f"error: the database driver is not installed: {exc}", file=sys.stderr)
+        return 2
+    except SchemaStateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        print(f"error: database error during {args.command}: {reason}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"error: database error during {args.command}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Scoped, as-of aware query functions, one module per subject area."""
