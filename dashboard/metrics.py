@@ -1,0 +1,217 @@
+"""Formulas of domain.md §5–§7: earned value, milestone slip and status, health colours.
+
+Pure functions on plain numbers and dates. Amounts may be int, float, Decimal or None; a missing
+amount (None or NaN) is missing, never zero, and any figure derived from it is None. A ratio
+whose denominator is zero is None too (shown as "—"), never an exception or an infinity.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+Number = int | float | Decimal
+
+Health = Literal["green", "amber", "red", "grey"]
+
+# Rank of each colour when taking the worst; iterating gives the colours from best to worst.
+HEALTH_ORDER: dict[Health, int] = {"grey": 0, "green": 1, "amber": 2, "red": 3}
+
+# Colour is never shown alone (colour-blind readers, black-and-white printouts): domain.md §7.
+HEALTH_LABEL: dict[Health, str] = {
+    "green": "🟢 On track",
+    "amber": "🟡 Watch",
+    "red": "🔴 At risk",
+    "grey": "⚪ No data",
+}
+
+
+def _value(x: Number | None) -> float | None:
+    """Return x as a float, or None when it is missing (None or NaN)."""
+    if x is None:
+        return None
+    value = float(x)
+    return None if math.isnan(value) else value
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    """Return a − b, or None when either is missing."""
+    return None if a is None or b is None else a - b
+
+
+def _plus(a: float | None, b: float | None) -> float | None:
+    """Return a + b, or None when either is missing."""
+    return None if a is None or b is None else a + b
+
+
+def ratio(numerator: Number | None, denominator: Number | None) -> float | None:
+    """Return numerator ÷ denominator, or None when either is missing or the denominator is 0."""
+    n, d = _value(numerator), _value(denominator)
+    if n is None or d is None or d == 0:
+        return None
+    return n / d
+
+
+def worst_health(*healths: Health) -> Health:
+    """Return the worst colour given (red > amber > green); grey only if all are grey or none given."""
+    for health in healths:
+        if health not in HEALTH_ORDER:
+            raise ValueError(f"unknown health colour: {health!r}")
+    return max(healths, key=HEALTH_ORDER.__getitem__, default="grey")
+
+
+# --- §5 Budget burn: earned value -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EarnedValue:
+    """Earned-value figures of one budget (domain.md §5); None where a figure is undefined."""
+
+    bac: float | None
+    pv: float | None
+    ev: float | None
+    ac: float | None
+    cv: float | None
+    sv: float | None
+    cpi: float | None
+    spi: float | None
+    eac: float | None
+    eac_atypical: float | None
+    etc: float | None
+    vac: float | None
+    tcpi: float | None
+    burn_pct: float | None
+    pct_complete: float | None
+
+
+def earned_value(
+    bac: Number | None, pv: Number | None, ev: Number | None, ac: Number | None
+) -> EarnedValue:
+    """Return the earned-value figures for BAC, PV, EV and AC; burn_pct and pct_complete are fractions."""
+    bac_, pv_, ev_, ac_ = _value(bac), _value(pv), _value(ev), _value(ac)
+    cpi = ratio(ev_, ac_)
+    eac = ratio(bac_, cpi)
+    remaining_budget = _minus(bac_, ac_)
+    return EarnedValue(
+        bac=bac_,
+        pv=pv_,
+        ev=ev_,
+        ac=ac_,
+        cv=_minus(ev_, ac_),
+        sv=_minus(ev_, pv_),
+        cpi=cpi,
+        spi=ratio(ev_, pv_),
+        eac=eac,
+        eac_atypical=_plus(ac_, _minus(bac_, ev_)),
+        etc=_minus(eac, ac_),
+        vac=_minus(bac_, eac),
+        # Once AC ≥ BAC no efficiency can finish within budget: TCPI is undefined, not negative.
+        tcpi=ratio(_minus(bac_, ev_), remaining_budget)
+        if remaining_budget is not None and remaining_budget > 0
+        else None,
+        burn_pct=ratio(ac_, bac_),
+        pct_complete=ratio(ev_, bac_),
+    )
+
+
+def index_health(index: Number | None, *, green: float = 0.95, amber: float = 0.85) -> Health:
+    """Return the colour of a performance index such as CPI or SPI: grey when it is undefined."""
+    value = _value(index)
+    if value is None:
+        return "grey"
+    if value >= green:
+        return "green"
+    if value >= amber:
+        return "amber"
+    return "red"
+
+
+# --- §7 Enrollment health ---------------------------------------------------------------------
+
+
+def enrollment_health(
+    enrolled: Number | None,
+    planned_to_date: Number | None,
+    *,
+    green: float = 0.9,
+    amber: float = 0.75,
+) -> Health:
+    """Return the colour of enrolled ÷ planned-to-date: grey before enrollment is planned or if unknown."""
+    return index_health(ratio(enrolled, planned_to_date), green=green, amber=amber)
+
+
+def probability_health(p: Number | None, *, green: float = 0.8, amber: float = 0.5) -> Health:
+    """Return the colour of the forecast probability of meeting the planned LPI: grey when there is none."""
+    return index_health(p, green=green, amber=amber)
+
+
+# --- §6 Vendor milestones ---------------------------------------------------------------------
+
+MILESTONE_STATUS_LABEL: dict[str, str] = {
+    "done_on_time": "Done on time",
+    "done_late": "Done late",
+    "late": "Overdue",
+    "at_risk": "Forecast late",
+    "on_track": "On track",
+}
+
+
+@dataclass(frozen=True)
+class MilestoneStatus:
+    """Slip in days, status (a key of MILESTONE_STATUS_LABEL) and rag colour of one milestone as of a date."""
+
+    slip_days: int
+    status: str
+    rag: Health
+
+
+def milestone_status(
+    baseline: date,
+    forecast: date | None,
+    actual: date | None,
+    as_of: date,
+    *,
+    amber_days: int = 0,
+    red_days: int = 30,
+) -> MilestoneStatus:
+    """Return the slip, status and rag of a milestone as of a date (domain.md §6)."""
+    # An actual recorded after as_of had not happened yet on that date.
+    is_done = actual is not None and actual <= as_of
+    if is_done:
+        slip = (actual - baseline).days
+        status = "done_on_time" if slip <= amber_days else "done_late"
+    elif baseline >= as_of:
+        slip = (forecast - baseline).days if forecast is not None else 0
+        status = "at_risk" if slip > amber_days else "on_track"
+    else:
+        # Overdue: it cannot finish before as_of, whatever the forecast says.
+        expected = max(forecast, as_of) if forecast is not None else as_of
+        slip = (expected - baseline).days
+        status = "late"
+    if slip > red_days:
+        rag: Health = "red"
+    elif slip > amber_days or status == "late":
+        rag = "amber"
+    else:
+        rag = "green"
+    return MilestoneStatus(slip_days=slip, status=status, rag=rag)
+
+
+def schedule_health(milestones: Iterable[MilestoneStatus]) -> Health:
+    """Return the worst rag among the given milestones, green when there are none."""
+    return worst_health("green", *(m.rag for m in milestones))
+
+
+# --- §2 Enrollment against plan ---------------------------------------------------------------
+
+
+def planned_to_date(previous_month_end: Number, current_month_end: Number, as_of: date) -> float:
+    """Return the baseline cumulative plan on `as_of`, linear between the ends of the previous and current month."""
+    days_in_month = calendar.monthrange(as_of.year, as_of.month)[1]
+    previous, current = float(previous_month_end), float(current_month_end)
+    return previous + (current - previous) * as_of.day / days_in_month

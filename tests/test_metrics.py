@@ -1,0 +1,421 @@
+"""Formulas of domain.md §5–§7, checked against its worked examples and at every threshold."""
+
+from dataclasses import fields
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from dashboard.metrics import (
+    HEALTH_LABEL,
+    HEALTH_ORDER,
+    MILESTONE_STATUS_LABEL,
+    EarnedValue,
+    MilestoneStatus,
+    earned_value,
+    enrollment_health,
+    index_health,
+    milestone_status,
+    probability_health,
+    ratio,
+    schedule_health,
+    worst_health,
+)
+
+D = date(2026, 6, 1)
+
+
+def approx(x):
+    return pytest.approx(x, abs=1e-3)
+
+
+# --- ratio ------------------------------------------------------------------------------------
+
+
+def test_ratio_divides():
+    assert ratio(3, 4) == 0.75
+    assert ratio(Decimal("1"), Decimal("8")) == 0.125
+    assert isinstance(ratio(Decimal("1"), 2), float)
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator"),
+    [
+        (1, 0),
+        (0, 0),
+        (1, 0.0),
+        (1, Decimal("0")),
+        (None, 2),
+        (2, None),
+        (None, None),
+        (float("nan"), 2),
+        (2, float("nan")),
+    ],
+)
+def test_ratio_is_none_when_undefined(numerator, denominator):
+    assert ratio(numerator, denominator) is None
+
+
+# --- §5 earned value --------------------------------------------------------------------------
+
+
+def test_worked_example_of_domain_section_5():
+    ev = earned_value(bac=200, pv=100, ev=80, ac=90)
+    assert (ev.bac, ev.pv, ev.ev, ev.ac) == (200, 100, 80, 90)
+    assert ev.cv == approx(-10)
+    assert ev.sv == approx(-20)
+    assert ev.cpi == approx(0.889)
+    assert ev.spi == approx(0.800)
+    assert ev.eac == approx(225.0)
+    assert ev.eac_atypical == approx(210.0)
+    assert ev.etc == approx(135.0)
+    assert ev.vac == approx(-25.0)
+    assert ev.tcpi == approx(1.091)
+    assert ev.burn_pct == approx(0.45)
+    assert ev.pct_complete == approx(0.40)
+
+
+def test_worked_example_with_decimal_amounts():
+    ev = earned_value(Decimal("200.00"), Decimal("100.00"), Decimal("80.00"), Decimal("90.00"))
+    assert ev.eac == approx(225.0)
+    assert ev.tcpi == approx(1.091)
+    assert all(isinstance(getattr(ev, f.name), float) for f in fields(EarnedValue))
+
+
+def test_nothing_spent_yet_leaves_cost_ratios_undefined():
+    ev = earned_value(bac=200, pv=0, ev=0, ac=0)
+    assert ev.cpi is None
+    assert ev.spi is None
+    assert ev.eac is None
+    assert ev.etc is None
+    assert ev.vac is None
+    assert ev.eac_atypical == approx(200.0)
+    assert ev.tcpi == approx(1.0)
+    assert ev.burn_pct == 0
+    assert ev.pct_complete == 0
+
+
+def test_zero_actual_cost_with_work_earned():
+    ev = earned_value(bac=200, pv=50, ev=20, ac=0)
+    assert ev.cv == approx(20)
+    assert ev.cpi is None
+    assert ev.eac is None
+    assert ev.etc is None
+    assert ev.vac is None
+    assert ev.spi == approx(0.4)
+
+
+def test_zero_planned_value_leaves_spi_undefined():
+    ev = earned_value(bac=200, pv=0, ev=10, ac=10)
+    assert ev.sv == approx(10)
+    assert ev.spi is None
+    assert ev.cpi == approx(1.0)
+    assert ev.eac == approx(200.0)
+
+
+def test_zero_earned_value_leaves_eac_undefined():
+    """CPI is 0, so BAC ÷ CPI has no value; the atypical estimate still has one."""
+    ev = earned_value(bac=200, pv=50, ev=0, ac=30)
+    assert ev.cpi == 0
+    assert ev.eac is None
+    assert ev.etc is None
+    assert ev.vac is None
+    assert ev.eac_atypical == approx(230.0)
+
+
+def test_zero_budget_leaves_percentages_and_tcpi_undefined():
+    ev = earned_value(bac=0, pv=0, ev=0, ac=5)
+    assert ev.burn_pct is None
+    assert ev.pct_complete is None
+    assert ev.tcpi is None
+    assert ev.cpi == 0
+    assert ev.eac is None
+    assert ev.eac_atypical == approx(5.0)
+
+
+@pytest.mark.parametrize("ac", [200, 250])
+def test_tcpi_is_undefined_once_actual_cost_reaches_budget(ac):
+    ev = earned_value(bac=200, pv=150, ev=150, ac=ac)
+    assert ev.tcpi is None
+    assert ev.burn_pct == approx(ac / 200)
+
+
+def test_tcpi_just_below_budget_is_defined():
+    ev = earned_value(bac=200, pv=150, ev=150, ac=199)
+    assert ev.tcpi == approx(50.0)
+
+
+def test_missing_amount_makes_derived_figures_none():
+    ev = earned_value(bac=None, pv=100, ev=80, ac=90)
+    assert ev.bac is None
+    assert ev.cpi == approx(0.889)
+    assert ev.spi == approx(0.8)
+    for name in ("eac", "eac_atypical", "etc", "vac", "tcpi", "burn_pct", "pct_complete"):
+        assert getattr(ev, name) is None, name
+
+
+def test_missing_actual_cost():
+    ev = earned_value(bac=200, pv=100, ev=80, ac=None)
+    for name in ("ac", "cv", "cpi", "eac", "eac_atypical", "etc", "vac", "tcpi", "burn_pct"):
+        assert getattr(ev, name) is None, name
+    assert ev.sv == approx(-20)
+    assert ev.pct_complete == approx(0.4)
+
+
+def test_nan_amount_is_missing_not_a_number():
+    ev = earned_value(bac=200, pv=float("nan"), ev=80, ac=90)
+    assert ev.pv is None
+    assert ev.sv is None
+    assert ev.spi is None
+    assert ev.cpi == approx(0.889)
+
+
+def test_all_missing_is_all_none():
+    ev = earned_value(None, None, None, None)
+    assert all(getattr(ev, f.name) is None for f in fields(EarnedValue))
+
+
+def test_earned_value_is_frozen():
+    ev = earned_value(200, 100, 80, 90)
+    with pytest.raises(AttributeError):
+        ev.cpi = 1.0  # type: ignore[misc]
+
+
+# --- health thresholds ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("index", "expected"),
+    [
+        (1.2, "green"),
+        (0.95, "green"),
+        (0.9499, "amber"),
+        (0.85, "amber"),
+        (0.8499, "red"),
+        (0.0, "red"),
+        (None, "grey"),
+        (float("nan"), "grey"),
+        (Decimal("0.95"), "green"),
+    ],
+)
+def test_index_health_thresholds(index, expected):
+    assert index_health(index) == expected
+
+
+def test_index_health_of_worked_example_cpi_and_spi():
+    ev = earned_value(200, 100, 80, 90)
+    assert index_health(ev.cpi) == "amber"  # 0.889
+    assert index_health(ev.spi) == "red"  # 0.800
+
+
+def test_index_health_thresholds_are_settings():
+    assert index_health(0.9, green=0.9, amber=0.8) == "green"
+    assert index_health(0.85, green=0.9, amber=0.8) == "amber"
+    assert index_health(0.79, green=0.9, amber=0.8) == "red"
+
+
+@pytest.mark.parametrize(
+    ("enrolled", "planned", "expected"),
+    [
+        (90, 100, "green"),
+        (89, 100, "amber"),
+        (75, 100, "amber"),
+        (74, 100, "red"),
+        (0, 100, "red"),
+        (120, 100, "green"),
+        (9, 10, "green"),
+        (3, 4, "amber"),
+        (0, 0, "grey"),
+        (5, 0, "grey"),
+        (0, None, "grey"),
+        (None, 10, "grey"),
+    ],
+)
+def test_enrollment_health_thresholds(enrolled, planned, expected):
+    assert enrollment_health(enrolled, planned) == expected
+
+
+def test_enrollment_health_thresholds_are_settings():
+    assert enrollment_health(8, 10, green=0.8, amber=0.6) == "green"
+    assert enrollment_health(6, 10, green=0.8, amber=0.6) == "amber"
+    assert enrollment_health(5, 10, green=0.8, amber=0.6) == "red"
+
+
+@pytest.mark.parametrize(
+    ("p", "expected"),
+    [
+        (1.0, "green"),
+        (0.8, "green"),
+        (0.7999, "amber"),
+        (0.5, "amber"),
+        (0.4999, "red"),
+        (0.0, "red"),
+        (None, "grey"),
+    ],
+)
+def test_probability_health_thresholds(p, expected):
+    assert probability_health(p) == expected
+
+
+def test_probability_health_thresholds_are_settings():
+    assert probability_health(0.7, green=0.7, amber=0.4) == "green"
+    assert probability_health(0.4, green=0.7, amber=0.4) == "amber"
+    assert probability_health(0.39, green=0.7, amber=0.4) == "red"
+
+
+# --- worst_health and labels ------------------------------------------------------------------
+
+
+def test_health_order_runs_from_grey_to_red():
+    assert list(HEALTH_ORDER) == ["grey", "green", "amber", "red"]
+    assert sorted(["red", "grey", "amber", "green"], key=HEALTH_ORDER.__getitem__) == [
+        "grey",
+        "green",
+        "amber",
+        "red",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("healths", "expected"),
+    [
+        ((), "grey"),
+        (("grey",), "grey"),
+        (("grey", "grey"), "grey"),
+        (("green",), "green"),
+        (("grey", "green"), "green"),
+        (("green", "grey", "amber"), "amber"),
+        (("amber", "green"), "amber"),
+        (("red", "amber", "green"), "red"),
+        (("grey", "red"), "red"),
+        (("green", "red", "grey", "amber"), "red"),
+    ],
+)
+def test_worst_health(healths, expected):
+    assert worst_health(*healths) == expected
+
+
+def test_worst_health_rejects_unknown_colour():
+    with pytest.raises(ValueError, match="purple"):
+        worst_health("green", "purple")  # type: ignore[arg-type]
+
+
+def test_every_colour_has_an_icon_and_a_word():
+    assert set(HEALTH_LABEL) == set(HEALTH_ORDER)
+    for label in HEALTH_LABEL.values():
+        icon, _, word = label.partition(" ")
+        assert icon and not icon.isalnum()
+        assert word.strip()
+    assert len(set(HEALTH_LABEL.values())) == 4
+
+
+# --- §6 milestones ----------------------------------------------------------------------------
+
+
+def test_domain_example_done_late():
+    result = milestone_status(date(2026, 3, 1), None, date(2026, 3, 20), D)
+    assert result == MilestoneStatus(19, "done_late", "amber")
+
+
+def test_domain_example_at_risk():
+    result = milestone_status(date(2026, 9, 1), date(2026, 10, 15), None, D)
+    assert result == MilestoneStatus(44, "at_risk", "red")
+
+
+def test_domain_example_late():
+    result = milestone_status(date(2026, 5, 1), date(2026, 7, 1), None, D)
+    assert result == MilestoneStatus(61, "late", "red")
+
+
+def test_domain_example_actual_after_as_of_is_not_done():
+    result = milestone_status(date(2026, 3, 1), None, date(2026, 7, 1), D)
+    assert result == MilestoneStatus(92, "late", "red")
+
+
+def _d(days_from_as_of: int | None) -> date | None:
+    return None if days_from_as_of is None else D + timedelta(days=days_from_as_of)
+
+
+# Dates as offsets in days from D: (baseline, forecast, actual, amber_days, red_days) → (slip, status, rag).
+MILESTONE_CASES = [
+    # done: slip = actual − baseline
+    ("done early", (-30, None, -40, 0, 30), (-10, "done_on_time", "green")),
+    ("done on the day", (-30, None, -30, 0, 30), (0, "done_on_time", "green")),
+    ("done one day late", (-30, None, -29, 0, 30), (1, "done_late", "amber")),
+    ("done exactly red_days late", (-60, None, -30, 0, 30), (30, "done_late", "amber")),
+    ("done red_days + 1 late", (-61, None, -30, 0, 30), (31, "done_late", "red")),
+    ("done on as_of counts as done", (-5, None, 0, 0, 30), (5, "done_late", "amber")),
+    ("done with a stale forecast ignores it", (-30, 40, -30, 0, 30), (0, "done_on_time", "green")),
+    ("done late within amber tolerance", (-30, None, -25, 5, 30), (5, "done_on_time", "green")),
+    ("done amber_days + 1 late", (-30, None, -24, 5, 30), (6, "done_late", "amber")),
+    ("done before its baseline date (future)", (10, None, -1, 0, 30), (-11, "done_on_time", "green")),
+    # not done, baseline ≥ D: slip = forecast − baseline
+    ("future without forecast", (10, None, None, 0, 30), (0, "on_track", "green")),
+    ("future forecast on baseline", (10, 10, None, 0, 30), (0, "on_track", "green")),
+    ("future forecast early", (10, 5, None, 0, 30), (-5, "on_track", "green")),
+    ("future forecast one day late", (10, 11, None, 0, 30), (1, "at_risk", "amber")),
+    ("future forecast exactly red_days late", (10, 40, None, 0, 30), (30, "at_risk", "amber")),
+    ("future forecast red_days + 1 late", (10, 41, None, 0, 30), (31, "at_risk", "red")),
+    ("due today is not yet late", (0, None, None, 0, 30), (0, "on_track", "green")),
+    ("due today with a later forecast", (0, 3, None, 0, 30), (3, "at_risk", "amber")),
+    ("future within amber tolerance", (10, 17, None, 7, 30), (7, "on_track", "green")),
+    ("future amber_days + 1 late", (10, 18, None, 7, 30), (8, "at_risk", "amber")),
+    ("future with a tighter red_days", (10, 21, None, 0, 10), (11, "at_risk", "red")),
+    ("future exactly a tighter red_days", (10, 20, None, 0, 10), (10, "at_risk", "amber")),
+    ("future actual after as_of is ignored", (10, 12, 20, 0, 30), (2, "at_risk", "amber")),
+    # not done, baseline < D: slip = max(forecast, D) − baseline
+    ("overdue one day without forecast", (-1, None, None, 0, 30), (1, "late", "amber")),
+    ("overdue without forecast", (-30, None, None, 0, 30), (30, "late", "amber")),
+    ("overdue red_days + 1 without forecast", (-31, None, None, 0, 30), (31, "late", "red")),
+    ("overdue with a forecast already past", (-10, -5, None, 0, 30), (10, "late", "amber")),
+    ("overdue with a forecast later", (-10, 25, None, 0, 30), (35, "late", "red")),
+    ("overdue within amber tolerance is still amber", (-3, None, None, 5, 30), (3, "late", "amber")),
+    ("overdue with a larger red_days", (-40, None, None, 0, 45), (40, "late", "amber")),
+    ("overdue actual after as_of", (-10, None, 5, 0, 30), (10, "late", "amber")),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "given", "expected"), MILESTONE_CASES, ids=[c[0] for c in MILESTONE_CASES]
+)
+def test_milestone_status(case, given, expected):
+    baseline, forecast, actual, amber_days, red_days = given
+    result = milestone_status(
+        _d(baseline), _d(forecast), _d(actual), D, amber_days=amber_days, red_days=red_days
+    )
+    assert result == MilestoneStatus(*expected)
+
+
+def test_milestone_table_covers_every_status_and_rag():
+    statuses = {expected[1] for _, _, expected in MILESTONE_CASES}
+    rags = {expected[2] for _, _, expected in MILESTONE_CASES}
+    assert statuses == set(MILESTONE_STATUS_LABEL)
+    assert rags == {"green", "amber", "red"}
+
+
+def test_milestone_defaults_are_0_and_30_days():
+    assert milestone_status(_d(10), _d(40), None, D).rag == "amber"
+    assert milestone_status(_d(10), _d(41), None, D).rag == "red"
+    assert milestone_status(_d(10), _d(11), None, D).status == "at_risk"
+
+
+def test_every_status_has_a_readable_label():
+    assert set(MILESTONE_STATUS_LABEL) == {"done_on_time", "done_late", "late", "at_risk", "on_track"}
+    assert all(label and "_" not in label for label in MILESTONE_STATUS_LABEL.values())
+
+
+# --- §7 schedule health -----------------------------------------------------------------------
+
+
+def test_schedule_health_without_milestones_is_green():
+    assert schedule_health([]) == "green"
+    assert schedule_health(iter(())) == "green"
+
+
+def test_schedule_health_is_the_worst_rag():
+    on_track = milestone_status(_d(10), None, None, D)
+    at_risk = milestone_status(_d(10), _d(15), None, D)
+    overdue = milestone_status(_d(-40), None, None, D)
+    assert schedule_health([on_track]) == "green"
+    assert schedule_health([on_track, at_risk]) == "amber"
+    assert schedule_health(m for m in [on_track, overdue, at_risk]) == "red"
