@@ -1,0 +1,213 @@
+"""The one Streamlit helper module: cached queries, the frame (user, filters, menu, freshness), shared widgets."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from dashboard import access
+from dashboard.db import make_engine
+from dashboard.links import EARLIEST_DATE, LATEST_DATE, PAGES, ViewState, page_url, parse_view, to_query
+from dashboard.metrics import HEALTH_LABEL
+from dashboard.schema import PHASES
+from dashboard.settings import get_settings
+
+# Read once for the cache decorators; everything else reads get_settings() when it runs.
+_settings = get_settings()
+
+DATABASE_ERRORS = (OperationalError, DBAPIError)
+
+
+@st.cache_resource(show_spinner=False)
+def engine(url: str) -> Engine:
+    """The dashboard's read-only engine for `url`, one per process."""
+    return make_engine(url, read_only=True, statement_timeout_s=get_settings().statement_timeout_s)
+
+
+@st.cache_data(ttl=_settings.cache_ttl_s, max_entries=_settings.cache_max_entries, show_spinner=False)
+def _run_query(module: str, name: str, scope: access.Scope, url: str, kwargs: tuple) -> pd.DataFrame:
+    function = getattr(importlib.import_module(module), name)
+    with engine(url).connect() as conn:
+        return function(conn, scope, **dict(kwargs))
+
+
+def cached(function: Callable[..., pd.DataFrame], scope: access.Scope, **kwargs) -> pd.DataFrame:
+    """Run a query function with a Scope, reusing a result cached for exactly that function, scope and database."""
+    url = get_settings().database_url
+    return _run_query(function.__module__, function.__name__, scope, url, tuple(sorted(kwargs.items())))
+
+
+@dataclass
+class Context:
+    """What the frame worked out for this run: the view, the scope, and what the page should tell the user."""
+
+    view: ViewState
+    scope: access.Scope
+    today: date
+    grants: list[access.Grant]
+    trials: pd.DataFrame
+    notices: list[str] = field(default_factory=list)
+
+    def link(self, page: str, **changes) -> str:
+        """A relative link to `page` showing this view with `changes` (e.g. trial="X")."""
+        return page_url(page, self.view.model_copy(update=changes))
+
+
+_CONTEXT_KEY = "_dashboard_context"
+
+
+def context() -> Context:
+    """The Context the frame built in this run (pages call this)."""
+    return st.session_state[_CONTEXT_KEY]
+
+
+def _identity() -> str | None:
+    """The signed-in user's e-mail; None in demo mode (every sponsor)."""
+    mode = get_settings().auth_mode
+    if mode == "none":
+        return None
+    st.error(f"Sign-in mode {mode!r} is not available in this version. Set DASHBOARD_AUTH_MODE=none for the demo.")
+    st.stop()
+
+
+def build_frame(list_trials: Callable[..., pd.DataFrame]) -> Context:
+    """Parse the URL, resolve the user's grants, draw the sidebar filters bound to the URL; returns the Context.
+
+    `list_trials(conn, scope)` lists every trial of the scope's sponsors (the frame's trial choices).
+    """
+    today = date.today()
+    view, notices = parse_view(st.query_params.to_dict())
+    email = _identity()
+    with engine(get_settings().database_url).connect() as conn:
+        grants = access.granted_sponsors(conn, email)
+    if not grants:
+        st.error("You have no access to any sponsor's trials. Ask your administrator for access.")
+        st.stop()
+    all_scope, scope_notices = access.make_scope(grants, view.model_copy(update={"sponsor": None}), today)
+    trials = cached(list_trials, all_scope)
+
+    # Tell the user about a trial the link names that they cannot see (or that does not exist): same words for both.
+    if view.trial is not None and view.trial not in set(trials["protocol_number"]):
+        notices.append(f"Trial {view.trial!r} was not found among the trials you can see; showing the whole portfolio.")
+        view = view.model_copy(update={"trial": None, "site": None})
+    if view.ta is not None and view.ta not in set(trials["therapeutic_area"]):
+        notices.append(f"No trials in therapeutic area {view.ta!r}; the area filter was dropped.")
+        view = view.model_copy(update={"ta": None})
+
+    with st.sidebar:
+        st.markdown("### 📊 Trial portfolio")
+        if email is None:
+            st.caption("🧪 **Demo mode**: every sponsor is visible.")
+        if len(grants) > 1:
+            # A bound selectbox writes its displayed label to the URL, so the options are the codes themselves.
+            names = {g.sponsor_code: g.sponsor_name for g in grants}
+            st.selectbox("Sponsor", list(names), index=None, key="sponsor", bind="query-params", placeholder="All sponsors")
+            if st.session_state.get("sponsor") in names:
+                st.caption(names[st.session_state["sponsor"]])
+        sponsor_code = st.session_state.get("sponsor")
+        choices = trials if not sponsor_code else trials[trials["sponsor_code"] == sponsor_code]
+        st.selectbox(
+            "Therapeutic area", sorted(choices["therapeutic_area"].unique()), index=None, key="ta",
+            bind="query-params", placeholder="All areas",
+        )
+        st.selectbox("Phase", list(PHASES), index=None, key="phase", bind="query-params", placeholder="All phases")
+        ta, phase = st.session_state.get("ta"), st.session_state.get("phase")
+        if ta:
+            choices = choices[choices["therapeutic_area"] == ta]
+        if phase:
+            choices = choices[choices["phase"] == phase]
+        titles = dict(zip(trials["protocol_number"], trials["trial_title"]))
+        trial_choices = list(choices["protocol_number"])
+        if view.trial and view.trial not in trial_choices:
+            trial_choices.append(view.trial)
+        st.selectbox("Trial", trial_choices, index=None, key="trial", bind="query-params", placeholder="All trials (portfolio)")
+        if st.session_state.get("trial") in titles:
+            st.caption(titles[st.session_state["trial"]])
+        st.date_input(
+            "As of", value=today, min_value=EARLIEST_DATE, max_value=LATEST_DATE, key="as_of",
+            bind="query-params", format="YYYY-MM-DD",
+        )
+
+    # The widgets now hold the view (they restored it from the URL, or the user changed it).
+    as_of = st.session_state.get("as_of") or today
+    view = view.model_copy(
+        update={
+            "sponsor": st.session_state.get("sponsor"),
+            "trial": st.session_state.get("trial"),
+            "ta": st.session_state.get("ta"),
+            "phase": st.session_state.get("phase"),
+            "as_of": None if as_of == today else as_of,
+        }
+    )
+    scope, scope_notices = access.make_scope(grants, view, today)
+    if scope.trial is not None:
+        # A chosen trial decides its own phase and area.
+        scope = scope.replace(phase=None, ta=None)
+    notices.extend(n for n in scope_notices if n not in notices)
+    ctx = Context(view=view, scope=scope, today=today, grants=grants, trials=trials, notices=notices)
+    st.session_state[_CONTEXT_KEY] = ctx
+    return ctx
+
+
+def menu(ctx: Context, pages: dict[str, st.Page]) -> None:
+    """The page menu in the sidebar, carrying the view state (the built-in menu would drop it)."""
+    query = to_query(ctx.view)
+    with st.sidebar:
+        st.divider()
+        for name, page in pages.items():
+            st.page_link(page, label=PAGES[name], query_params=query or None)
+
+
+def show_notices(ctx: Context) -> None:
+    """Plain sentences about anything in the link that was dropped."""
+    for notice in ctx.notices:
+        st.warning(notice, icon="⚠️")
+
+
+def freshness_line(ctx: Context, loads: pd.DataFrame) -> None:
+    """When the data was last loaded (`loads`: the latest load), with a warning when older than the staleness setting."""
+    if loads.empty:
+        st.warning("No data load has been recorded: figures may be incomplete.", icon="⚠️")
+        return
+    load = loads.iloc[0]
+    loaded_at = pd.Timestamp(load["loaded_at"]).to_pydatetime()
+    age_hours = (datetime.now(timezone.utc).replace(tzinfo=None) - loaded_at).total_seconds() / 3600
+    text = f"Data loaded {loaded_at:%Y-%m-%d %H:%M} UTC from {load['source']} ({_age(age_hours)} ago) · showing as of {ctx.scope.as_of:%Y-%m-%d}"
+    stale_after = get_settings().stale_after_hours
+    if age_hours > stale_after:
+        st.warning(text + f" — older than {stale_after:g} hours: figures may be out of date.", icon="⏳")
+    else:
+        st.caption("🕒 " + text)
+
+
+def _age(hours: float) -> str:
+    if hours < 1:
+        return f"{max(hours * 60, 0):.0f} min"
+    if hours < 48:
+        return f"{hours:.0f} h"
+    return f"{hours / 24:.0f} days"
+
+
+def health_label(health: str) -> str:
+    """The icon and word for a health colour (never colour alone)."""
+    return HEALTH_LABEL[health]
+
+
+def database_error(error: Exception) -> None:
+    """A plain message for a database that is down or too slow, with a retry button."""
+    st.error(
+        "The reporting database is not answering right now, so this page cannot show its figures. "
+        "Try again in a minute; if it persists, tell your dashboard administrator.",
+        icon="🛑",
+    )
+    st.caption(f"Technical detail: {type(error).__name__}")
+    if st.button("Retry"):
+        st.cache_data.clear()
+        st.rerun()
