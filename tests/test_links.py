@@ -1,0 +1,66 @@
+"""The view state: what a link may say, what is dropped with a notice, and links that reproduce the view."""
+
+from datetime import date
+
+import pytest
+
+from dashboard.links import KEYS, ViewState, page_url, parse_view, shareable, to_query
+
+
+def test_a_full_link_round_trips():
+    params = {
+        "sponsor": "HELIOS", "trial": "HEL-301", "site": "3017", "as_of": "2026-06-01", "since": "2026-05-25",
+        "phase": "III", "ta": "Infectious disease", "vendor": "CRO-A", "indicator": "query_aging",
+    }
+    view, notices = parse_view(params)
+    assert notices == []
+    assert to_query(view) == params
+    assert list(to_query(view)) == list(KEYS)
+
+
+def test_unknown_keys_are_ignored_and_empty_values_are_absent():
+    view, notices = parse_view({"utm_source": "mail", "trial": "", "as_of": "2026-01-02"})
+    assert notices == []
+    assert view == ViewState(as_of=date(2026, 1, 2))
+
+
+@pytest.mark.parametrize(
+    "key, value, words",
+    [
+        ("as_of", "2026-13-01", "not a date"),
+        ("as_of", "1900-01-01", "not a date"),
+        ("since", "yesterday", "not a date"),
+        ("phase", "V", "phase must be one of"),
+        ("indicator", "vibes", "indicator must be one of"),
+        ("trial", "x' OR '1'='1", "not a valid value"),
+        ("trial", "A" * 500, "not a valid value"),
+        ("ta", "<script>alert(1)</script>", "not a valid value"),
+    ],
+)
+def test_bad_values_are_dropped_with_a_plain_notice(key, value, words):
+    view, notices = parse_view({key: value, "sponsor": "HELIOS"})
+    assert getattr(view, key) is None
+    assert view.sponsor == "HELIOS"
+    assert len(notices) == 1 and words in notices[0] and key in notices[0]
+    # The notice quotes the value safely: no markup, bounded length.
+    assert "<" not in notices[0] and len(notices[0]) < 200
+
+
+def test_a_repeated_key_counts_by_its_last_value():
+    view, _ = parse_view({"trial": ["T-1", "T-2"]})
+    assert view.trial == "T-2"
+
+
+def test_page_urls_are_relative_or_absolute_and_the_portfolio_is_the_root():
+    view = ViewState(trial="T-1", as_of=date(2026, 6, 30))
+    assert page_url("enrollment", view) == "./enrollment?trial=T-1&as_of=2026-06-30"
+    assert page_url("portfolio", view) == "./?trial=T-1&as_of=2026-06-30"
+    assert page_url("sites", ViewState()) == "./sites"
+    assert page_url("budget", view, base_url="https://dash.example/") == "https://dash.example/budget?trial=T-1&as_of=2026-06-30"
+    with pytest.raises(ValueError):
+        page_url("admin", view)
+
+
+def test_a_shareable_view_carries_its_dates():
+    view = shareable(ViewState(trial="T-1"), today=date(2026, 11, 24))
+    assert view.as_of == date(2026, 11, 24) and view.since == date(2026, 11, 17)

@@ -1,0 +1,83 @@
+"""The portfolio page on the hand-counted tiny portfolio: tiles, trial table, links, charts, download."""
+
+import json
+
+import pytest
+
+import tiny_portfolio
+from apptest_helpers import metrics, open_page, visible_text
+
+AS_OF = tiny_portfolio.AS_OF.isoformat()
+
+
+@pytest.fixture(scope="module")
+def tiny_url(tmp_path_factory):
+    """The hand-counted tiny portfolio in a SQLite file (its docstring has the counts)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('portfolio') / 'tiny.db'}"
+    tiny_portfolio.build(url)
+    return url
+
+
+@pytest.fixture
+def acme(monkeypatch, tiny_url):
+    """The portfolio page for sponsor ACME as of the fixture's date."""
+    at = open_page(monkeypatch, tiny_url, "portfolio", sponsor="ACME", as_of=AS_OF)
+    assert not at.exception
+    return at
+
+
+def test_tiles_show_the_hand_counted_figures(acme):
+    tiles = metrics(acme)
+    assert tiles["Active trials"] == "2"
+    assert tiles["Enrolled"] == "3"
+    assert tiles["Sites active"] == "2"
+    assert tiles["Budget spent"] == "38%"
+    assert tiles["Milestones late"] == "1"
+    enrolled = next(m for m in acme.metric if m.label == "Enrolled")
+    assert enrolled.delta == "of 18 planned (17%)"
+
+
+def test_the_trial_table_has_one_row_per_trial_with_its_health(acme):
+    table = acme.dataframe[0].value.set_index("link")
+    assert len(table) == 2
+    t1 = table.loc["./enrollment?sponsor=ACME&trial=T-1&as_of=2026-06-30"]
+    assert (t1["n_enrolled"], t1["n_planned_subjects"]) == (3, 10)
+    assert t1["pct"] == pytest.approx(30)
+    assert t1["enrollment"] == "🔴 At risk"  # 3 of 7 planned to date
+    assert t1["budget"] == "🟢 On track"  # CPI 550 / 450
+    assert t1["cpi"] == pytest.approx(550 / 450)
+    assert t1["schedule"] == "🔴 At risk"  # LPI forecast 45 days late
+    assert (t1["next_milestone"], t1["next_milestone_slip_days"]) == ("Last patient in", 45)
+    t2 = table.loc["./enrollment?sponsor=ACME&trial=T-2&as_of=2026-06-30"]
+    assert t2["enrollment"] == "⚪ No data"  # not yet enrolling
+    assert (t2["next_milestone"], t2["next_milestone_slip_days"]) == ("Drug product released", 44)
+    assert t2["overall"] == "🔴 At risk"
+
+
+def test_other_sponsors_trials_are_absent_everywhere(acme):
+    text = visible_text(acme)
+    assert "T-1" in text and "T-2" in text
+    assert "X-9" not in text and "Other Pharma" not in text
+    for chart in acme.get("plotly_chart"):
+        assert "X-9" not in chart.proto.spec
+
+
+def test_a_deep_linked_trial_shows_only_that_trial(monkeypatch, tiny_url):
+    at = open_page(monkeypatch, tiny_url, "portfolio", trial="T-1", as_of=AS_OF)
+    assert not at.exception
+    text = visible_text(at)
+    assert "T-1" in text and "T-2" not in text and "X-9" not in text
+    assert metrics(at)["Enrolled"] == "3"
+
+
+def test_charts_have_the_named_traces(acme):
+    specs = [json.loads(chart.proto.spec) for chart in acme.get("plotly_chart")]
+    names = [[trace.get("name") for trace in spec["data"]] for spec in specs]
+    assert ["Enrolled", "Planned to date", "Target"] in names
+    assert ["Trials"] in names
+
+
+def test_the_table_downloads_as_csv(acme):
+    buttons = acme.get("download_button")
+    assert len(buttons) == 1
+    assert "CSV" in buttons[0].proto.label
