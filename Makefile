@@ -1,0 +1,63 @@
+# make run   — install, build the demo database if missing, serve the dashboard on 127.0.0.1:8501
+# make test  — install the test stack (and, as root, Chromium and PostgreSQL), run pytest
+# make demo  — rebuild the demo database
+# make clean — remove the virtual environment and the demo database
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ADDRESS ?= 127.0.0.1
+PORT ?= 8501
+PYTEST_ARGS ?=
+CHROMIUM ?= /usr/bin/chromium
+# The demo always goes to its own file, even when DASHBOARD_DATABASE_URL points elsewhere,
+# so `make run` never writes demo data into a real database.
+DEMO_URL := sqlite:///$(CURDIR)/data/demo.db
+PIP := $(PY) -m pip --disable-pip-version-check --no-input
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: run test demo clean system-packages
+
+run: $(VENV)/.runtime-installed
+	$(PY) -m dashboard.demo --url $(DEMO_URL) --if-missing
+	$(VENV)/bin/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT)
+
+test: $(VENV)/.dev-installed system-packages
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: $(VENV)/.runtime-installed
+	$(PY) -m dashboard.demo --url $(DEMO_URL) --replace
+
+clean:
+	rm -rf $(VENV) data/demo.db data/demo.db-journal data/demo.db-wal data/demo.db-shm
+
+# Debian's python3 needs python3-venv for `-m venv`; install it once if that is what fails.
+$(PY):
+	$(PYTHON) -m venv $(VENV) || { \
+	  [ "$$(id -u)" = 0 ] && rm -rf $(VENV) && $(APT_GET) update && $(APT_GET) install -y python3-venv \
+	  && $(PYTHON) -m venv $(VENV); }
+
+# The stamps make re-runs skip pip until a requirements file changes.
+$(VENV)/.runtime-installed: requirements.txt | $(PY)
+	$(PIP) install -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime-installed
+
+# Browser tests drive the system Chromium (Playwright cannot download its own here); the
+# PostgreSQL tests start a throwaway server from the Debian binaries. As root, install what is
+# missing; otherwise say so (those tests skip, or fail under CI=true).
+system-packages:
+	@missing=""; \
+	[ -x $(CHROMIUM) ] || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing$$missing"; \
+	  $(APT_GET) update && $(APT_GET) install -y $$missing; \
+	else \
+	  echo "make test: missing$$missing and not root: install with 'sudo apt-get install -y$$missing';" \
+	       "the tests that need it are skipped (and fail under CI=true)." >&2; \
+	fi

@@ -1,0 +1,239 @@
+"""Shared fixtures: a throwaway PostgreSQL, empty databases on both engines, Chromium, and real Streamlit servers.
+
+Anything the machine lacks (PostgreSQL binaries, Chromium) skips the tests that need it, except
+under CI=true, where it fails them: CI must run everything.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+APP_START_TIMEOUT_S = 60
+
+
+def _unavailable(reason: str):
+    """Fail under CI (everything must run there), skip elsewhere."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pytest_collection_modifyitems(items):
+    """Mark tests by what they need, so `-m "not postgres"` and `-m "not browser"` work without hand-marking."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "pg_server" in fixtures:
+            item.add_marker(pytest.mark.postgres)
+        if "browser" in fixtures:
+            item.add_marker(pytest.mark.browser)
+
+
+# PostgreSQL
+
+
+def _postgres_bin_dir() -> Path | None:
+    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    if not found:
+        return None
+    newest = max(found, key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0)
+    return Path(newest).parent
+
+
+def _as_postgres_user(args: list[str]) -> list[str]:
+    # initdb and pg_ctl refuse to run as root.
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server for the session: DASHBOARD_TEST_PG_URL, else a throwaway cluster in a temp dir; yields its base URL."""
+    given = os.environ.get("DASHBOARD_TEST_PG_URL")
+    if given:
+        yield given
+        return
+
+    bin_dir = _postgres_bin_dir()
+    if bin_dir is None:
+        _unavailable("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin): apt-get install -y postgresql")
+    workdir = Path(tempfile.mkdtemp(prefix="dashboard-pg-"))
+    if os.geteuid() == 0:
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(workdir, ignore_errors=True)
+            _unavailable("running as root but there is no `postgres` user to run the throwaway PostgreSQL as")
+        os.chown(workdir, user.pw_uid, user.pw_gid)
+    data_dir = workdir / "data"
+
+    def run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(_as_postgres_user(args), capture_output=True, text=True, timeout=timeout, cwd=workdir)
+
+    def give_up(what: str, result: subprocess.CompletedProcess):
+        log = workdir / "server.log"
+        detail = (result.stderr or result.stdout).strip() + ("\n" + log.read_text()[-2000:] if log.exists() else "")
+        shutil.rmtree(workdir, ignore_errors=True)
+        _unavailable(f"could not {what} a throwaway PostgreSQL: {detail}")
+
+    result = run([str(bin_dir / "initdb"), "-D", str(data_dir), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale", "--no-sync"])
+    if result.returncode != 0:
+        give_up("initialise", result)
+    port = free_port()
+    options = (
+        f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1"
+        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    )
+    pg_ctl = str(bin_dir / "pg_ctl")
+    result = run([pg_ctl, "-D", str(data_dir), "-l", str(workdir / "server.log"), "-o", options, "-w", "-t", "60", "start"])
+    if result.returncode != 0:
+        give_up("start", result)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        run([pg_ctl, "-D", str(data_dir), "stop", "-m", "immediate"], timeout=60)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards; yields its URL."""
+    server = make_url(pg_server)
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield server.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_db_url(request, tmp_path):
+    """An empty database on each engine the dashboard supports (SQLite file, PostgreSQL), so one test covers both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+# Browser and app server
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """The system Chromium driven by Playwright (it cannot download its own browser here), shared by the session."""
+    chromium = CHROMIUM if CHROMIUM.exists() else (Path(found) if (found := shutil.which("chromium")) else None)
+    if chromium is None:
+        _unavailable(f"{CHROMIUM} not found: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
+    except Exception as exc:
+        playwright.stop()
+        _unavailable(f"could not launch {chromium}: {exc}")
+    try:
+        yield browser
+    finally:
+        browser.close()
+        playwright.stop()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser page with a tall viewport: Streamlit scrolls inside its own container, so screenshots stop at the viewport."""
+    context = browser.new_context(viewport={"width": 1400, "height": 2000})
+    context.set_default_timeout(30_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _wait_until_healthy(process: subprocess.Popen, base_url: str, stderr_path: Path) -> None:
+    deadline = time.monotonic() + APP_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    state = f"exited with code {process.returncode}" if process.poll() is not None else f"not healthy after {APP_START_TIMEOUT_S} s"
+    output = stderr_path.read_text(errors="replace")[-4000:]
+    pytest.fail(f"Streamlit server at {base_url} {state}; its stderr:\n{output}", pytrace=False)
+
+
+@pytest.fixture
+def app_server(tmp_path):
+    """Start real `streamlit run` servers on free ports: app_server(database_url, script="app.py", **env) -> base URL."""
+    started: list[tuple[subprocess.Popen, list]] = []
+
+    def start(database_url: str, *, script: str | os.PathLike = "app.py", **extra_env: str) -> str:
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "DASHBOARD_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+        env.update({key: str(value) for key, value in extra_env.items()})
+        log_dir = tmp_path / f"streamlit-{port}"
+        log_dir.mkdir()
+        stdout = open(log_dir / "stdout.log", "wb")
+        stderr = open(log_dir / "stderr.log", "wb")
+        command = [
+            sys.executable, "-m", "streamlit", "run", str(script),
+            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+        ]
+        process = subprocess.Popen(command, cwd=REPO_DIR, env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
+        started.append((process, [stdout, stderr]))
+        _wait_until_healthy(process, base_url, log_dir / "stderr.log")
+        return base_url
+
+    yield start
+
+    for process, logs in started:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        for log in logs:
+            log.close()
