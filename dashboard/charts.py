@@ -80,6 +80,9 @@ def cost_vs_schedule(trials: pd.DataFrame, health_labels: dict[str, str]) -> go.
     for value, dash in ((0.85, "dot"), (0.95, "dash")):
         fig.add_hline(y=value, line=dict(color="#90a4ae", dash=dash, width=1))
         fig.add_vline(x=value, line=dict(color="#90a4ae", dash=dash, width=1))
-    fig.update_xaxes(title_text="SPI (earned ÷ planned)", gridcolor="#eceff1")
-    fig.update_yaxes(title_text="CPI (earned ÷ actual cost)", gridcolor="#eceff1")
+    # Always show the thresholds, however well or badly the trials do.
+    low = min([0.75, *df["spi"], *df["cpi"]]) - 0.05
+    high = max([1.15, *df["spi"], *df["cpi"]]) + 0.05
+    fig.update_xaxes(title_text="SPI (earned ÷ planned)", gridcolor="#eceff1", range=[low, high])
+    fig.update_yaxes(title_text="CPI (earned ÷ actual cost)", gridcolor="#eceff1", range=[low, high])
     return _layout(fig, height=420, title="Cost and schedule performance")

@@ -23,12 +23,9 @@ Health = Literal["green", "amber", "red", "grey"]
 HEALTH_ORDER: dict[Health, int] = {"grey": 0, "green": 1, "amber": 2, "red": 3}
 
 # Colour is never shown alone (colour-blind readers, black-and-white printouts): domain.md §7.
-HEALTH_LABEL: dict[Health, str] = {
-    "green": "🟢 On track",
-    "amber": "🟡 Watch",
-    "red": "🔴 At risk",
-    "grey": "⚪ No data",
-}
+HEALTH_WORD: dict[Health, str] = {"green": "On track", "amber": "Watch", "red": "At risk", "grey": "No data"}
+HEALTH_ICON: dict[Health, str] = {"green": "🟢", "amber": "🟡", "red": "🔴", "grey": "⚪"}
+HEALTH_LABEL: dict[Health, str] = {h: f"{HEALTH_ICON[h]} {HEALTH_WORD[h]}" for h in HEALTH_WORD}
 
 
 def _value(x: Number | None) -> float | None:

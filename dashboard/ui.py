@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from html import escape
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -15,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from dashboard import access
 from dashboard.db import make_engine
 from dashboard.links import EARLIEST_DATE, LATEST_DATE, PAGES, ViewState, page_url, parse_view, to_query
-from dashboard.metrics import HEALTH_LABEL
+from dashboard.metrics import HEALTH_LABEL, HEALTH_WORD
 from dashboard.schema import PHASES
 from dashboard.settings import get_settings
 
@@ -211,3 +212,64 @@ def database_error(error: Exception) -> None:
     if st.button("Retry"):
         st.cache_data.clear()
         st.rerun()
+
+
+_TABLE_CSS = """
+<style>
+.dash-table {border-collapse: collapse; width: 100%; font-size: 14px; font-family: inherit;}
+.dash-table th {text-align: left; font-weight: 600; color: #37474f; border-bottom: 2px solid #cfd8dc;
+  padding: 6px 8px; white-space: nowrap;}
+.dash-table td {padding: 6px 8px; border-bottom: 1px solid #eceff1; vertical-align: middle;}
+.dash-table td.num, .dash-table th.num {text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap;}
+.dash-table td.nowrap {white-space: nowrap;}
+.dash-table a {color: #0F5C6E; font-weight: 600; text-decoration: none;}
+.dash-table a:hover {text-decoration: underline;}
+.dash-table .muted {color: #78909c; font-size: 13px;}
+.chip {display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 13px; white-space: nowrap;}
+.chip::before {content: "●"; margin-right: 4px;}
+.chip.green {background: #e8f5e9; color: #1b5e20;} .chip.amber {background: #fff8e1; color: #8d6e00;}
+.chip.red {background: #ffebee; color: #b71c1c;} .chip.grey {background: #f5f5f5; color: #616161;}
+.bar {background: #eceff1; border-radius: 3px; height: 8px; width: 90px; display: inline-block; vertical-align: middle;}
+.bar span {display: block; height: 8px; border-radius: 3px; background: #0F5C6E;}
+</style>
+"""
+
+
+def chip(health: str) -> str:
+    """A health colour as an HTML chip: a coloured dot and the word (never colour alone)."""
+    return f'<span class="chip {health}" title="{HEALTH_WORD[health]}">{HEALTH_WORD[health]}</span>'
+
+
+def bar(fraction: float | None) -> str:
+    """A small progress bar with its percentage beside it."""
+    if fraction is None or pd.isna(fraction):
+        return '<span class="muted">—</span>'
+    width = max(0.0, min(float(fraction), 1.0)) * 100
+    return f'<span class="bar"><span style="width:{width:.0f}%"></span></span> {float(fraction):.0%}'
+
+
+def link(href: str, text: str) -> str:
+    """An HTML link opening in the same tab (a full reload that keeps the view in the URL)."""
+    return f'<a href="{escape(href, quote=True)}" target="_self">{escape(text)}</a>'
+
+
+def html_table(
+    rows: list[dict[str, str]], columns: dict[str, str], numeric: tuple[str, ...] = (), nowrap: tuple[str, ...] = ()
+) -> None:
+    """Draw a table of ready-made HTML cells (escape text with `text()`); column key → header."""
+
+    def css(key: str) -> str:
+        return "num" if key in numeric else "nowrap" if key in nowrap else ""
+
+    head = "".join(f'<th class="{css(k)}">{escape(h)}</th>' for k, h in columns.items())
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{css(k)}">{row.get(k, "")}</td>' for k in columns) + "</tr>" for row in rows
+    )
+    st.html(f'{_TABLE_CSS}<table class="dash-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+
+
+def text(value, fmt: str = "{}") -> str:
+    """A value as escaped HTML text; empty values as a muted dash (empty is not zero)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return '<span class="muted">—</span>'
+    return escape(fmt.format(value))

@@ -44,12 +44,12 @@ else:
     st.title(f"Enrollment · {row['protocol_number']}")
     st.caption(f"{row['trial_title']} · phase {row['phase']} · {row['therapeutic_area']} · as of {scope.as_of:%d %b %Y}")
     tiles = st.columns(4)
-    tiles[0].metric("Enrolled", f"{row['n_enrolled']:,}", delta=f"of {row['n_planned_subjects']:,} target", delta_color="off")
+    tiles[0].metric("Enrolled", f"{row['n_enrolled']:,}", delta=f"of {row['n_planned_subjects']:,} target", delta_color="off", delta_arrow="off")
     tiles[1].metric(
         "% of plan to date",
         f"{row['pct_of_plan_to_date']:.0%}" if row["pct_of_plan_to_date"] is not None else "—",
         help="Enrolled ÷ the baseline plan's cumulative enrollment on the as-of date.",
     )
-    tiles[2].metric("Sites active", f"{row['n_sites_active']:,}", delta=f"of {row['n_planned_sites']:,} planned", delta_color="off")
+    tiles[2].metric("Sites active", f"{row['n_sites_active']:,}", delta=f"of {row['n_planned_sites']:,} planned", delta_color="off", delta_arrow="off")
     tiles[3].metric("Enrollment health", HEALTH_LABEL[row["enrollment_health"]])
 st.info("The enrollment curves, screening funnel, site activation and the last-patient-in forecast are coming next.", icon="🚧")

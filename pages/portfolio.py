@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import charts, health, ui
-from dashboard.metrics import HEALTH_LABEL, ratio
+from dashboard.metrics import HEALTH_LABEL, HEALTH_ORDER, ratio
 from dashboard.settings import get_settings
 from queries import budget, portfolio, vendors
 
@@ -46,6 +46,7 @@ tiles[1].metric(
     f"{enrolled:,}",
     delta=f"of {target:,} planned ({ratio(enrolled, target):.0%})" if target else None,
     delta_color="off",
+    delta_arrow="off",
     help="Subjects enrolled up to the as-of date ÷ the trials' planned enrollment.",
 )
 tiles[2].metric("Sites active", f"{int(trials['n_sites_active'].sum()):,}", help="Sites activated and not closed on the as-of date.")
@@ -56,15 +57,16 @@ tiles[3].metric(
     f"{spent:.0%}" if spent is not None else "—",
     delta="of budget at completion",
     delta_color="off",
+    delta_arrow="off",
     help="Actual cost (invoiced + accrued) ÷ budget at completion (contracts + approved change orders).",
 )
 late = int(trials["n_milestones_late"].sum())
 tiles[4].metric("Milestones late", f"{late}", help="Open vendor milestones whose baseline date has passed.")
 
 counts = trials["overall_health"].value_counts()
-st.markdown(
-    "**Overall health:** "
-    + " · ".join(f"{HEALTH_LABEL[h]}: {counts.get(h, 0)}" for h in ("red", "amber", "green", "grey") if counts.get(h, 0))
+st.html(
+    "<b>Overall health of the trials:</b> "
+    + " ".join(f"{ui.chip(h)} <b>{counts[h]}</b>&nbsp;&nbsp;" for h in ("red", "amber", "green", "grey") if counts.get(h, 0))
 )
 for currency, group in with_budget.groupby("reporting_currency"):
     st.caption(
@@ -73,36 +75,42 @@ for currency, group in with_budget.groupby("reporting_currency"):
     )
 
 # --- The trial table ------------------------------------------------------------------------
-table = trials.assign(
-    link=[ctx.link("enrollment", trial=p) for p in trials["protocol_number"]],
-    status=trials["trial_status"].map(STATUS_LABEL),
-    enrollment=trials["enrollment_health"].map(HEALTH_LABEL),
-    budget=trials["budget_health"].map(HEALTH_LABEL),
-    schedule=trials["schedule_health"].map(HEALTH_LABEL),
-    overall=trials["overall_health"].map(HEALTH_LABEL),
-    pct=trials["pct_to_target"] * 100,
+st.subheader("Trials", help="Worst overall health first. Click a protocol number to open its enrollment view.")
+# Worst first; trials with no data last.
+ordered = trials.assign(order=-trials["overall_health"].map(HEALTH_ORDER)).sort_values(["order", "protocol_number"])
+rows = [
+    {
+        "trial": ui.link(ctx.link("enrollment", trial=t.protocol_number), t.protocol_number),
+        "title": ui.text(t.trial_title) + f'<br><span class="muted">{ui.text(t.therapeutic_area)} · phase {ui.text(t.phase)}</span>',
+        "status": ui.text(STATUS_LABEL.get(t.trial_status, t.trial_status)),
+        "overall": ui.chip(t.overall_health),
+        "enrollment": ui.chip(t.enrollment_health),
+        "budget": ui.chip(t.budget_health),
+        "schedule": ui.chip(t.schedule_health),
+        "enrolled": f"{t.n_enrolled:,} / {t.n_planned_subjects:,}",
+        "pct": ui.bar(t.pct_to_target),
+        "cpi": ui.text(t.cpi, "{:.2f}"),
+        "next": ui.text(t.next_milestone)
+        + (f'<br><span class="muted">{ui.text(t.next_milestone_date, "{:%d %b %Y}")}</span>' if isinstance(t.next_milestone, str) else ""),
+        "slip": ui.text(t.next_milestone_slip_days, "{:+d} d"),
+    }
+    for t in ordered.itertuples(index=False)
+]
+ui.html_table(
+    rows,
+    {
+        "trial": "Trial", "title": "Title", "status": "Status", "overall": "Overall", "enrollment": "Enrollment",
+        "budget": "Budget", "schedule": "Schedule", "enrolled": "Enrolled / target", "pct": "% to target",
+        "cpi": "CPI", "next": "Next milestone", "slip": "Slip",
+    },
+    numeric=("enrolled", "cpi", "slip"),
+    nowrap=("trial", "pct", "overall", "enrollment", "budget", "schedule"),
 )
-order = {"red": 0, "amber": 1, "green": 2, "grey": 3}
-table = table.sort_values(["overall_health", "protocol_number"], key=lambda s: s.map(order) if s.name == "overall_health" else s)
-columns = {
-    "link": st.column_config.LinkColumn("Trial", display_text=r"trial=([^&]+)", help="Open the trial's enrollment view"),
-    "trial_title": st.column_config.TextColumn("Title", width="medium"),
-    "phase": st.column_config.TextColumn("Phase", width="small"),
-    "status": st.column_config.TextColumn("Status", width="small"),
-    "n_enrolled": st.column_config.NumberColumn("Enrolled", format="%d"),
-    "n_planned_subjects": st.column_config.NumberColumn("Target", format="%d"),
-    "pct": st.column_config.ProgressColumn("% to target", format="%.0f%%", min_value=0, max_value=100),
-    "overall": st.column_config.TextColumn("Overall", help="Worst of enrollment, budget and schedule"),
-    "enrollment": st.column_config.TextColumn("Enrollment", help="Enrolled ÷ planned to date: ≥ 90 % on track, ≥ 75 % watch"),
-    "budget": st.column_config.TextColumn("Budget", help="CPI = earned value ÷ actual cost: ≥ 0.95 on track, ≥ 0.85 watch"),
-    "schedule": st.column_config.TextColumn("Schedule", help="Worst open milestone due within 180 days or late"),
-    "cpi": st.column_config.NumberColumn("CPI", format="%.2f"),
-    "next_milestone": st.column_config.TextColumn("Next milestone"),
-    "next_milestone_date": st.column_config.DateColumn("Due", format="YYYY-MM-DD"),
-    "next_milestone_slip_days": st.column_config.NumberColumn("Slip (days)", format="%d", help="Forecast − baseline"),
-}
-st.subheader("Trials")
-st.dataframe(table[list(columns)], column_config=columns, hide_index=True, width="stretch")
+st.caption(
+    "Enrollment: enrolled ÷ planned to date. Budget: CPI = earned value ÷ actual cost. "
+    "Schedule: worst open milestone due within 180 days or overdue. Slip: forecast − baseline of the next milestone. "
+    "Definitions on the Methods page."
+)
 
 export = trials[
     [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -43,7 +45,68 @@ def visible_text(at: AppTest) -> str:
         parts.extend([metric.label, str(metric.value), str(metric.delta or "")])
     for table in at.dataframe:
         parts.append(table.value.to_csv(index=False))
+    for html in at.get("html"):
+        parts.append(re.sub(r"<[^>]+>", " ", html.proto.body))
     return "\n".join(parts)
+
+
+class _TableParser(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.headers: list[str] = []
+        self.rows: list[list[tuple[str, str | None]]] = []
+        self._cell: list[str] | None = None
+        self._href: str | None = None
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "style":
+            self._in_style = True
+        elif tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell, self._href = [], None
+        elif tag == "a" and self._cell is not None:
+            self._href = dict(attrs).get("href")
+        elif tag == "br" and self._cell is not None:
+            self._cell.append(" ")
+
+    def handle_endtag(self, tag):
+        if tag == "style":
+            self._in_style = False
+        elif tag in ("td", "th") and self._cell is not None:
+            text = " ".join("".join(self._cell).split())
+            if tag == "th":
+                self.headers.append(text)
+            else:
+                self.rows[-1].append((text, self._href))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None and not self._in_style:
+            self._cell.append(data)
+
+
+def html_tables(at: AppTest) -> list[list[dict[str, str]]]:
+    """The HTML tables on the page, each as rows of header → cell text; a link's target is under "<header> href"."""
+    tables = []
+    for html in at.get("html"):
+        if "<table" not in html.proto.body:
+            continue
+        parser = _TableParser()
+        parser.feed(html.proto.body)
+        rows = []
+        for cells in parser.rows:
+            if not cells:
+                continue
+            row = {}
+            for header, (value, href) in zip(parser.headers, cells):
+                row[header] = value
+                if href:
+                    row[f"{header} href"] = href
+            rows.append(row)
+        tables.append(rows)
+    return tables
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import tiny_portfolio
-from apptest_helpers import metrics, open_page, visible_text
+from apptest_helpers import html_tables, metrics, open_page, visible_text
 
 AS_OF = tiny_portfolio.AS_OF.isoformat()
 
@@ -37,21 +37,22 @@ def test_tiles_show_the_hand_counted_figures(acme):
     assert enrolled.delta == "of 18 planned (17%)"
 
 
-def test_the_trial_table_has_one_row_per_trial_with_its_health(acme):
-    table = acme.dataframe[0].value.set_index("link")
-    assert len(table) == 2
-    t1 = table.loc["./enrollment?sponsor=ACME&trial=T-1&as_of=2026-06-30"]
-    assert (t1["n_enrolled"], t1["n_planned_subjects"]) == (3, 10)
-    assert t1["pct"] == pytest.approx(30)
-    assert t1["enrollment"] == "🔴 At risk"  # 3 of 7 planned to date
-    assert t1["budget"] == "🟢 On track"  # CPI 550 / 450
-    assert t1["cpi"] == pytest.approx(550 / 450)
-    assert t1["schedule"] == "🔴 At risk"  # LPI forecast 45 days late
-    assert (t1["next_milestone"], t1["next_milestone_slip_days"]) == ("Last patient in", 45)
-    t2 = table.loc["./enrollment?sponsor=ACME&trial=T-2&as_of=2026-06-30"]
-    assert t2["enrollment"] == "⚪ No data"  # not yet enrolling
-    assert (t2["next_milestone"], t2["next_milestone_slip_days"]) == ("Drug product released", 44)
-    assert t2["overall"] == "🔴 At risk"
+def test_the_trial_table_has_one_row_per_trial_with_its_health_worst_first(acme):
+    (table,) = html_tables(acme)
+    assert [row["Trial"] for row in table] == ["T-1", "T-2"]
+    t1, t2 = table
+    assert t1["Trial href"] == "./enrollment?sponsor=ACME&trial=T-1&as_of=2026-06-30"
+    assert t1["Enrolled / target"] == "3 / 10"
+    assert t1["% to target"] == "30%"
+    assert t1["Enrollment"] == "At risk"  # 3 of 7 planned to date
+    assert t1["Budget"] == "On track"  # CPI 550 / 450
+    assert t1["CPI"] == "1.22"
+    assert t1["Schedule"] == "At risk"  # LPI forecast 45 days late
+    assert t1["Next milestone"] == "Last patient in 15 Jan 2027" and t1["Slip"] == "+45 d"
+    assert t2["Enrollment"] == "No data"  # not yet enrolling
+    assert t2["CPI"] == "—"  # no contract: undefined, not zero
+    assert t2["Next milestone"] == "Drug product released 15 Jul 2026" and t2["Slip"] == "+44 d"
+    assert t2["Overall"] == "At risk"
 
 
 def test_other_sponsors_trials_are_absent_everywhere(acme):
