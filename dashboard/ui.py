@@ -66,6 +66,14 @@ _CONTEXT_KEY = "_dashboard_context"
 
 def context() -> Context:
     """The Context the frame built in this run (pages call this)."""
+    if _CONTEXT_KEY not in st.session_state:
+        # Streamlit treats an app with a pages/ folder as a legacy multipage app until app.py has
+        # called st.navigation once in this process; until then, a link straight to a sub-page runs
+        # that page without the frame. Leave legacy mode and run again, this time through app.py.
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+        st.rerun()
     return st.session_state[_CONTEXT_KEY]
 
 

@@ -28,11 +28,9 @@ def open_page(monkeypatch, database_url: str, page: str = "portfolio", **params:
     at = AppTest.from_file(APP, default_timeout=30)
     for key, value in params.items():
         at.query_params[key] = value
-    at.run()
     if page != "portfolio":
-        # AppTest starts every session on the default page; the bound filters carry the link to the next.
         at.switch_page(PAGE_FILES[page])
-        at.run()
+    at.run()
     return at
 
 

@@ -34,9 +34,9 @@ def test_every_page_renders_a_deep_link_to_one_trial(monkeypatch, tiny_url, page
         assert "T-1" not in text and "X-9" not in text
 
 
-def test_an_unknown_trial_gets_a_plain_not_found(monkeypatch, tiny_url):
-    # AppTest opens every session on the default page; deep links to other pages are checked in the browser.
-    at = open_page(monkeypatch, tiny_url, "portfolio", trial="NOPE-1", as_of=AS_OF)
+@pytest.mark.parametrize("page", ["portfolio", "enrollment", "budget"])
+def test_an_unknown_trial_gets_a_plain_not_found(monkeypatch, tiny_url, page):
+    at = open_page(monkeypatch, tiny_url, page, trial="NOPE-1", as_of=AS_OF)
     assert not at.exception
     assert any("'NOPE-1' was not found" in w for w in at.warning.values)
 

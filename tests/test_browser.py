@@ -1,0 +1,67 @@
+"""What a person sees in real Chromium against a real `streamlit run` server: deep links and navigation."""
+
+import pytest
+
+import tiny_portfolio
+
+CHART = '[data-testid="stPlotlyChart"] .main-svg'
+AS_OF = tiny_portfolio.AS_OF.isoformat()
+
+
+@pytest.fixture(scope="module")
+def tiny_url(tmp_path_factory):
+    """The hand-counted tiny portfolio, served to the browser."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'tiny.db'}"
+    tiny_portfolio.build(url)
+    return url
+
+
+def test_a_deep_link_to_the_portfolio_shows_the_table_and_charts(page, app_server, tiny_url):
+    base = app_server(tiny_url)
+    page.goto(f"{base}/?sponsor=ACME&as_of={AS_OF}")
+    page.wait_for_selector(CHART)
+    table = page.locator("table.dash-table")
+    assert table.locator("tbody tr").count() == 2
+    assert table.get_by_role("link", name="T-1", exact=True).is_visible()
+    assert "X-9" not in page.locator("section.main, [data-testid='stMain']").first.inner_text()
+    assert page.locator(CHART).count() >= 2
+
+
+def test_a_trial_link_lands_on_its_enrollment_view_with_the_filters_kept(page, app_server, tiny_url):
+    base = app_server(tiny_url)
+    page.goto(f"{base}/?sponsor=ACME&as_of={AS_OF}")
+    page.wait_for_selector("table.dash-table")
+    page.get_by_role("link", name="T-1", exact=True).click()
+    page.wait_for_url("**/enrollment?*")
+    page.get_by_role("heading", name="Enrollment · T-1").wait_for()
+    assert "sponsor=ACME" in page.url and "trial=T-1" in page.url and f"as_of={AS_OF}" in page.url
+    # The sidebar still holds the sponsor, and the page shows the link's date.
+    page.get_by_test_id("stSidebar").get_by_text("Acme Biotech").wait_for()
+    page.get_by_test_id("stMain").get_by_text("as of 30 Jun 2026").wait_for()
+    # The tiles are the hand-counted ones for T-1.
+    assert page.get_by_test_id("stMetricValue").first.inner_text() == "3"
+
+
+def test_the_page_menu_keeps_the_view(page, app_server, tiny_url):
+    base = app_server(tiny_url)
+    page.goto(f"{base}/enrollment?trial=T-2&as_of={AS_OF}")
+    page.get_by_role("heading", name="Enrollment · T-2").wait_for()
+    page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Budget").click()
+    page.wait_for_url("**/budget?*")
+    page.get_by_role("heading", name="Budget · T-2").wait_for()
+    assert "trial=T-2" in page.url and f"as_of={AS_OF}" in page.url
+    page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Portfolio").click()
+    page.get_by_role("heading", name="Portfolio", exact=True).wait_for()
+    page.wait_for_selector("table.dash-table")
+    assert page.locator("table.dash-table tbody tr").count() == 1
+    assert "trial=T-2" in page.url
+
+
+def test_a_link_to_an_unknown_trial_on_a_subpage_says_not_found(page, app_server, tiny_url):
+    base = app_server(tiny_url)
+    page.goto(f"{base}/enrollment?trial=NOPE-1&as_of=2026-02-30")
+    page.get_by_role("heading", name="Enrollment").wait_for()
+    main = page.get_by_test_id("stMain")
+    main.get_by_text("'NOPE-1' was not found").wait_for()
+    main.get_by_text("not a date").wait_for()
+    assert "Traceback" not in main.inner_text()
