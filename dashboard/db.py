@@ -35,6 +35,48 @@ class SchemaStateError(Exception):
     """The database is not in a state the schema command can start from."""
 
 
+class UsageError(Exception):
+    """A command-line user's mistake (bad setting or URL): reported as one plain line, exit code 2."""
+
+
+def cli_database_url(url: str | None) -> tuple[str, str]:
+    """The URL a command should use (given, else the setting), checked; returns it and a printable form."""
+    if url is None:
+        from pydantic import ValidationError
+
+        from dashboard.settings import get_settings
+
+        try:
+            url = get_settings().database_url
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise UsageError(f"invalid DASHBOARD_* setting: {error['loc'][0]}: {error['msg']}") from None
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UsageError(f"not a database URL: {url!r}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise UsageError(f"unsupported database {parsed.get_backend_name()!r}: use a sqlite or postgresql URL")
+    return url, parsed.render_as_string(hide_password=True)
+
+
+def report_cli_error(exc: BaseException, action: str) -> int:
+    """Print one plain line for an error a command-line user can meet and return the exit code; re-raise others."""
+    if isinstance(exc, (UsageError, SchemaStateError)):
+        message, code = str(exc), 2
+    elif isinstance(exc, ImportError):
+        message, code = f"the database driver is not installed: {exc}", 2
+    elif isinstance(exc, DBAPIError):
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        message, code = f"database error during {action}: {reason}", 1
+    elif isinstance(exc, SQLAlchemyError):
+        message, code = f"database error during {action}: {str(exc).splitlines()[0]}", 1
+    else:
+        raise exc
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
 def make_engine(url: str, *, read_only: bool = True, statement_timeout_s: float = 30) -> Engine:
     """An engine for `url`; with `read_only` every connection refuses writes (architecture.md)."""
     parsed = make_url(url)
@@ -155,26 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "revision":
             print(f"Wrote {make_revision(args.message)}; read it and tidy it before committing.")
             return 0
-        url = args.url
-        if url is None:
-            from pydantic import ValidationError
-
-            from dashboard.settings import get_settings
-
-            try:
-                url = get_settings().database_url
-            except ValidationError as exc:
-                print(f"error: invalid DASHBOARD_* setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", file=sys.stderr)
-                return 2
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            print(f"error: not a database URL: {url!r}", file=sys.stderr)
-            return 2
-        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-            print(f"error: unsupported database {parsed.get_backend_name()!r}: use a sqlite or postgresql URL", file=sys.stderr)
-            return 2
-        shown = parsed.render_as_string(hide_password=True)
+        url, shown = cli_database_url(args.url)
         if args.command == "init":
             init(url)
             print(f"Created the reporting schema in {shown} (revision {current_revision(url)}).")
@@ -182,19 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             upgrade(url)
             print(f"{shown} is at revision {current_revision(url)} (head).")
         return 0
-    except ImportError as exc:
-        print(f"error: the database driver is not installed: {exc}", file=sys.stderr)
-        return 2
-    except SchemaStateError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
-        print(f"error: database error during {args.command}: {reason}", file=sys.stderr)
-        return 1
-    except SQLAlchemyError as exc:
-        print(f"error: database error during {args.command}: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
+    except (UsageError, SchemaStateError, ImportError, SQLAlchemyError) as exc:
+        return report_cli_error(exc, args.command)
 
 
 if __name__ == "__main__":

@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import schema
-from dashboard.db import SchemaStateError, create_schema, make_engine
+from dashboard.db import SchemaStateError, UsageError, cli_database_url, create_schema, make_engine, report_cli_error
 
 # The planted features (protocol numbers, site numbers, vendor codes, e-mails).
 MAIN_SPONSOR = "HELIOS"
@@ -1152,24 +1152,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --trials must be at least {MIN_TRIALS}", file=sys.stderr)
         return 2
 
-    url = args.url
-    if url is None:
-        from dashboard.settings import get_settings
-
-        try:
-            url = get_settings().database_url
-        except Exception as exc:  # pydantic's ValidationError: a bad DASHBOARD_* variable
-            print(f"error: invalid DASHBOARD_* setting: {str(exc).splitlines()[0]}", file=sys.stderr)
-            return 2
     try:
-        parsed = make_url(url)
-    except ArgumentError:
-        print(f"error: not a database URL: {url!r}", file=sys.stderr)
-        return 2
-    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        print(f"error: unsupported database {parsed.get_backend_name()!r}: use a sqlite or postgresql URL", file=sys.stderr)
-        return 2
-    shown = parsed.render_as_string(hide_password=True)
+        url, shown = cli_database_url(args.url)
+    except UsageError as exc:
+        return report_cli_error(exc, "the demo")
 
     try:
         path = _sqlite_file(url)
@@ -1189,19 +1175,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot create the database file: {exc}", file=sys.stderr)
         return 2
-    except ImportError as exc:
-        print(f"error: the database driver is not installed: {exc}", file=sys.stderr)
-        return 2
-    except DBAPIError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
-        print(f"error: database error: {reason}", file=sys.stderr)
-        return 1
-    except SQLAlchemyError as exc:
-        print(f"error: database error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
-    except SchemaStateError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (SchemaStateError, ImportError, SQLAlchemyError) as exc:
+        return report_cli_error(exc, "the demo")
     elapsed = time.perf_counter() - started
     total = sum(counts.values())
     print(f"Wrote the demo portfolio (seed {args.seed}) to {shown}: {total:,} rows in {elapsed:.1f} s")

@@ -245,7 +245,9 @@ contract = Table(
     Column("signed_date", Date, nullable=False),
     _money("contracted_amount", comment="Contract value at signature, before change orders"),
     Column("planned_end_date", Date, nullable=False, comment="Date the planned spend reaches the budget"),
-    info={"grain": "One row per contract of a vendor on a trial.", "natural_key": ("contract_number",)},
+    # Milestone fees reach their contract through (trial, vendor): one contract per vendor per trial.
+    UniqueConstraint("trial_id", "vendor_id"),
+    info={"grain": "One row per contract of a vendor on a trial (one per vendor and trial).", "natural_key": ("contract_number",)},
 )
 
 unit_price = Table(

@@ -276,6 +276,16 @@ def html_table(
     st.html(f'{_TABLE_CSS}<table class="dash-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
 
 
+def money(amount: float | None) -> str:
+    """An amount, short: 1.2M, 350k, 900."""
+    if amount is None or pd.isna(amount):
+        return "—"
+    for size, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+        if abs(amount) >= size:
+            return f"{amount / size:,.1f}{suffix}"
+    return f"{amount:,.0f}"
+
+
 def text(value, fmt: str = "{}") -> str:
     """A value as escaped HTML text; empty values as a muted dash (empty is not zero)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):

@@ -112,6 +112,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["trial_id"], ["trial.trial_id"], name=op.f("fk_contract_trial_id_trial")),
         sa.ForeignKeyConstraint(["vendor_id"], ["vendor.vendor_id"], name=op.f("fk_contract_vendor_id_vendor")),
         sa.UniqueConstraint("contract_number", name=op.f("uq_contract_contract_number")),
+        sa.UniqueConstraint("trial_id", "vendor_id", name=op.f("uq_contract_trial_id_vendor_id")),
         sa.CheckConstraint("contracted_amount >= 0", name=op.f("ck_contract_contracted_amount_not_negative")),
     )
     op.create_index(op.f("ix_contract_trial_id"), "contract", ["trial_id"])
