@@ -70,8 +70,8 @@ st.html(
 )
 for currency, group in with_budget.groupby("reporting_currency"):
     st.caption(
-        f"Budget in {currency}: spent {group['ac'].sum():,.0f} of {group['bac'].sum():,.0f} "
-        f"(earned value {group['ev'].sum():,.0f})."
+        f"Budget in {currency}: spent {ui.money(group['ac'].sum())} of {ui.money(group['bac'].sum())} "
+        f"at completion; work delivered is worth {ui.money(group['ev'].sum())} (earned value)."
     )
 
 # --- The trial table ------------------------------------------------------------------------
@@ -81,7 +81,8 @@ ordered = trials.assign(order=-trials["overall_health"].map(HEALTH_ORDER)).sort_
 rows = [
     {
         "trial": ui.link(ctx.link("enrollment", trial=t.protocol_number), t.protocol_number),
-        "title": ui.text(t.trial_title) + f'<br><span class="muted">{ui.text(t.therapeutic_area)} · phase {ui.text(t.phase)}</span>',
+        "title": f'<span title="{ui.text(t.trial_title)}">{ui.text(t.indication)}</span>'
+        + f'<br><span class="muted">{ui.text(t.therapeutic_area)} · phase {ui.text(t.phase)}</span>',
         "status": ui.text(STATUS_LABEL.get(t.trial_status, t.trial_status)),
         "overall": ui.chip(t.overall_health),
         "enrollment": ui.chip(t.enrollment_health),
@@ -99,7 +100,7 @@ rows = [
 ui.html_table(
     rows,
     {
-        "trial": "Trial", "title": "Title", "status": "Status", "overall": "Overall", "enrollment": "Enrollment",
+        "trial": "Trial", "title": "Indication", "status": "Status", "overall": "Overall", "enrollment": "Enrollment",
         "budget": "Budget", "schedule": "Schedule", "enrolled": "Enrolled / target", "pct": "% to target",
         "cpi": "CPI", "next": "Next milestone", "slip": "Slip",
     },
