@@ -212,3 +212,62 @@ def planned_to_date(previous_month_end: Number, current_month_end: Number, as_of
     days_in_month = calendar.monthrange(as_of.year, as_of.month)[1]
     previous, current = float(previous_month_end), float(current_month_end)
     return previous + (current - previous) * as_of.day / days_in_month
+
+
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def rate_per_site_month(enrolled: Number | None, site_days_open: Number | None) -> float | None:
+    """Return enrolled ÷ site-months open (domain.md §2): None when no site has been open."""
+    months = _value(site_days_open)
+    return ratio(enrolled, None if months is None else months / DAYS_PER_MONTH)
+
+
+def is_non_enrolling(days_open: Number | None, enrolled: Number | None, *, min_days: int = 60) -> bool:
+    """Return whether a site has been active at least `min_days` with nobody enrolled (domain.md §2)."""
+    days, count = _value(days_open), _value(enrolled)
+    return days is not None and count is not None and days >= min_days and count == 0
+
+
+@dataclass(frozen=True)
+class ActivationCheck:
+    """On-time site activation at one point of the plan: actual ÷ planned sites active on the date the plan reaches `share`."""
+
+    share: float
+    plan_date: date
+    n_planned: int
+    n_activated: int
+    on_time: float | None
+
+
+def on_time_activation(
+    planned_dates: Iterable[date | None],
+    activated_dates: Iterable[date | None],
+    n_planned_sites: int,
+    as_of: date,
+    *,
+    shares: tuple[float, ...] = (0.25, 0.5, 0.75),
+) -> list[ActivationCheck]:
+    """Return, for each share of planned sites the plan reached by as_of, actual activated ÷ planned by that date (MCC style)."""
+    planned = sorted(d for d in planned_dates if d is not None)
+    activated = [d for d in activated_dates if d is not None and d <= as_of]
+    checks = []
+    for share in shares:
+        needed = math.ceil(share * n_planned_sites)
+        if needed < 1 or needed > len(planned) or planned[needed - 1] > as_of:
+            continue
+        plan_date = planned[needed - 1]
+        n_planned = sum(d <= plan_date for d in planned)
+        n_activated = sum(d <= plan_date for d in activated)
+        checks.append(ActivationCheck(share, plan_date, n_planned, n_activated, ratio(n_activated, n_planned)))
+    return checks
+
+
+def planned_rate_per_site_day(
+    target: Number, planned_activation_dates: Iterable[date | None], planned_lpi: date | None
+) -> float | None:
+    """Return the plan's own enrollment rate: target ÷ the site-days the plan keeps sites open before planned LPI."""
+    if planned_lpi is None:
+        return None
+    site_days = sum(max((planned_lpi - d).days, 0) for d in planned_activation_dates if d is not None)
+    return ratio(target, site_days)

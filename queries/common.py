@@ -76,3 +76,22 @@ def frame(conn: Connection, query, dtypes: dict[str, str] | None = None) -> pd.D
         else:
             raise ValueError(f"Unknown dtype {kind!r} for column {column!r}")
     return df
+
+
+class month_start(FunctionElement):
+    """The first day of the month of a date, on SQLite and PostgreSQL alike."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(month_start, "sqlite")
+def _month_start_sqlite(element, compiler, **kw):
+    (day,) = list(element.clauses)
+    return f"date({compiler.process(day, **kw)}, 'start of month')"
+
+
+@compiles(month_start, "postgresql")
+def _month_start_postgresql(element, compiler, **kw):
+    (day,) = list(element.clauses)
+    return f"CAST(date_trunc('month', {compiler.process(day, **kw)}) AS DATE)"

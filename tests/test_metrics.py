@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from dashboard.metrics import (
+    DAYS_PER_MONTH,
     HEALTH_LABEL,
     HEALTH_ORDER,
     MILESTONE_STATUS_LABEL,
@@ -15,8 +16,13 @@ from dashboard.metrics import (
     earned_value,
     enrollment_health,
     index_health,
+    is_non_enrolling,
     milestone_status,
+    on_time_activation,
+    planned_rate_per_site_day,
+    planned_to_date,
     probability_health,
+    rate_per_site_month,
     ratio,
     schedule_health,
     worst_health,
@@ -419,3 +425,45 @@ def test_schedule_health_is_the_worst_rag():
     assert schedule_health([on_track]) == "green"
     assert schedule_health([on_track, at_risk]) == "amber"
     assert schedule_health(m for m in [on_track, overdue, at_risk]) == "red"
+
+
+# --- §2 Enrollment ----------------------------------------------------------------------------
+
+
+def test_planned_to_date_interpolates_within_the_month():
+    assert planned_to_date(5, 7, date(2026, 6, 30)) == 7
+    assert planned_to_date(5, 7, date(2026, 6, 15)) == 6
+    assert planned_to_date(0, 31, date(2026, 1, 1)) == 1
+
+
+def test_rate_per_site_month_and_empty_exposure():
+    assert rate_per_site_month(3, 2 * DAYS_PER_MONTH) == pytest.approx(1.5)
+    assert rate_per_site_month(0, 0) is None
+    assert rate_per_site_month(2, None) is None
+
+
+def test_non_enrolling_needs_enough_days_open_and_nobody_enrolled():
+    assert is_non_enrolling(60, 0)
+    assert not is_non_enrolling(59, 0)
+    assert not is_non_enrolling(300, 1)
+    assert not is_non_enrolling(None, 0)
+    assert is_non_enrolling(30, 0, min_days=30)
+
+
+def test_on_time_activation_counts_actual_against_plan_at_each_share():
+    # 8 planned sites: 25 % = the 2nd planned date, 50 % = the 4th, 75 % = the 6th (after as_of here).
+    planned = [date(2026, m, 1) for m in (1, 2, 3, 4, 5, 6, 7, 8)]
+    actual = [date(2026, 1, 15), date(2026, 3, 20), date(2026, 4, 1), None, None, None, None, None]
+    checks = on_time_activation(planned, actual, 8, as_of=date(2026, 5, 15))
+    assert [(c.share, c.plan_date, c.n_planned, c.n_activated) for c in checks] == [
+        (0.25, date(2026, 2, 1), 2, 1),
+        (0.5, date(2026, 4, 1), 4, 3),
+    ]
+    assert checks[0].on_time == pytest.approx(0.5) and checks[1].on_time == pytest.approx(0.75)
+
+
+def test_planned_rate_is_target_over_planned_site_days():
+    planned = [date(2026, 1, 1), date(2026, 1, 11), None]
+    assert planned_rate_per_site_day(30, planned, date(2026, 1, 31)) == pytest.approx(30 / (30 + 20))
+    assert planned_rate_per_site_day(30, planned, None) is None
+    assert planned_rate_per_site_day(30, [date(2026, 2, 1)], date(2026, 1, 31)) is None
