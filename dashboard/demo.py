@@ -1,6 +1,10 @@
 """The demo portfolio: a seeded, deterministic generator of every reporting table, and its loader.
 
     python -m dashboard.demo [--url URL] [--seed N] [--trials N] [--today YYYY-MM-DD] [--if-missing | --replace]
+    python -m dashboard.demo --csv DIR [--seed N] [--trials N] [--today YYYY-MM-DD]
+
+`--csv` writes the portfolio as the CSV files of the data contract (docs/data-contract.md) instead,
+a complete example for a data team to copy and for `python -m dashboard.load` to read.
 
 `generate()` returns the tables as DataFrames (one per table, the schema's columns, ids 1..n);
 `write()` bulk-inserts them; `build()` does both into a new database and adds a load_log row.
@@ -21,6 +25,7 @@ import argparse
 import json
 import math
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -1123,6 +1128,21 @@ def build(url: str, *, seed: int = 7, n_trials: int = 12, today: date | None = N
         engine.dispose()
 
 
+def export_csv(directory: Path, *, seed: int = 7, n_trials: int = 12, today: date | None = None) -> dict[str, int]:
+    """Write the demo portfolio as the data contract's CSV files into `directory`; returns rows per file."""
+    from dashboard.contract import export_csv as export
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'demo.db'}"
+        build(url, seed=seed, n_trials=n_trials, today=today)
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                return export(conn, directory)
+        finally:
+            engine.dispose()
+
+
 def _sqlite_file(url: str) -> Path | None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" or parsed.database.startswith("file:"):
@@ -1147,10 +1167,26 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--if-missing", action="store_true", help="do nothing if the database already has trials")
     mode.add_argument("--replace", action="store_true", help="drop every table first, then write the demo")
+    parser.add_argument("--csv", metavar="DIR", type=Path,
+                        help="write the portfolio as the CSV files of docs/data-contract.md into DIR instead of a database")
     args = parser.parse_args(argv)
     if args.trials < MIN_TRIALS:
         print(f"error: --trials must be at least {MIN_TRIALS}", file=sys.stderr)
         return 2
+    if args.csv is not None:
+        if args.url or args.if_missing or args.replace:
+            print("error: --csv writes files, not a database: leave out --url, --if-missing and --replace", file=sys.stderr)
+            return 2
+        try:
+            counts = export_csv(args.csv, seed=args.seed, n_trials=args.trials, today=args.today)
+        except OSError as exc:
+            print(f"error: cannot write the CSV files: {exc}", file=sys.stderr)
+            return 2
+        print(f"Wrote the demo portfolio (seed {args.seed}) as CSV files to {args.csv}: {sum(counts.values()):,} rows")
+        for name, n in counts.items():
+            print(f"  {name:<24} {n:>10,}")
+        print(f"Load them with: python -m dashboard.load {args.csv} --url URL")
+        return 0
 
     try:
         url, shown = cli_database_url(args.url)

@@ -1,0 +1,536 @@
+"""Loading a folder of contract CSV files: round trip, every kind of mistake, idempotence, replace, interruption.
+
+Sources: the hand-counted tiny portfolio and the demo portfolio, each exported as contract CSVs.
+A failed load must leave the database exactly as it was: checked by row counts and a checksum.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy.pool import NullPool
+
+import queries
+from dashboard import contract, demo, load, schema
+from dashboard.access import Scope
+import tiny_portfolio
+from dashboard.db import make_engine
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+TODAY = date(2026, 11, 20)
+
+
+def export(url: str, folder: Path) -> Path:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            contract.export_csv(conn, folder)
+    finally:
+        engine.dispose()
+    return folder
+
+
+def snapshot(url: str) -> dict[str, tuple[int, str]]:
+    """Rows and a checksum of every table (load_log too): equal snapshots mean an unchanged database."""
+    engine = create_engine(url, poolclass=NullPool)
+    out = {}
+    try:
+        with engine.connect() as conn:
+            existing = set(inspect(conn).get_table_names())
+            for table in schema.TABLES:
+                if table.name not in existing:
+                    continue
+                pk = table.primary_key.columns.values()[0]
+                rows = conn.execute(select(table).order_by(pk)).all()
+                out[table.name] = (len(rows), hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest())
+    finally:
+        engine.dispose()
+    return out
+
+
+def data_only(shot: dict) -> dict:
+    return {name: value for name, value in shot.items() if name != "load_log"}
+
+
+def count(url: str, sql: str) -> int:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql)).scalar()
+    finally:
+        engine.dispose()
+
+
+def run(capsys, folder: Path, url: str, *options: str) -> tuple[int, str, str]:
+    """The command line, in process: (exit code, stdout, stderr)."""
+    code = load.main([str(folder), "--url", url, *options])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def problem_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if re.match(r"^\S+\.csv(:\d+)?: ", line)]
+
+
+def rows_of(path: Path) -> list[list[str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def write_rows(path: Path, rows: list[list[str]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+
+
+def set_value(folder: Path, file: str, line: int, column: str, value: str) -> None:
+    """Set one value; `line` counts as the loader does (1 = the header)."""
+    rows = rows_of(folder / file)
+    rows[line - 1][rows[0].index(column)] = value
+    write_rows(folder / file, rows)
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory) -> Path:
+    """The tiny portfolio as contract CSVs (export of tests/tiny_portfolio.py)."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    url = f"sqlite:///{workdir / 'tiny.db'}"
+    tiny_portfolio.build(url)
+    return export(url, workdir / "csv")
+
+
+@pytest.fixture(scope="module")
+def tiny_db_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("tiny-db") / "tiny.db"
+    tiny_portfolio.build(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def tiny_db(tiny_db_file, tmp_path) -> str:
+    """A SQLite database holding the tiny portfolio, for a load to change (or not)."""
+    target = tmp_path / "target.db"
+    shutil.copyfile(tiny_db_file, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def folder(tiny_folder, tmp_path) -> Path:
+    """A copy of the tiny portfolio's CSVs for one test to edit."""
+    return Path(shutil.copytree(tiny_folder, tmp_path / "csv"))
+
+
+@pytest.fixture(scope="module")
+def demo_source(tmp_path_factory) -> tuple[str, Path]:
+    """The demo portfolio (7 trials) in SQLite, and the same portfolio written by `python -m dashboard.demo --csv`."""
+    workdir = tmp_path_factory.mktemp("demo")
+    url = f"sqlite:///{workdir / 'demo.db'}"
+    demo.build(url, seed=3, n_trials=7, today=TODAY)
+    folder = workdir / "csv"
+    assert demo.main(["--csv", str(folder), "--seed", "3", "--trials", "7", "--today", TODAY.isoformat()]) == 0
+    return url, folder
+
+
+# Round trip
+
+
+def scopes(conn) -> list[Scope]:
+    """The scopes of test_queries, by sponsor code (ids may differ between the databases)."""
+    ids = dict(conn.execute(select(schema.sponsor.c.sponsor_code, schema.sponsor.c.sponsor_id)).all())
+    everything = Scope(sponsor_ids=tuple(sorted(ids.values())), as_of=TODAY, since=date(2026, 11, 13))
+    return [
+        everything,
+        everything.replace(as_of=date(2025, 11, 20), since=date(2025, 11, 13)),
+        everything.replace(trial=demo.BIG_TRIAL),
+        everything.replace(sponsor_ids=(ids[demo.MAIN_SPONSOR],), phase="III"),
+    ]
+
+
+def test_demo_to_csv_to_an_empty_database_gives_the_same_frames_for_every_query(demo_source, empty_db_url, capsys):
+    source_url, folder = demo_source
+    code, out, err = run(capsys, folder, empty_db_url, "--source", "round trip")
+    assert code == 0, err
+    assert "from round trip" in out
+    original, loaded = make_engine(source_url), make_engine(empty_db_url)
+    functions = [q for module in queries.MODULES for q in module.QUERIES]
+    assert len(functions) >= 6
+    try:
+        with original.connect() as left_conn, loaded.connect() as right_conn:
+            for query in functions:
+                for left_scope, right_scope in zip(scopes(left_conn), scopes(right_conn)):
+                    left, right = query(left_conn, left_scope), query(right_conn, right_scope)
+                    if query is queries.portfolio.freshness:
+                        assert right["source"].tolist() == ["round trip"]
+                        continue
+                    pd.testing.assert_frame_equal(left, right, check_exact=False, rtol=1e-9, obj=query.__name__)
+                    assert not left.empty or left_scope.as_of < TODAY, f"{query.__name__} compared nothing"
+    finally:
+        original.dispose()
+        loaded.dispose()
+
+
+# Each kind of mistake: the message names the file, line and column; nothing is written.
+
+
+def _drop_file(name):
+    return lambda folder: (folder / name).unlink()
+
+
+def _append_copy_of(file, line):
+    def edit(folder):
+        rows = rows_of(folder / file)
+        write_rows(folder / file, rows + [rows[line - 1]])
+    return edit
+
+
+def _add_column(file, name):
+    def edit(folder):
+        rows = rows_of(folder / file)
+        write_rows(folder / file, [rows[0] + [name]] + [r + ["x"] for r in rows[1:]])
+    return edit
+
+
+def _drop_column(file, name):
+    def edit(folder):
+        rows = rows_of(folder / file)
+        i = rows[0].index(name)
+        write_rows(folder / file, [r[:i] + r[i + 1:] for r in rows])
+    return edit
+
+
+def _set(file, line, column, value):
+    return lambda folder: set_value(folder, file, line, column, value)
+
+
+def _both(*edits):
+    def edit(folder):
+        for e in edits:
+            e(folder)
+    return edit
+
+
+def _latin1_site_name(folder):
+    rows = rows_of(folder / "site.csv")
+    with open(folder / "site.csv", "w", newline="", encoding="latin-1") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)  # Charité, as Excel's plain CSV writes it
+
+
+def _extra_value(folder):
+    with open(folder / "country.csv", "a", encoding="utf-8") as handle:
+        handle.write("FR,France,Europe,Paris\n")
+
+
+def _new_contract_and_spend_from_another_contracts_change_order(folder):
+    with open(folder / "contract.csv", "a", encoding="utf-8") as handle:
+        handle.write("T-2,CMO1,C-2,2026-01-01,500.00,2027-01-01\n")
+    with open(folder / "planned_spend.csv", "a", encoding="utf-8") as handle:
+        handle.write("C-2,CO-1,2026-06-01,service_fee,10.00\n")
+
+
+BAD_INPUTS = [
+    # (what, edit, the problem line expected on stderr)
+    ("not a whole number", _set("trial.csv", 2, "n_planned_sites", "ten"),
+     "trial.csv:2: n_planned_sites: must be a whole number, digits only; got 'ten'"),
+    ("not an ISO date", _set("subject.csv", 3, "screened_date", "15/02/2026"),
+     "subject.csv:3: screened_date: must be a date written YYYY-MM-DD"),
+    ("required value empty", _set("site.csv", 3, "site_name", ""),
+     "site.csv:3: site_name: is required: the value may not be empty"),
+    ("value not allowed", _set("trial.csv", 3, "phase", "3"),
+     "trial.csv:3: phase: must be one of 'I', 'II', 'III', 'IV'; got '3'"),
+    ("unknown column", _add_column("site.csv", "site_nmae"),
+     "site.csv:1: site_nmae: unknown column (did you mean site_name?)"),
+    ("column missing", _drop_column("country.csv", "region"),
+     "country.csv:1: region: is missing from the header"),
+    ("required file missing", _drop_file("trial.csv"),
+     "trial.csv: the file is missing: it is required"),
+    ("misspelt file name", lambda f: (f / "site.csv").rename(f / "sites.csv"),
+     "sites.csv: is not a file of the contract (did you mean site.csv?)"),
+    ("duplicate key", _append_copy_of("subject.csv", 2),
+     "subject.csv:10: subject_number: duplicate key (protocol_number 'T-1', subject_number '001'): line 2 has the same"),
+    ("reference to a row in neither the files nor the database", _set("visit.csv", 2, "subject_number", "999"),
+     "visit.csv:2: subject_number: no subject (protocol_number 'T-1', subject_number '999') in subject.csv or in the database"),
+    ("reference to an unknown country", _set("site.csv", 2, "country_code", "FR"),
+     "site.csv:2: country_code: no country 'FR' in country.csv or in the database"),
+    ("reference to a milestone of the same file", _set("milestone.csv", 6, "precedes_milestone_code", "FIRST_SITE"),
+     "milestone.csv:6: precedes_milestone_code: no milestone (protocol_number 'T-2', precedes_milestone_code 'FIRST_SITE')"),
+    ("enrolled before screened", _set("subject.csv", 2, "enrolled_date", "2026-01-20"),
+     "subject.csv:2: enrolled_date: 2026-01-20 is before screened_date 2026-02-01"),
+    ("screen-failed and enrolled", _set("subject.csv", 3, "enrolled_date", "2026-02-25"),
+     "subject.csv:3: enrolled_date: a subject who failed screening is never enrolled"),
+    ("closed before activated", _set("site.csv", 2, "closed_date", "2026-01-01"),
+     "site.csv:2: closed_date: 2026-01-01 is before activated_date 2026-01-15"),
+    ("entered before the visit", _set("visit.csv", 2, "entered_date", "2026-02-01"),
+     "visit.csv:2: entered_date: 2026-02-01 is before visit_date 2026-02-10"),
+    ("negative amount", _set("contract.csv", 2, "contracted_amount", "-1000.00"),
+     "contract.csv:2: contracted_amount: must not be negative; got '-1000.00'"),
+    ("negative count", _set("trial.csv", 2, "n_planned_subjects", "-5"),
+     "trial.csv:2: n_planned_subjects: must not be negative; got '-5'"),
+    ("amount with a thousands separator", _set("unit_price.csv", 2, "unit_price_amount", "1,000.00"),
+     "unit_price.csv:2: unit_price_amount: must be a number with '.' for decimals"),
+    ("month not on its first day", _set("enrollment_plan.csv", 2, "month_date", "2026-01-31"),
+     "enrollment_plan.csv:2: month_date: must be the first day of a month (2026-01-01), not 2026-01-31"),
+    ("approved change order without a date", _set("change_order.csv", 2, "approved_date", ""),
+     "change_order.csv:2: approved_date: is required when change_order_status is approved"),
+    ("a row with a value too many", _extra_value,
+     "country.csv:4: the row has 4 values but the header has 3 columns"),
+    ("not UTF-8", _latin1_site_name, "site.csv:"),
+    ("a trial moved from another sponsor", _set("trial.csv", 4, "sponsor_code", "ACME"),
+     "trial.csv:4: protocol_number: trial 'X-9' belongs to sponsor OTHER in the database, not to ACME"),
+    ("a second contract for a trial and vendor", _set("contract.csv", 2, "contract_number", "C-9"),
+     "contract.csv:2: contract_number: the database already has contract 'C-1' for (protocol_number 'T-1', vendor_code 'CRO1')"),
+    ("spend of a change order of another contract", _new_contract_and_spend_from_another_contracts_change_order,
+     "planned_spend.csv:7: change_order_number: change_order 'CO-1' belongs to contract 'C-1', not to 'C-2'"),
+]
+
+
+@pytest.mark.parametrize(("edit", "expected"), [case[1:] for case in BAD_INPUTS], ids=[case[0] for case in BAD_INPUTS])
+def test_a_mistake_is_reported_with_file_line_and_column_and_nothing_is_written(folder, tiny_db, capsys, edit, expected):
+    edit(folder)
+    before = snapshot(tiny_db)
+    code, out, err = run(capsys, folder, tiny_db)
+    assert code == 1
+    assert expected in err, err
+    assert "nothing was written" in err
+    assert "Traceback" not in err and out == ""
+    assert snapshot(tiny_db) == before
+
+
+def test_the_tiny_folder_itself_loads_cleanly_into_the_tiny_database(folder, tiny_db, capsys):
+    """The cases above fail only by their edit: the unedited folder changes nothing."""
+    before = snapshot(tiny_db)
+    code, out, err = run(capsys, folder, tiny_db)
+    assert code == 0, err
+    assert "total" in out and out.split("total")[1].split()[1:4] == ["0", "0", "0"]
+    assert data_only(snapshot(tiny_db)) == data_only(before)
+
+
+def test_not_utf8_says_how_to_save_the_file(folder, tiny_db, capsys):
+    _latin1_site_name(folder)
+    code, _, err = run(capsys, folder, tiny_db)
+    assert code == 1
+    assert "site.csv:3: is not UTF-8 text: save the file as UTF-8" in err
+
+
+def test_every_problem_of_every_file_in_one_run(folder, tiny_db, capsys):
+    set_value(folder, "trial.csv", 2, "phase", "2")
+    set_value(folder, "visit.csv", 3, "visit_date", "2026-13-01")
+    (folder / "deviation.csv").write_text("protocol_number,site_number\n")
+    code, _, err = run(capsys, folder, tiny_db)
+    assert code == 1
+    assert "trial.csv:2: phase:" in err
+    assert "visit.csv:3: visit_date: is not a date of the calendar; got '2026-13-01'" in err
+    assert "deviation.csv:1: deviation_number: is missing from the header" in err
+    assert "problems in" in err
+
+
+def test_one_bad_value_gives_one_problem_not_a_cascade(folder, tiny_db, capsys):
+    """A trial row with a bad phase still counts as the trial its sites and subjects refer to."""
+    set_value(folder, "trial.csv", 2, "phase", "2")
+    code, _, err = run(capsys, folder, tiny_db, "--mode", "replace")
+    assert code == 1
+    assert problem_lines(err) == ["trial.csv:2: phase: must be one of 'I', 'II', 'III', 'IV'; got '2'"]
+
+
+def test_problems_are_capped_with_a_count_of_the_rest(folder, tiny_db, capsys):
+    n = load.MAX_SHOWN + 12
+    with open(folder / "deviation.csv", "a", encoding="utf-8") as handle:
+        for i in range(n):
+            handle.write(f"T-1,S1,,PD-{i},2026-02-30,true,\n")  # no 30 February
+    code, _, err = run(capsys, folder, tiny_db)
+    assert code == 1
+    shown = [line for line in err.splitlines() if line.startswith("deviation.csv:")]
+    assert len(shown) == load.MAX_SHOWN
+    assert shown[0].endswith("deviation_date: is not a date of the calendar; got '2026-02-30'")
+    assert "… and 12 more problems" in err
+    assert f"deviation.csv: deviation_date: {n}" in err
+    assert f"{n} problems in" in err
+
+
+def test_usage_errors_exit_2_with_one_line(tmp_path, capsys):
+    code, _, err = run(capsys, tmp_path / "nowhere", f"sqlite:///{tmp_path / 'x.db'}")
+    assert code == 2 and "is not a folder" in err and "Traceback" not in err
+    code, _, err = run(capsys, tmp_path, "mysql://localhost/x")
+    assert code == 2 and "unsupported database" in err
+
+
+# Idempotence, updates, dry run
+
+
+def test_loading_the_same_folder_twice_changes_nothing_the_second_time(tiny_folder, empty_db_url):
+    first = load.load(empty_db_url, tiny_folder)
+    assert first.ok
+    assert sum(c.inserted for c in first.counts.values()) == sum(first.plan.rows.values()) > 50
+    after_first = snapshot(empty_db_url)
+    second = load.load(empty_db_url, tiny_folder)
+    assert second.ok
+    assert [(c.inserted, c.updated, c.deleted) for c in second.counts.values()] == [(0, 0, 0)] * len(second.counts)
+    after_second = snapshot(empty_db_url)
+    assert data_only(after_second) == data_only(after_first)
+    assert after_second["load_log"][0] == after_first["load_log"][0] + 1  # the load itself is logged
+
+
+def test_a_changed_value_updates_that_row_only(folder, tiny_db):
+    set_value(folder, "site.csv", 3, "investigator_name", "Dr. New")
+    set_value(folder, "milestone.csv", 6, "precedes_milestone_code", "")  # SITE_SUPPLY_READY precedes nothing now
+    result = load.load(tiny_db, folder)
+    assert result.ok
+    changed = {name: (c.inserted, c.updated) for name, c in result.counts.items() if c.inserted or c.updated}
+    assert changed == {"site": (0, 1), "milestone": (0, 1)}
+    assert count(tiny_db, "SELECT COUNT(*) FROM milestone WHERE precedes_milestone_id IS NOT NULL") == 0
+
+
+def test_the_load_log_feeds_the_freshness_line(folder, tiny_db):
+    result = load.load(tiny_db, folder, source="CTMS nightly")
+    engine = make_engine(tiny_db)
+    with engine.connect() as conn:
+        latest = queries.portfolio.freshness(conn, Scope(sponsor_ids=(1,), as_of=TODAY, since=TODAY))
+    engine.dispose()
+    assert latest["source"].tolist() == ["CTMS nightly"]
+    assert latest["loaded_at"].iloc[0].to_pydatetime().replace(microsecond=0) == result.loaded_at.replace(microsecond=0)
+
+
+def test_a_dry_run_counts_but_writes_nothing_not_even_the_schema(tiny_folder, tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    code, out, err = run(capsys, tiny_folder, url, "--dry-run")
+    assert code == 0, err
+    assert "Dry run" in out and "Nothing was written." in out
+    assert count(url, "SELECT COUNT(*) FROM sqlite_master") == 0
+
+
+# Replace
+
+
+def sponsor_folder(source: Path, target: Path, sponsor_code: str) -> Path:
+    """The files of one sponsor only (countries and vendors whole)."""
+    target.mkdir()
+    trials = {r[1] for r in rows_of(source / "trial.csv")[1:] if r[0] == sponsor_code}
+    contracts = {r[2] for r in rows_of(source / "contract.csv")[1:] if r[0] in trials}
+    for path in source.iterdir():
+        rows = rows_of(path)
+        header = rows[0]
+        if "sponsor_code" in header:
+            keep = lambda r: r[header.index("sponsor_code")] == sponsor_code  # noqa: E731
+        elif "protocol_number" in header:
+            keep = lambda r: r[header.index("protocol_number")] in trials  # noqa: E731
+        elif "contract_number" in header:
+            keep = lambda r: r[header.index("contract_number")] in contracts  # noqa: E731
+        else:
+            keep = lambda r: True  # noqa: E731
+        write_rows(target / path.name, [header] + [r for r in rows[1:] if keep(r)])
+    return target
+
+
+def drop_rows(path: Path, column: str, value: str) -> None:
+    rows = rows_of(path)
+    i = rows[0].index(column)
+    write_rows(path, [rows[0]] + [r for r in rows[1:] if r[i] != value])
+
+
+def test_replace_swaps_one_sponsors_data_and_leaves_the_others_and_shared_vendors(tiny_folder, tiny_db, tmp_path):
+    acme = sponsor_folder(tiny_folder, tmp_path / "acme", "ACME")
+    for file in ("trial.csv", "site.csv", "enrollment_plan.csv", "milestone.csv", "milestone_forecast.csv"):
+        drop_rows(acme / file, "protocol_number", "T-2")  # ACME drops its trial T-2
+    set_value(acme, "site.csv", 2, "site_name", "Boston General (renamed)")
+    other_before = snapshot_of_trial(tiny_db, "X-9")
+    result = load.load(tiny_db, acme, mode="replace")
+    assert result.ok, result.plan.problems.lines()
+    assert result.counts["trial"].deleted == 2 and result.counts["trial"].inserted == 1
+    assert count(tiny_db, "SELECT COUNT(*) FROM trial WHERE protocol_number = 'T-2'") == 0
+    assert count(tiny_db, "SELECT COUNT(*) FROM site WHERE site_name = 'Boston General (renamed)'") == 1
+    assert snapshot_of_trial(tiny_db, "X-9") == other_before
+    # CMO1 worked only on T-2, CRO1 works for the other sponsor too: vendors are shared, both stay.
+    assert count(tiny_db, "SELECT COUNT(*) FROM vendor") == 2
+    assert count(tiny_db, "SELECT COUNT(*) FROM user_access") == 2  # the grants of both sponsors
+    first = export(tiny_db, tmp_path / "after-first")
+    again = load.load(tiny_db, acme, mode="replace")
+    assert again.ok and again.counts["trial"].deleted == again.counts["trial"].inserted == 1
+    second = export(tiny_db, tmp_path / "after-second")
+    assert {p.name: p.read_text() for p in first.iterdir()} == {p.name: p.read_text() for p in second.iterdir()}
+
+
+def snapshot_of_trial(url: str, protocol: str) -> list:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return [
+                conn.execute(text(f"SELECT * FROM {name} WHERE trial_id = (SELECT trial_id FROM trial WHERE protocol_number = :p) "
+                                  f"ORDER BY 1"), {"p": protocol}).all()
+                for name in ("site", "subject", "visit", "milestone", "enrollment_plan")
+            ]
+    finally:
+        engine.dispose()
+
+
+def test_replace_refuses_rows_of_trials_that_are_only_in_the_database(tiny_folder, tiny_db, tmp_path, capsys):
+    acme = sponsor_folder(tiny_folder, tmp_path / "acme", "ACME")
+    with open(acme / "site.csv", "a", encoding="utf-8") as handle:
+        handle.write("X-9,DE,S7,Köln Süd,,active,2026-01-01,2026-02-01,2026-02-01,,2\n")
+    before = snapshot(tiny_db)
+    code, _, err = run(capsys, acme, tiny_db, "--mode", "replace")
+    assert code == 1
+    assert "site.csv:6: protocol_number: no trial 'X-9' in trial.csv (it is in the database, but --mode replace loads " \
+           "whole sponsors: add it to trial.csv)" in err
+    assert snapshot(tiny_db) == before
+
+
+def test_replace_needs_every_file_so_a_forgotten_one_deletes_nothing(folder, tiny_db, capsys):
+    (folder / "visit.csv").unlink()
+    (folder / "user_access.csv").unlink()  # grants are optional in every mode
+    code, _, err = run(capsys, folder, tiny_db, "--mode", "replace")
+    assert code == 1
+    assert "visit.csv: the file is missing: it is required with --mode replace" in err
+    assert "user_access.csv" not in err
+
+
+# Interruption and PostgreSQL
+
+
+def test_a_load_killed_midway_leaves_the_database_as_it_was(demo_source, tiny_folder, empty_db_url):
+    tiny_portfolio.build(empty_db_url)
+    before = snapshot(empty_db_url)
+    _, folder = demo_source
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.load", str(folder), "--url", empty_db_url],
+        cwd=REPO_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    seen = []
+    try:
+        for line in process.stderr:
+            seen.append(line)
+            if "subject.csv:" in line and "written" in line:  # well into writing; visits are still to come
+                process.send_signal(signal.SIGKILL)
+                break
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "".join(seen)
+    assert any(re.search(r"visit\.csv: [\d,]+ rows$", line) for line in seen)  # it had checked everything
+    time.sleep(0.2 if empty_db_url.startswith("postgresql") else 0)
+    assert snapshot(empty_db_url) == before
+    # And the database still loads afterwards (a SQLite hot journal is rolled back, PostgreSQL's lock released).
+    assert load.load(empty_db_url, tiny_folder).ok
+
+
+def test_postgresql_ids_continue_after_a_load(tiny_folder, pg_url):
+    """Rows are inserted with explicit ids: the sequences must move past them, or the next insert collides."""
+    assert load.load(pg_url, tiny_folder).ok
+    engine = create_engine(pg_url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            new_id = conn.execute(schema.country.insert().values(country_code="FR", country_name="France", region="Europe")
+                                  .returning(schema.country.c.country_id)).scalar()
+            assert new_id == conn.execute(select(func.max(schema.country.c.country_id))).scalar()
+            assert new_id > 2
+    finally:
+        engine.dispose()
