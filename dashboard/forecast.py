@@ -1,0 +1,525 @@
+"""Last-patient-in forecast: the Poisson-Gamma enrollment model of domain.md §3 (Anisimov & Fedorov 2007).
+
+Each site enrolls as a Poisson process with its own rate; the rates come from Gamma(α, β)
+(shape/rate; numpy takes scale = 1/rate). α and β are fitted by maximum likelihood on the sites
+that have been open, and their uncertainty is carried into the forecast by drawing (log α, log μ),
+μ = α/β the mean rate, from the observed-information (Laplace) approximation: plug-in estimates
+give intervals that are too narrow when the history is short and the horizon long.
+
+For each parameter draw, every site that can still enroll gets a rate from its posterior
+Gamma(α + k, β + τ) (a site yet to open has k = τ = 0, i.e. the fitted Gamma) from the day it
+opens; the total rate is then piecewise constant in time, and the day the n⁺-th remaining subject
+enrolls is where the cumulative intensity reaches a Gamma(n⁺, 1) draw (the n-th event time of a
+Poisson process in intensity time). The closed form of domain.md §3 is checked against this in
+the tests.
+
+Pure numpy/scipy; cache a trial's forecast per as_of in the caller (the forecast is a picklable
+frozen dataclass).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+DAYS_PER_MONTH = 365.25 / 12
+
+N_DRAWS = 4000
+# α above this is the Poisson limit (site counts no more variable than chance): the ML α runs to
+# infinity for under-dispersed counts, so it is capped here (domain.md §3, numerics).
+ALPHA_CAP = 1000.0
+ALPHA_FLOOR = 0.01
+# Fewer sites with time open than this, or nobody enrolled, and the data are too thin to fit.
+MIN_FIT_SITES = 3
+# Site-to-site spread assumed with the planned rate when the data are too thin: Gamma shape 2
+# (coefficient of variation 0.71: sites differ, but not wildly).
+PRIOR_SHAPE = 2.0
+# A completion beyond this many days from as_of is reported as no date (None).
+HORIZON_DAYS = 36525
+# Beyond these an input is a data error, not a trial (and would overflow the arithmetic).
+MAX_DAYS = 1e6
+MAX_SUBJECTS = 10**9
+MAX_RATE = 1e3  # subjects per site per day
+# A site that enrolled on the day it opened (days_open 0) counts as open for this long.
+MIN_DAYS_OPEN_WITH_ENROLLED = 1.0
+
+Method = Literal["poisson-gamma", "prior"]
+
+
+def sites_needed_cap(n_sites: int) -> int:
+    """Return the most extra sites `Forecast.sites_needed` considers: max(50, 2 × sites in the trial)."""
+    return max(50, 2 * n_sites)
+
+
+@dataclass(frozen=True)
+class _Simulation:
+    """What it takes to redraw a forecast's site rates exactly: for `Forecast.sites_needed`.
+
+    Only the inputs and the generator's state are kept, not the draws × sites rate table, so a
+    cached forecast stays small.
+    """
+
+    k: np.ndarray  # enrolled, sites that can still enroll, sorted by opening day
+    tau: np.ndarray  # days open, same sites
+    start: np.ndarray  # days after as_of each opens (0 if open), same sites
+    alpha: np.ndarray  # parameter draws
+    beta: np.ndarray
+    g: np.ndarray  # Gamma(n⁺, 1) draws: cumulative intensity at which the target is reached
+    rng_state: dict[str, Any]  # generator state just before the site rates were drawn
+    cap: int
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Last-patient-in forecast of one trial as of a date.
+
+    `completion` maps each quantile to the date cumulative enrollment reaches the target, or None
+    when no site is or will be open (or the quantile lies beyond a century). `alpha` and `beta`
+    are the fitted (or assumed) Gamma of site rates per day, NaN when there is no forecast.
+    """
+
+    as_of: date
+    target: int
+    enrolled: int
+    completion: dict[float, date | None]
+    alpha: float
+    beta: float
+    method: Method
+    note: str
+    _days: np.ndarray = field(repr=False, compare=False)  # simulated days from as_of to target; inf = never
+    _simulation: _Simulation | None = field(repr=False, compare=False, default=None)
+
+    @property
+    def has_forecast(self) -> bool:
+        """Whether there is a forecast at all (False when the data are too thin and no planned rate was given)."""
+        return self._days.size > 0
+
+    def probability_by(self, when: date | datetime | str) -> float:
+        """Return the probability that enrollment reaches the target by `when` (NaN when there is no forecast).
+
+        A date before as_of is read as as_of: the forecast knows only whether the target is met now.
+        """
+        if not self.has_forecast:
+            return math.nan
+        days = max((_as_date(when, "when") - self.as_of).days, 0)
+        return float(np.mean(self._days <= days))
+
+    def sites_needed(self, by: date | datetime | str, probability: float = 0.8) -> int | None:
+        """Return how many extra sites, opening at as_of, bring P(target reached by `by`) to `probability`.
+
+        Their rates are drawn from the fitted Gamma (over the parameter draws; common random
+        numbers, so more sites never lowers the probability). 0 when the trial is on course
+        already; None when no number up to `sites_needed_cap(sites)` suffices, or there is no forecast.
+        """
+        if isinstance(probability, (str, bytes)) or not 0 < float(probability) < 1:
+            raise ValueError(f"probability must be between 0 and 1, not {probability!r}")
+        if not self.has_forecast:
+            return None
+        if self.enrolled >= self.target:
+            return 0
+        sim = self._simulation
+        if sim is None:
+            return None
+        days = float((_as_date(by, "by") - self.as_of).days)
+        if days <= 0:
+            return None
+        rng = np.random.default_rng()
+        rng.bit_generator.state = sim.rng_state
+        if sim.k.size:
+            lam = _site_rates(rng, sim.alpha, sim.beta, sim.k, sim.tau)
+            reached = _intensity_at(*_intensity_table(lam, sim.start), days)
+        else:
+            reached = np.zeros(sim.g.size)
+        return _extra_sites(rng, sim, (sim.g - reached) / days, probability)
+
+
+def _extra_sites(rng: np.random.Generator, sim: _Simulation, need: np.ndarray, probability: float) -> int | None:
+    """Return the fewest extra sites whose summed rates cover `need` (extra rate per draw) in `probability` of draws.
+
+    Sites are added a block at a time, each draw's new rates drawn from its own Gamma(α, β) and
+    summed, until enough draws are covered; draws not covered by k sites are not covered by fewer.
+    """
+    n = need.size
+    wanted = math.ceil(probability * n - 1e-9)
+    sites = np.where(need <= 0, 0.0, np.inf)  # sites each draw needs; inf = not covered yet
+    total = np.zeros(n)
+    added = 0
+    while True:
+        covered = np.isfinite(sites)
+        if covered.sum() >= wanted:
+            return int(np.partition(sites[covered], wanted - 1)[wanted - 1])
+        if added >= sim.cap:
+            return None
+        block = min(25, sim.cap - added)
+        with np.errstate(over="ignore"):
+            rates = rng.standard_gamma(np.repeat(sim.alpha[:, None], block, axis=1)) / sim.beta[:, None]
+            cum = total[:, None] + np.cumsum(rates, axis=1)
+        hit = cum >= need[:, None]
+        newly = ~covered & hit.any(axis=1)
+        sites[newly] = added + 1 + np.argmax(hit[newly], axis=1)
+        total = cum[:, -1]
+        added += block
+
+
+def predict_completion(
+    sites: pd.DataFrame,
+    target: int,
+    as_of: date,
+    *,
+    quantiles: Iterable[float] = (0.1, 0.5, 0.9),
+    seed: int | None = None,
+    prior_rate: float | None = None,
+) -> Forecast:
+    """Forecast the date enrollment reaches `target` from one row per site (domain.md §3).
+
+    `sites` has `enrolled` and `days_open` (up to as_of), optionally `opens_in_days` (days after
+    as_of a site not yet active opens; NaN for active sites) and `is_closed` (its data count for
+    the fit but it enrolls no more). `prior_rate` (subjects per site per day, the plan's) is used
+    when fewer than 3 sites have been open or nobody has enrolled. Raises ValueError with a plain
+    message for invalid input.
+    """
+    return _predict(sites, target, as_of, quantiles=quantiles, seed=seed, prior_rate=prior_rate)
+
+
+# --- fit ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """Maximum-likelihood Gamma of site rates, with the Laplace covariance of (log α, log μ)."""
+
+    alpha: float
+    beta: float
+    cov: np.ndarray  # 2×2 over (log α, log μ); log α variance 0 when α is held fixed
+    at_cap: bool  # α at the cap: the Poisson limit
+    fixed_alpha: bool  # α held at its estimate in the draws (at the cap, or no usable curvature)
+
+
+def _nb_loglik(u: np.ndarray, k: np.ndarray, tau: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Return the negative-binomial log-likelihood (up to a constant), gradient and Hessian in (log α, log μ)."""
+    a, m = u
+    alpha = math.exp(a)
+    beta = math.exp(a - m)
+    bt = beta + tau
+    log_ratio = -np.log1p(tau / beta)  # log(β / (β + τ)), exact for large β
+    ll = float(np.sum(special.gammaln(alpha + k) - special.gammaln(alpha) + alpha * log_ratio - k * np.log(bt)))
+    g_alpha = float(np.sum(special.digamma(alpha + k) - special.digamma(alpha) + log_ratio))
+    g_beta = float(np.sum((alpha * tau - k * beta) / (beta * bt)))
+    h_aa = float(np.sum(special.polygamma(1, alpha + k) - special.polygamma(1, alpha)))
+    h_ab = float(np.sum(tau / (beta * bt)))
+    h_bb = float(np.sum((alpha + k) / bt**2) - alpha * tau.size / beta**2)
+    jac = np.array([[alpha, 0.0], [beta, -beta]])  # ∂(α, β) / ∂(log α, log μ)
+    hess = jac.T @ np.array([[h_aa, h_ab], [h_ab, h_bb]]) @ jac
+    hess += g_alpha * alpha * np.array([[1.0, 0.0], [0.0, 0.0]]) + g_beta * beta * np.array([[1.0, -1.0], [-1.0, 1.0]])
+    grad = np.array([alpha * g_alpha + beta * g_beta, -beta * g_beta])
+    return ll, grad, hess
+
+
+def _fit(k: np.ndarray, tau: np.ndarray) -> _Fit:
+    """Fit Gamma(α, β) to counts k over days open τ (all τ > 0, Σk > 0) by maximum likelihood."""
+    m0 = math.log(k.sum() / tau.sum())
+    bounds = [(math.log(ALPHA_FLOOR), math.log(ALPHA_CAP)), (m0 - 30.0, m0 + 30.0)]
+
+    def objective(u: np.ndarray) -> tuple[float, np.ndarray]:
+        ll, grad, _ = _nb_loglik(u, k, tau)
+        return -ll, -grad
+
+    result = optimize.minimize(objective, np.array([0.0, m0]), jac=True, method="L-BFGS-B", bounds=bounds)
+    a, m = result.x
+    at_cap = bool(a >= math.log(ALPHA_CAP) - 1e-6)
+    _, _, hess = _nb_loglik(result.x, k, tau)
+    info = -hess
+    cov = np.zeros((2, 2))
+    fixed_alpha = at_cap or not np.all(np.linalg.eigvalsh(info) > 0)
+    if fixed_alpha:
+        # At the cap the likelihood is flat in α (any larger α fits as well): hold α there and
+        # draw only the mean rate. Without usable curvature elsewhere, likewise.
+        cov[1, 1] = 1.0 / max(info[1, 1], 1e-12)
+    else:
+        cov = np.linalg.inv(info)
+    alpha = math.exp(a)
+    return _Fit(alpha=alpha, beta=alpha / math.exp(m), cov=cov, at_cap=at_cap, fixed_alpha=fixed_alpha)
+
+
+def _parameter_draws(fit: _Fit, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draw (α, β) from the Laplace approximation N((log α̂, log μ̂), cov); log α is kept within its bounds."""
+    centre = np.array([math.log(fit.alpha), math.log(fit.alpha / fit.beta)])
+    z = rng.standard_normal((n, 2))
+    if fit.fixed_alpha:
+        u = centre + z * np.array([0.0, math.sqrt(fit.cov[1, 1])])
+    else:
+        u = centre + z @ np.linalg.cholesky(fit.cov).T
+    alpha = np.exp(np.clip(u[:, 0], math.log(ALPHA_FLOOR), math.log(ALPHA_CAP)))
+    # Only absurd data (a few sites with thousands enrolled in a day) spread log μ this far.
+    mean_rate = np.exp(np.clip(u[:, 1], centre[1] - 20.0, centre[1] + 20.0))
+    return alpha, alpha / mean_rate
+
+
+# --- simulation ---------------------------------------------------------------------------------
+
+
+def _site_rates(rng: np.random.Generator, alpha: np.ndarray, beta: np.ndarray, k: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """Draw each site's rate from its posterior Gamma(α + k, β + τ), one row per parameter draw."""
+    with np.errstate(over="ignore"):
+        return rng.standard_gamma(alpha[:, None] + k[None, :]) / (beta[:, None] + tau[None, :])
+
+
+def _intensity_table(lam: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the opening days u, the total rate from each u on, and the cumulative intensity at each u.
+
+    `lam` is draws × sites with sites sorted by `start`; the total rate is constant between openings.
+    """
+    u, first = np.unique(start, return_index=True)
+    rate = np.cumsum(np.add.reduceat(lam, first, axis=1), axis=1)
+    cum = np.zeros_like(rate)
+    if u.size > 1:
+        with np.errstate(over="ignore", invalid="ignore"):
+            cum[:, 1:] = np.cumsum(rate[:, :-1] * np.diff(u), axis=1)
+    return u, rate, cum
+
+
+def _intensity_at(u: np.ndarray, rate: np.ndarray, cum: np.ndarray, days: float) -> np.ndarray:
+    """Return the cumulative intensity (expected enrollments) from as_of to `days`, per draw."""
+    j = int(np.searchsorted(u, days, side="right")) - 1
+    if j < 0:
+        return np.zeros(rate.shape[0])
+    return cum[:, j] + rate[:, j] * (days - u[j])
+
+
+def _days_to_reach(u: np.ndarray, rate: np.ndarray, cum: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Return the day each draw's cumulative intensity reaches its g (inf when the rate runs out first)."""
+    j = np.sum(cum <= g[:, None], axis=1) - 1
+    rows = np.arange(g.size)
+    r = rate[rows, j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        days = u[j] + (g - cum[rows, j]) / r
+    return np.where(r > 0, days, np.inf)
+
+
+# --- the forecast -------------------------------------------------------------------------------
+
+
+def _predict(
+    sites: pd.DataFrame,
+    target: int,
+    as_of: date,
+    *,
+    quantiles: Iterable[float] = (0.1, 0.5, 0.9),
+    seed: int | None = None,
+    prior_rate: float | None = None,
+    parameter_uncertainty: bool = True,
+    parameters: tuple[float, float] | None = None,
+    n_draws: int = N_DRAWS,
+) -> Forecast:
+    """`predict_completion`, plus the tests' seams: plug-in estimates, or α and β given outright."""
+    as_of = _as_date(as_of, "as_of")
+    target = _target(target)
+    qs = _quantiles(quantiles)
+    prior_rate = _prior_rate(prior_rate)
+    k, tau, start, can_enroll = _site_arrays(sites)
+    try:
+        rng = np.random.default_rng(seed)
+    except (TypeError, ValueError):
+        raise ValueError(f"seed must be a whole number or None, not {seed!r}") from None
+
+    enrolled = int(k.sum())
+    n_plus = target - enrolled
+    has_data = tau > 0
+    n_fit, k_fit = int(has_data.sum()), int(k[has_data].sum())
+    months = float(tau.sum()) / DAYS_PER_MONTH
+    n_pending = int(np.sum(can_enroll & (start > 0)))
+    pending = f"; {n_pending} site{'s' if n_pending != 1 else ''} yet to open" if n_pending else ""
+
+    fit: _Fit | None = None
+    method: Method = "prior"
+    alpha = beta = math.nan
+    if parameters is not None:
+        alpha, beta = (float(p) for p in parameters)
+        method, note = "poisson-gamma", f"Poisson-Gamma with α = {alpha:.3g}, β = {beta:.3g} given{pending}."
+    elif n_fit >= MIN_FIT_SITES and k_fit > 0:
+        fit = _fit(k[has_data], tau[has_data])
+        alpha, beta = fit.alpha, fit.beta
+        method = "poisson-gamma"
+        spread = "site rates vary no more than chance (Poisson limit)" if fit.at_cap else f"site-to-site spread α = {alpha:.2g}"
+        note = (
+            f"Poisson-Gamma fit on {n_fit} sites ({k_fit} enrolled over {months:.1f} site-months): "
+            f"{alpha / beta * DAYS_PER_MONTH:.2f} per site-month, {spread}{pending}; "
+            f"{'intervals include parameter uncertainty' if parameter_uncertainty else 'plug-in estimates'}."
+        )
+    elif prior_rate is not None:
+        alpha, beta = PRIOR_SHAPE, PRIOR_SHAPE / prior_rate
+        note = (
+            f"Too little data to fit ({n_fit} site{'s' if n_fit != 1 else ''} open, {k_fit} enrolled): "
+            f"assumed the planned {prior_rate * DAYS_PER_MONTH:.2f} per site-month, updated with each site's data{pending}."
+        )
+    else:
+        note = f"Too little data to fit ({n_fit} site{'s' if n_fit != 1 else ''} open, {k_fit} enrolled) and no planned rate: no forecast."
+
+    if n_plus <= 0:
+        note = f"Target reached: {enrolled} enrolled of {target}."
+        return Forecast(as_of, target, enrolled, {q: as_of for q in qs}, alpha, beta, method, note, np.zeros(1))
+    if math.isnan(alpha):
+        return Forecast(as_of, target, enrolled, {q: None for q in qs}, alpha, beta, method, note, np.empty(0))
+
+    if fit is not None and parameter_uncertainty:
+        alpha_d, beta_d = _parameter_draws(fit, rng, n_draws)
+    else:
+        alpha_d, beta_d = np.full(n_draws, alpha), np.full(n_draws, beta)
+    g = rng.standard_gamma(float(n_plus), size=n_draws)
+    order = np.argsort(start[can_enroll], kind="stable")
+    sim = _Simulation(
+        k=k[can_enroll][order],
+        tau=tau[can_enroll][order],
+        start=start[can_enroll][order],
+        alpha=alpha_d,
+        beta=beta_d,
+        g=g,
+        rng_state=rng.bit_generator.state,
+        cap=sites_needed_cap(int(k.size)),
+    )
+    if sim.k.size == 0:
+        note = f"No site is open or planned to open: {n_plus} still to enroll."
+        return Forecast(as_of, target, enrolled, {q: None for q in qs}, alpha, beta, method, note, np.full(n_draws, np.inf), sim)
+
+    lam = _site_rates(rng, alpha_d, beta_d, sim.k, sim.tau)
+    days = _days_to_reach(*_intensity_table(lam, sim.start), g)
+    completion: dict[float, date | None] = {}
+    finite_days = np.minimum(days, HORIZON_DAYS + 1.0)  # "never" (inf) sorts last without inf − inf
+    for q in qs:
+        d = float(np.quantile(finite_days, q))
+        completion[q] = as_of + timedelta(days=math.ceil(d)) if d <= HORIZON_DAYS else None
+    return Forecast(as_of, target, enrolled, completion, alpha, beta, method, note, days, sim)
+
+
+# --- input --------------------------------------------------------------------------------------
+
+
+def _as_date(value: Any, name: str) -> date:
+    """Return value as a date; ValueError when it is not one."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, (str, np.datetime64)):
+        raise ValueError(f"{name} must be a date, not {value!r}")
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a date, not {value!r}") from None
+    if pd.isna(stamp):
+        raise ValueError(f"{name} must be a date, not {value!r}")
+    return stamp.date()
+
+
+def _target(target: Any) -> int:
+    """Return the target as an int; ValueError unless it is a whole number ≥ 1."""
+    if isinstance(target, (bool, str, bytes)):
+        raise ValueError(f"target must be a whole number of subjects, not {target!r}")
+    try:
+        value = float(target)
+    except (TypeError, ValueError):
+        raise ValueError(f"target must be a whole number of subjects, not {target!r}") from None
+    if not math.isfinite(value) or value != round(value):
+        raise ValueError(f"target must be a whole number of subjects, not {target!r}")
+    if value < 1:
+        raise ValueError(f"target must be at least 1 subject, not {target!r}")
+    if value > MAX_SUBJECTS:
+        raise ValueError(f"target of {target!r} subjects is implausibly large")
+    return int(value)
+
+
+def _quantiles(quantiles: Iterable[float]) -> list[float]:
+    """Return the quantiles as floats; ValueError unless each lies strictly between 0 and 1."""
+    try:
+        qs = [float(q) for q in quantiles]
+    except (TypeError, ValueError):
+        raise ValueError(f"quantiles must be numbers between 0 and 1, not {quantiles!r}") from None
+    if not all(0 < q < 1 for q in qs):
+        raise ValueError(f"quantiles must be between 0 and 1 (exclusive), not {qs}")
+    return qs
+
+
+def _prior_rate(prior_rate: Any) -> float | None:
+    """Return the planned rate per site-day, or None when there is none (None, NaN or 0)."""
+    if prior_rate is None:
+        return None
+    try:
+        value = float(prior_rate)
+    except (TypeError, ValueError):
+        raise ValueError(f"prior_rate must be subjects per site per day, not {prior_rate!r}") from None
+    if math.isnan(value) or value == 0:
+        return None
+    if not 0 < value <= MAX_RATE:
+        raise ValueError(f"prior_rate must be a positive rate per site per day, not {prior_rate!r}")
+    return value
+
+
+def _column(sites: pd.DataFrame, name: str) -> np.ndarray:
+    """Return a column as floats (NaN where missing); ValueError when it holds something else."""
+    try:
+        values = pd.to_numeric(sites[name], errors="raise")
+        return np.asarray(values.to_numpy(dtype=float, na_value=np.nan), dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"sites.{name} must be numbers") from None
+
+
+def _site_arrays(sites: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Check the sites frame; return enrolled, days open, day each site opens (0 if open) and can-still-enroll."""
+    if not isinstance(sites, pd.DataFrame):
+        raise ValueError(f"sites must be a DataFrame with one row per site, not {type(sites).__name__}")
+    missing = [c for c in ("enrolled", "days_open") if c not in sites.columns]
+    if missing:
+        raise ValueError(f"sites is missing the column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    n = len(sites)
+    k = _column(sites, "enrolled")
+    tau = _column(sites, "days_open")
+    opens_in = _column(sites, "opens_in_days") if "opens_in_days" in sites.columns else np.full(n, np.nan)
+    pending = ~np.isnan(opens_in)
+    if "is_closed" in sites.columns:
+        closed = _closed_flags(sites["is_closed"])
+    else:
+        closed = np.zeros(n, dtype=bool)
+
+    # A site not yet active may have no counts at all; an active one must have them.
+    k = np.where(pending & np.isnan(k), 0.0, k)
+    tau = np.where(pending & np.isnan(tau), 0.0, tau)
+    for name, values in (("enrolled", k), ("days_open", tau)):
+        if np.isnan(values).any():
+            raise ValueError(f"sites.{name} is missing for {int(np.isnan(values).sum())} active site(s)")
+        if np.isinf(values).any():
+            raise ValueError(f"sites.{name} must be finite")
+        if (values < 0).any():
+            raise ValueError(f"sites.{name} cannot be negative")
+        if (values > (MAX_SUBJECTS if name == "enrolled" else MAX_DAYS)).any():
+            raise ValueError(f"sites.{name} holds an implausibly large value")
+    if (k != np.round(k)).any():
+        raise ValueError("sites.enrolled must be whole numbers")
+    if (opens_in < 0).any() or (opens_in > MAX_DAYS).any():
+        raise ValueError("sites.opens_in_days must be a finite number of days ≥ 0 (or missing for an active site)")
+
+    tau = np.where((k > 0) & (tau < MIN_DAYS_OPEN_WITH_ENROLLED), MIN_DAYS_OPEN_WITH_ENROLLED, tau)
+    start = np.where(pending, opens_in, 0.0)
+    return k, tau, start, ~closed
+
+
+def _closed_flags(column: pd.Series) -> np.ndarray:
+    """Return is_closed as bools (missing = open); ValueError for anything but booleans or 0/1."""
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return column.to_numpy(dtype=bool, na_value=False)
+    values = column.to_numpy(dtype=object)
+    flags = np.zeros(values.size, dtype=bool)
+    for i, v in enumerate(values):
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            continue
+        if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, float, np.integer, np.floating)) and v in (0, 1)):
+            flags[i] = bool(v)
+        else:
+            raise ValueError(f"sites.is_closed must be true or false, not {v!r}")
+    return flags
