@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
@@ -39,9 +41,18 @@ def milestone_statuses(milestones: pd.DataFrame, as_of: date, settings: Settings
 
 
 def trial_health(
-    summary: pd.DataFrame, evm: pd.DataFrame, milestones: pd.DataFrame, as_of: date, settings: Settings
+    summary: pd.DataFrame,
+    evm: pd.DataFrame,
+    milestones: pd.DataFrame,
+    as_of: date,
+    settings: Settings,
+    outlooks: dict[str, Outlook] | None = None,
 ) -> pd.DataFrame:
-    """One row per trial of `summary`: enrollment against plan, CPI/SPI, late milestones, the next one, and health."""
+    """One row per trial of `summary`: enrollment against plan, CPI/SPI, late milestones, the next one, and health.
+
+    With `outlooks`, a trial whose forecast gives a probability of meeting the planned LPI takes its
+    enrollment health from that probability (domain.md §7); the others from enrolled ÷ planned to date.
+    """
     out = summary.copy()
     out["planned_to_date"] = [
         metrics.planned_to_date(prev, cur, as_of)
@@ -53,6 +64,15 @@ def trial_health(
         metrics.enrollment_health(e, p, green=settings.enrollment_green, amber=settings.enrollment_amber)
         for e, p in zip(out["n_enrolled"], out["planned_to_date"])
     ]
+    if outlooks:
+        out["p_meet_plan"] = [getattr(outlooks.get(p), "p_meet_plan", None) for p in out["protocol_number"]]
+        out["p_meet_plan"] = out["p_meet_plan"].astype("float64")
+        out["enrollment_health"] = [
+            metrics.probability_health(q, green=settings.probability_green, amber=settings.probability_amber)
+            if not pd.isna(q)
+            else h
+            for q, h in zip(out["p_meet_plan"], out["enrollment_health"])
+        ]
 
     budget = evm.set_index("protocol_number")
     figures = {
@@ -94,3 +114,69 @@ def trial_health(
     ]
     out["is_active"] = out["trial_status"].isin(ACTIVE_STATUSES)
     return out
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """A trial's enrollment outlook: the forecast (None when enrollment is complete) and the figures pages show."""
+
+    protocol_number: str
+    planned_lpi: date | None
+    forecast: object | None
+    p50: date | None
+    p_meet_plan: float | None
+    days_ahead: int | None
+    sites_needed: int | None
+    is_complete: bool
+
+
+def planned_dates(milestones: pd.DataFrame, code: str) -> dict[str, date]:
+    """Each trial's baseline date of the milestone `code` (the plan's dates are the milestones' baselines)."""
+    rows = milestones[milestones["milestone_code"] == code]
+    return {p: _date(d) for p, d in zip(rows["protocol_number"], rows["baseline_date"]) if not pd.isna(d)}
+
+
+def enrollment_outlooks(
+    summary: pd.DataFrame, inputs: pd.DataFrame, sites: pd.DataFrame, milestones: pd.DataFrame, as_of: date,
+    predict: Callable, settings: Settings,
+) -> dict[str, Outlook]:
+    """The enrollment outlook of every trial of `summary` (see enrollment_outlook)."""
+    planned_lpi = planned_dates(milestones, "LPI")
+    return {
+        row.protocol_number: enrollment_outlook(
+            row,
+            inputs[inputs["protocol_number"] == row.protocol_number],
+            sites[sites["protocol_number"] == row.protocol_number],
+            planned_lpi.get(row.protocol_number),
+            as_of,
+            predict,
+            settings,
+        )
+        for row in summary.itertuples(index=False)
+    }
+
+
+def enrollment_outlook(
+    trial_row, inputs: pd.DataFrame, sites: pd.DataFrame, planned_lpi: date | None, as_of: date,
+    predict: Callable, settings: Settings,
+) -> Outlook:
+    """Forecast one trial's last patient in with `predict` (forecast.predict_completion or a cached wrapper of it)."""
+    target = int(trial_row.n_planned_subjects)
+    enrolled = int(inputs["enrolled"].sum()) if not inputs.empty else 0
+    if target < 1 or enrolled >= target:
+        return Outlook(trial_row.protocol_number, planned_lpi, None, None, None, None, None, True)
+    prior_rate = metrics.planned_rate_per_site_day(
+        target, (_date(d) for d in sites["planned_activation_date"]), planned_lpi
+    )
+    result = predict(inputs[["enrolled", "days_open", "opens_in_days", "is_closed"]], target, as_of, prior_rate)
+    if not result.has_forecast:
+        return Outlook(trial_row.protocol_number, planned_lpi, result, None, None, None, None, False)
+    p50 = result.completion.get(0.5)
+    p_meet = result.probability_by(planned_lpi) if planned_lpi is not None else None
+    needed = (
+        result.sites_needed(planned_lpi, probability=settings.probability_green)
+        if planned_lpi is not None and planned_lpi > as_of
+        else None
+    )
+    days_ahead = (planned_lpi - p50).days if planned_lpi is not None and p50 is not None else None
+    return Outlook(trial_row.protocol_number, planned_lpi, result, p50, p_meet, days_ahead, needed, False)

@@ -45,6 +45,19 @@ def cached(function: Callable[..., pd.DataFrame], scope: access.Scope, **kwargs)
     return _run_query(function.__module__, function.__name__, scope, url, tuple(sorted(kwargs.items())))
 
 
+@st.cache_data(ttl=_settings.cache_ttl_s, max_entries=_settings.cache_max_entries, show_spinner=False)
+def _predict(sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None):
+    from dashboard.forecast import predict_completion
+
+    return predict_completion(sites, target, as_of, seed=0, prior_rate=prior_rate)
+
+
+def predict(sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None):
+    """The enrollment forecast for one trial's sites, cached on its inputs (the same inputs give the same forecast)."""
+    inputs = sites.reset_index(drop=True).astype({"is_closed": bool, "enrolled": int})
+    return _predict(inputs, target, as_of, prior_rate)
+
+
 @dataclass
 class Context:
     """What the frame worked out for this run: the view, the scope, and what the page should tell the user."""

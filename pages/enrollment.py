@@ -1,55 +1,220 @@
-"""Enrollment: subjects in against plan, for one trial or every trial."""
+"""Enrollment: subjects in against plan, where they come from, site activation, and when the last patient will be in."""
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import health, ui
-from dashboard.metrics import HEALTH_LABEL
+from dashboard import charts, health, metrics, ui
 from dashboard.settings import get_settings
-from queries import budget, portfolio, vendors
+from queries import budget, enrollment, portfolio, vendors
 
 ctx = ui.context()
 scope = ctx.scope
+settings = get_settings()
 
-trials = health.trial_health(
-    ui.cached(portfolio.trial_summary, scope),
-    ui.cached(budget.evm_by_trial, scope),
-    ui.cached(vendors.milestones, scope),
-    scope.as_of,
-    get_settings(),
-)
+with st.spinner("Loading enrollment…"):
+    summary = ui.cached(portfolio.trial_summary, scope)
+    milestones = ui.cached(vendors.milestones, scope)
+    sites = ui.cached(enrollment.sites, scope)
+    outlooks = health.enrollment_outlooks(
+        summary, ui.cached(enrollment.forecast_inputs, scope), sites, milestones, scope.as_of, ui.predict, settings
+    )
+    trials = health.trial_health(summary, ui.cached(budget.evm_by_trial, scope), milestones, scope.as_of, settings, outlooks)
+
+
+def date_text(day) -> str:
+    return f"{day:%d %b %Y}" if day is not None else "—"
+
 
 if scope.trial is None:
+    # ------------------------------------------------------------------ portfolio view
     st.title("Enrollment")
-    st.caption(f"Every trial in view · as of {scope.as_of:%d %b %Y}")
+    st.caption(f"Every trial in view · as of {scope.as_of:%d %b %Y} · riskiest first")
     if trials.empty:
         st.info("No trials match these filters.")
         st.stop()
-    table = trials.assign(
-        link=[ctx.link("enrollment", trial=p) for p in trials["protocol_number"]],
-        health=trials["enrollment_health"].map(HEALTH_LABEL),
-        pct_plan=trials["pct_of_plan_to_date"] * 100,
-    ).sort_values("pct_of_plan_to_date")
-    columns = {
-        "link": st.column_config.LinkColumn("Trial", display_text=r"trial=([^&]+)"),
-        "trial_title": st.column_config.TextColumn("Title"),
-        "n_enrolled": st.column_config.NumberColumn("Enrolled", format="%d"),
-        "n_planned_subjects": st.column_config.NumberColumn("Target", format="%d"),
-        "planned_to_date": st.column_config.NumberColumn("Planned to date", format="%.0f"),
-        "pct_plan": st.column_config.ProgressColumn("% of plan to date", format="%.0f%%", min_value=0, max_value=150),
-        "health": st.column_config.TextColumn("Enrollment health"),
-    }
-    st.dataframe(table[list(columns)], column_config=columns, hide_index=True, width="stretch")
-else:
-    row = trials.iloc[0]
-    st.title(f"Enrollment · {row['protocol_number']}")
-    st.caption(f"{row['trial_title']} · phase {row['phase']} · {row['therapeutic_area']} · as of {scope.as_of:%d %b %Y}")
-    tiles = st.columns(4)
-    tiles[0].metric("Enrolled", f"{row['n_enrolled']:,}", delta=f"of {row['n_planned_subjects']:,} target", delta_color="off", delta_arrow="off")
-    tiles[1].metric(
-        "% of plan to date",
-        f"{row['pct_of_plan_to_date']:.0%}" if row["pct_of_plan_to_date"] is not None else "—",
-        help="Enrolled ÷ the baseline plan's cumulative enrollment on the as-of date.",
+    order = sorted(
+        trials.itertuples(index=False),
+        key=lambda r: (outlooks[r.protocol_number].is_complete, outlooks[r.protocol_number].p_meet_plan or 0, r.protocol_number),
     )
-    tiles[2].metric("Sites active", f"{row['n_sites_active']:,}", delta=f"of {row['n_planned_sites']:,} planned", delta_color="off", delta_arrow="off")
-    tiles[3].metric("Enrollment health", HEALTH_LABEL[row["enrollment_health"]])
-st.info("The enrollment curves, screening funnel, site activation and the last-patient-in forecast are coming next.", icon="🚧")
+    rows = []
+    for row in order:
+        o = outlooks[row.protocol_number]
+        rows.append(
+            {
+                "trial": ui.link(ctx.link("enrollment", trial=row.protocol_number), row.protocol_number),
+                "indication": ui.text(row.indication),
+                "enrolled": f"{row.n_enrolled:,} / {row.n_planned_subjects:,}",
+                "plan": ui.bar(row.pct_of_plan_to_date) if row.planned_to_date else ui.text(None),
+                "p50": "complete" if o.is_complete else ui.text(date_text(o.p50)),
+                "planned": ui.text(date_text(o.planned_lpi)),
+                "ahead": ui.text(o.days_ahead, "{:+,d} d"),
+                "p": ui.text(o.p_meet_plan, "{:.0%}"),
+                "health": ui.chip(row.enrollment_health),
+            }
+        )
+    ui.html_table(
+        rows,
+        {
+            "trial": "Trial", "indication": "Indication", "enrolled": "Enrolled / target", "plan": "% of plan to date",
+            "p50": "Last patient in (P50)", "planned": "Planned LPI", "ahead": "Ahead (+) / behind (−)",
+            "p": "P(meet plan)", "health": "Enrollment",
+        },
+        numeric=("enrolled", "ahead", "p"),
+        nowrap=("trial", "plan", "p50", "planned", "health"),
+    )
+    st.caption(
+        "P50: the median forecast date of the last patient in (Poisson-Gamma model, see Methods). "
+        "P(meet plan): the probability that the last patient is in by the planned LPI (the LPI milestone's baseline)."
+    )
+    forecasting = [
+        {"protocol_number": p, "p10": o.forecast.completion[0.1], "p50": o.p50, "p90": o.forecast.completion[0.9],
+         "planned_lpi": o.planned_lpi,
+         "health": metrics.probability_health(o.p_meet_plan, green=settings.probability_green, amber=settings.probability_amber)}
+        for p, o in outlooks.items()
+        if o.p50 is not None and o.forecast.completion.get(0.1) and o.forecast.completion.get(0.9) and o.planned_lpi is not None
+    ]
+    if forecasting:
+        st.plotly_chart(charts.lpi_forecasts(pd.DataFrame(forecasting)), width="stretch")
+    table = trials.assign(
+        p50_lpi=[outlooks[p].p50 for p in trials["protocol_number"]],
+        planned_lpi=[outlooks[p].planned_lpi for p in trials["protocol_number"]],
+        p_meet_plan=[outlooks[p].p_meet_plan for p in trials["protocol_number"]],
+    )[["protocol_number", "indication", "n_enrolled", "n_planned_subjects", "planned_to_date", "pct_of_plan_to_date",
+       "p50_lpi", "planned_lpi", "p_meet_plan"]]
+    st.download_button("⬇️ Download table (CSV)", table.to_csv(index=False).encode(), f"enrollment_{scope.as_of}.csv", "text/csv")
+    st.stop()
+
+# ---------------------------------------------------------------------- trial view
+row = trials.iloc[0]
+outlook = outlooks[row.protocol_number]
+st.title(f"Enrollment · {row.protocol_number}")
+st.caption(f"{row.trial_title} · phase {row.phase} · {row.therapeutic_area} · as of {scope.as_of:%d %b %Y}")
+
+tiles = st.columns(5)
+tiles[0].metric(
+    "Enrolled", f"{row.n_enrolled:,}", delta=f"of {row.n_planned_subjects:,} target ({row.pct_to_target:.0%})",
+    delta_color="off", delta_arrow="off", help="Subjects randomized/enrolled up to the as-of date ÷ the trial's target.",
+)
+tiles[1].metric(
+    "% of plan to date", f"{row.pct_of_plan_to_date:.0%}" if row.planned_to_date else "—",
+    delta=f"plan: {row.planned_to_date:,.0f} by now", delta_color="off", delta_arrow="off",
+    help="Enrolled ÷ the baseline plan's cumulative enrollment on the as-of date.",
+)
+if outlook.is_complete:
+    tiles[2].metric("Last patient in", "Complete", help="Enrollment has reached the target.")
+else:
+    tiles[2].metric(
+        "Last patient in (P50)", date_text(outlook.p50),
+        delta=f"{outlook.days_ahead:+,d} days vs planned LPI" if outlook.days_ahead is not None else None,
+        delta_color="normal" if outlook.days_ahead is not None else "off",
+        help="The median forecast date on which enrollment reaches the target; the delta compares it with the planned LPI.",
+    )
+tiles[3].metric(
+    "P(meet planned LPI)", ui.text(outlook.p_meet_plan, "{:.0%}") if outlook.p_meet_plan is not None else "—",
+    delta=f"planned {date_text(outlook.planned_lpi)}", delta_color="off", delta_arrow="off",
+    help="Share of forecast outcomes in which the last patient is in by the planned LPI (the LPI milestone's baseline).",
+)
+tiles[4].metric(
+    "Extra sites needed", "—" if outlook.is_complete or outlook.p50 is None or outlook.planned_lpi is None
+    or outlook.planned_lpi <= scope.as_of
+    else (f"{outlook.sites_needed}" if outlook.sites_needed is not None else "none suffices"),
+    help=f"Additional sites, opening now at rates like the current ones, that would bring P(meet plan) to {settings.probability_green:.0%}.",
+)
+if outlook.forecast is not None:
+    st.caption(f"Forecast: {outlook.forecast.note}")
+
+with st.spinner("Drawing the curves…"):
+    actual = ui.cached(enrollment.enrolled_by_month, scope)
+    plan = ui.cached(enrollment.plan_by_month, scope)
+completion = outlook.forecast.completion if outlook.forecast is not None else None
+st.plotly_chart(
+    charts.enrollment_curve(
+        actual, plan, as_of=scope.as_of, n_enrolled=int(row.n_enrolled), target=int(row.n_planned_subjects),
+        completion=completion, planned_lpi=outlook.planned_lpi,
+    ),
+    width="stretch",
+)
+
+left, right = st.columns(2)
+funnel = ui.cached(enrollment.funnel, scope)
+with left:
+    if funnel.empty:
+        st.info("No subject has been screened yet.")
+    else:
+        f = funnel.iloc[0]
+        st.plotly_chart(charts.screening_funnel(f), width="stretch")
+        failure = metrics.ratio(f.n_screen_failed, f.n_outcome_known)
+        dropout = metrics.ratio(f.n_discontinued, f.n_enrolled)
+        st.caption(
+            f"Screen-failure rate {ui.text(failure, '{:.0%}')} (screen failures ÷ screened subjects with a known outcome); "
+            f"dropout rate {ui.text(dropout, '{:.0%}')} (discontinued ÷ enrolled)."
+        )
+with right:
+    countries = (
+        sites.assign(site_days=sites["days_open"].fillna(0), is_active=sites["site_status"].eq("active"))
+        .groupby(["country_code", "country_name"], as_index=False)
+        .agg(n_sites_active=("is_active", "sum"), n_enrolled=("n_enrolled", "sum"),
+             n_planned_subjects=("n_planned_subjects", "sum"), site_days=("site_days", "sum"))
+    )
+    countries["rate"] = [metrics.rate_per_site_month(e, d) for e, d in zip(countries["n_enrolled"], countries["site_days"])]
+    st.plotly_chart(charts.by_country(countries), width="stretch")
+
+st.subheader("Enrollment by country")
+st.dataframe(
+    countries.drop(columns=["country_code", "site_days"]),
+    column_config={
+        "country_name": "Country",
+        "n_sites_active": st.column_config.NumberColumn("Sites active"),
+        "n_enrolled": st.column_config.NumberColumn("Enrolled"),
+        "n_planned_subjects": st.column_config.NumberColumn("Site targets"),
+        "rate": st.column_config.NumberColumn("Rate per site-month", format="%.2f", help="Enrolled ÷ site-months open"),
+    },
+    hide_index=True,
+    width="stretch",
+)
+
+st.subheader("Site activation")
+left, right = st.columns(2)
+activation = ui.cached(enrollment.activation_by_month, scope)
+with left:
+    st.plotly_chart(charts.activation_curve(activation, as_of=scope.as_of), width="stretch")
+    checks = metrics.on_time_activation(
+        [None if d is None else d.date() for d in sites["planned_activation_date"].dropna()],
+        [d.date() for d in sites["activated_date"].dropna()],
+        int(row.n_planned_sites),
+        scope.as_of,
+    )
+    if checks:
+        st.caption(
+            "On-time activation (activated ÷ planned, on the date the plan reached each share): "
+            + " · ".join(f"{c.share:.0%} of sites ({c.plan_date:%d %b %Y}): {c.n_activated}/{c.n_planned} = {c.on_time:.0%}" for c in checks)
+        )
+    else:
+        st.caption("The activation plan has not yet reached 25 % of its sites.")
+with right:
+    st.plotly_chart(charts.cycle_times(sites), width="stretch")
+
+non_enrolling = sites[
+    [metrics.is_non_enrolling(d, e, min_days=settings.non_enrolling_days) for d, e in zip(sites["days_open"], sites["n_enrolled"])]
+]
+active = int((sites["site_status"] == "active").sum())
+st.subheader(f"Non-enrolling sites: {len(non_enrolling)} of {active} active")
+st.caption(
+    f"Active for at least {settings.non_enrolling_days} days with nobody enrolled. "
+    "Industry benchmark: about one site in three never enrolls a patient."
+)
+if not non_enrolling.empty:
+    st.dataframe(
+        non_enrolling[["site_number", "site_name", "country_name", "activated_date", "days_open", "n_screened"]],
+        column_config={
+            "site_number": "Site", "site_name": "Institution", "country_name": "Country",
+            "activated_date": st.column_config.DateColumn("Activated", format="YYYY-MM-DD"),
+            "days_open": st.column_config.NumberColumn("Days open", format="%d"),
+            "n_screened": st.column_config.NumberColumn("Screened"),
+        },
+        hide_index=True,
+        width="stretch",
+    )
+st.download_button(
+    "⬇️ Download sites (CSV)", sites.to_csv(index=False).encode(), f"enrollment_sites_{row.protocol_number}_{scope.as_of}.csv", "text/csv"
+)

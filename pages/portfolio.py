@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import charts, health, ui
 from dashboard.metrics import HEALTH_LABEL, HEALTH_ORDER, ratio
 from dashboard.settings import get_settings
-from queries import budget, portfolio, vendors
+from queries import budget, enrollment, portfolio, vendors
 
 STATUS_LABEL = {
     "planned": "Planned",
@@ -20,13 +20,13 @@ scope = ctx.scope
 settings = get_settings()
 
 with st.spinner("Loading the portfolio…"):
-    trials = health.trial_health(
-        ui.cached(portfolio.trial_summary, scope),
-        ui.cached(budget.evm_by_trial, scope),
-        ui.cached(vendors.milestones, scope),
-        scope.as_of,
-        settings,
+    summary = ui.cached(portfolio.trial_summary, scope)
+    milestones = ui.cached(vendors.milestones, scope)
+    outlooks = health.enrollment_outlooks(
+        summary, ui.cached(enrollment.forecast_inputs, scope), ui.cached(enrollment.sites, scope), milestones,
+        scope.as_of, ui.predict, settings,
     )
+    trials = health.trial_health(summary, ui.cached(budget.evm_by_trial, scope), milestones, scope.as_of, settings, outlooks)
 
 st.title("Portfolio")
 sponsors = ", ".join(sorted(trials["sponsor_name"].unique())) if not trials.empty else ""
@@ -108,7 +108,8 @@ ui.html_table(
     nowrap=("trial", "pct", "overall", "enrollment", "budget", "schedule"),
 )
 st.caption(
-    "Enrollment: enrolled ÷ planned to date. Budget: CPI = earned value ÷ actual cost. "
+    "Enrollment: probability of the last patient in by the planned date (≥ 80 % on track), or enrolled ÷ planned to date "
+    "before there is a forecast. Budget: CPI = earned value ÷ actual cost. "
     "Schedule: worst open milestone due within 180 days or overdue. Slip: forecast − baseline of the next milestone. "
     "Definitions on the Methods page."
 )

@@ -65,3 +65,14 @@ def test_a_link_to_an_unknown_trial_on_a_subpage_says_not_found(page, app_server
     main.get_by_text("'NOPE-1' was not found").wait_for()
     main.get_by_text("not a date").wait_for()
     assert "Traceback" not in main.inner_text()
+
+
+def test_the_enrollment_forecast_fan_renders(page, app_server, tiny_url):
+    base = app_server(tiny_url)
+    page.goto(f"{base}/enrollment?trial=T-1&as_of={AS_OF}")
+    page.wait_for_selector(CHART)
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    legend = chart.locator(".legendtext").evaluate_all("nodes => nodes.map(n => n.textContent)")
+    assert legend == ["Plan", "Actual", "P10–P90", "Median forecast"]
+    # The fan is drawn: a filled path for the band.
+    assert chart.locator(".scatterlayer .trace .fills path").count() >= 1

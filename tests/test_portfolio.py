@@ -44,7 +44,7 @@ def test_the_trial_table_has_one_row_per_trial_with_its_health_worst_first(acme)
     assert t1["Trial href"] == "./enrollment?sponsor=ACME&trial=T-1&as_of=2026-06-30"
     assert t1["Enrolled / target"] == "3 / 10"
     assert t1["% to target"] == "30%"
-    assert t1["Enrollment"] == "At risk"  # 3 of 7 planned to date
+    assert t1["Enrollment"] == "At risk"  # P(last patient in by 1 Dec) is low: 3 of 10 with 2 sites open
     assert t1["Budget"] == "On track"  # CPI 550 / 450
     assert t1["CPI"] == "1.22"
     assert t1["Schedule"] == "At risk"  # LPI forecast 45 days late

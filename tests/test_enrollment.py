@@ -1,0 +1,74 @@
+"""The enrollment page on the hand-counted tiny portfolio: tiles, curves and forecast fan, funnel, portfolio view."""
+
+import json
+
+import pytest
+
+import tiny_portfolio
+from apptest_helpers import html_tables, metrics, open_page, visible_text
+
+AS_OF = tiny_portfolio.AS_OF.isoformat()
+
+
+@pytest.fixture(scope="module")
+def tiny_url(tmp_path_factory):
+    """The hand-counted tiny portfolio (T-1: 5 screened, 1 failed, 3 enrolled, 1 discontinued; plan 7 by 06-30)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('enrollment') / 'tiny.db'}"
+    tiny_portfolio.build(url)
+    return url
+
+
+@pytest.fixture
+def t1(monkeypatch, tiny_url):
+    """The enrollment view of trial T-1 as of the fixture's date."""
+    at = open_page(monkeypatch, tiny_url, "enrollment", trial="T-1", as_of=AS_OF)
+    assert not at.exception
+    return at
+
+
+def test_trial_tiles_show_the_hand_counted_figures(t1):
+    tiles = metrics(t1)
+    assert tiles["Enrolled"] == "3"
+    assert tiles["% of plan to date"] == "43%"  # 3 of 7 planned by 30 June
+    assert next(m for m in t1.metric if m.label == "Enrolled").delta == "of 10 target (30%)"
+    assert next(m for m in t1.metric if m.label == "P(meet planned LPI)").delta == "planned 01 Dec 2026"
+    assert "Last patient in (P50)" in tiles
+
+
+def test_the_curve_has_actual_plan_and_the_forecast_fan(t1):
+    spec = json.loads(t1.get("plotly_chart")[0].proto.spec)
+    names = [trace.get("name") for trace in spec["data"]]
+    assert names == ["Plan", "Actual", "P10–P90", "Median forecast"]
+
+
+def test_the_funnel_and_its_rates(t1):
+    specs = [json.loads(chart.proto.spec) for chart in t1.get("plotly_chart")]
+    funnel = next(s for s in specs if s["data"][0].get("type") == "funnel")
+    assert funnel["data"][0]["name"] == "Subjects"
+    text = visible_text(t1)
+    assert "Screen-failure rate 25%" in text  # 1 failed of 4 with a known outcome
+    assert "dropout rate 33%" in text  # 1 discontinued of 3 enrolled
+
+
+def test_other_trials_are_absent(t1):
+    text = visible_text(t1)
+    assert "T-1" in text and "T-2" not in text and "X-9" not in text
+
+
+def test_the_portfolio_view_lists_each_trial_with_a_link_to_its_view(monkeypatch, tiny_url):
+    at = open_page(monkeypatch, tiny_url, "enrollment", sponsor="ACME", as_of=AS_OF)
+    assert not at.exception
+    (table,) = html_tables(at)
+    by_trial = {row["Trial"]: row for row in table}
+    assert set(by_trial) == {"T-1", "T-2"}
+    assert by_trial["T-1"]["Enrolled / target"] == "3 / 10"
+    assert by_trial["T-1"]["Planned LPI"] == "01 Dec 2026"
+    assert by_trial["T-1"]["Trial href"] == "./enrollment?sponsor=ACME&trial=T-1&as_of=2026-06-30"
+    assert len(at.get("download_button")) == 1
+
+
+def test_a_trial_with_too_few_sites_forecasts_from_the_planned_rate_and_says_so(t1):
+    # T-1 has 2 sites open (S3 is planned but not activated): too few to fit, so the plan's rate is the prior.
+    assert any("Too little data to fit" in c and "planned" in c for c in t1.caption.values)
+    p = next(m for m in t1.metric if m.label == "P(meet planned LPI)").value
+    assert p.endswith("%") and int(p[:-1]) < 50
