@@ -1,9 +1,14 @@
-"""Budget queries: earned value from delivered work, per contract and per trial (domain.md §5)."""
+"""Budget queries: planned, earned and actual value from delivered work, per contract, trial, category and month (domain.md §5).
+
+Earned value is counted from the operational tables — sites activated, subjects enrolled, visits done,
+milestones achieved, each up to as_of — times the contracted unit prices; never read from a typed column.
+All figures come from one set of monthly events (`_events`), so totals and curves always agree.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Connection, Select, and_, case, func, or_, select
+from sqlalchemy import Connection, Select, and_, case, func, literal, or_, select, union_all
 
 from dashboard.access import Scope
 from dashboard.schema import (
@@ -19,132 +24,250 @@ from dashboard.schema import (
     vendor,
     visit,
 )
-from queries.common import frame, scoped_trial_ids
+from queries.common import frame, month_start, scoped_trial_ids
 
 EVM_DTYPES = {"bac": "float", "pv": "float", "ev": "float", "ac": "float"}
 
 
-def _contract_evm(scope: Scope, *, whole_portfolio: bool = False) -> Select:
-    """One row per contract in scope: BAC, PV, EV and AC as of the scope's date."""
+def _events(scope: Scope) -> Select:
+    """Money events per contract × month × cost category: planned (pv), earned (ev), actual (ac)."""
     as_of = scope.as_of
-    trials = scoped_trial_ids(scope, whole_portfolio=whole_portfolio)
+    contracts = select(contract.c.contract_id).where(
+        contract.c.trial_id.in_(scoped_trial_ids(scope)), contract.c.signed_date <= as_of
+    )
+    zero = literal(0.0)
     approved = and_(change_order.c.approved_date.is_not(None), change_order.c.approved_date <= as_of)
+    planned = (
+        select(
+            planned_spend.c.contract_id,
+            planned_spend.c.month_date,
+            planned_spend.c.cost_category,
+            planned_spend.c.planned_amount.label("pv"),
+            zero.label("ev"),
+            zero.label("ac"),
+        )
+        .select_from(planned_spend.outerjoin(change_order, change_order.c.change_order_id == planned_spend.c.change_order_id))
+        .where(planned_spend.c.contract_id.in_(contracts), or_(planned_spend.c.change_order_id.is_(None), approved))
+    )
+    actual = select(
+        actual_cost.c.contract_id,
+        actual_cost.c.month_date,
+        actual_cost.c.cost_category,
+        zero.label("pv"),
+        zero.label("ev"),
+        (actual_cost.c.invoiced_amount + actual_cost.c.accrued_amount).label("ac"),
+    ).where(actual_cost.c.contract_id.in_(contracts), actual_cost.c.month_date <= as_of)
 
+    def earned(unit_type: str, fact, fact_date):
+        """Units of one type delivered per month, times the contract's price for them."""
+        month = month_start(fact_date)
+        return (
+            select(
+                unit_price.c.contract_id,
+                month.label("month_date"),
+                unit_price.c.cost_category,
+                zero.label("pv"),
+                func.sum(unit_price.c.unit_price_amount).label("ev"),
+                zero.label("ac"),
+            )
+            .select_from(
+                unit_price.join(contract, contract.c.contract_id == unit_price.c.contract_id).join(
+                    fact, fact.c.trial_id == contract.c.trial_id
+                )
+            )
+            .where(unit_price.c.contract_id.in_(contracts), unit_price.c.unit_type == unit_type, fact_date <= as_of)
+            .group_by(unit_price.c.contract_id, month, unit_price.c.cost_category)
+        )
+
+    fees = select(
+        contract.c.contract_id,
+        month_start(milestone.c.actual_date).label("month_date"),
+        literal("service_fee").label("cost_category"),
+        zero.label("pv"),
+        milestone.c.payment_amount.label("ev"),
+        zero.label("ac"),
+    ).select_from(
+        milestone.join(contract, and_(contract.c.trial_id == milestone.c.trial_id, contract.c.vendor_id == milestone.c.vendor_id))
+    ).where(contract.c.contract_id.in_(contracts), milestone.c.actual_date <= as_of)
+    return union_all(
+        planned,
+        actual,
+        earned("site_activated", site, site.c.activated_date),
+        earned("subject_enrolled", subject, subject.c.enrolled_date),
+        earned("visit_done", visit, visit.c.visit_date),
+        fees,
+    )
+
+
+def _bac(scope: Scope):
+    """BAC per contract: contracted value + change orders approved by as_of."""
     changes = (
         select(change_order.c.contract_id, func.sum(change_order.c.change_amount).label("amount"))
-        .where(approved)
+        .where(change_order.c.approved_date <= scope.as_of)
         .group_by(change_order.c.contract_id)
         .subquery("changes")
     )
-    planned = (
-        select(planned_spend.c.contract_id, func.sum(planned_spend.c.planned_amount).label("amount"))
-        .select_from(planned_spend.outerjoin(change_order, change_order.c.change_order_id == planned_spend.c.change_order_id))
-        .where(planned_spend.c.month_date <= as_of, or_(planned_spend.c.change_order_id.is_(None), approved))
-        .group_by(planned_spend.c.contract_id)
-        .subquery("planned")
+    return (
+        select(contract.c.contract_id, (contract.c.contracted_amount + func.coalesce(changes.c.amount, 0)).label("bac"))
+        .select_from(contract.outerjoin(changes, changes.c.contract_id == contract.c.contract_id))
+        .where(contract.c.trial_id.in_(scoped_trial_ids(scope)), contract.c.signed_date <= scope.as_of)
+        .subquery("bac")
     )
-    actual = (
-        select(actual_cost.c.contract_id, func.sum(actual_cost.c.invoiced_amount + actual_cost.c.accrued_amount).label("amount"))
-        .where(actual_cost.c.month_date <= as_of)
-        .group_by(actual_cost.c.contract_id)
-        .subquery("actual")
-    )
-    # Delivered units per trial, counted from the operational tables.
-    sites_activated = (
-        select(site.c.trial_id, func.count().label("n"))
-        .where(site.c.trial_id.in_(trials), site.c.activated_date <= as_of)
-        .group_by(site.c.trial_id)
-        .subquery("sites_activated")
-    )
-    subjects_enrolled = (
-        select(subject.c.trial_id, func.count().label("n"))
-        .where(subject.c.trial_id.in_(trials), subject.c.enrolled_date <= as_of)
-        .group_by(subject.c.trial_id)
-        .subquery("subjects_enrolled")
-    )
-    visits_done = (
-        select(visit.c.trial_id, func.count().label("n"))
-        .where(visit.c.trial_id.in_(trials), visit.c.visit_date <= as_of)
-        .group_by(visit.c.trial_id)
-        .subquery("visits_done")
-    )
-    units = case(
-        (unit_price.c.unit_type == "site_activated", func.coalesce(sites_activated.c.n, 0)),
-        (unit_price.c.unit_type == "subject_enrolled", func.coalesce(subjects_enrolled.c.n, 0)),
-        (unit_price.c.unit_type == "visit_done", func.coalesce(visits_done.c.n, 0)),
-        else_=0,
-    )
-    unit_earned = (
-        select(unit_price.c.contract_id, func.sum(units * unit_price.c.unit_price_amount).label("amount"))
-        .select_from(
-            unit_price.join(contract, contract.c.contract_id == unit_price.c.contract_id)
-            .outerjoin(sites_activated, sites_activated.c.trial_id == contract.c.trial_id)
-            .outerjoin(subjects_enrolled, subjects_enrolled.c.trial_id == contract.c.trial_id)
-            .outerjoin(visits_done, visits_done.c.trial_id == contract.c.trial_id)
-        )
-        .where(contract.c.trial_id.in_(trials))
-        .group_by(unit_price.c.contract_id)
-        .subquery("unit_earned")
-    )
-    milestone_earned = (
-        select(contract.c.contract_id, func.sum(milestone.c.payment_amount).label("amount"))
-        .select_from(
-            milestone.join(
-                contract, and_(contract.c.trial_id == milestone.c.trial_id, contract.c.vendor_id == milestone.c.vendor_id)
-            )
-        )
-        .where(milestone.c.trial_id.in_(trials), milestone.c.actual_date <= as_of)
-        .group_by(contract.c.contract_id)
-        .subquery("milestone_earned")
-    )
+
+
+def _to_date(scope: Scope):
+    """Per contract: PV (months up to as_of), EV and AC to date."""
+    events = _events(scope).subquery("events")
     return (
         select(
-            contract.c.contract_id,
-            contract.c.trial_id,
-            trial.c.protocol_number,
-            vendor.c.vendor_code,
-            vendor.c.vendor_name,
-            vendor.c.vendor_kind,
-            (contract.c.contracted_amount + func.coalesce(changes.c.amount, 0)).label("bac"),
-            func.coalesce(planned.c.amount, 0).label("pv"),
-            (func.coalesce(unit_earned.c.amount, 0) + func.coalesce(milestone_earned.c.amount, 0)).label("ev"),
-            func.coalesce(actual.c.amount, 0).label("ac"),
+            events.c.contract_id,
+            func.sum(case((events.c.month_date <= scope.as_of, events.c.pv), else_=0)).label("pv"),
+            func.sum(events.c.ev).label("ev"),
+            func.sum(events.c.ac).label("ac"),
         )
-        .select_from(
-            contract.join(trial, trial.c.trial_id == contract.c.trial_id)
-            .join(vendor, vendor.c.vendor_id == contract.c.vendor_id)
-            .outerjoin(changes, changes.c.contract_id == contract.c.contract_id)
-            .outerjoin(planned, planned.c.contract_id == contract.c.contract_id)
-            .outerjoin(actual, actual.c.contract_id == contract.c.contract_id)
-            .outerjoin(unit_earned, unit_earned.c.contract_id == contract.c.contract_id)
-            .outerjoin(milestone_earned, milestone_earned.c.contract_id == contract.c.contract_id)
-        )
-        .where(contract.c.trial_id.in_(trials), contract.c.signed_date <= as_of)
+        .group_by(events.c.contract_id)
+        .subquery("to_date")
     )
 
 
 def evm_by_contract(conn: Connection, scope: Scope) -> pd.DataFrame:
     """One row per contract (trial × vendor) in scope: BAC, PV, EV, AC as of the scope's date."""
-    query = _contract_evm(scope).order_by(trial.c.protocol_number, vendor.c.vendor_code)
-    df = frame(conn, query, EVM_DTYPES)
-    return df.drop(columns=["contract_id", "trial_id"])
+    bac, to_date = _bac(scope), _to_date(scope)
+    query = (
+        select(
+            trial.c.protocol_number,
+            vendor.c.vendor_code,
+            vendor.c.vendor_name,
+            vendor.c.vendor_kind,
+            contract.c.contract_number,
+            contract.c.planned_end_date,
+            bac.c.bac,
+            func.coalesce(to_date.c.pv, 0).label("pv"),
+            func.coalesce(to_date.c.ev, 0).label("ev"),
+            func.coalesce(to_date.c.ac, 0).label("ac"),
+        )
+        .select_from(
+            bac.join(contract, contract.c.contract_id == bac.c.contract_id)
+            .join(trial, trial.c.trial_id == contract.c.trial_id)
+            .join(vendor, vendor.c.vendor_id == contract.c.vendor_id)
+            .outerjoin(to_date, to_date.c.contract_id == bac.c.contract_id)
+        )
+        .order_by(trial.c.protocol_number, vendor.c.vendor_code)
+    )
+    return frame(conn, query, {**EVM_DTYPES, "planned_end_date": "date"})
 
 
 def evm_by_trial(conn: Connection, scope: Scope) -> pd.DataFrame:
     """One row per trial in scope with a signed contract: BAC, PV, EV, AC summed over its contracts."""
-    per_contract = _contract_evm(scope).subquery("per_contract")
+    bac, to_date = _bac(scope), _to_date(scope)
     query = (
         select(
-            per_contract.c.protocol_number,
-            func.sum(per_contract.c.bac).label("bac"),
-            func.sum(per_contract.c.pv).label("pv"),
-            func.sum(per_contract.c.ev).label("ev"),
-            func.sum(per_contract.c.ac).label("ac"),
+            trial.c.protocol_number,
+            func.sum(bac.c.bac).label("bac"),
+            func.sum(func.coalesce(to_date.c.pv, 0)).label("pv"),
+            func.sum(func.coalesce(to_date.c.ev, 0)).label("ev"),
+            func.sum(func.coalesce(to_date.c.ac, 0)).label("ac"),
+            func.max(contract.c.planned_end_date).label("planned_end_date"),
         )
-        .group_by(per_contract.c.protocol_number)
-        .order_by(per_contract.c.protocol_number)
+        .select_from(
+            bac.join(contract, contract.c.contract_id == bac.c.contract_id)
+            .join(trial, trial.c.trial_id == contract.c.trial_id)
+            .outerjoin(to_date, to_date.c.contract_id == bac.c.contract_id)
+        )
+        .group_by(trial.c.protocol_number)
+        .order_by(trial.c.protocol_number)
+    )
+    return frame(conn, query, {**EVM_DTYPES, "planned_end_date": "date"})
+
+
+def evm_by_category(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per cost category (service fee, pass-through): the whole approved plan as its budget, and PV, EV, AC to date."""
+    events = _events(scope).subquery("events")
+    query = (
+        select(
+            events.c.cost_category,
+            func.sum(events.c.pv).label("bac"),
+            func.sum(case((events.c.month_date <= scope.as_of, events.c.pv), else_=0)).label("pv"),
+            func.sum(events.c.ev).label("ev"),
+            func.sum(events.c.ac).label("ac"),
+        )
+        .group_by(events.c.cost_category)
+        .order_by(events.c.cost_category)
     )
     return frame(conn, query, EVM_DTYPES)
 
 
-QUERIES = [evm_by_contract, evm_by_trial]
+def monthly(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per month of the scope's budgets: PV, EV, AC in the month and cumulative (EV and AC stop at as_of)."""
+    events = _events(scope).subquery("events")
+    per_month = (
+        select(
+            events.c.month_date,
+            func.sum(events.c.pv).label("pv"),
+            func.sum(events.c.ev).label("ev"),
+            func.sum(events.c.ac).label("ac"),
+        )
+        .group_by(events.c.month_date)
+        .subquery("per_month")
+    )
+    running = {"order_by": per_month.c.month_date, "rows": (None, 0)}
+    query = select(
+        per_month.c.month_date,
+        per_month.c.pv,
+        per_month.c.ev,
+        per_month.c.ac,
+        func.sum(per_month.c.pv).over(**running).label("pv_cumulative"),
+        func.sum(per_month.c.ev).over(**running).label("ev_cumulative"),
+        func.sum(per_month.c.ac).over(**running).label("ac_cumulative"),
+    ).order_by(per_month.c.month_date)
+    amounts = ("pv", "ev", "ac", "pv_cumulative", "ev_cumulative", "ac_cumulative")
+    return frame(conn, query, {"month_date": "date", **{name: "float" for name in amounts}})
+
+
+def change_orders(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per change order requested by as_of on a contract in scope, with its status on that date."""
+    as_of = scope.as_of
+    status = case(
+        (change_order.c.approved_date <= as_of, "approved"),
+        (change_order.c.change_order_status == "rejected", "rejected"),
+        else_="proposed",
+    )
+    query = (
+        select(
+            trial.c.protocol_number,
+            vendor.c.vendor_name,
+            change_order.c.change_order_number,
+            change_order.c.requested_date,
+            case((change_order.c.approved_date <= as_of, change_order.c.approved_date)).label("approved_date"),
+            status.label("change_order_status"),
+            change_order.c.change_amount,
+            change_order.c.reason,
+        )
+        .select_from(
+            change_order.join(contract, contract.c.contract_id == change_order.c.contract_id)
+            .join(trial, trial.c.trial_id == contract.c.trial_id)
+            .join(vendor, vendor.c.vendor_id == contract.c.vendor_id)
+        )
+        .where(contract.c.trial_id.in_(scoped_trial_ids(scope)), change_order.c.requested_date <= as_of)
+        .order_by(change_order.c.requested_date, change_order.c.change_order_number)
+    )
+    return frame(conn, query, {"requested_date": "date", "approved_date": "date", "change_amount": "float"})
+
+
+def invoiced_vs_accrued(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per month up to as_of: cost invoiced and cost accrued but not yet invoiced, over the scope's contracts."""
+    query = (
+        select(
+            actual_cost.c.month_date,
+            func.sum(actual_cost.c.invoiced_amount).label("invoiced"),
+            func.sum(actual_cost.c.accrued_amount).label("accrued"),
+        )
+        .select_from(actual_cost.join(contract, contract.c.contract_id == actual_cost.c.contract_id))
+        .where(contract.c.trial_id.in_(scoped_trial_ids(scope)), actual_cost.c.month_date <= scope.as_of)
+        .group_by(actual_cost.c.month_date)
+        .order_by(actual_cost.c.month_date)
+    )
+    return frame(conn, query, {"month_date": "date", "invoiced": "float", "accrued": "float"})
+
+
+QUERIES = [evm_by_contract, evm_by_trial, evm_by_category, monthly, change_orders, invoiced_vs_accrued]

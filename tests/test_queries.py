@@ -52,14 +52,16 @@ def scopes(conn) -> list[Scope]:
 @pytest.mark.parametrize("query", [q for m in MODULES for q in m.QUERIES], ids=lambda q: f"{q.__module__}.{q.__name__}")
 def test_sqlite_and_postgresql_return_equal_frames(engines, query):
     with engines["sqlite"].connect() as lite, engines["postgresql"].connect() as pg:
+        sizes = []
         for scope in scopes(lite):
             left, right = query(lite, scope), query(pg, scope)
             if query is portfolio.freshness:
                 # loaded_at is when each database was built; compare what was loaded.
                 left, right = left.drop(columns="loaded_at"), right.drop(columns="loaded_at")
             pd.testing.assert_frame_equal(left, right, check_exact=False, rtol=1e-9)
-            if query is not portfolio.freshness:
-                assert not left.empty, f"{query.__name__} returned nothing for {scope}: the comparison proves little"
+            sizes.append(len(left))
+        # The whole portfolio today has rows for every query, so the comparison compares something.
+        assert sizes[0] > 0, f"{query.__name__} returned nothing for the whole portfolio: the comparison proves little"
 
 
 def test_a_trial_scope_returns_only_that_trial(engines):

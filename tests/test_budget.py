@@ -1,0 +1,116 @@
+"""Budget: earned value from delivered units, as of a date, on the hand-counted tiny portfolio; the page's tiles and curves."""
+
+import json
+from datetime import date
+
+import pytest
+
+import tiny_portfolio
+from apptest_helpers import html_tables, metrics, open_page, visible_text
+from dashboard.access import Scope
+from dashboard.db import make_engine
+from queries import budget
+
+AS_OF = tiny_portfolio.AS_OF.isoformat()
+
+
+@pytest.fixture(scope="module")
+def tiny_url(tmp_path_factory):
+    """The hand-counted tiny portfolio: T-1's contract C-1 earns 550 and costs 450 by 30 June 2026."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('budget') / 'tiny.db'}"
+    tiny_portfolio.build(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def conn(tiny_url):
+    engine = make_engine(tiny_url)
+    with engine.connect() as connection:
+        yield connection
+    engine.dispose()
+
+
+def scope_on(day: date) -> Scope:
+    return Scope(sponsor_ids=(1, 2), as_of=day, since=day)
+
+
+@pytest.mark.parametrize(
+    "day, bac, pv, ev, ac",
+    [
+        # 30 June: 2 sites × 100 + 3 enrolled × (50 + 20) + 4 visits × 10 + FPI fee 100; AC 300 + 150.
+        (date(2026, 6, 30), 1200, 250, 550, 450),
+        # 31 March: S1 and S2 (200), 001 and 003 enrolled (140), 3 visits (30), FPI fee (100); CO-1 not yet approved.
+        (date(2026, 3, 31), 1000, 100, 470, 300),
+        # 31 January: S1 activated (100), nothing else delivered, nothing invoiced.
+        (date(2026, 1, 31), 1000, 100, 100, 0),
+    ],
+)
+def test_earned_value_counts_units_delivered_by_the_date(conn, day, bac, pv, ev, ac):
+    row = budget.evm_by_contract(conn, scope_on(day)).iloc[0]
+    assert (row.bac, row.pv, row.ev, row.ac) == (bac, pv, ev, ac)
+
+
+def test_the_monthly_curve_ends_where_the_totals_are(conn):
+    months = budget.monthly(conn, scope_on(date(2026, 6, 30)))
+    done = months[months["month_date"] <= "2026-06-30"].iloc[-1]
+    assert (done.pv_cumulative, done.ev_cumulative, done.ac_cumulative) == (250, 550, 450)
+    assert months["ev"].sum() == 550  # nothing earned after as_of
+
+
+def test_change_orders_have_their_status_on_the_date(conn):
+    june = budget.change_orders(conn, scope_on(date(2026, 6, 30)))
+    assert list(zip(june["change_order_number"], june["change_order_status"])) == [("CO-1", "approved"), ("CO-2", "proposed")]
+    april = budget.change_orders(conn, scope_on(date(2026, 4, 15)))
+    assert list(zip(april["change_order_number"], april["change_order_status"])) == [("CO-1", "proposed")]
+
+
+def test_trial_tiles_and_s_curve(monkeypatch, tiny_url):
+    at = open_page(monkeypatch, tiny_url, "budget", trial="T-1", as_of=AS_OF)
+    assert not at.exception
+    tiles = metrics(at)
+    assert (tiles["BAC"], tiles["AC"], tiles["EV"]) == ("1.2k", "450", "550")
+    assert (tiles["CPI"], tiles["SPI"]) == ("1.22", "2.20")  # 550 ÷ 450, 550 ÷ 250
+    assert (tiles["EAC"], tiles["VAC"]) == ("982", "218")  # 1200 ÷ 1.22, 1200 − 982
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [trace["name"] for trace in spec["data"]] == ["PV", "EV", "AC", "EAC projection"]
+    text = visible_text(at)
+    assert "CO-2" in text and "Extra interim analysis" in text
+
+
+def test_the_portfolio_view_lists_trials_worst_cpi_first_with_links(monkeypatch, tiny_url):
+    at = open_page(monkeypatch, tiny_url, "budget", sponsor="ACME", as_of=AS_OF)
+    assert not at.exception
+    (table,) = html_tables(at)
+    assert [row["Trial"] for row in table] == ["T-1"]  # T-2 has no contract yet
+    assert table[0]["Trial href"] == "./budget?sponsor=ACME&trial=T-1&as_of=2026-06-30"
+    assert table[0]["CPI"] == "1.22 On track"
+    assert "X-9" not in visible_text(at)
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory):
+    """A small demo portfolio, which plants an overrunning trial."""
+    from dashboard import demo
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('budget_demo') / 'demo.db'}"
+    demo.build(url, seed=7, n_trials=7, today=date(2026, 11, 20))
+    return url
+
+
+def _amount(text: str) -> float:
+    scale = {"k": 1e3, "M": 1e6, "bn": 1e9}
+    for suffix, factor in scale.items():
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)].replace(",", "")) * factor
+    return float(text.replace(",", ""))
+
+
+def test_the_demo_overrunning_trial_shows_cpi_below_085_and_eac_above_bac(monkeypatch, demo_url):
+    from dashboard import demo
+
+    at = open_page(monkeypatch, demo_url, "budget", trial=demo.OVERRUN_TRIAL, as_of="2026-11-20")
+    assert not at.exception
+    tiles = metrics(at)
+    assert float(tiles["CPI"]) < 0.85
+    assert _amount(tiles["EAC"]) > _amount(tiles["BAC"])
+    assert any("At risk" in html.proto.body and "Cost" in html.proto.body for html in at.get("html"))
