@@ -247,3 +247,57 @@ def lpi_forecasts(rows: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(gridcolor="#eceff1")
     fig.update_yaxes(type="category")
     return _layout(fig, height=max(240, 36 * len(df) + 100), title="Last patient in: forecast against plan")
+
+
+# --- Budget ------------------------------------------------------------------------------------
+
+
+def s_curve(months: pd.DataFrame, *, as_of, eac: float | None, planned_end=None) -> go.Figure:
+    """Cumulative planned (PV), earned (EV) and actual (AC) value by month, with the EAC projection to the planned end."""
+    df = months.sort_values("month_date")
+    ends = _month_end(df["month_date"])
+    done = pd.to_datetime(df["month_date"]) <= pd.Timestamp(as_of)
+    fig = go.Figure()
+    fig.add_scatter(name="PV", x=ends, y=df["pv_cumulative"], mode="lines", line=dict(color=PLAN_COLOUR, dash="dash", width=2),
+                    hovertemplate="Planned value %{x|%b %Y}: %{y:,.0f}<extra></extra>")
+    fig.add_scatter(name="EV", x=ends[done].clip(upper=pd.Timestamp(as_of)), y=df.loc[done, "ev_cumulative"], mode="lines",
+                    line=dict(color="#2e7d32", width=5), hovertemplate="Earned value %{x|%b %Y}: %{y:,.0f}<extra></extra>")
+    fig.add_scatter(name="AC", x=ends[done].clip(upper=pd.Timestamp(as_of)), y=df.loc[done, "ac_cumulative"], mode="lines",
+                    line=dict(color="#c62828", width=2), hovertemplate="Actual cost %{x|%b %Y}: %{y:,.0f}<extra></extra>")
+    ac_now = float(df.loc[done, "ac_cumulative"].iloc[-1]) if done.any() else 0.0
+    if eac is not None and planned_end is not None and pd.Timestamp(planned_end) > pd.Timestamp(as_of):
+        fig.add_scatter(name="EAC projection", x=[pd.Timestamp(as_of), pd.Timestamp(planned_end)], y=[ac_now, eac],
+                        mode="lines+markers", line=dict(color="#c62828", width=2, dash="dot"), marker=dict(size=[0, 9]),
+                        hovertemplate="Estimate at completion: %{y:,.0f}<extra></extra>")
+    fig.add_vline(x=pd.Timestamp(as_of), line=dict(color="#b0bec5", width=1))
+    fig.update_yaxes(title_text="Cumulative amount", gridcolor="#eceff1", rangemode="tozero")
+    fig.update_xaxes(gridcolor="#eceff1")
+    return _layout(fig, height=420, title="Planned, earned and actual value")
+
+
+def bac_over_time(changes: pd.DataFrame, *, base: float, as_of) -> go.Figure:
+    """Budget at completion as approved change orders move it, from the contracted value."""
+    approved = changes.dropna(subset=["approved_date"]).sort_values("approved_date")
+    x = [pd.Timestamp(approved["approved_date"].min()) - pd.Timedelta(days=30)] if not approved.empty else [pd.Timestamp(as_of)]
+    y = [base]
+    for day, amount in zip(approved["approved_date"], approved["change_amount"]):
+        x.append(pd.Timestamp(day))
+        y.append(y[-1] + amount)
+    x.append(pd.Timestamp(as_of))
+    y.append(y[-1])
+    fig = go.Figure()
+    fig.add_scatter(name="BAC", x=x, y=y, mode="lines+markers", line_shape="hv", line=dict(color=ACTUAL_COLOUR, width=3),
+                    hovertemplate="BAC %{x|%d %b %Y}: %{y:,.0f}<extra></extra>")
+    fig.update_yaxes(title_text="Budget at completion", gridcolor="#eceff1")
+    return _layout(fig, height=300, title="Budget at completion over time")
+
+
+def invoiced_vs_accrued(months: pd.DataFrame) -> go.Figure:
+    """Actual cost by month: invoiced, and accrued but not yet invoiced."""
+    df = months.sort_values("month_date")
+    fig = go.Figure()
+    fig.add_bar(name="Invoiced", x=df["month_date"], y=df["invoiced"], marker_color=ACTUAL_COLOUR)
+    fig.add_bar(name="Accrued", x=df["month_date"], y=df["accrued"], marker_color="#f2a900")
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title_text="Actual cost", gridcolor="#eceff1")
+    return _layout(fig, height=300, title="Actual cost: invoiced and accrued")

@@ -76,3 +76,13 @@ def test_the_enrollment_forecast_fan_renders(page, app_server, tiny_url):
     assert legend == ["Plan", "Actual", "P10–P90", "Median forecast"]
     # The fan is drawn: a filled path for the band.
     assert chart.locator(".scatterlayer .trace .fills path").count() >= 1
+
+
+def test_the_budget_s_curves_render(page, app_server, tiny_url):
+    base = app_server(tiny_url)
+    page.goto(f"{base}/budget?trial=T-1&as_of={AS_OF}")
+    page.wait_for_selector(CHART)
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    legend = chart.locator(".legendtext").evaluate_all("nodes => nodes.map(n => n.textContent)")
+    assert legend == ["PV", "EV", "AC", "EAC projection"]
+    assert chart.locator(".scatterlayer .trace").count() == 4
