@@ -224,6 +224,50 @@ def monthly(conn: Connection, scope: Scope) -> pd.DataFrame:
     return frame(conn, query, {"month_date": "date", **{name: "float" for name in amounts}})
 
 
+def monthly_by_contract(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per trial × vendor × cost category × month: PV, EV, AC in the month and cumulative."""
+    events = _events(scope).subquery("events")
+    keys = (events.c.contract_id, events.c.cost_category)
+    per_month = (
+        select(
+            *keys,
+            events.c.month_date,
+            func.sum(events.c.pv).label("pv"),
+            func.sum(events.c.ev).label("ev"),
+            func.sum(events.c.ac).label("ac"),
+        )
+        .group_by(*keys, events.c.month_date)
+        .subquery("per_month")
+    )
+    running = {
+        "partition_by": (per_month.c.contract_id, per_month.c.cost_category),
+        "order_by": per_month.c.month_date,
+        "rows": (None, 0),
+    }
+    query = (
+        select(
+            trial.c.protocol_number,
+            vendor.c.vendor_code,
+            per_month.c.cost_category,
+            per_month.c.month_date,
+            per_month.c.pv,
+            per_month.c.ev,
+            per_month.c.ac,
+            func.sum(per_month.c.pv).over(**running).label("pv_cumulative"),
+            func.sum(per_month.c.ev).over(**running).label("ev_cumulative"),
+            func.sum(per_month.c.ac).over(**running).label("ac_cumulative"),
+        )
+        .select_from(
+            per_month.join(contract, contract.c.contract_id == per_month.c.contract_id)
+            .join(trial, trial.c.trial_id == contract.c.trial_id)
+            .join(vendor, vendor.c.vendor_id == contract.c.vendor_id)
+        )
+        .order_by(trial.c.protocol_number, vendor.c.vendor_code, per_month.c.cost_category, per_month.c.month_date)
+    )
+    amounts = ("pv", "ev", "ac", "pv_cumulative", "ev_cumulative", "ac_cumulative")
+    return frame(conn, query, {"month_date": "date", **{name: "float" for name in amounts}})
+
+
 def change_orders(conn: Connection, scope: Scope) -> pd.DataFrame:
     """One row per change order requested by as_of on a contract in scope, with its status on that date."""
     as_of = scope.as_of
@@ -270,4 +314,4 @@ def invoiced_vs_accrued(conn: Connection, scope: Scope) -> pd.DataFrame:
     return frame(conn, query, {"month_date": "date", "invoiced": "float", "accrued": "float"})
 
 
-QUERIES = [evm_by_contract, evm_by_trial, evm_by_category, monthly, change_orders, invoiced_vs_accrued]
+QUERIES = [evm_by_contract, evm_by_trial, evm_by_category, monthly, monthly_by_contract, change_orders, invoiced_vs_accrued]

@@ -114,3 +114,12 @@ def test_the_demo_overrunning_trial_shows_cpi_below_085_and_eac_above_bac(monkey
     assert float(tiles["CPI"]) < 0.85
     assert _amount(tiles["EAC"]) > _amount(tiles["BAC"])
     assert any("At risk" in html.proto.body and "Cost" in html.proto.body for html in at.get("html"))
+
+
+def test_the_curves_by_vendor_and_category_add_up_to_the_contract(conn):
+    rows = budget.monthly_by_contract(conn, scope_on(date(2026, 6, 30)))
+    last = rows.groupby(["vendor_code", "cost_category"]).tail(1)
+    assert last["ev_cumulative"].sum() == 550 and last["ac_cumulative"].sum() == 450
+    by_category = dict(zip(last["cost_category"], last["ev_cumulative"]))
+    # Pass-through: 3 enrolled × 20 + 4 visits × 10; service fees: sites, enrolment fees and the FPI fee.
+    assert by_category == {"pass_through": 100, "service_fee": 450}
