@@ -197,66 +197,41 @@ def evm_by_category(conn: Connection, scope: Scope) -> pd.DataFrame:
     return frame(conn, query, EVM_DTYPES)
 
 
-def monthly(conn: Connection, scope: Scope) -> pd.DataFrame:
-    """One row per month of the scope's budgets: PV, EV, AC in the month and cumulative (EV and AC stop at as_of)."""
+MONTHLY_DTYPES = {"month_date": "date", **{n: "float" for n in ("pv", "ev", "ac", "pv_cumulative", "ev_cumulative", "ac_cumulative")}}
+
+
+def _monthly_totals(scope: Scope, *keys: str):
+    """PV, EV and AC per month and `keys` (event columns), in the month and cumulative within each `keys` group."""
     events = _events(scope).subquery("events")
+    groups = [events.c[key] for key in keys]
     per_month = (
         select(
+            *groups,
             events.c.month_date,
             func.sum(events.c.pv).label("pv"),
             func.sum(events.c.ev).label("ev"),
             func.sum(events.c.ac).label("ac"),
         )
-        .group_by(events.c.month_date)
+        .group_by(*groups, events.c.month_date)
         .subquery("per_month")
     )
-    running = {"order_by": per_month.c.month_date, "rows": (None, 0)}
-    query = select(
-        per_month.c.month_date,
-        per_month.c.pv,
-        per_month.c.ev,
-        per_month.c.ac,
-        func.sum(per_month.c.pv).over(**running).label("pv_cumulative"),
-        func.sum(per_month.c.ev).over(**running).label("ev_cumulative"),
-        func.sum(per_month.c.ac).over(**running).label("ac_cumulative"),
-    ).order_by(per_month.c.month_date)
-    amounts = ("pv", "ev", "ac", "pv_cumulative", "ev_cumulative", "ac_cumulative")
-    return frame(conn, query, {"month_date": "date", **{name: "float" for name in amounts}})
+    window = {"partition_by": [per_month.c[key] for key in keys] or None, "order_by": per_month.c.month_date, "rows": (None, 0)}
+    amounts = [per_month.c.pv, per_month.c.ev, per_month.c.ac]
+    running = [func.sum(amount).over(**window).label(f"{amount.name}_cumulative") for amount in amounts]
+    return per_month, [per_month.c.month_date, *amounts, *running]
+
+
+def monthly(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per month of the scope's budgets: PV, EV, AC in the month and cumulative (EV and AC stop at as_of)."""
+    per_month, columns = _monthly_totals(scope)
+    return frame(conn, select(*columns).order_by(per_month.c.month_date), MONTHLY_DTYPES)
 
 
 def monthly_by_contract(conn: Connection, scope: Scope) -> pd.DataFrame:
     """One row per trial × vendor × cost category × month: PV, EV, AC in the month and cumulative."""
-    events = _events(scope).subquery("events")
-    keys = (events.c.contract_id, events.c.cost_category)
-    per_month = (
-        select(
-            *keys,
-            events.c.month_date,
-            func.sum(events.c.pv).label("pv"),
-            func.sum(events.c.ev).label("ev"),
-            func.sum(events.c.ac).label("ac"),
-        )
-        .group_by(*keys, events.c.month_date)
-        .subquery("per_month")
-    )
-    running = {
-        "partition_by": (per_month.c.contract_id, per_month.c.cost_category),
-        "order_by": per_month.c.month_date,
-        "rows": (None, 0),
-    }
+    per_month, columns = _monthly_totals(scope, "contract_id", "cost_category")
     query = (
-        select(
-            trial.c.protocol_number,
-            vendor.c.vendor_code,
-            per_month.c.cost_category,
-            per_month.c.month_date,
-            per_month.c.pv,
-            per_month.c.ev,
-            per_month.c.ac,
-            func.sum(per_month.c.pv).over(**running).label("pv_cumulative"),
-            func.sum(per_month.c.ev).over(**running).label("ev_cumulative"),
-            func.sum(per_month.c.ac).over(**running).label("ac_cumulative"),
-        )
+        select(trial.c.protocol_number, vendor.c.vendor_code, per_month.c.cost_category, *columns)
         .select_from(
             per_month.join(contract, contract.c.contract_id == per_month.c.contract_id)
             .join(trial, trial.c.trial_id == contract.c.trial_id)
@@ -264,8 +239,7 @@ def monthly_by_contract(conn: Connection, scope: Scope) -> pd.DataFrame:
         )
         .order_by(trial.c.protocol_number, vendor.c.vendor_code, per_month.c.cost_category, per_month.c.month_date)
     )
-    amounts = ("pv", "ev", "ac", "pv_cumulative", "ev_cumulative", "ac_cumulative")
-    return frame(conn, query, {"month_date": "date", **{name: "float" for name in amounts}})
+    return frame(conn, query, MONTHLY_DTYPES)
 
 
 def change_orders(conn: Connection, scope: Scope) -> pd.DataFrame:
