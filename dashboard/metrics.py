@@ -271,3 +271,36 @@ def planned_rate_per_site_day(
         return None
     site_days = sum(max((planned_lpi - d).days, 0) for d in planned_activation_dates if d is not None)
     return ratio(target, site_days)
+
+
+# --- Vendor milestones ------------------------------------------------------------------------
+
+SUPPLY_RISK_LABEL: dict[str, str] = {"conflict": "Supply conflict", "near_miss": "Near miss", "clear": "Clear"}
+
+
+@dataclass(frozen=True)
+class SupplyMargin:
+    """Days between a supply milestone (plus lead time) and the clinical milestone it must precede; kind is a key of SUPPLY_RISK_LABEL."""
+
+    margin_days: int
+    kind: str
+
+    @property
+    def conflict_days(self) -> int:
+        """Days of conflict: how late the supply is (0 when it is in time)."""
+        return max(-self.margin_days, 0)
+
+
+def supply_margin(supply: date, clinical: date, lead_time_days: int = 0, *, near_miss_days: int = 14) -> SupplyMargin:
+    """Return clinical − lead time − supply in days (domain.md §6): < 0 a conflict, under `near_miss_days` a near miss.
+
+    Each date is the milestone's actual if done, else its current forecast.
+    """
+    margin = (clinical - supply).days - int(lead_time_days or 0)
+    kind = "conflict" if margin < 0 else "near_miss" if margin < near_miss_days else "clear"
+    return SupplyMargin(margin_days=margin, kind=kind)
+
+
+def on_time_rate(n_done_on_time: Number | None, n_done: Number | None) -> float | None:
+    """Return a vendor's on-time rate: milestones done on time ÷ milestones done (None when none is done)."""
+    return ratio(n_done_on_time, n_done)

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     probability_amber: float = Field(default=0.5, description="P(LPI by plan) at or above: amber")
     milestone_amber_days: int = Field(default=0, ge=0, description="Slip above this: amber")
     milestone_red_days: int = Field(default=30, ge=0, description="Slip above this: red")
+    supply_near_miss_days: int = Field(default=14, ge=0, description="Supply margin below this many days: near miss")
     schedule_horizon_days: int = Field(default=180, gt=0, description="Open milestones due within this count")
     non_enrolling_days: int = Field(default=60, gt=0, description="Active this long with 0 enrolled: non-enrolling")
 

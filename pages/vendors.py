@@ -1,12 +1,259 @@
-"""Vendors: CRO and CMO milestones side by side: baseline, forecast and actual, slips and supply risk."""
+"""Vendors: CRO and CMO milestones side by side: baseline, forecast and actual, slips, supply risk, vendor scorecards."""
 
+from datetime import timedelta
+
+import pandas as pd
 import streamlit as st
 
-from dashboard import ui
+from dashboard import charts, health, metrics, ui
+from dashboard.metrics import MILESTONE_STATUS_LABEL, SUPPLY_RISK_LABEL
+from dashboard.settings import get_settings
+from queries import vendors
 
 ctx = ui.context()
 scope = ctx.scope
+settings = get_settings()
+UPCOMING_DAYS = 90
+RISK_COLOUR = {"conflict": "red", "near_miss": "amber", "clear": "green"}
+
+with st.spinner("Loading vendor milestones…"):
+    milestones = ui.cached(vendors.milestones, scope)
+    links = ui.cached(vendors.supply_links, scope)
+    scorecard = ui.cached(vendors.vendor_scorecard, scope, tolerance_days=settings.milestone_amber_days)
+    changes = ui.cached(vendors.forecast_changes, scope)
 
 st.title("Vendors" + (f" · {scope.trial}" if scope.trial else ""))
-st.caption(f"{'Trial ' + scope.trial if scope.trial else 'Every trial in view'} · as of {scope.as_of:%d %b %Y}")
-st.info("CRO and CMO milestones side by side: baseline, forecast and actual, slips and supply risk: this page is being built.", icon="🚧")
+st.caption(
+    f"{'Trial ' + scope.trial if scope.trial else 'Every trial in view'} · CRO and CMO milestones as of {scope.as_of:%d %b %Y}"
+)
+
+if milestones.empty:
+    st.info("No vendor milestones are recorded for " + (f"trial {scope.trial}." if scope.trial else "the trials in view."))
+    st.stop()
+
+
+def day(value) -> str:
+    return "—" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%d %b %Y}"
+
+
+def trial_cell(protocol: str) -> str:
+    return ui.link(ctx.link("vendors", trial=protocol), protocol)
+
+
+def csv(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+statuses = health.milestone_statuses(milestones, scope.as_of, settings)
+contract = statuses[statuses["milestone_kind"] == "contract"]
+
+# --- Supply risk: at the top when any exists -----------------------------------------------------
+margins = [
+    metrics.supply_margin(s.date(), c.date(), lead, near_miss_days=settings.supply_near_miss_days)
+    for s, c, lead in zip(links["supply_date"], links["clinical_date"], links["lead_time_days"])
+]
+links = links.assign(
+    margin_days=pd.array([m.margin_days for m in margins], dtype="Int64"),
+    conflict_days=pd.array([m.conflict_days for m in margins], dtype="Int64"),
+    risk=[m.kind for m in margins],
+)
+# Once the clinical milestone is done, the supply can no longer hold it up.
+open_links = links[~links["is_clinical_done"]]
+risks = open_links[open_links["risk"] != "clear"].sort_values(["margin_days", "protocol_number"])
+conflicts = risks[risks["risk"] == "conflict"]
+
+tiles = st.columns(5)
+tiles[0].metric("Contracted milestones", f"{len(contract):,}", help="CRO and CMO contract milestones of the trials in view (stability pulls and expiry not counted).")
+tiles[1].metric("Overdue", f"{int((contract['status'] == 'late').sum())}", help="Not done and the baseline (contracted) date has passed.")
+tiles[2].metric("Forecast late", f"{int((contract['status'] == 'at_risk').sum())}", help="Not yet due, but forecast after the baseline date.")
+tiles[3].metric(
+    "Supply conflicts", f"{len(conflicts)}",
+    delta=f"{len(risks) - len(conflicts)} near miss{'es' if len(risks) - len(conflicts) != 1 else ''}", delta_color="off", delta_arrow="off",
+    help=f"Open supply milestones that, with their lead time, land after the clinical milestone they must precede; near miss: less than {settings.supply_near_miss_days} days to spare.",
+)
+tiles[4].metric(
+    "Forecasts moved", f"{len(changes)}", delta=f"since {scope.since:%d %b %Y}", delta_color="off", delta_arrow="off",
+    help="Open milestones whose forecast date changed between the compare date and the as-of date.",
+)
+
+if not risks.empty:
+    st.subheader("⚠️ Supply risk", help="Margin = clinical milestone date − lead time − supply milestone date (actual if done, else forecast).")
+    for r in conflicts.itertuples(index=False):
+        st.error(
+            f"**{r.protocol_number}: {r.supply_name}** ({r.supply_vendor_name}, {day(r.supply_date)}) threatens "
+            f"**{r.clinical_name}** ({r.clinical_vendor_name}, {day(r.clinical_date)}): with {r.lead_time_days} days of lead time "
+            f"the supply is **{r.conflict_days} days late**.",
+            icon="🚚",
+        )
+    ui.html_table(
+        [
+            {
+                "risk": f'<span class="chip {RISK_COLOUR[r.risk]}">{SUPPLY_RISK_LABEL[r.risk]}</span>',
+                "trial": trial_cell(r.protocol_number),
+                "supply": ui.text(r.supply_name) + f'<br><span class="muted">{ui.text(r.supply_vendor_name)}</span>',
+                "supply_date": ui.text(day(r.supply_date)) + f'<br><span class="muted">{"actual" if r.is_supply_done else "forecast"}</span>',
+                "clinical": ui.text(r.clinical_name) + f'<br><span class="muted">{ui.text(r.clinical_vendor_name)}</span>',
+                "clinical_date": ui.text(day(r.clinical_date)) + '<br><span class="muted">forecast</span>',
+                "lead": f"{r.lead_time_days} d",
+                "margin": f"{r.margin_days:+d} d",
+                "conflict": f"{r.conflict_days} d" if r.conflict_days else ui.text(None),
+            }
+            for r in risks.itertuples(index=False)
+        ],
+        {
+            "risk": "Risk", "trial": "Trial", "supply": "Supply milestone", "supply_date": "Supply date",
+            "clinical": "Threatens", "clinical_date": "Clinical date", "lead": "Lead time", "margin": "Margin",
+            "conflict": "Days of conflict",
+        },
+        numeric=("lead", "margin", "conflict"),
+        nowrap=("risk", "trial", "supply_date", "clinical_date"),
+    )
+    st.download_button("⬇️ Download supply risks (CSV)", csv(risks), f"supply_risks_{scope.as_of}.csv", "text/csv")
+
+# --- Timeline ----------------------------------------------------------------------------------
+labels = MILESTONE_STATUS_LABEL
+if scope.trial:
+    if contract.empty:
+        st.info("This trial has no contracted milestones to draw.")
+    else:
+        st.plotly_chart(
+            charts.milestone_timeline(
+                contract, as_of=scope.as_of, status_labels=labels, links=links,
+                title=f"Milestones of {scope.trial}: baseline, forecast and actual",
+            ),
+            width="stretch", config={"displaylogo": False},
+        )
+        st.caption(
+            "Grey tick: baseline (contracted) date. ◆ forecast, ● actual, coloured by status; the shaded bar is the slip "
+            "from the baseline; the dotted line joins a supply milestone to the clinical one it must precede. "
+            "Stability pulls and the expiry date are in the milestone table below."
+        )
+else:
+    key = contract[contract["is_key"].astype(bool)]
+    names = dict(zip(key["milestone_code"], key["milestone_name"]))
+    if key.empty:
+        st.info("No key milestones to draw for the trials in view.")
+    else:
+        st.plotly_chart(charts.portfolio_timeline(key, as_of=scope.as_of, status_labels=labels), width="stretch", config={"displaylogo": False})
+        st.caption(
+            "Key milestones only: "
+            + ", ".join(f"{short} {names[code].lower()}" for code, short in charts.MILESTONE_SHORT.items() if code in names)
+            + ". ◆ forecast, ● actual; the grey bar runs from the baseline. Pick a trial for all its milestones."
+        )
+
+# --- What moved --------------------------------------------------------------------------------
+st.subheader(f"What moved since {scope.since:%d %b %Y}", help="Forecasts recorded between the compare date and the as-of date (the link's since=, else a week before).")
+if changes.empty:
+    st.caption("No milestone forecast changed in this period.")
+else:
+    ui.html_table(
+        [
+            {
+                "trial": trial_cell(c.protocol_number),
+                "milestone": ui.text(c.milestone_name) + f'<br><span class="muted">{ui.text(c.lane)} · {ui.text(c.vendor_name)}</span>',
+                "baseline": ui.text(day(c.baseline_date)),
+                "move": f"{ui.text(day(c.old_forecast_date))} → <b>{ui.text(day(c.new_forecast_date))}</b>",
+                "days": f"{'🔺' if c.days_moved > 0 else '🔻'} {c.days_moved:+d} d",
+                "recorded": ui.text(day(c.recorded_date)),
+            }
+            for c in changes.itertuples(index=False)
+        ],
+        {**({} if scope.trial else {"trial": "Trial"}), "milestone": "Milestone", "baseline": "Baseline", "move": "Forecast: was → now", "days": "Moved", "recorded": "Recorded"},
+        numeric=("days",),
+        nowrap=("trial", "baseline", "move", "recorded"),
+    )
+    st.caption("🔺 later than before, 🔻 earlier. A milestone without a forecast yet counts at its baseline date.")
+    st.download_button("⬇️ Download changes (CSV)", csv(changes), f"milestone_changes_{scope.since}_{scope.as_of}.csv", "text/csv")
+
+# --- Vendor scorecard --------------------------------------------------------------------------
+st.subheader(
+    "Vendor scorecard",
+    help="Contracted milestones of the trials in view only: a vendor's work for other sponsors is not counted.",
+)
+card = scorecard.assign(
+    on_time_rate=[metrics.on_time_rate(n, d) for n, d in zip(scorecard["n_done_on_time"], scorecard["n_done"])]
+)
+card["on_time_rate"] = card["on_time_rate"].astype("float64")
+ui.html_table(
+    [
+        {
+            "vendor": ui.text(v.vendor_name),
+            "kind": ui.text(v.vendor_kind),
+            "trials": f"{v.n_trials}",
+            "milestones": f"{v.n_milestones}",
+            "done": f"{v.n_done}",
+            "on_time": ui.bar(v.on_time_rate) + f' <span class="muted">({v.n_done_on_time}/{v.n_done})</span>'
+            if v.n_done
+            else '<span class="muted">— none done yet</span>',
+            "mean": ui.text(v.mean_slip_days, "{:+.1f} d"),
+            "worst": ui.text(v.worst_slip_days, "{:+d} d"),
+            "overdue": f"<b>{v.n_overdue}</b>" if v.n_overdue else "0",
+            "due": f"{v.n_due_30} / {v.n_due_60} / {v.n_due_90}",
+            "payments": ui.text(None) if pd.isna(v.payments_due_amount) else f"{ui.money(v.payments_due_amount)} {ui.text(v.reporting_currency)}",
+        }
+        for v in card.itertuples(index=False)
+    ],
+    {
+        "vendor": "Vendor", "kind": "Kind", "trials": "Trials", "milestones": "Milestones", "done": "Done",
+        "on_time": "On time", "mean": "Mean slip", "worst": "Worst slip", "overdue": "Overdue",
+        "due": "Due 30/60/90 d", "payments": "Payments ≤ 90 d",
+    },
+    numeric=("trials", "milestones", "done", "mean", "worst", "overdue", "due", "payments"),
+    nowrap=("vendor", "on_time"),
+)
+st.caption(
+    f"Contracted milestones of the trials in view (a vendor's work for other sponsors is not counted). On time: done no later "
+    f"than baseline + {settings.milestone_amber_days} days, of those done. Slip: actual − baseline when done, else forecast − "
+    "baseline (at least until today when overdue), over all its milestones. Due: open, not overdue, expected (forecast, else "
+    "baseline) within 30, 60, 90 days. Payments due: fees of open milestones overdue or expected within 90 days"
+    + (" — not summed across currencies: pick a sponsor." if card["reporting_currency"].isna().any() else ".")
+)
+st.download_button("⬇️ Download scorecard (CSV)", csv(card), f"vendor_scorecard_{scope.as_of}.csv", "text/csv")
+
+# --- Upcoming and overdue ----------------------------------------------------------------------
+horizon = pd.Timestamp(scope.as_of + timedelta(days=UPCOMING_DAYS))
+upcoming = contract[~contract["is_done"] & ((contract["status"] == "late") | (contract["due_date"] <= horizon))].sort_values(["due_date", "protocol_number"])
+st.subheader(f"Upcoming and overdue milestones: next {UPCOMING_DAYS} days")
+if upcoming.empty:
+    st.caption(f"No open contracted milestone is overdue or due in the next {UPCOMING_DAYS} days.")
+else:
+    table = upcoming.assign(
+        status_label=upcoming["status"].map(MILESTONE_STATUS_LABEL), colour=upcoming["rag"].map(ui.health_label)
+    )[["protocol_number", "lane", "vendor_name", "milestone_name", "baseline_date", "forecast_date", "slip_days", "status_label",
+       "colour", "payment_amount"]]
+    st.dataframe(
+        table,
+        column_config={
+            "protocol_number": "Trial", "lane": "Lane", "vendor_name": "Vendor", "milestone_name": "Milestone",
+            "baseline_date": st.column_config.DateColumn("Baseline", format="DD MMM YYYY"),
+            "forecast_date": st.column_config.DateColumn("Forecast", format="DD MMM YYYY"),
+            "slip_days": st.column_config.NumberColumn("Slip (d)", format="%+d"),
+            "status_label": "Status", "colour": "Colour",
+            "payment_amount": st.column_config.NumberColumn("Payment", format="localized"),
+        },
+        hide_index=True,
+        width="stretch",
+    )
+    st.download_button("⬇️ Download upcoming (CSV)", csv(table), f"milestones_upcoming_{scope.as_of}.csv", "text/csv")
+
+# --- Every milestone ---------------------------------------------------------------------------
+with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expiry included"):
+    everything = statuses.assign(status_label=statuses["status"].map(MILESTONE_STATUS_LABEL), colour=statuses["rag"].map(ui.health_label))[
+        ["protocol_number", "lane", "vendor_name", "milestone_name", "milestone_kind", "baseline_date", "forecast_date", "actual_date",
+         "slip_days", "status_label", "colour", "payment_amount"]
+    ]
+    st.dataframe(
+        everything,
+        column_config={
+            "protocol_number": "Trial", "lane": "Lane", "vendor_name": "Vendor", "milestone_name": "Milestone", "milestone_kind": "Kind",
+            "baseline_date": st.column_config.DateColumn("Baseline", format="DD MMM YYYY"),
+            "forecast_date": st.column_config.DateColumn("Forecast", format="DD MMM YYYY"),
+            "actual_date": st.column_config.DateColumn("Actual", format="DD MMM YYYY"),
+            "slip_days": st.column_config.NumberColumn("Slip (d)", format="%+d"),
+            "status_label": "Status", "colour": "Colour",
+            "payment_amount": st.column_config.NumberColumn("Payment", format="localized"),
+        },
+        hide_index=True,
+        width="stretch",
+    )
+    st.download_button("⬇️ Download all milestones (CSV)", csv(everything), f"milestones_{scope.as_of}.csv", "text/csv")

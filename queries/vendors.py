@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pandas as pd
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, and_, case, func, literal, select
+from sqlalchemy.sql import Subquery
 
 from dashboard.access import Scope
-from dashboard.schema import milestone, milestone_forecast, trial, vendor
-from queries.common import frame, scoped_trial_ids
+from dashboard.schema import milestone, milestone_forecast, sponsor, trial, vendor
+from queries.common import as_date, days_between, frame, scoped_trial_ids
 
 
-def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
-    """One row per milestone in scope: baseline, the forecast last recorded ≤ as_of, the actual if ≤ as_of."""
-    as_of = scope.as_of
+def _forecast_on(day: date, name: str) -> Subquery:
+    """Each milestone's forecast as recorded on `day`: the last value recorded on or before it."""
     latest = (
         select(milestone_forecast.c.milestone_id, func.max(milestone_forecast.c.recorded_date).label("recorded_date"))
-        .where(milestone_forecast.c.recorded_date <= as_of)
+        .where(milestone_forecast.c.recorded_date <= day)
         .group_by(milestone_forecast.c.milestone_id)
-        .subquery("latest")
+        .subquery(f"{name}_latest")
     )
-    forecast = (
+    return (
         select(milestone_forecast.c.milestone_id, milestone_forecast.c.forecast_date, milestone_forecast.c.recorded_date)
         .join(
             latest,
@@ -28,8 +30,19 @@ def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
                 latest.c.recorded_date == milestone_forecast.c.recorded_date,
             ),
         )
-        .subquery("forecast")
+        .subquery(name)
     )
+
+
+def _actual_on(day: date):
+    """The milestone's actual date if it was done by `day` (a later actual had not happened yet)."""
+    return case((milestone.c.actual_date <= day, milestone.c.actual_date), else_=None)
+
+
+def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per milestone in scope: baseline, the forecast last recorded ≤ as_of, the actual if ≤ as_of."""
+    as_of = scope.as_of
+    forecast = _forecast_on(as_of, "forecast")
     precedes = milestone.alias("precedes")
     query = (
         select(
@@ -46,7 +59,7 @@ def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
             milestone.c.baseline_date,
             forecast.c.forecast_date,
             forecast.c.recorded_date.label("forecast_recorded_date"),
-            case((milestone.c.actual_date <= as_of, milestone.c.actual_date), else_=None).label("actual_date"),
+            _actual_on(as_of).label("actual_date"),
             milestone.c.payment_amount,
             precedes.c.milestone_code.label("precedes_code"),
             milestone.c.lead_time_days,
@@ -76,4 +89,228 @@ def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
     )
 
 
-QUERIES = [milestones]
+def forecast_history(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per forecast recorded ≤ as_of for a milestone in scope, oldest first."""
+    query = (
+        select(
+            trial.c.protocol_number,
+            milestone.c.lane,
+            milestone.c.milestone_code,
+            milestone.c.milestone_name,
+            milestone.c.baseline_date,
+            milestone_forecast.c.recorded_date,
+            milestone_forecast.c.forecast_date,
+        )
+        .select_from(
+            milestone_forecast.join(milestone, milestone.c.milestone_id == milestone_forecast.c.milestone_id).join(
+                trial, trial.c.trial_id == milestone.c.trial_id
+            )
+        )
+        .where(milestone.c.trial_id.in_(scoped_trial_ids(scope)), milestone_forecast.c.recorded_date <= scope.as_of)
+        .order_by(trial.c.protocol_number, milestone.c.lane, milestone.c.sequence, milestone_forecast.c.recorded_date)
+    )
+    return frame(conn, query, {"baseline_date": "date", "recorded_date": "date", "forecast_date": "date"})
+
+
+def forecast_changes(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per open milestone in scope whose expected date as recorded on as_of differs from that on `since`.
+
+    The expected date is the forecast as recorded on the day, or the baseline when none had been recorded yet.
+    """
+    as_of, since = scope.as_of, scope.since
+    new, old = _forecast_on(as_of, "new"), _forecast_on(since, "old")
+    new_date = func.coalesce(new.c.forecast_date, milestone.c.baseline_date)
+    old_date = func.coalesce(old.c.forecast_date, milestone.c.baseline_date)
+    query = (
+        select(
+            trial.c.protocol_number,
+            vendor.c.vendor_code,
+            vendor.c.vendor_name,
+            milestone.c.lane,
+            milestone.c.milestone_code,
+            milestone.c.milestone_name,
+            milestone.c.baseline_date,
+            old_date.label("old_forecast_date"),
+            new_date.label("new_forecast_date"),
+            new.c.recorded_date.label("recorded_date"),
+            days_between(new_date, old_date).label("days_moved"),
+        )
+        .select_from(
+            milestone.join(trial, trial.c.trial_id == milestone.c.trial_id)
+            .join(vendor, vendor.c.vendor_id == milestone.c.vendor_id)
+            .outerjoin(new, new.c.milestone_id == milestone.c.milestone_id)
+            .outerjoin(old, old.c.milestone_id == milestone.c.milestone_id)
+        )
+        .where(
+            milestone.c.trial_id.in_(scoped_trial_ids(scope)),
+            # A milestone done by `since` no longer moves; one done since then moved to its actual date.
+            (milestone.c.actual_date.is_(None)) | (milestone.c.actual_date > since),
+            new_date != old_date,
+        )
+        .order_by(func.abs(days_between(new_date, old_date)).desc(), trial.c.protocol_number, milestone.c.lane, milestone.c.sequence)
+    )
+    return frame(
+        conn,
+        query,
+        {
+            "baseline_date": "date",
+            "old_forecast_date": "date",
+            "new_forecast_date": "date",
+            "recorded_date": "date",
+            "days_moved": "int",
+        },
+    )
+
+
+def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per supply milestone in scope that must precede a clinical one: both milestones' dates as of as_of.
+
+    Each date is the actual if done by as_of, else the forecast recorded by then, else the baseline.
+    """
+    as_of = scope.as_of
+    clinical = milestone.alias("clinical")
+    supply_forecast, clinical_forecast = _forecast_on(as_of, "supply_forecast"), _forecast_on(as_of, "clinical_forecast")
+    supply_vendor, clinical_vendor = vendor.alias("supply_vendor"), vendor.alias("clinical_vendor")
+    query = (
+        select(
+            trial.c.protocol_number,
+            milestone.c.milestone_code.label("supply_code"),
+            milestone.c.milestone_name.label("supply_name"),
+            supply_vendor.c.vendor_name.label("supply_vendor_name"),
+            milestone.c.baseline_date.label("supply_baseline_date"),
+            func.coalesce(_actual_on(as_of), supply_forecast.c.forecast_date, milestone.c.baseline_date).label("supply_date"),
+            (milestone.c.actual_date <= as_of).label("is_supply_done"),
+            clinical.c.milestone_code.label("clinical_code"),
+            clinical.c.milestone_name.label("clinical_name"),
+            clinical_vendor.c.vendor_name.label("clinical_vendor_name"),
+            clinical.c.baseline_date.label("clinical_baseline_date"),
+            func.coalesce(
+                case((clinical.c.actual_date <= as_of, clinical.c.actual_date), else_=None),
+                clinical_forecast.c.forecast_date,
+                clinical.c.baseline_date,
+            ).label("clinical_date"),
+            (clinical.c.actual_date <= as_of).label("is_clinical_done"),
+            milestone.c.lead_time_days,
+        )
+        .select_from(
+            milestone.join(clinical, clinical.c.milestone_id == milestone.c.precedes_milestone_id)
+            .join(trial, trial.c.trial_id == milestone.c.trial_id)
+            .join(supply_vendor, supply_vendor.c.vendor_id == milestone.c.vendor_id)
+            .join(clinical_vendor, clinical_vendor.c.vendor_id == clinical.c.vendor_id)
+            .outerjoin(supply_forecast, supply_forecast.c.milestone_id == milestone.c.milestone_id)
+            .outerjoin(clinical_forecast, clinical_forecast.c.milestone_id == clinical.c.milestone_id)
+        )
+        .where(milestone.c.trial_id.in_(scoped_trial_ids(scope)))
+        .order_by(trial.c.protocol_number, milestone.c.sequence)
+    )
+    df = frame(
+        conn,
+        query,
+        {
+            "supply_baseline_date": "date",
+            "supply_date": "date",
+            "clinical_baseline_date": "date",
+            "clinical_date": "date",
+            "lead_time_days": "int",
+        },
+    )
+    # A comparison with an empty actual is empty: not done.
+    for column in ("is_supply_done", "is_clinical_done"):
+        df[column] = pd.array([bool(v) if v is not None and not pd.isna(v) else False for v in df[column]], dtype="bool")
+    return df
+
+
+def vendor_scorecard(conn: Connection, scope: Scope, tolerance_days: int = 0) -> pd.DataFrame:
+    """One row per vendor with contracted milestones in the scope's trials: counts, slips and payments as of as_of.
+
+    Only the scope's trials count (vendors work for several sponsors). Slip is that of domain.md §6 (as
+    metrics.milestone_status computes it); on time = done with actual ≤ baseline + tolerance_days. Due in
+    N days: open, not overdue, expected (forecast, else baseline) within N days. Payments due: fees of open
+    milestones overdue or expected within 90 days, summed only when the vendor's trials in scope share one
+    reporting currency (else empty).
+    """
+    as_of = scope.as_of
+    forecast = _forecast_on(as_of, "forecast")
+    d = as_date(as_of)
+    actual = _actual_on(as_of)
+    fc = forecast.c.forecast_date
+    base = milestone.c.baseline_date
+    expected = func.coalesce(fc, base)
+    is_done = milestone.c.actual_date <= as_of
+    is_open = (milestone.c.actual_date.is_(None)) | (milestone.c.actual_date > as_of)
+    slip = case(
+        (is_done, days_between(actual, base)),
+        (base >= d, func.coalesce(days_between(fc, base), literal(0))),
+        else_=days_between(case((fc > d, fc), else_=d), base),
+    )
+    per_milestone = (
+        select(
+            milestone.c.vendor_id,
+            milestone.c.trial_id,
+            sponsor.c.reporting_currency,
+            milestone.c.payment_amount,
+            case((is_done, 1), else_=0).label("is_done"),
+            case((and_(is_done, days_between(actual, base) <= tolerance_days), 1), else_=0).label("is_on_time"),
+            case((and_(is_open, base < d), 1), else_=0).label("is_overdue"),
+            slip.label("slip_days"),
+            *(
+                case((and_(is_open, base >= d, expected <= as_date(as_of + timedelta(days=n))), 1), else_=0).label(f"is_due_{n}")
+                for n in (30, 60, 90)
+            ),
+            case((and_(is_open, expected <= as_date(as_of + timedelta(days=90))), milestone.c.payment_amount), else_=0).label(
+                "payment_due_amount"
+            ),
+        )
+        .select_from(
+            milestone.join(trial, trial.c.trial_id == milestone.c.trial_id)
+            .join(sponsor, sponsor.c.sponsor_id == trial.c.sponsor_id)
+            .outerjoin(forecast, forecast.c.milestone_id == milestone.c.milestone_id)
+        )
+        .where(milestone.c.trial_id.in_(scoped_trial_ids(scope)), milestone.c.milestone_kind == "contract")
+        .subquery("per_milestone")
+    )
+    m = per_milestone.c
+    single_currency = func.count(func.distinct(m.reporting_currency)) == 1
+    query = (
+        select(
+            vendor.c.vendor_code,
+            vendor.c.vendor_name,
+            vendor.c.vendor_kind,
+            func.count(func.distinct(m.trial_id)).label("n_trials"),
+            func.count().label("n_milestones"),
+            func.sum(m.is_done).label("n_done"),
+            func.sum(m.is_on_time).label("n_done_on_time"),
+            func.avg(m.slip_days).label("mean_slip_days"),
+            func.max(m.slip_days).label("worst_slip_days"),
+            func.sum(m.is_overdue).label("n_overdue"),
+            func.sum(m.is_due_30).label("n_due_30"),
+            func.sum(m.is_due_60).label("n_due_60"),
+            func.sum(m.is_due_90).label("n_due_90"),
+            case((single_currency, func.sum(m.payment_due_amount)), else_=None).label("payments_due_amount"),
+            case((single_currency, func.min(m.reporting_currency)), else_=None).label("reporting_currency"),
+        )
+        .select_from(per_milestone.join(vendor, vendor.c.vendor_id == m.vendor_id))
+        .group_by(vendor.c.vendor_code, vendor.c.vendor_name, vendor.c.vendor_kind)
+        .order_by(vendor.c.vendor_name)
+    )
+    return frame(
+        conn,
+        query,
+        {
+            "n_trials": "int",
+            "n_milestones": "int",
+            "n_done": "int",
+            "n_done_on_time": "int",
+            "mean_slip_days": "float",
+            "worst_slip_days": "int",
+            "n_overdue": "int",
+            "n_due_30": "int",
+            "n_due_60": "int",
+            "n_due_90": "int",
+            "payments_due_amount": "float",
+            "reporting_currency": "str",
+        },
+    )
+
+
+QUERIES = [milestones, forecast_history, forecast_changes, supply_links, vendor_scorecard]

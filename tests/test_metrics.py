@@ -467,3 +467,33 @@ def test_planned_rate_is_target_over_planned_site_days():
     assert planned_rate_per_site_day(30, planned, date(2026, 1, 31)) == pytest.approx(30 / (30 + 20))
     assert planned_rate_per_site_day(30, planned, None) is None
     assert planned_rate_per_site_day(30, [date(2026, 2, 1)], date(2026, 1, 31)) is None
+
+
+# --- Vendor milestones: supply margin and on-time rate (domain.md §6) --------------------------
+
+from dashboard.metrics import on_time_rate, supply_margin  # noqa: E402  (appended section)
+
+
+@pytest.mark.parametrize(
+    ("supply", "clinical", "lead", "margin", "kind", "conflict"),
+    [
+        (date(2026, 7, 20), date(2026, 8, 1), 14, -2, "conflict", 2),  # the tiny portfolio's T-2
+        (date(2027, 1, 24), date(2027, 1, 20), 14, -18, "conflict", 18),  # the demo's supply-risk trial
+        (date(2026, 7, 25), date(2026, 8, 15), 14, 7, "near_miss", 0),
+        (date(2026, 7, 1), date(2026, 8, 1), 17, 14, "clear", 0),  # exactly the near-miss window: clear
+        (date(2026, 7, 1), date(2026, 7, 1), 0, 0, "near_miss", 0),
+    ],
+)
+def test_supply_margin(supply, clinical, lead, margin, kind, conflict):
+    result = supply_margin(supply, clinical, lead)
+    assert (result.margin_days, result.kind, result.conflict_days) == (margin, kind, conflict)
+
+
+def test_the_near_miss_window_is_a_setting():
+    assert supply_margin(date(2026, 7, 1), date(2026, 7, 21), 0, near_miss_days=30).kind == "near_miss"
+    assert supply_margin(date(2026, 7, 1), date(2026, 7, 21), 0, near_miss_days=0).kind == "clear"
+
+
+def test_on_time_rate_is_done_on_time_over_done():
+    assert on_time_rate(3, 4) == 0.75
+    assert on_time_rate(0, 0) is None
