@@ -72,7 +72,7 @@ st.markdown(
 | EV | Earned value: units of work delivered × contracted unit prices, plus milestone fees achieved |
 | AC | Actual cost: invoiced + accrued |
 | CPI, SPI | EV ÷ AC (cost efficiency), EV ÷ PV (schedule efficiency) |
-| EAC | Estimate at completion: BAC ÷ CPI |
+| EAC | Estimate at completion: BAC ÷ CPI; also AC + (BAC − EV), the "atypical" estimate |
 | VAC | Variance at completion: BAC − EAC |
 | Budget spent | AC ÷ BAC |
 
@@ -88,7 +88,13 @@ st.markdown(
 - **Status**: done on time, done late, overdue (baseline passed, not done), forecast late, on track.
 - **Colour**: red when the slip exceeds {settings.milestone_red_days} days; amber when it exceeds
   {settings.milestone_amber_days} days or the milestone is overdue.
-- **Supply risk**: a drug-supply milestone whose date, plus the lead time, falls after the clinical milestone it must precede.
+- **Supply risk**: margin = date of the clinical milestone − lead time − date of the supply milestone it needs
+  (each the actual if done, else the current forecast). A negative margin is a conflict (days of conflict =
+  −margin); a margin under {settings.supply_near_miss_days} days is a near miss.
+- **What moved**: milestones whose forecast recorded on the compare date differs from the one on *as of*.
+- **Vendor scorecard**: on-time rate = milestones done on time ÷ milestones done; mean and worst slip; overdue;
+  due in the next 30/60/90 days; fees of open milestones due within 90 days. Only the trials you may see count,
+  although vendors work for several sponsors.
 """
 )
 
