@@ -199,8 +199,10 @@ def activation_curve(activation_by_month: pd.DataFrame, *, as_of) -> go.Figure:
     fig.add_scatter(name="Planned sites", x=months, y=df["n_planned"].cumsum(), mode="lines",
                     line=dict(color=PLAN_COLOUR, dash="dash", width=2), line_shape="hv")
     done = df[pd.to_datetime(df["month_date"]) <= pd.Timestamp(as_of)]
-    fig.add_scatter(name="Activated sites", x=_month_end(done["month_date"]).clip(upper=pd.Timestamp(as_of)),
-                    y=done["n_activated"].cumsum(), mode="lines", line=dict(color=ACTUAL_COLOUR, width=3), line_shape="hv")
+    # Carry the actual count on to as_of: no activation since the last one is itself news.
+    x = [*_month_end(done["month_date"]).clip(upper=pd.Timestamp(as_of)), pd.Timestamp(as_of)]
+    y = [*done["n_activated"].cumsum(), int(done["n_activated"].sum())]
+    fig.add_scatter(name="Activated sites", x=x, y=y, mode="lines", line=dict(color=ACTUAL_COLOUR, width=3), line_shape="hv")
     fig.add_vline(x=pd.Timestamp(as_of), line=dict(color="#b0bec5", width=1))
     fig.update_yaxes(title_text="Sites (cumulative)", gridcolor="#eceff1", rangemode="tozero")
     return _layout(fig, height=320, title="Site activation against plan")
