@@ -178,9 +178,17 @@ def build_frame(list_trials: Callable[..., pd.DataFrame]) -> Context:
     return ctx
 
 
+# Sidebar widgets bound to the URL: Streamlit writes these keys into the address itself.
+BOUND_KEYS = ("sponsor", "ta", "phase", "trial", "as_of")
+
+
 def menu(ctx: Context, pages: dict[str, st.Page]) -> None:
-    """The page menu in the sidebar, carrying the view state (the built-in menu would drop it)."""
-    query = to_query(ctx.view)
+    """The page menu in the sidebar, carrying the view state (the built-in menu would drop it).
+
+    The bound widgets put their own keys back into the address on navigation, so the links carry
+    only the other keys: passing a bound key too would repeat it with every click.
+    """
+    query = {k: v for k, v in to_query(ctx.view).items() if k not in BOUND_KEYS}
     with st.sidebar:
         st.divider()
         for name, page in pages.items():

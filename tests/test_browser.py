@@ -42,19 +42,27 @@ def test_a_trial_link_lands_on_its_enrollment_view_with_the_filters_kept(page, a
     assert page.get_by_test_id("stMetricValue").first.inner_text() == "3"
 
 
-def test_the_page_menu_keeps_the_view(page, app_server, tiny_url):
+def test_the_page_menu_keeps_the_view_with_each_key_once(page, app_server, tiny_url):
+    from urllib.parse import parse_qs, urlparse
+
+    def query() -> dict[str, list[str]]:
+        return parse_qs(urlparse(page.url).query)
+
     base = app_server(tiny_url)
-    page.goto(f"{base}/enrollment?trial=T-2&as_of={AS_OF}")
+    page.goto(f"{base}/enrollment?trial=T-2&as_of={AS_OF}&since=2026-06-01")
     page.get_by_role("heading", name="Enrollment · T-2").wait_for()
-    page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Budget").click()
-    page.wait_for_url("**/budget?*")
-    page.get_by_role("heading", name="Budget · T-2").wait_for()
-    assert "trial=T-2" in page.url and f"as_of={AS_OF}" in page.url
-    page.locator('[data-testid="stSidebar"]').get_by_role("link", name="Portfolio").click()
+    sidebar = page.get_by_test_id("stSidebar")
+    for name, heading in (("Budget", "Budget · T-2"), ("Vendors", "Vendors · T-2"), ("Enrollment", "Enrollment · T-2")):
+        sidebar.get_by_role("link", name=name).click()
+        page.get_by_role("heading", name=heading).wait_for()
+        page.wait_for_url(f"**/{name.lower()}?*")
+        # Every key of the view, once each: a link copied from the address bar reproduces the view.
+        assert query() == {"trial": ["T-2"], "as_of": [AS_OF], "since": ["2026-06-01"]}
+    sidebar.get_by_role("link", name="Portfolio").click()
     page.get_by_role("heading", name="Portfolio", exact=True).wait_for()
     page.wait_for_selector("table.dash-table")
     assert page.locator("table.dash-table tbody tr").count() == 1
-    assert "trial=T-2" in page.url
+    assert query() == {"trial": ["T-2"], "as_of": [AS_OF], "since": ["2026-06-01"]}
 
 
 def test_a_link_to_an_unknown_trial_on_a_subpage_says_not_found(page, app_server, tiny_url):
@@ -86,3 +94,17 @@ def test_the_budget_s_curves_render(page, app_server, tiny_url):
     legend = chart.locator(".legendtext").evaluate_all("nodes => nodes.map(n => n.textContent)")
     assert legend == ["PV", "EV", "AC", "EAC projection"]
     assert chart.locator(".scatterlayer .trace").count() == 4
+
+
+def test_the_sites_funnel_plot_renders_and_a_site_link_opens_its_drill_down(page, app_server, tiny_url):
+    base = app_server(tiny_url)
+    page.goto(f"{base}/sites?trial=T-1&as_of={AS_OF}")
+    page.get_by_role("heading", name="Sites · T-1").wait_for()
+    page.wait_for_selector(CHART)
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    legend = chart.locator(".legendtext").evaluate_all("nodes => nodes.map(n => n.textContent)")
+    assert legend == ["±3 limits", "±2 limits", "Pooled", "Sites"]
+    page.goto(f"{base}/sites?trial=T-1&site=S1&as_of={AS_OF}")
+    page.get_by_role("heading", name="Site S1 · Boston General").wait_for()
+    main = page.get_by_test_id("stMain")
+    assert "Trial median" in main.inner_text() and "Traceback" not in main.inner_text()
