@@ -67,11 +67,13 @@ def trial_health(
     if outlooks:
         out["p_meet_plan"] = [getattr(outlooks.get(p), "p_meet_plan", None) for p in out["protocol_number"]]
         out["p_meet_plan"] = out["p_meet_plan"].astype("float64")
+        # Not yet enrolling (no site open, nobody in) stays grey however confident the plan-based forecast is.
+        enrolling = (out["n_sites_active"] > 0) | (out["n_enrolled"] > 0)
         out["enrollment_health"] = [
             metrics.probability_health(q, green=settings.probability_green, amber=settings.probability_amber)
-            if not pd.isna(q)
+            if started and not pd.isna(q)
             else h
-            for q, h in zip(out["p_meet_plan"], out["enrollment_health"])
+            for q, h, started in zip(out["p_meet_plan"], out["enrollment_health"], enrolling)
         ]
 
     budget = evm.set_index("protocol_number")

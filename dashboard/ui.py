@@ -168,10 +168,27 @@ def build_frame(list_trials: Callable[..., pd.DataFrame]) -> Context:
             "as_of": None if as_of == today else as_of,
         }
     )
-    scope, scope_notices = access.make_scope(grants, view, today)
+    if view.trial is not None:
+        # A chosen trial decides its own sponsor, phase and area; say so when the link's filters disagree.
+        row = trials[trials["protocol_number"] == view.trial].iloc[0]
+        clashes = [
+            f"{label} {wanted}"
+            for label, wanted, actual in (
+                ("sponsor", view.sponsor, row["sponsor_code"]),
+                ("area", view.ta, row["therapeutic_area"]),
+                ("phase", view.phase, row["phase"]),
+            )
+            if wanted is not None and wanted != actual
+        ]
+        if clashes:
+            notices.append(f"Trial {view.trial} is not in the filter ({', '.join(clashes)}); showing the trial.")
+    scope, scope_notices = access.make_scope(grants, view.model_copy(update={"sponsor": None}) if view.trial else view, today)
     if scope.trial is not None:
-        # A chosen trial decides its own phase and area.
         scope = scope.replace(phase=None, ta=None)
+    if scope.as_of > today:
+        notices.append(
+            f"The as-of date {scope.as_of} is in the future: figures show the data as loaded, and forecasts count as not yet done."
+        )
     notices.extend(n for n in scope_notices if n not in notices)
     ctx = Context(view=view, scope=scope, today=today, grants=grants, trials=trials, notices=notices)
     st.session_state[_CONTEXT_KEY] = ctx
@@ -305,6 +322,13 @@ def money(amount: float | None) -> str:
         if abs(amount) >= size:
             return f"{amount / size:,.1f}{suffix}"
     return f"{amount:,.0f}"
+
+
+def plain(value, fmt: str = "{}") -> str:
+    """A value as plain text for captions and tiles; empty values as a dash (empty is not zero)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "—"
+    return fmt.format(value)
 
 
 def text(value, fmt: str = "{}") -> str:

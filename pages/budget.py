@@ -63,12 +63,12 @@ else:
     total = metrics.earned_value(by_trial["bac"].sum(), by_trial["pv"].sum(), by_trial["ev"].sum(), by_trial["ac"].sum())
     tiles = st.columns(7)
     tiles[0].metric("BAC", ui.money(total.bac), help=f"Budget at completion ({currency}): contracts + approved change orders.")
-    tiles[1].metric("AC", ui.money(total.ac), delta=f"{ui.text(total.burn_pct, '{:.0%}')} of BAC", delta_color="off",
+    tiles[1].metric("AC", ui.money(total.ac), delta=f"{ui.plain(total.burn_pct, '{:.0%}')} of BAC", delta_color="off",
                     delta_arrow="off", help="Actual cost: invoiced + accrued.")
-    tiles[2].metric("EV", ui.money(total.ev), delta=f"{ui.text(total.pct_complete, '{:.0%}')} complete", delta_color="off",
+    tiles[2].metric("EV", ui.money(total.ev), delta=f"{ui.plain(total.pct_complete, '{:.0%}')} complete", delta_color="off",
                     delta_arrow="off", help="Earned value: units delivered × contracted prices, plus milestone fees achieved.")
-    tiles[3].metric("CPI", ui.text(total.cpi, "{:.2f}"), help="Cost performance: EV ÷ AC (below 1: each unit of work costs more than planned).")
-    tiles[4].metric("SPI", ui.text(total.spi, "{:.2f}"), help="Schedule performance: EV ÷ PV (below 1: less work done than planned).")
+    tiles[3].metric("CPI", ui.plain(total.cpi, "{:.2f}"), help="Cost performance: EV ÷ AC (below 1: each unit of work costs more than planned).")
+    tiles[4].metric("SPI", ui.plain(total.spi, "{:.2f}"), help="Schedule performance: EV ÷ PV (below 1: less work done than planned).")
     tiles[5].metric("EAC", ui.money(total.eac), delta=f"atypical: {ui.money(total.eac_atypical)}", delta_color="off",
                     delta_arrow="off", help="Estimate at completion: BAC ÷ CPI; beside it AC + (BAC − EV), the 'atypical variance' estimate.")
     tiles[6].metric("VAC", ui.money(total.vac), delta="over budget" if (total.vac or 0) < 0 else "within budget",

@@ -105,12 +105,15 @@ if outlook.is_complete:
 else:
     tiles[2].metric(
         "Last patient in (P50)", date_text(outlook.p50),
-        delta=f"{outlook.days_ahead:+,d} days vs planned LPI" if outlook.days_ahead is not None else None,
+        # Streamlit colours a delta by its sign: ahead of plan is good (green), behind is bad (red).
+        delta=(None if outlook.days_ahead is None
+               else f"{outlook.days_ahead:,d} days ahead of plan" if outlook.days_ahead >= 0
+               else f"-{-outlook.days_ahead:,d} days: behind plan"),
         delta_color="normal" if outlook.days_ahead is not None else "off",
         help="The median forecast date on which enrollment reaches the target; the delta compares it with the planned LPI.",
     )
 tiles[3].metric(
-    "P(meet planned LPI)", ui.text(outlook.p_meet_plan, "{:.0%}") if outlook.p_meet_plan is not None else "—",
+    "P(meet planned LPI)", ui.plain(outlook.p_meet_plan, "{:.0%}"),
     delta=f"planned {date_text(outlook.planned_lpi)}", delta_color="off", delta_arrow="off",
     help="Share of forecast outcomes in which the last patient is in by the planned LPI (the LPI milestone's baseline).",
 )
@@ -138,16 +141,16 @@ st.plotly_chart(
 left, right = st.columns(2)
 funnel = ui.cached(enrollment.funnel, scope)
 with left:
-    if funnel.empty:
-        st.info("No subject has been screened yet.")
+    if funnel.empty or int(funnel.iloc[0].n_screened) == 0:
+        st.info("No subject has been screened by this date.")
     else:
         f = funnel.iloc[0]
         st.plotly_chart(charts.screening_funnel(f), width="stretch")
         failure = metrics.ratio(f.n_screen_failed, f.n_outcome_known)
         dropout = metrics.ratio(f.n_discontinued, f.n_enrolled)
         st.caption(
-            f"Screen-failure rate {ui.text(failure, '{:.0%}')} (screen failures ÷ screened subjects with a known outcome); "
-            f"dropout rate {ui.text(dropout, '{:.0%}')} (discontinued ÷ enrolled)."
+            f"Screen-failure rate {ui.plain(failure, '{:.0%}')} (screen failures ÷ screened subjects with a known outcome); "
+            f"dropout rate {ui.plain(dropout, '{:.0%}')} (discontinued ÷ enrolled)."
         )
 with right:
     countries = (
@@ -157,6 +160,7 @@ with right:
              n_planned_subjects=("n_planned_subjects", "sum"), site_days=("site_days", "sum"))
     )
     countries["rate"] = [metrics.rate_per_site_month(e, d) for e, d in zip(countries["n_enrolled"], countries["site_days"])]
+    countries["rate"] = countries["rate"].astype("float64")
     st.plotly_chart(charts.by_country(countries), width="stretch")
 
 st.subheader("Enrollment by country")

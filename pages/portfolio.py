@@ -44,18 +44,20 @@ tiles[0].metric("Active trials", f"{len(active)}", help="Trials in start-up, enr
 tiles[1].metric(
     "Enrolled",
     f"{enrolled:,}",
-    delta=f"of {target:,} planned ({ratio(enrolled, target):.0%})" if target else None,
+    delta=f"of {target:,} target ({ratio(enrolled, target):.0%})" if target else None,
     delta_color="off",
     delta_arrow="off",
     help="Subjects enrolled up to the as-of date ÷ the trials' planned enrollment.",
 )
 tiles[2].metric("Sites active", f"{int(trials['n_sites_active'].sum()):,}", help="Sites activated and not closed on the as-of date.")
 with_budget = trials.dropna(subset=["bac"])
-spent = ratio(with_budget["ac"].sum(), with_budget["bac"].sum())
+# Amounts in different currencies cannot be added up: the per-currency lines below say it instead.
+one_currency = with_budget["reporting_currency"].nunique() <= 1
+spent = ratio(with_budget["ac"].sum(), with_budget["bac"].sum()) if one_currency else None
 tiles[3].metric(
     "Budget spent",
     f"{spent:.0%}" if spent is not None else "—",
-    delta="of budget at completion",
+    delta="of budget at completion" if one_currency else "several currencies: see below",
     delta_color="off",
     delta_arrow="off",
     help="Actual cost (invoiced + accrued) ÷ budget at completion (contracts + approved change orders).",

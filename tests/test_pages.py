@@ -56,3 +56,17 @@ def test_the_sidebar_filters_restore_from_the_link(monkeypatch, tiny_url):
     assert at.date_input[0].value == tiny_portfolio.AS_OF
     text = visible_text(at)
     assert "T-1" in text and "T-2" not in text and "X-9" not in text
+
+
+def test_a_trial_outside_the_links_sponsor_filter_is_shown_with_a_notice(monkeypatch, tiny_url):
+    at = open_page(monkeypatch, tiny_url, "portfolio", sponsor="ACME", trial="X-9", as_of=AS_OF)
+    assert not at.exception
+    assert any("Trial X-9 is not in the filter (sponsor ACME)" in w for w in at.warning.values)
+    text = visible_text(at)
+    assert "X-9" in text and "T-1" not in text
+
+
+def test_a_future_as_of_date_is_flagged(monkeypatch, tiny_url):
+    at = open_page(monkeypatch, tiny_url, "portfolio", as_of="2099-01-01")
+    assert not at.exception
+    assert any("is in the future" in w for w in at.warning.values)

@@ -34,7 +34,7 @@ def test_tiles_show_the_hand_counted_figures(acme):
     assert tiles["Budget spent"] == "38%"
     assert tiles["Milestones late"] == "1"
     enrolled = next(m for m in acme.metric if m.label == "Enrolled")
-    assert enrolled.delta == "of 18 planned (17%)"
+    assert enrolled.delta == "of 18 target (17%)"
 
 
 def test_the_trial_table_has_one_row_per_trial_with_its_health_worst_first(acme):
