@@ -304,3 +304,127 @@ def supply_margin(supply: date, clinical: date, lead_time_days: int = 0, *, near
 def on_time_rate(n_done_on_time: Number | None, n_done: Number | None) -> float | None:
     """Return a vendor's on-time rate: milestones done on time ÷ milestones done (None when none is done)."""
     return ratio(n_done_on_time, n_done)
+
+
+# --- §4 Site flags ----------------------------------------------------------------------------
+
+FlagKind = Literal["proportion", "rate"]
+BadSide = Literal["high", "low"]
+
+
+@dataclass(frozen=True)
+class SiteIndicator:
+    """A flagged site indicator of domain.md §4: numerator ÷ denominator columns of queries.sites.site_kpis."""
+
+    label: str
+    kind: FlagKind
+    numerator: str
+    denominator: str
+    bad_side: BadSide
+    min_setting: str  # the setting holding its minimum denominator
+    scale: float  # multiply the ratio by this to show it
+    unit: str
+    denominator_label: str
+
+
+SITE_INDICATORS: dict[str, SiteIndicator] = {
+    "enrollment_rate": SiteIndicator("Enrollment rate", "rate", "n_enrolled", "days_open", "low", "flag_min_days",
+                                     DAYS_PER_MONTH, "per site-month", "Site-days open"),
+    "screen_failure": SiteIndicator("Screen failure", "proportion", "n_screen_failed", "n_outcome_known", "high",
+                                    "flag_min_subjects", 100, "%", "Subjects with a known screening outcome"),
+    "dropout": SiteIndicator("Dropout", "proportion", "n_discontinued", "n_enrolled", "high", "flag_min_subjects", 100, "%",
+                             "Subjects enrolled"),
+    "entry_lag": SiteIndicator("Late data entry", "proportion", "n_visits_late", "n_visits", "high", "flag_min_visits", 100,
+                               "% of visits > 10 days", "Visits done"),
+    "query_aging": SiteIndicator("Query aging", "proportion", "n_queries_open_30d", "n_queries", "high", "flag_min_queries",
+                                 100, "% open > 30 days", "Queries raised"),
+    "query_rate": SiteIndicator("Query rate", "rate", "n_queries", "n_visits_entered", "high", "flag_min_visits", 1,
+                                "queries per visit", "Visits entered"),
+    "deviation_rate": SiteIndicator("Deviation rate", "rate", "n_important_deviations", "subject_days", "high",
+                                    "flag_min_days", 100 * DAYS_PER_MONTH, "per 100 subject-months", "Subject-days on study"),
+}
+
+
+@dataclass(frozen=True)
+class SiteFlag:
+    """One site's over-dispersion-adjusted z-score and flag; z is None and the flag grey when it is not eligible."""
+
+    z: float | None
+    flag: Health
+
+
+@dataclass(frozen=True)
+class PeerBaseline:
+    """What sites are compared with: the pooled ratio and over-dispersion φ of the eligible sites, and how many there are."""
+
+    pooled: float | None
+    phi: float
+    n_eligible: int
+
+
+def _eligible(numerators, denominators, min_denominator: float) -> list[tuple[float, float] | None]:
+    pairs = []
+    for n, d in zip(numerators, denominators):
+        num, den = _value(n), _value(d)
+        ok = num is not None and den is not None and den > 0 and den >= min_denominator
+        pairs.append((num, den) if ok else None)
+    return pairs
+
+
+def _unadjusted_z(num: float, den: float, pooled: float, kind: FlagKind) -> float:
+    variance = pooled * (1 - pooled) / den if kind == "proportion" else pooled / den
+    # Every eligible site at 0 % (or 100 %): nobody differs from the pool.
+    return 0.0 if variance <= 0 else (num / den - pooled) / math.sqrt(variance)
+
+
+def peer_baseline(numerators: Iterable, denominators: Iterable, *, kind: FlagKind, min_denominator: float) -> PeerBaseline:
+    """Return the pooled ratio and φ (mean unadjusted z², at least 1) over the sites whose denominator reaches the minimum."""
+    pairs = [p for p in _eligible(numerators, denominators, min_denominator) if p is not None]
+    if not pairs:
+        return PeerBaseline(pooled=None, phi=1.0, n_eligible=0)
+    pooled = sum(n for n, _ in pairs) / sum(d for _, d in pairs)
+    phi = sum(_unadjusted_z(n, d, pooled, kind) ** 2 for n, d in pairs) / len(pairs)
+    return PeerBaseline(pooled=pooled, phi=max(phi, 1.0), n_eligible=len(pairs))
+
+
+def flag_sites(
+    numerators: Iterable,
+    denominators: Iterable,
+    *,
+    kind: FlagKind,
+    bad_side: BadSide,
+    min_denominator: float,
+    amber: float = 2.0,
+    red: float = 3.0,
+) -> list[SiteFlag]:
+    """Flag each site of one trial against its peers (Zink et al. 2018, as in gsm): domain.md §4.
+
+    z = (ratio − pooled) / sqrt(φ · variance), the pooled ratio and φ from the eligible sites only;
+    |z| beyond `amber` / `red` on the bad side flags amber / red; sites under `min_denominator` are grey.
+    """
+    numerators, denominators = list(numerators), list(denominators)
+    baseline = peer_baseline(numerators, denominators, kind=kind, min_denominator=min_denominator)
+    flags = []
+    for pair in _eligible(numerators, denominators, min_denominator):
+        if pair is None:
+            flags.append(SiteFlag(z=None, flag="grey"))
+            continue
+        z = _unadjusted_z(*pair, baseline.pooled, kind) / math.sqrt(baseline.phi)
+        bad = z if bad_side == "high" else -z
+        flags.append(SiteFlag(z=z, flag="red" if bad > red else "amber" if bad > amber else "green"))
+    return flags
+
+
+def max_abs_z(n_eligible: int) -> float:
+    """Return the largest |z| a trial with `n_eligible` sites can reach: φ ≥ z²/N, so |z| ≤ √N."""
+    return math.sqrt(max(n_eligible, 0))
+
+
+def funnel_limits(baseline: PeerBaseline, denominators: Iterable, k: float, *, kind: FlagKind) -> list[tuple[float, float]]:
+    """Return (lower, upper) of pooled ± k·sqrt(φ · variance) at each denominator (a funnel plot's limit curves)."""
+    limits = []
+    for d in denominators:
+        spread = k * math.sqrt(baseline.phi * (baseline.pooled * (1 - baseline.pooled) if kind == "proportion" else baseline.pooled) / d)
+        lower, upper = baseline.pooled - spread, baseline.pooled + spread
+        limits.append((max(lower, 0.0), min(upper, 1.0) if kind == "proportion" else upper))
+    return limits

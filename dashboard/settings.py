@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     schedule_horizon_days: int = Field(default=180, gt=0, description="Open milestones due within this count")
     non_enrolling_days: int = Field(default=60, gt=0, description="Active this long with 0 enrolled: non-enrolling")
 
+    # Site flags (domain.md §4): sites below a minimum denominator are neither flagged nor used as peers.
+    flag_amber_z: float = Field(default=2.0, gt=0, description="|z| above this on the bad side: amber")
+    flag_red_z: float = Field(default=3.0, gt=0, description="|z| above this on the bad side: red")
+    flag_min_subjects: int = Field(default=3, ge=1, description="Minimum subjects for screen failure and dropout flags")
+    flag_min_days: int = Field(default=30, ge=1, description="Minimum subject-days (deviations) or site-days (enrollment rate)")
+    flag_min_visits: int = Field(default=10, ge=1, description="Minimum visits for data-entry and query-rate flags")
+    flag_min_queries: int = Field(default=10, ge=1, description="Minimum queries for the query-aging flag")
+
     auth_mode: Literal["none", "header", "oidc"] = Field(default="none", description="How users sign in")
 
 

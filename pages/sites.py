@@ -1,12 +1,330 @@
-"""Sites: Site performance: enrollment, screen failures, data entry, queries and deviations, flagged against peers."""
+"""Sites: site performance (enrollment, screen failures, data entry, queries, deviations), flagged against peers of the same trial."""
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import ui
+from dashboard import charts, metrics, ui
+from dashboard.links import INDICATORS
+from dashboard.metrics import SITE_INDICATORS
+from dashboard.settings import get_settings
+from queries import sites
 
 ctx = ui.context()
 scope = ctx.scope
+settings = get_settings()
+BENCHMARK_NON_ENROLLING = 1 / 3  # Medidata, 2,000+ studies: about one site in three never enrolls (domain.md §2)
 
-st.title("Sites" + (f" · {scope.trial}" if scope.trial else ""))
-st.caption(f"{'Trial ' + scope.trial if scope.trial else 'Every trial in view'} · as of {scope.as_of:%d %b %Y}")
-st.info("Site performance: enrollment, screen failures, data entry, queries and deviations, flagged against peers: this page is being built.", icon="🚧")
+with st.spinner("Loading sites…"):
+    # Every site of the trial(s) is needed to compare a site with its peers, whichever site is in view.
+    kpis = ui.cached(sites.site_kpis, scope.replace(site=None))
+
+
+def min_denominator(key: str) -> float:
+    return getattr(settings, SITE_INDICATORS[key].min_setting)
+
+
+def flag_by_trial(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The sites with z_<indicator> and flag_<indicator> columns (peers: the same trial), and each trial's baselines."""
+    frame = frame.copy()
+    baselines = {}
+    for key, ind in SITE_INDICATORS.items():
+        z = pd.Series(float("nan"), index=frame.index)
+        flag = pd.Series("grey", index=frame.index)
+        for protocol, group in frame.groupby("protocol_number"):
+            found = metrics.flag_sites(
+                group[ind.numerator], group[ind.denominator], kind=ind.kind, bad_side=ind.bad_side,
+                min_denominator=min_denominator(key), amber=settings.flag_amber_z, red=settings.flag_red_z,
+            )
+            z[group.index] = [float("nan") if f.z is None else f.z for f in found]
+            flag[group.index] = [f.flag for f in found]
+            baselines[protocol, key] = metrics.peer_baseline(
+                group[ind.numerator], group[ind.denominator], kind=ind.kind, min_denominator=min_denominator(key)
+            )
+        frame[f"z_{key}"], frame[f"flag_{key}"] = z, flag
+    flags = frame[[f"flag_{key}" for key in SITE_INDICATORS]]
+    frame["n_red"] = (flags == "red").sum(axis=1)
+    frame["n_amber"] = (flags == "amber").sum(axis=1)
+    frame["worst_flag"] = [metrics.worst_health(*row) for row in flags.itertuples(index=False)]
+    return frame, baselines
+
+
+def value(row, key: str):
+    """The indicator's value for a site, scaled for display; None when its denominator is 0 (empty is not zero)."""
+    ind = SITE_INDICATORS[key]
+    ratio = metrics.ratio(row[ind.numerator], row[ind.denominator])
+    return None if ratio is None else ratio * ind.scale
+
+
+FORMAT = {"enrollment_rate": "{:.2f}", "screen_failure": "{:.0f}%", "dropout": "{:.0f}%", "entry_lag": "{:.0f}%",
+          "query_aging": "{:.0f}%", "query_rate": "{:.2f}", "deviation_rate": "{:.1f}"}
+
+
+def day(value) -> str:
+    return "—" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%d %b %Y}"
+
+
+def csv(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def few_sites_note(n_eligible: int, what: str) -> str | None:
+    """A plain sentence when a trial has too few eligible sites for amber or red to be possible (|z| ≤ √N)."""
+    if n_eligible >= 10:
+        return None
+    reachable = metrics.max_abs_z(n_eligible)
+    cannot = "amber or red" if n_eligible < 5 else "red"
+    return (
+        f"Only {n_eligible} site{'s' if n_eligible != 1 else ''} of this trial {'have' if n_eligible != 1 else 'has'} enough {what} "
+        f"to be compared: with N sites no |z| can exceed √N = {reachable:.2f}, so no site can be {cannot} here. "
+        "This is not the same as every site being fine."
+    )
+
+
+flagged, baselines = flag_by_trial(kpis)
+flag_note = (
+    f"Flags compare each site with the other sites of its trial (over-dispersion-adjusted z-score, Zink et al. 2018): "
+    f"|z| > {settings.flag_amber_z:g} on the bad side is amber, > {settings.flag_red_z:g} red. Sites below a minimum "
+    f"({settings.flag_min_subjects} subjects, {settings.flag_min_days} subject- or site-days, {settings.flag_min_visits} visits, "
+    f"{settings.flag_min_queries} queries) are not flagged and not used as peers. See Methods."
+)
+
+if scope.trial is None:
+    # ------------------------------------------------------------------ portfolio view
+    st.title("Sites")
+    st.caption(f"Every trial in view · as of {scope.as_of:%d %b %Y} · the sites with the most red flags first")
+    if flagged.empty:
+        st.info("No sites match these filters.")
+        st.stop()
+    tiles = st.columns(3)
+    tiles[0].metric("Sites active", f"{int((flagged['site_status'] == 'active').sum()):,}", help="Activated and not closed by the as-of date.")
+    tiles[1].metric("Sites with a red flag", f"{int((flagged['n_red'] > 0).sum()):,}", help=flag_note)
+    tiles[2].metric("Sites with an amber flag only", f"{int(((flagged['n_red'] == 0) & (flagged['n_amber'] > 0)).sum()):,}", help=flag_note)
+    worst = flagged[(flagged["n_red"] + flagged["n_amber"]) > 0].sort_values(
+        ["n_red", "n_amber", "protocol_number", "site_number"], ascending=[False, False, True, True]
+    )
+    st.subheader("Worst sites across trials")
+    if worst.empty:
+        st.info("No site is flagged amber or red.")
+    else:
+        rows = []
+        for _, r in worst.head(30).iterrows():
+            names = [SITE_INDICATORS[k].label for k in INDICATORS if r[f"flag_{k}"] in ("red", "amber")]
+            rows.append({
+                "site": ui.link(ctx.link("sites", trial=r["protocol_number"], site=r["site_number"]), r["site_number"]),
+                "trial": ui.text(r["protocol_number"]),
+                "name": ui.text(r["site_name"]),
+                "country": ui.text(r["country_name"]),
+                "red": f"{int(r['n_red'])}", "amber": f"{int(r['n_amber'])}",
+                "flags": ui.chip(r["worst_flag"]) + " " + ui.text(", ".join(names)),
+            })
+        ui.html_table(
+            rows,
+            {"site": "Site", "trial": "Trial", "name": "Institution", "country": "Country", "red": "Red flags",
+             "amber": "Amber flags", "flags": "Flagged on"},
+            numeric=("red", "amber"), nowrap=("site", "trial"),
+        )
+    st.caption(flag_note)
+    st.download_button("⬇️ Download sites (CSV)", csv(flagged), f"sites_{scope.as_of}.csv", "text/csv")
+    st.stop()
+
+# ---------------------------------------------------------------------- trial view
+st.title(f"Sites · {scope.trial}")
+st.caption(f"Trial {scope.trial} · as of {scope.as_of:%d %b %Y}")
+if flagged.empty:
+    st.info(f"Trial {scope.trial} has no sites yet.")
+    st.stop()
+
+site_numbers = list(flagged["site_number"])
+chosen_site = scope.site
+if chosen_site is not None and chosen_site not in site_numbers:
+    st.warning(f"Site {chosen_site!r} was not found in trial {scope.trial}; showing all its sites.", icon="⚠️")
+    chosen_site = None
+
+active = flagged[flagged["site_status"] == "active"]
+non_enrolling = [
+    metrics.is_non_enrolling(d, e, min_days=settings.non_enrolling_days) for d, e in zip(active["days_open"], active["n_enrolled"])
+]
+share = metrics.ratio(sum(non_enrolling), len(active))
+tiles = st.columns(3)
+tiles[0].metric("Active sites", f"{len(active):,}", delta=f"of {len(flagged):,} sites", delta_color="off", delta_arrow="off",
+                help="Activated and not closed by the as-of date.")
+tiles[1].metric(
+    "Non-enrolling sites", f"{sum(non_enrolling):,}",
+    delta=f"{'—' if share is None else format(share, '.0%')} of active · benchmark ≈ 1 in 3", delta_color="off", delta_arrow="off",
+    help=f"Active for at least {settings.non_enrolling_days} days with nobody enrolled. "
+    "Industry benchmark (Medidata, 2,000+ studies): about one site in three never enrolls a patient.",
+)
+tiles[2].metric("Sites with a red flag", f"{int((flagged['n_red'] > 0).sum()):,}",
+                delta=f"{int(((flagged['n_red'] == 0) & (flagged['n_amber'] > 0)).sum())} more amber", delta_color="off",
+                delta_arrow="off", help=flag_note)
+
+medians = {key: pd.Series([value(r, key) for _, r in flagged.iterrows()], dtype="float64").median() for key in INDICATORS}
+
+if chosen_site is not None:
+    # ------------------------------------------------------------------ site drill-down
+    r = flagged[flagged["site_number"] == chosen_site].iloc[0]
+    st.subheader(f"Site {r['site_number']} · {r['site_name']}")
+    st.caption(f"{r['country_name']} · {r['site_status']} · activated {day(r['activated_date'])} · "
+               f"{int(r['n_enrolled'])} enrolled of {int(r['n_planned_subjects'])} planned")
+    st.markdown(ui.link(ctx.link("sites", site=None), f"← All sites of {scope.trial}"), unsafe_allow_html=True)
+    rows = []
+    for key in INDICATORS:
+        ind = SITE_INDICATORS[key]
+        median = medians[key]
+        rows.append({
+            "indicator": ui.text(f"{ind.label} ({ind.unit})"),
+            "site": ui.text(value(r, key), FORMAT[key]),
+            "median": ui.text(None if pd.isna(median) else median, FORMAT[key]),
+            "of": ui.text(None if pd.isna(r[ind.denominator]) else f"{r[ind.numerator]:,.0f} ÷ {r[ind.denominator]:,.0f}"),
+            "z": ui.text(None if pd.isna(r[f"z_{key}"]) else r[f"z_{key}"], "{:+.2f}"),
+            "flag": ui.chip(r[f"flag_{key}"]),
+        })
+    ui.html_table(rows, {"indicator": "Indicator", "site": "This site", "median": "Trial median", "of": "Numerator ÷ denominator",
+                         "z": "z", "flag": "Flag"}, numeric=("site", "median", "of", "z"), nowrap=("flag",))
+    st.markdown(
+        f"**Open queries:** {int(r['n_queries_open'])} of {int(r['n_queries'])} raised, {int(r['n_queries_open_30d'])} open more than 30 days · "
+        f"median days to close {ui.text(r['median_days_to_close'], '{:.1f}') if not pd.isna(r['median_days_to_close']) else '—'}  \n"
+        f"**Deviations:** {int(r['n_deviations'])}, of which {int(r['n_important_deviations'])} important · "
+        f"**Data entry:** {int(r['n_visits_late'])} of {int(r['n_visits'])} visits late, mean lag "
+        f"{'—' if pd.isna(r['mean_entry_lag_days']) else format(r['mean_entry_lag_days'], '.1f') + ' days'}"
+    )
+    st.divider()
+
+# ---------------------------------------------------------------------- funnel plot
+st.subheader("Sites against their peers")
+# A bound selectbox writes its displayed label to the URL, so the options are the link's codes themselves.
+key = st.selectbox(
+    "Indicator", list(INDICATORS), key="indicator", bind="query-params",
+    help=" · ".join(f"{k}: {SITE_INDICATORS[k].label} ({SITE_INDICATORS[k].unit})" for k in INDICATORS),
+)
+ind = SITE_INDICATORS[key]
+baseline = baselines[scope.trial, key]
+note = few_sites_note(baseline.n_eligible, ind.denominator_label.lower())
+if note:
+    st.info(note, icon="ℹ️")
+points = flagged[flagged[ind.denominator].fillna(0) > 0]
+if baseline.pooled is None or points.empty:
+    st.caption(f"No site has enough {ind.denominator_label.lower()} to draw the funnel plot.")
+else:
+    top = float(points[ind.denominator].max())
+    steps = [max(min_denominator(key), 1) + (top - max(min_denominator(key), 1)) * i / 60 for i in range(61)]
+    limits = {k: metrics.funnel_limits(baseline, steps, k, kind=ind.kind) for k in (2, 3)}
+    curve = pd.DataFrame({
+        "denominator": steps,
+        **{f"lower{k}": [lo * ind.scale for lo, _ in limits[k]] for k in (2, 3)},
+        **{f"upper{k}": [hi * ind.scale for _, hi in limits[k]] for k in (2, 3)},
+    })
+    marks = pd.DataFrame({
+        "site_label": [f"Site {s} · {n}" for s, n in zip(points["site_number"], points["site_name"])],
+        "denominator": points[ind.denominator].astype(float),
+        "value": [value(r, key) for _, r in points.iterrows()],
+        "flag": points[f"flag_{key}"],
+        "z": points[f"z_{key}"],
+    })
+    st.plotly_chart(
+        charts.funnel_plot(marks, curve, pooled=baseline.pooled * ind.scale, title=f"{ind.label} against {ind.denominator_label.lower()}",
+                           x_title=ind.denominator_label, y_title=f"{ind.label} ({ind.unit})", y_format=".2f"),
+        width="stretch",
+    )
+    st.caption(
+        f"Pooled over the {baseline.n_eligible} eligible sites: {baseline.pooled * ind.scale:.2f} {ind.unit}; over-dispersion φ = "
+        f"{baseline.phi:.2f}. Limits: pooled ± 2 and ± 3 × √(φ × variance at that denominator). Grey points are below the minimum."
+    )
+
+# ---------------------------------------------------------------------- site table
+st.subheader(f"Sites of {scope.trial}")
+table = pd.DataFrame({
+    "site": [ctx.link("sites", site=n) for n in flagged["site_number"]],
+    "site_name": flagged["site_name"],
+    "country_code": flagged["country_code"],
+    "site_status": flagged["site_status"],
+    "activated_date": flagged["activated_date"],
+    "days_selected_to_activated": flagged["days_selected_to_activated"],
+    "days_activated_to_first_subject": flagged["days_activated_to_first_subject"],
+    "n_enrolled": flagged["n_enrolled"].astype("float64"),
+    "pct_of_target": [None if (f := metrics.ratio(e, p)) is None else f * 100 for e, p in zip(flagged["n_enrolled"], flagged["n_planned_subjects"])],
+    **{key: [value(r, key) for _, r in flagged.iterrows()] for key in INDICATORS},
+    "n_screened": flagged["n_screened"].astype("float64"),
+    "n_visits": flagged["n_visits"].astype("float64"),
+    "mean_entry_lag_days": flagged["mean_entry_lag_days"],
+    "n_queries": flagged["n_queries"].astype("float64"),
+    "median_days_to_close": flagged["median_days_to_close"],
+    "n_important_deviations": flagged["n_important_deviations"].astype("float64"),
+    "flags": [
+        ", ".join(f"{metrics.HEALTH_ICON[r[f'flag_{k}']]} {SITE_INDICATORS[k].label}" for k in INDICATORS if r[f"flag_{k}"] in ("red", "amber"))
+        for _, r in flagged.iterrows()
+    ],
+})
+column = st.column_config
+st.dataframe(
+    table,
+    column_order=["site", "site_name", "country_code", "site_status", "flags", "n_enrolled", "pct_of_target", "enrollment_rate",
+                  "n_screened", "screen_failure", "dropout", "n_visits", "entry_lag", "mean_entry_lag_days", "n_queries",
+                  "query_rate", "query_aging", "median_days_to_close", "n_important_deviations", "deviation_rate", "activated_date",
+                  "days_selected_to_activated", "days_activated_to_first_subject"],
+    column_config={
+        "site": column.LinkColumn("Site", display_text=r"site=([^&]+)", pinned=True),
+        "site_name": column.TextColumn("Institution"),
+        "country_code": column.TextColumn("Country"),
+        "site_status": column.TextColumn("Status"),
+        "flags": column.TextColumn("Flags", width="medium", help="Indicators flagged amber (🟡) or red (🔴) against the trial's other sites."),
+        "n_enrolled": column.NumberColumn("Enrolled", format="%d"),
+        "pct_of_target": column.ProgressColumn("% of target", format="%.0f%%", min_value=0, max_value=100,
+                                               help="Enrolled ÷ the site's planned subjects"),
+        "enrollment_rate": column.NumberColumn("Per site-month", format="%.2f", help="Enrolled ÷ site-months open"),
+        "n_screened": column.NumberColumn("Screened", format="%d"),
+        "screen_failure": column.NumberColumn("Screen failure", format="%.0f%%", help="Screen-failed ÷ subjects with a known outcome"),
+        "dropout": column.NumberColumn("Dropout", format="%.0f%%", help="Discontinued ÷ enrolled"),
+        "n_visits": column.NumberColumn("Visits", format="%d"),
+        "entry_lag": column.NumberColumn("Entered > 10 d", format="%.0f%%",
+                                         help="Visits entered more than 10 days after the visit, or still not entered after 10 days, ÷ visits done"),
+        "mean_entry_lag_days": column.NumberColumn("Mean lag (d)", format="%.1f",
+                                                   help="Days from visit to entry, each capped at 60, over the visits entered; empty when none is"),
+        "n_queries": column.NumberColumn("Queries", format="%d"),
+        "query_rate": column.NumberColumn("Queries per visit", format="%.2f", help="Queries ÷ visits entered"),
+        "query_aging": column.NumberColumn("Open > 30 d", format="%.0f%%", help="Queries open more than 30 days on the as-of date ÷ queries raised"),
+        "median_days_to_close": column.NumberColumn("Median days to close", format="%.1f"),
+        "n_important_deviations": column.NumberColumn("Important deviations", format="%d"),
+        "deviation_rate": column.NumberColumn("Deviations per 100 subject-months", format="%.1f",
+                                              help="Important deviations ÷ subject-days on study"),
+        "activated_date": column.DateColumn("Activated", format="YYYY-MM-DD"),
+        "days_selected_to_activated": column.NumberColumn("Selected → activated (d)", format="%d"),
+        "days_activated_to_first_subject": column.NumberColumn("Activated → 1st subject (d)", format="%d"),
+    },
+    hide_index=True,
+    width="stretch",
+    height=min(38 + 35 * len(table), 560),
+)
+st.caption(flag_note + " An empty cell has no denominator yet (empty is not zero).")
+st.download_button("⬇️ Download sites (CSV)", csv(flagged), f"sites_{scope.trial}_{scope.as_of}.csv", "text/csv")
+
+# ---------------------------------------------------------------------- countries
+st.subheader("By country")
+countries = ui.cached(sites.by_country, scope.replace(site=None))
+countries = countries.assign(
+    rate=[metrics.rate_per_site_month(e, d) for e, d in zip(countries["n_enrolled"], countries["days_open"])],
+    pct_late=[metrics.ratio(n, d) for n, d in zip(countries["n_visits_late"], countries["n_visits"])],
+    pct_old=[metrics.ratio(n, d) for n, d in zip(countries["n_queries_open_30d"], countries["n_queries"])],
+)
+left, right = st.columns([2, 3])
+with left:
+    st.plotly_chart(charts.sites_by_country(countries), width="stretch")
+with right:
+    st.dataframe(
+        countries[["country_name", "n_sites", "n_sites_activated", "n_enrolled", "n_planned_subjects", "rate", "pct_late", "pct_old",
+                   "n_important_deviations"]].assign(pct_late=lambda d: d["pct_late"] * 100, pct_old=lambda d: d["pct_old"] * 100),
+        column_config={
+            "country_name": "Country",
+            "n_sites": st.column_config.NumberColumn("Sites"),
+            "n_sites_activated": st.column_config.NumberColumn("Activated"),
+            "n_enrolled": st.column_config.ProgressColumn("Enrolled", format="%d", min_value=0,
+                                                          max_value=int(countries["n_enrolled"].max() or 1)),
+            "n_planned_subjects": st.column_config.NumberColumn("Site targets"),
+            "rate": st.column_config.NumberColumn("Per site-month", format="%.2f", help="Enrolled ÷ site-months open"),
+            "pct_late": st.column_config.NumberColumn("Entered > 10 d", format="%.0f%%"),
+            "pct_old": st.column_config.NumberColumn("Queries open > 30 d", format="%.0f%%"),
+            "n_important_deviations": st.column_config.NumberColumn("Important deviations"),
+        },
+        hide_index=True,
+        width="stretch",
+    )

@@ -4,6 +4,6 @@ MODULES lists every query module, so tests and the benchmark can run every funct
 (each module lists its functions in QUERIES). A new module goes here too.
 """
 
-from queries import budget, enrollment, portfolio, vendors
+from queries import budget, enrollment, portfolio, sites, vendors
 
-MODULES = (portfolio, enrollment, budget, vendors)
+MODULES = (portfolio, enrollment, sites, budget, vendors)

@@ -107,4 +107,5 @@ def test_the_sites_funnel_plot_renders_and_a_site_link_opens_its_drill_down(page
     page.goto(f"{base}/sites?trial=T-1&site=S1&as_of={AS_OF}")
     page.get_by_role("heading", name="Site S1 · Boston General").wait_for()
     main = page.get_by_test_id("stMain")
-    assert "Trial median" in main.inner_text() and "Traceback" not in main.inner_text()
+    main.locator("table.dash-table").get_by_text("Trial median").wait_for()
+    assert "Traceback" not in main.inner_text()

@@ -497,3 +497,78 @@ def test_the_near_miss_window_is_a_setting():
 def test_on_time_rate_is_done_on_time_over_done():
     assert on_time_rate(3, 4) == 0.75
     assert on_time_rate(0, 0) is None
+
+
+# --- §4 Site flags: over-dispersion-adjusted z-scores (Zink et al. 2018) -----------------------
+
+from dashboard.metrics import SiteFlag, flag_sites, funnel_limits, max_abs_z, peer_baseline  # noqa: E402  (appended section)
+
+
+def test_flags_on_a_hand_computed_example():
+    # Four sites of 20 visits, 2, 2, 2 and 10 late: pooled p = 16 / 80 = 0.2, variance 0.2 × 0.8 / 20 = 0.008.
+    # Unadjusted z: −0.1 / 0.0894 = −1.118 (three times) and 0.3 / 0.0894 = 3.354; φ = (3 × 1.25 + 11.25) / 4 = 3.75.
+    # Adjusted: −1.118 / √3.75 = −0.577 and 3.354 / √3.75 = 1.732 = √3: under 2, and no site of 4 can exceed √4 = 2.
+    baseline = peer_baseline([2, 2, 2, 10], [20, 20, 20, 20], kind="proportion", min_denominator=10)
+    assert baseline.pooled == pytest.approx(0.2) and baseline.phi == pytest.approx(3.75) and baseline.n_eligible == 4
+    flags = flag_sites([2, 2, 2, 10], [20, 20, 20, 20], kind="proportion", bad_side="high", min_denominator=10)
+    assert [f.z for f in flags] == pytest.approx([-0.57735, -0.57735, -0.57735, 1.73205], abs=1e-5)
+    assert {f.flag for f in flags} == {"green"}
+    assert max_abs_z(4) == 2.0 and max_abs_z(10) == pytest.approx(3.1623, abs=1e-4)
+
+
+def test_thresholds_and_the_bad_side():
+    # One outlier among N sites of equal size, the others alike: the others' z are each −1/(N−1) of the outlier's,
+    # so φ = z_o² / (N − 1) and the outlier's adjusted z is exactly √(N − 1); the others' is −1/√(N − 1).
+    ten = flag_sites([5] * 9 + [50], [100] * 10, kind="proportion", bad_side="high", min_denominator=10)
+    assert ten[-1].z == pytest.approx(3.0) and ten[0].z == pytest.approx(-1 / 3)
+    assert ten[-1].flag == "amber"  # |z| must be above 3, not equal to it, to be red
+    twelve = flag_sites([5] * 11 + [50], [100] * 12, kind="proportion", bad_side="high", min_denominator=10)
+    assert twelve[-1].z == pytest.approx(11**0.5) and twelve[-1].flag == "red" and twelve[0].flag == "green"
+    # The same numbers where high is the good side: nobody is flagged.
+    low = flag_sites([5] * 11 + [50], [100] * 12, kind="proportion", bad_side="low", min_denominator=10)
+    assert {f.flag for f in low} == {"green"}
+    # Thresholds are arguments (settings).
+    assert flag_sites([5] * 11 + [50], [100] * 12, kind="proportion", bad_side="high", min_denominator=10, red=3.5)[-1].flag == "amber"
+
+
+def test_a_rate_metric_flags_the_low_side():
+    # Enrollment rate: twelve sites of 100 site-days, eleven with 10 enrolled and one with none. Pooled r = 110 / 1200;
+    # the empty site's unadjusted z = −r / √(r / 100) = −3.028; φ = mean z² = 0.83 is floored at 1, so z stays −3.028.
+    r = 110 / 1200
+    flags = flag_sites([10] * 11 + [0], [100] * 12, kind="rate", bad_side="low", min_denominator=30)
+    assert flags[-1].z == pytest.approx(-r / (r / 100) ** 0.5) == pytest.approx(-3.0277, abs=1e-4)
+    assert flags[-1].flag == "red"
+    assert flag_sites([10] * 11 + [0], [100] * 12, kind="rate", bad_side="high", min_denominator=30)[-1].flag == "green"
+
+
+def test_sites_below_the_minimum_are_grey_and_not_peers():
+    flags = flag_sites([1, 2, 2, 9], [5, 20, 20, None], kind="proportion", bad_side="high", min_denominator=10)
+    assert flags[0] == SiteFlag(z=None, flag="grey") and flags[3] == SiteFlag(z=None, flag="grey")
+    # The two eligible sites are alike: pooled 0.1, nobody differs, φ floored at 1.
+    assert [f.z for f in flags[1:3]] == [0.0, 0.0]
+    baseline = peer_baseline([1, 2, 2, 9], [5, 20, 20, None], kind="proportion", min_denominator=10)
+    assert (baseline.pooled, baseline.phi, baseline.n_eligible) == (0.1, 1.0, 2)
+
+
+def test_phi_is_floored_at_one():
+    # Under-dispersed sites (all close to the pool): mean z² < 1, so z is not inflated.
+    baseline = peer_baseline([10, 11, 9], [100, 100, 100], kind="proportion", min_denominator=10)
+    assert baseline.phi == 1.0
+    flags = flag_sites([10, 11, 9], [100, 100, 100], kind="proportion", bad_side="high", min_denominator=10)
+    assert flags[1].z == pytest.approx(0.01 / (0.1 * 0.9 / 100) ** 0.5)
+
+
+def test_every_site_at_zero_is_green_and_no_site_is_eligible_is_grey():
+    assert {f.flag for f in flag_sites([0, 0, 0], [20, 30, 40], kind="proportion", bad_side="high", min_denominator=10)} == {"green"}
+    assert peer_baseline([1], [2], kind="rate", min_denominator=30).pooled is None
+    assert flag_sites([1], [2], kind="rate", bad_side="high", min_denominator=30) == [SiteFlag(z=None, flag="grey")]
+
+
+def test_funnel_limits_are_pooled_plus_minus_k_sigma_with_phi():
+    baseline = peer_baseline([2, 2, 2, 10], [20, 20, 20, 20], kind="proportion", min_denominator=10)
+    ((lower, upper),) = funnel_limits(baseline, [20], 2, kind="proportion")
+    spread = 2 * (3.75 * 0.2 * 0.8 / 20) ** 0.5
+    assert (lower, upper) == pytest.approx((max(0.2 - spread, 0), 0.2 + spread))
+    rate = peer_baseline([10, 20], [100, 100], kind="rate", min_denominator=30)
+    ((low, high),) = funnel_limits(rate, [100], 3, kind="rate")
+    assert high == pytest.approx(0.15 + 3 * (rate.phi * 0.15 / 100) ** 0.5) and low >= 0
