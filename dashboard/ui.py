@@ -302,7 +302,7 @@ def link(href: str, text: str) -> str:
 def html_table(
     rows: list[dict[str, str]], columns: dict[str, str], numeric: tuple[str, ...] = (), nowrap: tuple[str, ...] = ()
 ) -> None:
-    """Draw a table of ready-made HTML cells (escape text with `text()`); column key → header."""
+    """Draw a table of ready-made HTML cells (escape values with `cell()`); column key → header."""
 
     def css(key: str) -> str:
         return "num" if key in numeric else "nowrap" if key in nowrap else ""
@@ -331,7 +331,7 @@ def plain(value, fmt: str = "{}") -> str:
     return fmt.format(value)
 
 
-def text(value, fmt: str = "{}") -> str:
+def cell(value, fmt: str = "{}") -> str:
     """A value as escaped HTML text; empty values as a muted dash (empty is not zero)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return '<span class="muted">—</span>'

@@ -27,8 +27,8 @@ def evm_rows(df, first: str, first_header: str):
             {
                 "name": getattr(r, first),
                 "bac": ui.money(ev.bac), "pv": ui.money(ev.pv), "ev": ui.money(ev.ev), "ac": ui.money(ev.ac),
-                "cpi": f"{ui.text(ev.cpi, '{:.2f}')} {ui.chip(health(ev.cpi))}",
-                "spi": f"{ui.text(ev.spi, '{:.2f}')} {ui.chip(health(ev.spi))}",
+                "cpi": f"{ui.cell(ev.cpi, '{:.2f}')} {ui.chip(health(ev.cpi))}",
+                "spi": f"{ui.cell(ev.spi, '{:.2f}')} {ui.chip(health(ev.spi))}",
                 "eac": ui.money(ev.eac), "vac": ui.money(ev.vac),
             }
         )
@@ -88,11 +88,11 @@ if scope.trial is None:
         ev = metrics.earned_value(r.bac, r.pv, r.ev, r.ac)
         rows.append((ev.cpi if ev.cpi is not None else float("inf"), {
             "trial": ui.link(ctx.link("budget", trial=r.protocol_number), r.protocol_number),
-            "currency": ui.text(currencies.get(r.protocol_number)),
+            "currency": ui.cell(currencies.get(r.protocol_number)),
             "bac": ui.money(ev.bac), "ac": ui.money(ev.ac), "ev": ui.money(ev.ev),
             "burn": ui.bar(ev.burn_pct),
-            "cpi": f"{ui.text(ev.cpi, '{:.2f}')} {ui.chip(health(ev.cpi))}",
-            "spi": f"{ui.text(ev.spi, '{:.2f}')} {ui.chip(health(ev.spi))}",
+            "cpi": f"{ui.cell(ev.cpi, '{:.2f}')} {ui.chip(health(ev.cpi))}",
+            "spi": f"{ui.cell(ev.spi, '{:.2f}')} {ui.chip(health(ev.spi))}",
             "eac": ui.money(ev.eac), "vac": ui.money(ev.vac),
         }))
     ui.html_table(

@@ -42,13 +42,13 @@ if scope.trial is None:
         rows.append(
             {
                 "trial": ui.link(ctx.link("enrollment", trial=row.protocol_number), row.protocol_number),
-                "indication": ui.text(row.indication),
+                "indication": ui.cell(row.indication),
                 "enrolled": f"{row.n_enrolled:,} / {row.n_planned_subjects:,}",
-                "plan": ui.bar(row.pct_of_plan_to_date) if row.planned_to_date else ui.text(None),
-                "p50": "complete" if o.is_complete else ui.text(date_text(o.p50)),
-                "planned": ui.text(date_text(o.planned_lpi)),
-                "ahead": ui.text(o.days_ahead, "{:+,d} d"),
-                "p": ui.text(o.p_meet_plan, "{:.0%}"),
+                "plan": ui.bar(row.pct_of_plan_to_date) if row.planned_to_date else ui.cell(None),
+                "p50": "complete" if o.is_complete else ui.cell(date_text(o.p50)),
+                "planned": ui.cell(date_text(o.planned_lpi)),
+                "ahead": ui.cell(o.days_ahead, "{:+,d} d"),
+                "p": ui.cell(o.p_meet_plan, "{:.0%}"),
                 "health": ui.chip(row.enrollment_health),
             }
         )

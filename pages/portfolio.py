@@ -83,19 +83,19 @@ ordered = trials.assign(order=-trials["overall_health"].map(HEALTH_ORDER)).sort_
 rows = [
     {
         "trial": ui.link(ctx.link("enrollment", trial=t.protocol_number), t.protocol_number),
-        "title": f'<span title="{ui.text(t.trial_title)}">{ui.text(t.indication)}</span>'
-        + f'<br><span class="muted">{ui.text(t.therapeutic_area)} · phase {ui.text(t.phase)}</span>',
-        "status": ui.text(STATUS_LABEL.get(t.trial_status, t.trial_status)),
+        "title": f'<span title="{ui.cell(t.trial_title)}">{ui.cell(t.indication)}</span>'
+        + f'<br><span class="muted">{ui.cell(t.therapeutic_area)} · phase {ui.cell(t.phase)}</span>',
+        "status": ui.cell(STATUS_LABEL.get(t.trial_status, t.trial_status)),
         "overall": ui.chip(t.overall_health),
         "enrollment": ui.chip(t.enrollment_health),
         "budget": ui.chip(t.budget_health),
         "schedule": ui.chip(t.schedule_health),
         "enrolled": f"{t.n_enrolled:,} / {t.n_planned_subjects:,}",
         "pct": ui.bar(t.pct_to_target),
-        "cpi": ui.text(t.cpi, "{:.2f}"),
-        "next": ui.text(t.next_milestone)
-        + (f'<br><span class="muted">{ui.text(t.next_milestone_date, "{:%d %b %Y}")}</span>' if isinstance(t.next_milestone, str) else ""),
-        "slip": ui.text(t.next_milestone_slip_days, "{:+d} d"),
+        "cpi": ui.cell(t.cpi, "{:.2f}"),
+        "next": ui.cell(t.next_milestone)
+        + (f'<br><span class="muted">{ui.cell(t.next_milestone_date, "{:%d %b %Y}")}</span>' if isinstance(t.next_milestone, str) else ""),
+        "slip": ui.cell(t.next_milestone_slip_days, "{:+d} d"),
     }
     for t in ordered.itertuples(index=False)
 ]

@@ -111,11 +111,11 @@ if scope.trial is None:
             names = [SITE_INDICATORS[k].label for k in INDICATORS if r[f"flag_{k}"] in ("red", "amber")]
             rows.append({
                 "site": ui.link(ctx.link("sites", trial=r["protocol_number"], site=r["site_number"]), r["site_number"]),
-                "trial": ui.text(r["protocol_number"]),
-                "name": ui.text(r["site_name"]),
-                "country": ui.text(r["country_name"]),
+                "trial": ui.cell(r["protocol_number"]),
+                "name": ui.cell(r["site_name"]),
+                "country": ui.cell(r["country_name"]),
                 "red": f"{int(r['n_red'])}", "amber": f"{int(r['n_amber'])}",
-                "flags": ui.chip(r["worst_flag"]) + " " + ui.text(", ".join(names)),
+                "flags": ui.chip(r["worst_flag"]) + " " + ui.cell(", ".join(names)),
             })
         ui.html_table(
             rows,
@@ -172,18 +172,18 @@ if chosen_site is not None:
         ind = SITE_INDICATORS[key]
         median = medians[key]
         rows.append({
-            "indicator": ui.text(f"{ind.label} ({ind.unit})"),
-            "site": ui.text(value(r, key), FORMAT[key]),
-            "median": ui.text(None if pd.isna(median) else median, FORMAT[key]),
-            "of": ui.text(None if pd.isna(r[ind.denominator]) else f"{r[ind.numerator]:,.0f} ÷ {r[ind.denominator]:,.0f}"),
-            "z": ui.text(None if pd.isna(r[f"z_{key}"]) else r[f"z_{key}"], "{:+.2f}"),
+            "indicator": ui.cell(f"{ind.label} ({ind.unit})"),
+            "site": ui.cell(value(r, key), FORMAT[key]),
+            "median": ui.cell(None if pd.isna(median) else median, FORMAT[key]),
+            "of": ui.cell(None if pd.isna(r[ind.denominator]) else f"{r[ind.numerator]:,.0f} ÷ {r[ind.denominator]:,.0f}"),
+            "z": ui.cell(None if pd.isna(r[f"z_{key}"]) else r[f"z_{key}"], "{:+.2f}"),
             "flag": ui.chip(r[f"flag_{key}"]),
         })
     ui.html_table(rows, {"indicator": "Indicator", "site": "This site", "median": "Trial median", "of": "Numerator ÷ denominator",
                          "z": "z", "flag": "Flag"}, numeric=("site", "median", "of", "z"), nowrap=("flag",))
     st.markdown(
         f"**Open queries:** {int(r['n_queries_open'])} of {int(r['n_queries'])} raised, {int(r['n_queries_open_30d'])} open more than 30 days · "
-        f"median days to close {ui.text(r['median_days_to_close'], '{:.1f}') if not pd.isna(r['median_days_to_close']) else '—'}  \n"
+        f"median days to close {ui.cell(r['median_days_to_close'], '{:.1f}') if not pd.isna(r['median_days_to_close']) else '—'}  \n"
         f"**Deviations:** {int(r['n_deviations'])}, of which {int(r['n_important_deviations'])} important · "
         f"**Data entry:** {int(r['n_visits_late'])} of {int(r['n_visits'])} visits late, mean lag "
         f"{'—' if pd.isna(r['mean_entry_lag_days']) else format(r['mean_entry_lag_days'], '.1f') + ' days'}"

@@ -90,13 +90,13 @@ if not risks.empty:
             {
                 "risk": f'<span class="chip {RISK_COLOUR[r.risk]}">{SUPPLY_RISK_LABEL[r.risk]}</span>',
                 "trial": trial_cell(r.protocol_number),
-                "supply": ui.text(r.supply_name) + f'<br><span class="muted">{ui.text(r.supply_vendor_name)}</span>',
-                "supply_date": ui.text(day(r.supply_date)) + f'<br><span class="muted">{"actual" if r.is_supply_done else "forecast"}</span>',
-                "clinical": ui.text(r.clinical_name) + f'<br><span class="muted">{ui.text(r.clinical_vendor_name)}</span>',
-                "clinical_date": ui.text(day(r.clinical_date)) + '<br><span class="muted">forecast</span>',
+                "supply": ui.cell(r.supply_name) + f'<br><span class="muted">{ui.cell(r.supply_vendor_name)}</span>',
+                "supply_date": ui.cell(day(r.supply_date)) + f'<br><span class="muted">{"actual" if r.is_supply_done else "forecast"}</span>',
+                "clinical": ui.cell(r.clinical_name) + f'<br><span class="muted">{ui.cell(r.clinical_vendor_name)}</span>',
+                "clinical_date": ui.cell(day(r.clinical_date)) + '<br><span class="muted">forecast</span>',
                 "lead": f"{r.lead_time_days} d",
                 "margin": f"{r.margin_days:+d} d",
-                "conflict": f"{r.conflict_days} d" if r.conflict_days else ui.text(None),
+                "conflict": f"{r.conflict_days} d" if r.conflict_days else ui.cell(None),
             }
             for r in risks.itertuples(index=False)
         ],
@@ -150,11 +150,11 @@ else:
         [
             {
                 "trial": trial_cell(c.protocol_number),
-                "milestone": ui.text(c.milestone_name) + f'<br><span class="muted">{ui.text(c.lane)} · {ui.text(c.vendor_name)}</span>',
-                "baseline": ui.text(day(c.baseline_date)),
-                "move": f"{ui.text(day(c.old_forecast_date))} → <b>{ui.text(day(c.new_forecast_date))}</b>",
+                "milestone": ui.cell(c.milestone_name) + f'<br><span class="muted">{ui.cell(c.lane)} · {ui.cell(c.vendor_name)}</span>',
+                "baseline": ui.cell(day(c.baseline_date)),
+                "move": f"{ui.cell(day(c.old_forecast_date))} → <b>{ui.cell(day(c.new_forecast_date))}</b>",
                 "days": f"{'🔺' if c.days_moved > 0 else '🔻'} {c.days_moved:+d} d",
-                "recorded": ui.text(day(c.recorded_date)),
+                "recorded": ui.cell(day(c.recorded_date)),
             }
             for c in changes.itertuples(index=False)
         ],
@@ -177,19 +177,19 @@ card["on_time_rate"] = card["on_time_rate"].astype("float64")
 ui.html_table(
     [
         {
-            "vendor": ui.text(v.vendor_name),
-            "kind": ui.text(v.vendor_kind),
+            "vendor": ui.cell(v.vendor_name),
+            "kind": ui.cell(v.vendor_kind),
             "trials": f"{v.n_trials}",
             "milestones": f"{v.n_milestones}",
             "done": f"{v.n_done}",
             "on_time": ui.bar(v.on_time_rate) + f' <span class="muted">({v.n_done_on_time}/{v.n_done})</span>'
             if v.n_done
             else '<span class="muted">— none done yet</span>',
-            "mean": ui.text(v.mean_slip_days, "{:+.1f} d"),
-            "worst": ui.text(v.worst_slip_days, "{:+d} d"),
+            "mean": ui.cell(v.mean_slip_days, "{:+.1f} d"),
+            "worst": ui.cell(v.worst_slip_days, "{:+d} d"),
             "overdue": f"<b>{v.n_overdue}</b>" if v.n_overdue else "0",
             "due": f"{v.n_due_30} / {v.n_due_60} / {v.n_due_90}",
-            "payments": ui.text(None) if pd.isna(v.payments_due_amount) else f"{ui.money(v.payments_due_amount)} {ui.text(v.reporting_currency)}",
+            "payments": ui.cell(None) if pd.isna(v.payments_due_amount) else f"{ui.money(v.payments_due_amount)} {ui.cell(v.reporting_currency)}",
         }
         for v in card.itertuples(index=False)
     ],
