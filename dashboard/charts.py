@@ -104,8 +104,12 @@ def enrollment_curve(
     target: int,
     completion: dict[float, object] | None,
     planned_lpi=None,
+    fan_start=None,
 ) -> go.Figure:
-    """Cumulative enrolled against the baseline plan, with the forecast fan (P10–P90, median) out to the target."""
+    """Cumulative enrolled against the baseline plan, with the forecast fan (P10–P90, median) out to the target.
+
+    The fan starts at `fan_start` (the first site's opening, when none is open yet), else at as_of.
+    """
     fig = go.Figure()
     plan = plan_by_month.sort_values("month_date")
     fig.add_scatter(
@@ -131,7 +135,7 @@ def enrollment_curve(
         hovertemplate="Enrolled by %{x|%d %b %Y}: %{y:,}<extra></extra>",
     )
     if completion and all(completion.get(q) is not None for q in (0.1, 0.5, 0.9)) and n_enrolled < target:
-        start = pd.Timestamp(as_of)
+        start = pd.Timestamp(fan_start or as_of)
         p10, p50, p90 = (pd.Timestamp(completion[q]) for q in (0.1, 0.5, 0.9))
         # The band: from today's count to the target, reached at P10 (early edge) and P90 (late edge).
         fig.add_scatter(

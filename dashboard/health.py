@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -130,6 +131,8 @@ class Outlook:
     days_ahead: int | None
     sites_needed: int | None
     is_complete: bool
+    first_opening: date | None = None  # when no site is open yet: the day the first one opens
+
 
 
 def planned_dates(milestones: pd.DataFrame, code: str) -> dict[str, date]:
@@ -181,4 +184,7 @@ def enrollment_outlook(
         else None
     )
     days_ahead = (planned_lpi - p50).days if planned_lpi is not None and p50 is not None else None
-    return Outlook(trial_row.protocol_number, planned_lpi, result, p50, p_meet, days_ahead, needed, False)
+    first_opening = None
+    if not inputs.empty and inputs["opens_in_days"].notna().all():
+        first_opening = as_of + timedelta(days=math.ceil(float(inputs["opens_in_days"].min())))
+    return Outlook(trial_row.protocol_number, planned_lpi, result, p50, p_meet, days_ahead, needed, False, first_opening)

@@ -133,7 +133,7 @@ completion = outlook.forecast.completion if outlook.forecast is not None else No
 st.plotly_chart(
     charts.enrollment_curve(
         actual, plan, as_of=scope.as_of, n_enrolled=int(row.n_enrolled), target=int(row.n_planned_subjects),
-        completion=completion, planned_lpi=outlook.planned_lpi,
+        completion=completion, planned_lpi=outlook.planned_lpi, fan_start=outlook.first_opening,
     ),
     width="stretch",
 )

@@ -72,3 +72,20 @@ def test_a_trial_with_too_few_sites_forecasts_from_the_planned_rate_and_says_so(
     assert any("Too little data to fit" in c and "planned" in c for c in t1.caption.values)
     p = next(m for m in t1.metric if m.label == "P(meet planned LPI)").value
     assert p.endswith("%") and int(p[:-1]) < 50
+
+
+def test_a_trial_with_no_site_open_yet_draws_its_forecast_from_the_first_opening(monkeypatch, tmp_path):
+    from datetime import date
+
+    import pandas as pd
+
+    from dashboard import demo
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    demo.build(url, seed=7, n_trials=7, today=date(2026, 11, 20))
+    at = open_page(monkeypatch, url, "enrollment", trial=demo.SUPPLY_RISK_TRIAL, as_of="2026-11-20")
+    assert not at.exception
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    median = next(t for t in spec["data"] if t.get("name") == "Median forecast")
+    # The start-up trial has no site open on 20 Nov: enrollment cannot start before the first one opens.
+    assert pd.Timestamp(median["x"][0]) > pd.Timestamp("2026-11-20")
