@@ -21,6 +21,7 @@ page = st.navigation(list(PAGES.values()), position="hidden")
 try:
     ctx = ui.build_frame(list_trials=portfolio.trial_options)
     ui.menu(ctx, PAGES)
+    ui.share_link(ctx, next((name for name, p in PAGES.items() if p.url_path == page.url_path), "portfolio"))
     ui.show_notices(ctx)
     ui.freshness_line(ctx, ui.cached(portfolio.freshness, ctx.scope))
     page.run()

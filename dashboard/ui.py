@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dashboard import access
 from dashboard.db import make_engine
-from dashboard.links import EARLIEST_DATE, LATEST_DATE, PAGES, ViewState, page_url, parse_view, to_query
+from dashboard.links import EARLIEST_DATE, LATEST_DATE, PAGES, ViewState, page_url, parse_view, shareable, to_query
 from dashboard.metrics import HEALTH_LABEL, HEALTH_WORD
 from dashboard.schema import PHASES
 from dashboard.settings import get_settings
@@ -210,6 +210,15 @@ def menu(ctx: Context, pages: dict[str, st.Page]) -> None:
         st.divider()
         for name, page in pages.items():
             st.page_link(page, label=PAGES[name], query_params=query or None)
+
+
+def share_link(ctx: Context, page: str) -> str:
+    """Show the canonical link to this view (public address, page, every key, explicit dates); returns it."""
+    url = page_url(page, shareable(ctx.view, ctx.today), base_url=get_settings().public_base_url)
+    with st.sidebar:
+        st.caption("🔗 Link to this view (dates fixed, so it shows the same figures later)")
+        st.code(url, language=None, wrap_lines=True)
+    return url
 
 
 def show_notices(ctx: Context) -> None:

@@ -64,3 +64,22 @@ def test_page_urls_are_relative_or_absolute_and_the_portfolio_is_the_root():
 def test_a_shareable_view_carries_its_dates():
     view = shareable(ViewState(trial="T-1"), today=date(2026, 11, 24))
     assert view.as_of == date(2026, 11, 24) and view.since == date(2026, 11, 17)
+
+
+def test_every_page_shows_a_shareable_link_that_reproduces_the_view(monkeypatch, tmp_path):
+    from urllib.parse import parse_qsl, urlsplit
+
+    import tiny_portfolio
+    from apptest_helpers import metrics, open_page
+
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    tiny_portfolio.build(url)
+    monkeypatch.setenv("DASHBOARD_PUBLIC_BASE_URL", "https://dash.example")
+    at = open_page(monkeypatch, url, "enrollment", trial="T-1", as_of="2026-06-30")
+    (code,) = [c.value for c in at.sidebar.code]
+    assert code == "https://dash.example/enrollment?trial=T-1&as_of=2026-06-30&since=2026-06-23"
+    link = urlsplit(code)
+    again = open_page(monkeypatch, url, link.path.strip("/"), **dict(parse_qsl(link.query)))
+    assert not again.exception
+    assert [t.value for t in again.title] == [t.value for t in at.title]
+    assert metrics(again) == metrics(at)
