@@ -84,8 +84,8 @@ rows = [
     {
         "trial": ui.link(ctx.link("enrollment", trial=t.protocol_number), t.protocol_number),
         "title": f'<span title="{ui.cell(t.trial_title)}">{ui.cell(t.indication)}</span>'
-        + f'<br><span class="muted">{ui.cell(t.therapeutic_area)} · phase {ui.cell(t.phase)}</span>',
-        "status": ui.cell(STATUS_LABEL.get(t.trial_status, t.trial_status)),
+        + f'<br><span class="muted">{ui.cell(t.therapeutic_area)} · phase {ui.cell(t.phase)}'
+        + f' · {ui.cell(STATUS_LABEL.get(t.trial_status, t.trial_status))}</span>',
         "overall": ui.chip(t.overall_health),
         "enrollment": ui.chip(t.enrollment_health),
         "budget": ui.chip(t.budget_health),
@@ -102,7 +102,7 @@ rows = [
 ui.html_table(
     rows,
     {
-        "trial": "Trial", "title": "Indication", "status": "Status", "overall": "Overall", "enrollment": "Enrollment",
+        "trial": "Trial", "title": "Indication", "overall": "Overall", "enrollment": "Enrollment",
         "budget": "Budget", "schedule": "Schedule", "enrolled": "Enrolled / target", "pct": "% to target",
         "cpi": "CPI", "next": "Next milestone", "slip": "Slip",
     },

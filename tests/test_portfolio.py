@@ -48,7 +48,7 @@ def test_the_trial_table_has_one_row_per_trial_with_its_health_worst_first(acme)
     assert t1["Budget"] == "On track"  # CPI 550 / 450
     assert t1["CPI"] == "1.22"
     assert t1["Schedule"] == "At risk"  # LPI forecast 45 days late
-    assert t1["Indication"] == "NSCLC Oncology · phase II"
+    assert t1["Indication"] == "NSCLC Oncology · phase II · Enrolling"
     assert t1["Next milestone"] == "Last patient in 15 Jan 2027" and t1["Slip"] == "+45 d"
     assert t2["Enrollment"] == "No data"  # not yet enrolling
     assert t2["CPI"] == "—"  # no contract: undefined, not zero
