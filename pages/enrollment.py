@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import charts, health, metrics, ui
 from dashboard.settings import get_settings
 from queries import budget, enrollment, portfolio, vendors
+from queries import sites as site_queries
 
 ctx = ui.context()
 scope = ctx.scope
@@ -153,22 +154,17 @@ with left:
             f"dropout rate {ui.plain(dropout, '{:.0%}')} (discontinued ÷ enrolled)."
         )
 with right:
-    countries = (
-        sites.assign(site_days=sites["days_open"].fillna(0), is_active=sites["site_status"].eq("active"))
-        .groupby(["country_code", "country_name"], as_index=False)
-        .agg(n_sites_active=("is_active", "sum"), n_enrolled=("n_enrolled", "sum"),
-             n_planned_subjects=("n_planned_subjects", "sum"), site_days=("site_days", "sum"))
-    )
-    countries["rate"] = [metrics.rate_per_site_month(e, d) for e, d in zip(countries["n_enrolled"], countries["site_days"])]
+    countries = ui.cached(site_queries.by_country, scope).sort_values("n_enrolled", ascending=False)
+    countries["rate"] = [metrics.rate_per_site_month(e, d) for e, d in zip(countries["n_enrolled"], countries["days_open"])]
     countries["rate"] = countries["rate"].astype("float64")
     st.plotly_chart(charts.by_country(countries), width="stretch")
 
-st.subheader("Enrollment by country")
+st.subheader("Countries")
 st.dataframe(
-    countries.drop(columns=["country_code", "site_days"]),
+    countries[["country_name", "n_sites_activated", "n_enrolled", "n_planned_subjects", "rate"]],
     column_config={
         "country_name": "Country",
-        "n_sites_active": st.column_config.NumberColumn("Sites active"),
+        "n_sites_activated": st.column_config.NumberColumn("Sites activated"),
         "n_enrolled": st.column_config.NumberColumn("Enrolled"),
         "n_planned_subjects": st.column_config.NumberColumn("Site targets"),
         "rate": st.column_config.NumberColumn("Rate per site-month", format="%.2f", help="Enrolled ÷ site-months open"),
