@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from alembic import command
@@ -85,12 +86,24 @@ def make_engine(url: str, *, read_only: bool = True, statement_timeout_s: float 
         engine = create_engine(url, connect_args={"timeout": statement_timeout_s, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
+        def _sqlite_pragmas(dbapi_connection, record):
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             if read_only:
                 cursor.execute("PRAGMA query_only=ON")
             cursor.close()
+            info = record.info
+
+            # SQLite has no statement timeout: interrupt a statement (and the reading of its rows) that runs too long.
+            def _past_deadline() -> int:
+                started = info.get("statement_started")
+                return int(started is not None and time.monotonic() - started > statement_timeout_s)
+
+            dbapi_connection.set_progress_handler(_past_deadline, 20_000)
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _start_clock(conn, _cursor, _statement, _parameters, _context, _executemany):
+            conn.info["statement_started"] = time.monotonic()
 
         return engine
     if backend == "postgresql":

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import CheckConstraint, func, insert, inspect, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import CheckConstraint, func, insert, inspect, select, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from dashboard import db
 from dashboard.schema import metadata, sponsor
@@ -92,6 +92,20 @@ def test_read_only_engine_refuses_insert_but_reads(empty_db_url):
     with engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(sponsor)) == 0
     engine.dispose()
+
+
+def test_a_query_longer_than_the_statement_timeout_is_stopped(empty_db_url):
+    engine = db.make_engine(empty_db_url, statement_timeout_s=0.3)
+    # Counts to 10^9: minutes on either engine unless the timeout stops it.
+    slow = text("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c")
+    try:
+        with engine.connect() as connection:
+            with pytest.raises(OperationalError, match="(?i)interrupt|cancel"):
+                connection.execute(slow).scalar()
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar() == 1, "the next query on the pool works"
+    finally:
+        engine.dispose()
 
 
 def test_cli_init_then_upgrade_and_refuses_a_second_init(empty_db_url):
