@@ -41,6 +41,13 @@ def milestone_statuses(milestones: pd.DataFrame, as_of: date, settings: Settings
     return out
 
 
+def schedule_milestones(statuses: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFrame:
+    """The milestones (of milestone_statuses) schedule health is taken from: open, not an expiry date, late or due within the horizon."""
+    horizon = pd.Timestamp(as_of + timedelta(days=settings.schedule_horizon_days))
+    open_ = statuses[~statuses["is_done"] & (statuses["milestone_kind"] != "expiry")]
+    return open_[(open_["status"] == "late") | (open_["baseline_date"] <= horizon)]
+
+
 def trial_health(
     summary: pd.DataFrame,
     evm: pd.DataFrame,
@@ -89,9 +96,8 @@ def trial_health(
     ]
 
     statuses = milestone_statuses(milestones, as_of, settings)
-    horizon = pd.Timestamp(as_of + timedelta(days=settings.schedule_horizon_days))
     open_ = statuses[~statuses["is_done"] & (statuses["milestone_kind"] != "expiry")]
-    relevant = open_[(open_["status"] == "late") | (open_["baseline_date"] <= horizon)]
+    relevant = schedule_milestones(statuses, as_of, settings)
     schedule, late, next_name, next_date, next_slip = [], [], [], [], []
     for protocol in out["protocol_number"]:
         mine = relevant[relevant["protocol_number"] == protocol]

@@ -39,6 +39,7 @@ metadata = MetaData(
 
 PHASES = ("I", "II", "III", "IV")
 TRIAL_STATUSES = ("planned", "startup", "enrolling", "follow_up", "closed")
+TRIAL_STATUS_LABEL = {"planned": "Planned", "startup": "Start-up", "enrolling": "Enrolling", "follow_up": "Follow-up", "closed": "Closed"}
 SITE_STATUSES = ("planned", "selected", "active", "closed")
 VENDOR_KINDS = ("CRO", "CMO", "CDMO", "central_lab", "IRT", "other")
 LANES = ("CRO", "CMO")

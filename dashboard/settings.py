@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -52,7 +52,40 @@ class Settings(BaseSettings):
     flag_min_visits: int = Field(default=10, ge=1, description="Minimum visits for data-entry and query-rate flags")
     flag_min_queries: int = Field(default=10, ge=1, description="Minimum queries for the query-aging flag")
 
-    auth_mode: Literal["none", "header", "oidc"] = Field(default="none", description="How users sign in")
+    # Status e-mail (python -m dashboard.digest --send).
+    smtp_host: str = Field(default="localhost", description="SMTP server the status e-mail is sent through")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Its port")
+    smtp_starttls: bool = Field(default=False, description="Switch to TLS with STARTTLS before logging in and sending")
+    smtp_user: str | None = Field(default=None, description="Log in as this user (none: send without logging in)")
+    smtp_password: SecretStr | None = Field(default=None, description="The SMTP user's password")
+    mail_from: str = Field(default="dashboard@localhost", description="From address of the status e-mail")
+
+    # Sign-in (README: "Deploying for your organisation").
+    auth_mode: Literal["none", "header", "oidc"] = Field(
+        default="none", description="How users sign in: none (demo), header (trusted proxy) or oidc (st.login)"
+    )
+    allow_anonymous: bool = Field(
+        default=False, description="Allow auth_mode=none against a database other than the demo (everyone sees everything)"
+    )
+    auth_header: str = Field(
+        default="X-Forwarded-Email", min_length=1, description="Header the trusted proxy puts the signed-in e-mail in"
+    )
+    sign_out_url: str | None = Field(default=None, description="Header mode: the proxy's sign-out address, shown as a link")
+    oidc_provider: str | None = Field(
+        default=None, description="OIDC mode: the provider's name under [auth] in secrets.toml, if more than one"
+    )
+
+    def is_demo_database(self) -> bool:
+        """Whether the database is the embedded demo file (the only one anonymous mode may show by default)."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(self.database_url)
+        except Exception:
+            return False
+        if url.get_backend_name() != "sqlite" or not url.database:
+            return False
+        return Path(url.database).resolve() == DEMO_DATABASE_PATH.resolve()
 
 
 @lru_cache(maxsize=1)
