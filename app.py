@@ -18,10 +18,11 @@ PAGES = {
 
 # The built-in sidebar menu drops the query string and resets bound widgets: hide it and draw our own.
 page = st.navigation(list(PAGES.values()), position="hidden")
+page_name = next((name for name, p in PAGES.items() if p.url_path == page.url_path), "portfolio")
 try:
-    ctx = ui.build_frame(list_trials=portfolio.trial_options)
+    ctx = ui.build_frame(list_trials=portfolio.trial_options, page=page_name)
     ui.menu(ctx, PAGES)
-    ui.share_link(ctx, next((name for name, p in PAGES.items() if p.url_path == page.url_path), "portfolio"))
+    ui.share_link(ctx, page_name)
     ui.show_notices(ctx)
     ui.freshness_line(ctx, ui.cached(portfolio.freshness, ctx.scope))
     page.run()

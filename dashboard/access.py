@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from dashboard.links import ViewState
 from dashboard.schema import sponsor, user_access
@@ -46,8 +46,9 @@ def granted_sponsors(conn: Connection, email: str | None) -> list[Grant]:
     """The sponsors `email` may see, by name; `None` means every sponsor (demo mode only)."""
     query = select(sponsor.c.sponsor_id, sponsor.c.sponsor_code, sponsor.c.sponsor_name).order_by(sponsor.c.sponsor_name)
     if email is not None:
+        # E-mail addresses are compared without case: a grant loaded as Ann@Acme.example still applies.
         query = query.join(user_access, user_access.c.sponsor_id == sponsor.c.sponsor_id).where(
-            user_access.c.user_email == email.strip().lower()
+            func.lower(user_access.c.user_email) == email.strip().lower()
         )
     return [Grant(*row) for row in conn.execute(query)]
 

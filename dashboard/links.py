@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
@@ -128,3 +128,26 @@ def page_url(page: str, view: ViewState, *, base_url: str = "") -> str:
 def shareable(view: ViewState, today: date) -> ViewState:
     """The view with its dates made explicit, so a shared link shows the same figures next month."""
     return view.model_copy(update={"as_of": view.effective_as_of(today), "since": view.effective_since(today)})
+
+
+# The longest return token accepted back from a browser cookie (a full view is far shorter).
+RETURN_TOKEN_MAX = 600
+
+
+def return_token(page: str, view: ViewState) -> str:
+    """The page and view to come back to after signing in, as one cookie-safe string."""
+    if page not in PAGES:
+        raise ValueError(f"Unknown page {page!r}")
+    return urlencode({"page": page, **to_query(view)})
+
+
+def parse_return(token: str | None) -> tuple[str, ViewState] | None:
+    """The page and view a return token names, validated like any link; None if it names nothing usable."""
+    if not token or len(token) > RETURN_TOKEN_MAX:
+        return None
+    params = parse_qs(token, keep_blank_values=False)
+    page = (params.pop("page", None) or [None])[-1]
+    if page not in PAGES:
+        return None
+    view, _ = parse_view(params)
+    return page, view

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import json
+import re
 from html import escape
+from urllib.parse import quote, unquote
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -12,10 +15,24 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+from streamlit.errors import StreamlitAuthError
 
 from dashboard import access
+from dashboard.formats import money  # noqa: F401  (pages write amounts as ui.money)
 from dashboard.db import make_engine
-from dashboard.links import EARLIEST_DATE, LATEST_DATE, PAGES, ViewState, page_url, parse_view, shareable, to_query
+from dashboard.links import (
+    DEFAULT_PAGE,
+    EARLIEST_DATE,
+    LATEST_DATE,
+    PAGES,
+    ViewState,
+    page_url,
+    parse_return,
+    parse_view,
+    return_token,
+    shareable,
+    to_query,
+)
 from dashboard.metrics import HEALTH_LABEL, HEALTH_WORD
 from dashboard.schema import PHASES
 from dashboard.settings import get_settings
@@ -90,28 +107,125 @@ def context() -> Context:
     return st.session_state[_CONTEXT_KEY]
 
 
-def _identity() -> str | None:
-    """The signed-in user's e-mail; None in demo mode (every sponsor)."""
-    mode = get_settings().auth_mode
-    if mode == "none":
+# A plausible e-mail address and nothing else: it comes from a header or an identity provider.
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+# Where the page and view of a link opened while signed out wait during the sign-in round trip.
+RETURN_COOKIE = "dashboard_return"
+_RETURNED_KEY = "_dashboard_returned"
+
+
+def _valid_email(value) -> str | None:
+    if not isinstance(value, str):
         return None
-    st.error(f"Sign-in mode {mode!r} is not available in this version. Set DASHBOARD_AUTH_MODE=none for the demo.")
+    value = value.strip().lower()
+    return value if _EMAIL.match(value) else None
+
+
+def _stop_with(message: str, *, sign_out: bool = False) -> None:
+    st.title("Trial portfolio")
+    st.error(message, icon="🔒")
+    if sign_out:
+        sign_out_control(st)
     st.stop()
 
 
-def build_frame(list_trials: Callable[..., pd.DataFrame]) -> Context:
-    """Parse the URL, resolve the user's grants, draw the sidebar filters bound to the URL; returns the Context.
+def identify(page: str) -> str | None:
+    """The signed-in user's e-mail, or None in demo mode (every sponsor); stops the run if nobody may be shown anything.
 
-    `list_trials(conn, scope)` lists every trial of the scope's sponsors (the frame's trial choices).
+    `page` is the page being opened: a signed-out user comes back to it (and its view) after signing in.
+    """
+    settings = get_settings()
+    if settings.auth_mode == "none":
+        if not (settings.allow_anonymous or settings.is_demo_database()):
+            _stop_with(
+                "This dashboard is configured without sign-in (DASHBOARD_AUTH_MODE=none) but its database is not "
+                "the demo database, so it shows nothing. Set DASHBOARD_AUTH_MODE to header or oidc "
+                "(see the README, “Deploying for your organisation”), or DASHBOARD_ALLOW_ANONYMOUS=true if "
+                "everyone who can reach it may see every sponsor."
+            )
+        return None
+    if settings.auth_mode == "header":
+        # The proxy in front of us authenticates and sets this header; it must strip it from client requests.
+        email = _valid_email(st.context.headers.get(settings.auth_header))
+        if email is None:
+            _stop_with(
+                "You are not signed in. This dashboard is opened through your organisation's sign-in; "
+                "open it from the address your administrator gave you."
+            )
+        return email
+    # st.user comes from a cookie signed with the server's secret: a browser cannot make one up.
+    if not st.user.get("is_logged_in"):
+        _sign_in(page)
+    email = _valid_email(st.user.get("email"))
+    if email is None:
+        _stop_with("Your sign-in did not give an e-mail address, so your access cannot be looked up.", sign_out=True)
+    _return_after_sign_in(page)
+    return email
+
+
+def _sign_in(page: str) -> None:
+    """The sign-in page (OIDC mode): remembers the page and view of the link for after the round trip."""
+    view, _ = parse_view(st.query_params.to_dict())
+    token = return_token(page, view)
+    # st.login comes back to the app's root, dropping the path and query: keep them in a short-lived cookie.
+    st.html(
+        f"<script>document.cookie = {json.dumps(RETURN_COOKIE + '=' + quote(token, safe=''))} "
+        "+ '; path=/; max-age=900; samesite=lax';</script>",
+        unsafe_allow_javascript=True,
+    )
+    st.title("Trial portfolio")
+    st.info("Sign in with your organisation account to see the trials you have access to.", icon="🔒")
+    if st.button("Sign in", type="primary"):
+        try:
+            st.login(get_settings().oidc_provider) if get_settings().oidc_provider else st.login()
+        except StreamlitAuthError:
+            st.error("Sign-in is not configured on this server (the [auth] section of .streamlit/secrets.toml).")
+    st.stop()
+
+
+def _return_after_sign_in(page: str) -> None:
+    """Back from the identity provider at the root: open the page and view the user asked for before signing in."""
+    if st.session_state.get(_RETURNED_KEY):
+        if RETURN_COOKIE in st.context.cookies and st.session_state[_RETURNED_KEY] == "pending":
+            st.html(f"<script>document.cookie = '{RETURN_COOKIE}=; path=/; max-age=0';</script>", unsafe_allow_javascript=True)
+            st.session_state[_RETURNED_KEY] = "cleared"
+        return
+    st.session_state[_RETURNED_KEY] = "pending"
+    target = parse_return(unquote(st.context.cookies.get(RETURN_COOKIE) or ""))
+    # Only a bare landing on the root is the identity provider sending the user back; a link names its own view.
+    if target is None or page != DEFAULT_PAGE or st.query_params.to_dict():
+        return
+    wanted_page, view = target
+    st.switch_page(f"pages/{wanted_page}.py", query_params=to_query(view))
+
+
+def sign_out_control(container) -> None:
+    """A sign-out button or link, where the sign-in mode allows one."""
+    settings = get_settings()
+    if settings.auth_mode == "oidc":
+        if container.button("Sign out"):
+            st.logout()
+    elif settings.auth_mode == "header" and settings.sign_out_url:
+        container.link_button("Sign out", settings.sign_out_url)
+
+
+def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
+    """Sign the user in, parse the URL, resolve the grants, draw the sidebar filters bound to the URL; returns the Context.
+
+    `list_trials(conn, scope)` lists every trial of the scope's sponsors (the frame's trial choices);
+    `page` is the page being opened.
     """
     today = date.today()
+    email = identify(page)
     view, notices = parse_view(st.query_params.to_dict())
-    email = _identity()
     with engine(get_settings().database_url).connect() as conn:
         grants = access.granted_sponsors(conn, email)
     if not grants:
-        st.error("You have no access to any sponsor's trials. Ask your administrator for access.")
-        st.stop()
+        _stop_with(
+            f"You are signed in as {email}, but you have no access to any sponsor's trials. "
+            "Ask your dashboard administrator to grant you access.",
+            sign_out=True,
+        )
     all_scope, scope_notices = access.make_scope(grants, view.model_copy(update={"sponsor": None}), today)
     trials = cached(list_trials, all_scope)
 
@@ -127,6 +241,9 @@ def build_frame(list_trials: Callable[..., pd.DataFrame]) -> Context:
         st.markdown("### 📊 Trial portfolio")
         if email is None:
             st.caption("🧪 **Demo mode**: every sponsor is visible.")
+        else:
+            st.caption(f"Signed in as {email}")
+            sign_out_control(st)
         if len(grants) > 1:
             # A bound selectbox writes its displayed label to the URL, so the options are the codes themselves.
             names = {g.sponsor_code: g.sponsor_name for g in grants}
@@ -235,7 +352,7 @@ def freshness_line(ctx: Context, loads: pd.DataFrame) -> None:
     load = loads.iloc[0]
     loaded_at = pd.Timestamp(load["loaded_at"]).to_pydatetime()
     age_hours = (datetime.now(timezone.utc).replace(tzinfo=None) - loaded_at).total_seconds() / 3600
-    text = f"Data loaded {loaded_at:%Y-%m-%d %H:%M} UTC from {load['source']} ({_age(age_hours)} ago) · showing as of {ctx.scope.as_of:%Y-%m-%d}"
+    text = f"Data loaded {loaded_at:%Y-%m-%d %H:%M} UTC ({_age(age_hours)} ago) · showing as of {ctx.scope.as_of:%Y-%m-%d}"
     stale_after = get_settings().stale_after_hours
     if age_hours > stale_after:
         st.warning(text + f" — older than {stale_after:g} hours: figures may be out of date.", icon="⏳")
@@ -264,8 +381,8 @@ def database_error(error: Exception) -> None:
         icon="🛑",
     )
     st.caption(f"Technical detail: {type(error).__name__}")
+    # Failures are not cached, so running again asks the database again; the pool replaces dead connections.
     if st.button("Retry"):
-        st.cache_data.clear()
         st.rerun()
 
 
@@ -323,16 +440,6 @@ def html_table(
     st.html(f'{_TABLE_CSS}<table class="dash-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
 
 
-def money(amount: float | None) -> str:
-    """An amount, short: 1.2M, 350k, 900."""
-    if amount is None or pd.isna(amount):
-        return "—"
-    for size, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
-        if abs(amount) >= size:
-            return f"{amount / size:,.1f}{suffix}"
-    return f"{amount:,.0f}"
-
-
 def plain(value, fmt: str = "{}") -> str:
     """A value as plain text for captions and tiles; empty values as a dash (empty is not zero)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
@@ -345,3 +452,8 @@ def cell(value, fmt: str = "{}") -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return '<span class="muted">—</span>'
     return escape(fmt.format(value))
+
+
+def download_button(label: str, data: bytes, file_name: str, mime: str = "text/csv", **kwargs):
+    """A download button that does not rerun the page (a rerun would replace the file while it downloads)."""
+    return st.download_button(label, data, file_name, mime, on_click="ignore", **kwargs)

@@ -103,7 +103,7 @@ if scope.trial is None:
         nowrap=("trial", "burn", "cpi", "spi"),
     )
     st.caption("Click a trial for its S-curves, vendors and change orders. Definitions on the Methods page.")
-    st.download_button("⬇️ Download table (CSV)", by_trial.to_csv(index=False).encode(), f"budget_{scope.as_of}.csv", "text/csv")
+    ui.download_button("⬇️ Download table (CSV)", by_trial.to_csv(index=False).encode(), f"budget_{scope.as_of}.csv", "text/csv")
     st.stop()
 
 # ---------------------------------------------------------------------- trial view
@@ -121,7 +121,7 @@ contracts = ui.cached(budget.evm_by_contract, scope)
 contracts = contracts.assign(vendor=[f"{n} ({VENDOR_KIND.get(k, k)})" for n, k in zip(contracts["vendor_name"], contracts["vendor_kind"])])
 rows, columns = evm_rows(contracts, "vendor", "Vendor")
 ui.html_table(rows, columns, numeric=("bac", "pv", "ev", "ac", "eac", "vac"), nowrap=("cpi", "spi"))
-st.download_button("⬇️ Vendors (CSV)", contracts.to_csv(index=False).encode(), f"budget_vendors_{scope.trial}_{scope.as_of}.csv", "text/csv")
+ui.download_button("⬇️ Vendors (CSV)", contracts.to_csv(index=False).encode(), f"budget_vendors_{scope.trial}_{scope.as_of}.csv", "text/csv")
 left, right = st.columns([3, 2])
 with left:
     st.subheader("By category")
@@ -161,7 +161,7 @@ with left:
             },
             hide_index=True, width="stretch",
         )
-        st.download_button("⬇️ Change orders (CSV)", changes.to_csv(index=False).encode(),
+        ui.download_button("⬇️ Change orders (CSV)", changes.to_csv(index=False).encode(),
                            f"change_orders_{scope.trial}_{scope.as_of}.csv", "text/csv")
 approved = changes[changes["change_order_status"] == "approved"] if not changes.empty else changes
 if not approved.empty:

@@ -82,7 +82,7 @@ if scope.trial is None:
         p_meet_plan=[outlooks[p].p_meet_plan for p in trials["protocol_number"]],
     )[["protocol_number", "indication", "n_enrolled", "n_planned_subjects", "planned_to_date", "pct_of_plan_to_date",
        "p50_lpi", "planned_lpi", "p_meet_plan"]]
-    st.download_button("⬇️ Download table (CSV)", table.to_csv(index=False).encode(), f"enrollment_{scope.as_of}.csv", "text/csv")
+    ui.download_button("⬇️ Download table (CSV)", table.to_csv(index=False).encode(), f"enrollment_{scope.as_of}.csv", "text/csv")
     st.stop()
 
 # ---------------------------------------------------------------------- trial view
@@ -215,6 +215,6 @@ if not non_enrolling.empty:
         hide_index=True,
         width="stretch",
     )
-st.download_button(
+ui.download_button(
     "⬇️ Download sites (CSV)", sites.to_csv(index=False).encode(), f"enrollment_sites_{row.protocol_number}_{scope.as_of}.csv", "text/csv"
 )

@@ -4,16 +4,9 @@ import streamlit as st
 
 from dashboard import charts, health, ui
 from dashboard.metrics import HEALTH_LABEL, HEALTH_ORDER, ratio
+from dashboard.schema import TRIAL_STATUS_LABEL
 from dashboard.settings import get_settings
 from queries import budget, enrollment, portfolio, vendors
-
-STATUS_LABEL = {
-    "planned": "Planned",
-    "startup": "Start-up",
-    "enrolling": "Enrolling",
-    "follow_up": "Follow-up",
-    "closed": "Closed",
-}
 
 ctx = ui.context()
 scope = ctx.scope
@@ -85,7 +78,7 @@ rows = [
         "trial": ui.link(ctx.link("enrollment", trial=t.protocol_number), t.protocol_number),
         "title": f'<span title="{ui.cell(t.trial_title)}">{ui.cell(t.indication)}</span>'
         + f'<br><span class="muted">{ui.cell(t.therapeutic_area)} · phase {ui.cell(t.phase)}'
-        + f' · {ui.cell(STATUS_LABEL.get(t.trial_status, t.trial_status))}</span>',
+        + f' · {ui.cell(TRIAL_STATUS_LABEL.get(t.trial_status, t.trial_status))}</span>',
         "overall": ui.chip(t.overall_health),
         "enrollment": ui.chip(t.enrollment_health),
         "budget": ui.chip(t.budget_health),
@@ -124,7 +117,7 @@ export = trials[
         "schedule_health", "next_milestone", "next_milestone_date", "next_milestone_slip_days", "overall_health",
     ]
 ]
-st.download_button(
+ui.download_button(
     "⬇️ Download table (CSV)",
     export.to_csv(index=False).encode("utf-8"),
     file_name=f"portfolio_{scope.as_of:%Y-%m-%d}.csv",

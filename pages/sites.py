@@ -124,7 +124,7 @@ if scope.trial is None:
             numeric=("red", "amber"), nowrap=("site", "trial"),
         )
     st.caption(flag_note)
-    st.download_button("⬇️ Download sites (CSV)", csv(flagged), f"sites_{scope.as_of}.csv", "text/csv")
+    ui.download_button("⬇️ Download sites (CSV)", csv(flagged), f"sites_{scope.as_of}.csv", "text/csv")
     st.stop()
 
 # ---------------------------------------------------------------------- trial view
@@ -296,7 +296,7 @@ st.dataframe(
     height=min(38 + 35 * len(table), 560),
 )
 st.caption(flag_note + " An empty cell has no denominator yet (empty is not zero).")
-st.download_button("⬇️ Download sites (CSV)", csv(flagged), f"sites_{scope.trial}_{scope.as_of}.csv", "text/csv")
+ui.download_button("⬇️ Download sites (CSV)", csv(flagged), f"sites_{scope.trial}_{scope.as_of}.csv", "text/csv")
 
 # ---------------------------------------------------------------------- countries
 st.subheader("By country")

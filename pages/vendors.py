@@ -108,7 +108,7 @@ if not risks.empty:
         numeric=("lead", "margin", "conflict"),
         nowrap=("risk", "trial", "supply_date", "clinical_date"),
     )
-    st.download_button("⬇️ Download supply risks (CSV)", csv(risks), f"supply_risks_{scope.as_of}.csv", "text/csv")
+    ui.download_button("⬇️ Download supply risks (CSV)", csv(risks), f"supply_risks_{scope.as_of}.csv", "text/csv")
 
 # --- Timeline ----------------------------------------------------------------------------------
 labels = MILESTONE_STATUS_LABEL
@@ -163,7 +163,7 @@ else:
         nowrap=("trial", "baseline", "move", "recorded"),
     )
     st.caption("🔺 later than before, 🔻 earlier. A milestone without a forecast yet counts at its baseline date.")
-    st.download_button("⬇️ Download changes (CSV)", csv(changes), f"milestone_changes_{scope.since}_{scope.as_of}.csv", "text/csv")
+    ui.download_button("⬇️ Download changes (CSV)", csv(changes), f"milestone_changes_{scope.since}_{scope.as_of}.csv", "text/csv")
 
 # --- Vendor scorecard --------------------------------------------------------------------------
 st.subheader(
@@ -208,7 +208,7 @@ st.caption(
     "baseline) within 30, 60, 90 days. Payments due: fees of open milestones overdue or expected within 90 days"
     + (" — not summed across currencies: pick a sponsor." if card["reporting_currency"].isna().any() else ".")
 )
-st.download_button("⬇️ Download scorecard (CSV)", csv(card), f"vendor_scorecard_{scope.as_of}.csv", "text/csv")
+ui.download_button("⬇️ Download scorecard (CSV)", csv(card), f"vendor_scorecard_{scope.as_of}.csv", "text/csv")
 
 # --- Upcoming and overdue ----------------------------------------------------------------------
 horizon = pd.Timestamp(scope.as_of + timedelta(days=UPCOMING_DAYS))
@@ -234,7 +234,7 @@ else:
         hide_index=True,
         width="stretch",
     )
-    st.download_button("⬇️ Download upcoming (CSV)", csv(table), f"milestones_upcoming_{scope.as_of}.csv", "text/csv")
+    ui.download_button("⬇️ Download upcoming (CSV)", csv(table), f"milestones_upcoming_{scope.as_of}.csv", "text/csv")
 
 # --- Every milestone ---------------------------------------------------------------------------
 with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expiry included"):
@@ -256,4 +256,4 @@ with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expir
         hide_index=True,
         width="stretch",
     )
-    st.download_button("⬇️ Download all milestones (CSV)", csv(everything), f"milestones_{scope.as_of}.csv", "text/csv")
+    ui.download_button("⬇️ Download all milestones (CSV)", csv(everything), f"milestones_{scope.as_of}.csv", "text/csv")

@@ -136,13 +136,13 @@ def trial_summary(conn: Connection, scope: Scope) -> pd.DataFrame:
 
 
 def freshness(conn: Connection, scope: Scope) -> pd.DataFrame:
-    """One row: the latest data load (source, finished at, rows), or no row before any load."""
-    query = (
-        select(load_log.c.source, load_log.c.loaded_at, load_log.c.n_rows)
-        .order_by(load_log.c.loaded_at.desc())
-        .limit(1)
-    )
-    df = frame(conn, query, {"n_rows": "int"})
+    """One row: when the latest data load finished, or no row before any load.
+
+    Only the time: a load's source name and row count are global (a load may hold several
+    sponsors' data), so they are not shown to users scoped to some sponsors.
+    """
+    query = select(load_log.c.loaded_at).order_by(load_log.c.loaded_at.desc()).limit(1)
+    df = frame(conn, query, {})
     df["loaded_at"] = pd.to_datetime(df["loaded_at"]).astype("datetime64[ns]")
     return df
 

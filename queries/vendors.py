@@ -193,7 +193,11 @@ def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
             milestone.c.lead_time_days,
         )
         .select_from(
-            milestone.join(clinical, clinical.c.milestone_id == milestone.c.precedes_milestone_id)
+            # Both ends in the same trial: a link to another trial's milestone would show it outside the scope.
+            milestone.join(
+                clinical,
+                (clinical.c.milestone_id == milestone.c.precedes_milestone_id) & (clinical.c.trial_id == milestone.c.trial_id),
+            )
             .join(trial, trial.c.trial_id == milestone.c.trial_id)
             .join(supply_vendor, supply_vendor.c.vendor_id == milestone.c.vendor_id)
             .join(clinical_vendor, clinical_vendor.c.vendor_id == clinical.c.vendor_id)

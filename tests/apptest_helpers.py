@@ -21,12 +21,22 @@ PAGE_FILES = {
 }
 
 
-def open_page(monkeypatch, database_url: str, page: str = "portfolio", **params: str) -> AppTest:
-    """Run the app on `database_url` showing `page` with the query string `params`, as a browser would."""
+def open_page(
+    monkeypatch, database_url: str, page: str = "portfolio", *, user: str | None = None, query: dict | None = None, **params: str
+) -> AppTest:
+    """Run the app on `database_url` showing `page` with the query string `params` (or `query`), as a browser would.
+
+    With `user`, the app runs in OIDC mode signed in as that e-mail: AppTest's own `user` stands in for
+    the identity provider's signed cookie (no seam of ours: a real browser cannot set st.user).
+    """
     monkeypatch.setenv("DASHBOARD_DATABASE_URL", database_url)
+    if user is not None:
+        monkeypatch.setenv("DASHBOARD_AUTH_MODE", "oidc")
     get_settings.cache_clear()
     at = AppTest.from_file(APP, default_timeout=30)
-    for key, value in params.items():
+    if user is not None:
+        at.user = {"is_logged_in": True, "email": user}
+    for key, value in {**(query or {}), **params}.items():
         at.query_params[key] = value
     if page != "portfolio":
         at.switch_page(PAGE_FILES[page])

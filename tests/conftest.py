@@ -37,6 +37,10 @@ CHROMIUM_ARGS = [
 ]
 APP_START_TIMEOUT_S = 60
 
+# The tests run the app without sign-in on fixture databases of their own, which the app refuses
+# unless told this is intended; the tests of that refusal and of sign-in set their own values.
+os.environ.setdefault("DASHBOARD_ALLOW_ANONYMOUS", "true")
+
 
 def _unavailable(reason: str):
     """Fail under CI (everything must run there), skip elsewhere."""
@@ -56,7 +60,7 @@ def pytest_collection_modifyitems(items):
     """Mark tests by what they need, so `-m "not postgres"` and `-m "not browser"` work without hand-marking."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
-        if "pg_server" in fixtures:
+        if "pg_server" in fixtures or "pg_cluster" in fixtures:
             item.add_marker(pytest.mark.postgres)
         if "browser" in fixtures:
             item.add_marker(pytest.mark.browser)
@@ -78,6 +82,59 @@ def _as_postgres_user(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster in a temp dir on 127.0.0.1, which a test can stop and start again."""
+
+    def __init__(self):
+        bin_dir = _postgres_bin_dir()
+        if bin_dir is None:
+            _unavailable("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin): apt-get install -y postgresql")
+        self.bin_dir = bin_dir
+        self.workdir = Path(tempfile.mkdtemp(prefix="dashboard-pg-"))
+        if os.geteuid() == 0:
+            try:
+                user = pwd.getpwnam("postgres")
+            except KeyError:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+                _unavailable("running as root but there is no `postgres` user to run the throwaway PostgreSQL as")
+            os.chown(self.workdir, user.pw_uid, user.pw_gid)
+        self.data_dir = self.workdir / "data"
+        self.port = free_port()
+        result = self._run([str(bin_dir / "initdb"), "-D", str(self.data_dir), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale", "--no-sync"])
+        if result.returncode != 0:
+            self._give_up("initialise", result)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+
+    def _run(self, args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(_as_postgres_user(args), capture_output=True, text=True, timeout=timeout, cwd=self.workdir)
+
+    def _give_up(self, what: str, result: subprocess.CompletedProcess):
+        log = self.workdir / "server.log"
+        detail = (result.stderr or result.stdout).strip() + ("\n" + log.read_text()[-2000:] if log.exists() else "")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        _unavailable(f"could not {what} a throwaway PostgreSQL: {detail}")
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        pg_ctl = str(self.bin_dir / "pg_ctl")
+        result = self._run([pg_ctl, "-D", str(self.data_dir), "-l", str(self.workdir / "server.log"), "-o", options, "-w", "-t", "60", "start"])
+        if result.returncode != 0:
+            self._give_up("start", result)
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "stop", "-m", mode], timeout=60)
+
+    def remove(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """A PostgreSQL server for the session: DASHBOARD_TEST_PG_URL, else a throwaway cluster in a temp dir; yields its base URL."""
@@ -85,46 +142,23 @@ def pg_server():
     if given:
         yield given
         return
-
-    bin_dir = _postgres_bin_dir()
-    if bin_dir is None:
-        _unavailable("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin): apt-get install -y postgresql")
-    workdir = Path(tempfile.mkdtemp(prefix="dashboard-pg-"))
-    if os.geteuid() == 0:
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            shutil.rmtree(workdir, ignore_errors=True)
-            _unavailable("running as root but there is no `postgres` user to run the throwaway PostgreSQL as")
-        os.chown(workdir, user.pw_uid, user.pw_gid)
-    data_dir = workdir / "data"
-
-    def run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run(_as_postgres_user(args), capture_output=True, text=True, timeout=timeout, cwd=workdir)
-
-    def give_up(what: str, result: subprocess.CompletedProcess):
-        log = workdir / "server.log"
-        detail = (result.stderr or result.stdout).strip() + ("\n" + log.read_text()[-2000:] if log.exists() else "")
-        shutil.rmtree(workdir, ignore_errors=True)
-        _unavailable(f"could not {what} a throwaway PostgreSQL: {detail}")
-
-    result = run([str(bin_dir / "initdb"), "-D", str(data_dir), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale", "--no-sync"])
-    if result.returncode != 0:
-        give_up("initialise", result)
-    port = free_port()
-    options = (
-        f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1"
-        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    )
-    pg_ctl = str(bin_dir / "pg_ctl")
-    result = run([pg_ctl, "-D", str(data_dir), "-l", str(workdir / "server.log"), "-o", options, "-w", "-t", "60", "start"])
-    if result.returncode != 0:
-        give_up("start", result)
+    cluster = PostgresCluster()
+    cluster.start()
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        yield cluster.url
     finally:
-        run([pg_ctl, "-D", str(data_dir), "stop", "-m", "immediate"], timeout=60)
-        shutil.rmtree(workdir, ignore_errors=True)
+        cluster.remove()
+
+
+@pytest.fixture
+def pg_cluster():
+    """A PostgreSQL cluster of this test's own, started, which the test may stop and start (outages)."""
+    cluster = PostgresCluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 @pytest.fixture
@@ -205,11 +239,18 @@ def _wait_until_healthy(process: subprocess.Popen, base_url: str, stderr_path: P
 
 @pytest.fixture
 def app_server(tmp_path):
-    """Start real `streamlit run` servers on free ports: app_server(database_url, script="app.py", **env) -> base URL."""
+    """Start real `streamlit run` servers: app_server(database_url, script=, port=, options={"section.name": value}, **env) -> base URL."""
     started: list[tuple[subprocess.Popen, list]] = []
 
-    def start(database_url: str, *, script: str | os.PathLike = "app.py", **extra_env: str) -> str:
-        port = free_port()
+    def start(
+        database_url: str,
+        *,
+        script: str | os.PathLike = "app.py",
+        port: int | None = None,
+        options: dict[str, str] | None = None,
+        **extra_env: str,
+    ) -> str:
+        port = port or free_port()
         base_url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "DASHBOARD_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
         env.update({key: str(value) for key, value in extra_env.items()})
@@ -221,6 +262,8 @@ def app_server(tmp_path):
             sys.executable, "-m", "streamlit", "run", str(script),
             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
         ]
+        for name, value in (options or {}).items():
+            command += [f"--{name}", str(value)]
         process = subprocess.Popen(command, cwd=REPO_DIR, env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
         started.append((process, [stdout, stderr]))
         _wait_until_healthy(process, base_url, log_dir / "stderr.log")

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from dashboard.links import KEYS, ViewState, page_url, parse_view, shareable, to_query
+from dashboard.links import KEYS, ViewState, page_url, parse_return, parse_view, return_token, shareable, to_query
 
 
 def test_a_full_link_round_trips():
@@ -83,3 +83,13 @@ def test_every_page_shows_a_shareable_link_that_reproduces_the_view(monkeypatch,
     assert not again.exception
     assert [t.value for t in again.title] == [t.value for t in at.title]
     assert metrics(again) == metrics(at)
+
+
+def test_the_view_to_return_to_after_sign_in_round_trips_and_is_validated_again():
+    view = ViewState(trial="T-1", as_of=date(2026, 6, 30), since=date(2026, 6, 1), site="S2")
+    assert parse_return(return_token("sites", view)) == ("sites", view)
+    # The token comes back from the browser: a made-up page, a bad value or an oversized token gets nothing through.
+    assert parse_return("page=admin&trial=T-1") is None
+    assert parse_return("page=sites&trial=T-1" + "&x=" + "a" * 1000) is None
+    assert parse_return("page=enrollment&trial=%27%20OR%201%3D1&as_of=2026-02-30") == ("enrollment", ViewState())
+    assert parse_return(None) is None and parse_return("") is None

@@ -172,7 +172,7 @@ def test_demo_to_csv_to_an_empty_database_gives_the_same_frames_for_every_query(
                 for left_scope, right_scope in zip(scopes(left_conn), scopes(right_conn)):
                     left, right = query(left_conn, left_scope), query(right_conn, right_scope)
                     if query is queries.portfolio.freshness:
-                        assert right["source"].tolist() == ["round trip"]
+                        assert len(right) == 1, "the load was not recorded"
                         continue
                     pd.testing.assert_frame_equal(left, right, check_exact=False, rtol=1e-9, obj=query.__name__)
                     sizes.append(len(left))
@@ -399,7 +399,7 @@ def test_the_load_log_feeds_the_freshness_line(folder, tiny_db):
     with engine.connect() as conn:
         latest = queries.portfolio.freshness(conn, Scope(sponsor_ids=(1,), as_of=TODAY, since=TODAY))
     engine.dispose()
-    assert latest["source"].tolist() == ["CTMS nightly"]
+    assert list(latest.columns) == ["loaded_at"], "a load's source may name sponsors: the line shows only the time"
     assert latest["loaded_at"].iloc[0].to_pydatetime().replace(microsecond=0) == result.loaded_at.replace(microsecond=0)
 
 

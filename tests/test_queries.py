@@ -56,8 +56,8 @@ def test_sqlite_and_postgresql_return_equal_frames(engines, query):
         for scope in scopes(lite):
             left, right = query(lite, scope), query(pg, scope)
             if query is portfolio.freshness:
-                # loaded_at is when each database was built; compare what was loaded.
-                left, right = left.drop(columns="loaded_at"), right.drop(columns="loaded_at")
+                # loaded_at is when each database was built; compare that each has one load.
+                left, right = left.assign(loaded_at=1), right.assign(loaded_at=1)
             pd.testing.assert_frame_equal(left, right, check_exact=False, rtol=1e-9)
             sizes.append(len(left))
         # The whole portfolio today has rows for every query, so the comparison compares something.

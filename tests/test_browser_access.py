@@ -1,0 +1,226 @@
+"""Sign-in and sponsor scope as seen in real Chromium against a real server: header and OIDC modes, outages."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+
+import pytest
+from sqlalchemy import text
+
+import tiny_portfolio
+from auth_proxy import SESSION_COOKIE, AuthProxy
+from conftest import free_port
+from dashboard import demo
+from dashboard.db import make_engine
+from oidc_provider import Provider
+
+CHART = '[data-testid="stPlotlyChart"]'
+HEADER = "X-Forwarded-Email"
+AS_OF = tiny_portfolio.AS_OF.isoformat()
+PAGES = ("", "enrollment", "sites", "budget", "vendors", "methods")
+# What identifies each demo sponsor's trials: its name and its protocol-number prefix.
+HELIOS = ("Helios", "HEL-")
+BOREALIS = ("Borealis", "BOR-")
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory):
+    """The demo portfolio: exec@helios.example sees Helios, pm@borealis.example Borealis, nobody@… nothing."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('access') / 'demo.db'}"
+    demo.build(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def tiny_url(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('access') / 'tiny.db'}"
+    tiny_portfolio.build(url)
+    return url
+
+
+def settle(page) -> None:
+    """Wait until the run has finished and every chart on the page is drawn."""
+    page.get_by_test_id("stMain").locator("h1").first.wait_for()
+    deadline = time.monotonic() + 60
+    quiet_since = None
+    while time.monotonic() < deadline:
+        running = page.get_by_test_id("stStatusWidget").count() > 0
+        charts = page.locator(CHART).count()
+        drawn = page.locator(CHART).filter(has=page.locator(".main-svg")).count()
+        if not running and charts == drawn:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since > 1.0:
+                return
+        else:
+            quiet_since = None
+        time.sleep(0.2)
+    raise AssertionError("the page did not finish")
+
+
+def everything_sent(page) -> str:
+    """What a user of this page can get at: text, table cells, chart specs, link targets, and every download."""
+    for summary in page.locator("[data-testid='stExpander'] details:not([open]) > summary").all():
+        summary.click()
+    parts = [page.get_by_test_id("stApp").inner_text()]
+    parts.append(page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .map(el => JSON.stringify({data: el.data, layout: el.layout})).join('\\n')"""))
+    parts.append("\n".join(page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")))
+    for button in page.get_by_test_id("stDownloadButton").locator("button").all():
+        with page.expect_download() as download:
+            button.click()
+        parts.append(open(download.value.path(), encoding="utf-8", errors="replace").read())
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def proxy(app_server, demo_url):
+    """The demo app in header mode behind an authenticating proxy; yields the proxy (browse its URL)."""
+    app_port = free_port()
+    app_server(demo_url, port=app_port, DASHBOARD_AUTH_MODE="header", DASHBOARD_AUTH_HEADER=HEADER)
+    with AuthProxy(free_port(), app_port, HEADER) as running:
+        yield running
+
+
+def open_as(browser, proxy: AuthProxy, email: str | None, *, claimed: str | None = None):
+    """A browser signed in to the proxy as `email` (None: not signed in); `claimed` is a header the client sends itself."""
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 2000}, accept_downloads=True,
+        extra_http_headers={HEADER: claimed} if claimed else None,
+    )
+    context.set_default_timeout(60_000)
+    if email:
+        context.add_cookies([{"name": SESSION_COOKIE, "value": email, "url": proxy.url}])
+    return context
+
+
+@pytest.mark.parametrize(("email", "own", "others"), [(demo.MAIN_USER, HELIOS, BOREALIS), (demo.OTHER_USER, BOREALIS, HELIOS)])
+def test_behind_the_proxy_each_user_sees_only_their_sponsor_on_every_page(browser, proxy, email, own, others):
+    base = proxy.url
+    context = open_as(browser, proxy, email)
+    page = context.new_page()
+    try:
+        for path in PAGES:
+            page.goto(f"{base}/{path}")
+            settle(page)
+            sent = everything_sent(page)
+            assert f"Signed in as {email}" in sent
+            assert [word for word in others if word in sent] == [], f"/{path} shows another sponsor's data"
+            if path in ("", "enrollment", "budget", "vendors"):
+                assert own[1] in sent, f"/{path} shows the user's own trials"
+    finally:
+        context.close()
+
+
+def test_behind_the_proxy_a_link_to_the_other_sponsors_trial_says_not_found(browser, proxy):
+    base = proxy.url
+    context = open_as(browser, proxy, demo.OTHER_USER)
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/enrollment?trial={demo.BIG_TRIAL}")
+        settle(page)
+        page.get_by_text(f"Trial '{demo.BIG_TRIAL}' was not found among the trials you can see").wait_for()
+        sent = everything_sent(page).replace(f"'{demo.BIG_TRIAL}'", "").replace(f"trial={demo.BIG_TRIAL}", "")
+        assert [word for word in HELIOS if word in sent] == []
+    finally:
+        context.close()
+
+
+def test_behind_the_proxy_a_user_without_a_grant_sees_only_no_access(browser, proxy):
+    base = proxy.url
+    context = open_as(browser, proxy, "nobody@helios.example")
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/budget?trial={demo.BIG_TRIAL}")
+        page.get_by_text("you have no access to any sponsor's trials").wait_for()
+        shown = page.get_by_test_id("stApp").inner_text()
+        assert [w for w in HELIOS + BOREALIS if w in shown.replace(demo.BIG_TRIAL, "")] == []
+        assert page.locator(CHART).count() == 0 and page.get_by_test_id("stSidebar").get_by_role("link").count() == 0
+    finally:
+        context.close()
+
+
+def test_without_the_proxys_sign_in_nobody_is_signed_in_whatever_the_client_says(browser, proxy):
+    base = proxy.url
+    # The client claims an identity in the header itself and in the link: the proxy strips the one, the app ignores the other.
+    context = open_as(browser, proxy, None, claimed=demo.MAIN_USER)
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/?email={demo.MAIN_USER}&user={demo.MAIN_USER}&{HEADER}={demo.MAIN_USER}")
+        page.get_by_text("You are not signed in").wait_for()
+        shown = page.get_by_test_id("stApp").inner_text()
+        assert [w for w in HELIOS + BOREALIS if w in shown] == []
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def oidc_app(app_server, tiny_url, tmp_path):
+    """The app in OIDC mode against a provider on loopback; yields (base URL, provider)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with Provider(free_port()) as provider:
+        secrets = tmp_path / "secrets.toml"
+        secrets.write_text(provider.secrets_toml(base))
+        app_server(
+            tiny_url, port=port, options={"secrets.files": str(secrets)},
+            DASHBOARD_AUTH_MODE="oidc", DASHBOARD_PUBLIC_BASE_URL=base,
+        )
+        yield base, provider
+
+
+def test_a_link_opened_signed_out_lands_on_its_view_after_signing_in(page, oidc_app):
+    base, provider = oidc_app
+    provider.email = tiny_portfolio.ACME_USER
+    page.goto(f"{base}/enrollment?trial=T-1&as_of={AS_OF}&since=2026-06-01")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Enrollment · T-1").wait_for()
+    assert re.search(r"/enrollment\?trial=T-1&as_of=2026-06-30&since=2026-06-01$", page.url), page.url
+    settle(page)
+    assert len(provider.authorize_requests) == 1
+    page.get_by_text(f"Signed in as {tiny_portfolio.ACME_USER}").wait_for()
+    assert "X-9" not in page.get_by_test_id("stApp").inner_text()
+    # Signing out ends the session: the next visit asks to sign in again.
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign in").wait_for()
+    page.goto(f"{base}/?as_of={AS_OF}")
+    page.get_by_role("button", name="Sign in").wait_for()
+    assert "T-1" not in page.get_by_test_id("stApp").inner_text()
+
+
+def test_an_identity_cannot_be_forged_by_cookie_or_link(page, oidc_app):
+    base, provider = oidc_app
+    forged = json.dumps({"email": tiny_portfolio.ACME_USER, "is_logged_in": True, "origin": base})
+    page.context.add_cookies([{"name": "_streamlit_user", "value": forged, "url": base}])
+    page.goto(f"{base}/?email={tiny_portfolio.ACME_USER}&as_of={AS_OF}")
+    page.get_by_role("button", name="Sign in").wait_for()
+    shown = page.get_by_test_id("stApp").inner_text()
+    assert "T-1" not in shown and "Acme" not in shown
+    assert provider.authorize_requests == []
+
+
+def test_the_page_recovers_by_itself_when_postgresql_comes_back(page, app_server, pg_cluster):
+    url = pg_cluster.url + "/postgres"
+    tiny_portfolio.build(url)
+    base = app_server(url)
+    page.goto(f"{base}/?as_of={AS_OF}")
+    page.locator("table.dash-table").wait_for()
+
+    pg_cluster.stop()
+    page.goto(f"{base}/budget?as_of={AS_OF}")
+    page.get_by_text("The reporting database is not answering right now").wait_for()
+    assert "Traceback" not in page.get_by_test_id("stApp").inner_text()
+    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=5) as response:
+        assert response.read() == b"ok", "the server stays up"
+
+    pg_cluster.start()
+    page.get_by_role("button", name="Retry").click()
+    page.get_by_role("heading", name="Budget").wait_for()
+    page.get_by_test_id("stMetricValue").first.wait_for()
+    assert "not answering" not in page.get_by_test_id("stApp").inner_text()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM trial")).scalar() == 3
+    engine.dispose()
