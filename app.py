@@ -9,6 +9,7 @@ st.set_page_config(page_title="Trial portfolio", page_icon="📊", layout="wide"
 
 PAGES = {
     "portfolio": st.Page("pages/portfolio.py", title="Portfolio", icon="🗂️", url_path="portfolio", default=True),
+    "overview": st.Page("pages/overview.py", title="Trial overview", icon="🧭", url_path="overview"),
     "enrollment": st.Page("pages/enrollment.py", title="Enrollment", icon="📈", url_path="enrollment"),
     "sites": st.Page("pages/sites.py", title="Sites", icon="🏥", url_path="sites"),
     "budget": st.Page("pages/budget.py", title="Budget", icon="💶", url_path="budget"),
@@ -23,6 +24,8 @@ try:
     ctx = ui.build_frame(list_trials=portfolio.trial_options, page=page_name)
     ui.menu(ctx, PAGES)
     ui.share_link(ctx, page_name)
+    ui.excel_export(ctx, page_name)
+    ui.print_layout(ctx, page_name)
     ui.show_notices(ctx)
     ui.freshness_line(ctx, ui.cached(portfolio.freshness, ctx.scope))
     page.run()

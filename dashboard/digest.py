@@ -54,7 +54,7 @@ from dashboard.metrics import (
 from dashboard.formats import money
 from dashboard.schema import TRIAL_STATUS_LABEL, sponsor, user_access
 from dashboard.settings import Settings, get_settings
-from queries import budget, enrollment, portfolio, vendors
+from queries import overview, portfolio, vendors
 
 # Open milestones expected within this many days after as_of are listed as due soon.
 DUE_SOON_DAYS = 30
@@ -113,16 +113,12 @@ class Digest:
 
 
 def _portfolio(conn: Connection, scope: access.Scope, settings: Settings, predict: Callable) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every trial of the scope with its health, composed as the Portfolio page composes it; and the milestones."""
-    summary = portfolio.trial_summary(conn, scope)
-    milestones = vendors.milestones(conn, scope)
-    outlooks = health.enrollment_outlooks(
-        summary, enrollment.forecast_inputs(conn, scope), enrollment.sites(conn, scope), milestones, scope.as_of, predict, settings
-    )
-    trials = health.trial_health(summary, budget.evm_by_trial(conn, scope), milestones, scope.as_of, settings, outlooks)
+    """Every trial of the scope with its health, composed as the pages compose it; and the milestones."""
+    found = overview.trial_health(lambda query, s: query(conn, s), scope, settings, predict)
+    trials = found.trials
     if "p_meet_plan" not in trials:
         trials["p_meet_plan"] = pd.Series(dtype="float64")
-    return trials, milestones
+    return trials, found.milestones
 
 
 def build_digest(
@@ -135,12 +131,8 @@ def build_digest(
         raise UsageError(notices[0])
     predict = predict or Forecasts()
     trials, milestones = _portfolio(conn, scope, settings, predict)
-    then_scope = scope.replace(as_of=scope.since, since=scope.since - timedelta(days=COMPARE_DAYS))
-    then, milestones_then = _portfolio(conn, then_scope, settings, predict)
-    kept = ["overall_health", *(f"{d}_health" for d in DIMENSIONS), "n_milestones_late", "cpi", "p_meet_plan"]
-    trials = trials.merge(
-        then[["protocol_number", *kept]].rename(columns={c: f"{c}_then" for c in kept}), on="protocol_number", how="left"
-    )
+    then, milestones_then = _portfolio(conn, overview.then_scope(scope), settings, predict)
+    trials = overview.with_then(trials, then)
 
     statuses = health.milestone_statuses(milestones, scope.as_of, settings)
     statuses_then = health.milestone_statuses(milestones_then, scope.since, settings)
@@ -249,7 +241,7 @@ def _period(d: Digest) -> str:
     return "this week" if (d.as_of - d.since).days == COMPARE_DAYS else f"since {_day(d.since)}"
 
 
-def _trial_link(d: Digest, protocol: str, page: str = "portfolio") -> Link:
+def _trial_link(d: Digest, protocol: str, page: str = "overview") -> Link:
     return Link(protocol, d.link(page, protocol))
 
 

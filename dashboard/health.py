@@ -194,3 +194,47 @@ def enrollment_outlook(
     if not inputs.empty and inputs["opens_in_days"].notna().all():
         first_opening = as_of + timedelta(days=math.ceil(float(inputs["opens_in_days"].min())))
     return Outlook(trial_row.protocol_number, planned_lpi, result, p50, p_meet, days_ahead, needed, False, first_opening)
+
+
+def changes_since(row) -> list[str]:
+    """What changed for one trial since the compare date, in words; `row` has `<column>_then` beside each column."""
+    out = []
+    now, then = row["overall_health"], row.get("overall_health_then")
+    if not isinstance(then, str):
+        return ["new in view"]
+    if then != now:
+        out.append(f"{metrics.HEALTH_WORD[then]} → {metrics.HEALTH_WORD[now]}")
+    enrolled = row["n_enrolled"] - row["n_enrolled_then"]
+    if enrolled:
+        out.append(f"{enrolled:+,.0f} enrolled")
+    late = row["n_milestones_late"] - row["n_milestones_late_then"]
+    if late:
+        out.append(f"{late:+,.0f} late milestone{'s' if abs(late) != 1 else ''}")
+    return out
+
+
+def flag_sites_by_trial(frame: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict]:
+    """The sites (site_kpis rows) with z_<indicator> and flag_<indicator> columns, n_red, n_amber and worst_flag,
+    each site compared with the other sites of its trial; and each (trial, indicator)'s peer baseline."""
+    frame = frame.copy()
+    baselines = {}
+    for key, ind in metrics.SITE_INDICATORS.items():
+        minimum = getattr(settings, ind.min_setting)
+        z = pd.Series(float("nan"), index=frame.index)
+        flag = pd.Series("grey", index=frame.index)
+        for protocol, group in frame.groupby("protocol_number"):
+            found = metrics.flag_sites(
+                group[ind.numerator], group[ind.denominator], kind=ind.kind, bad_side=ind.bad_side,
+                min_denominator=minimum, amber=settings.flag_amber_z, red=settings.flag_red_z,
+            )
+            z[group.index] = [float("nan") if f.z is None else f.z for f in found]
+            flag[group.index] = [f.flag for f in found]
+            baselines[protocol, key] = metrics.peer_baseline(
+                group[ind.numerator], group[ind.denominator], kind=ind.kind, min_denominator=minimum
+            )
+        frame[f"z_{key}"], frame[f"flag_{key}"] = z, flag
+    flags = frame[[f"flag_{key}" for key in metrics.SITE_INDICATORS]]
+    frame["n_red"] = (flags == "red").sum(axis=1)
+    frame["n_amber"] = (flags == "amber").sum(axis=1)
+    frame["worst_flag"] = [metrics.worst_health(*row) for row in flags.itertuples(index=False)]
+    return frame, baselines

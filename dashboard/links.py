@@ -17,6 +17,7 @@ KEYS = ("sponsor", "trial", "site", "as_of", "since", "phase", "ta", "vendor", "
 # Pages and the path each is served at (st.Page url_path); links name pages by these.
 PAGES = {
     "portfolio": "Portfolio",
+    "overview": "Trial overview",
     "enrollment": "Enrollment",
     "sites": "Sites",
     "budget": "Budget",

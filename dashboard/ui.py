@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from streamlit.errors import StreamlitAuthError
 
-from dashboard import access
+from dashboard import access, exports
 from dashboard.formats import money  # noqa: F401  (pages write amounts as ui.money)
 from dashboard.db import make_engine
 from dashboard.links import (
@@ -85,6 +85,11 @@ class Context:
     grants: list[access.Grant]
     trials: pd.DataFrame
     notices: list[str] = field(default_factory=list)
+    # The tables this run showed, as (sheet name, frame), for the page's workbook (filled by download_table).
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    # Where the page's Excel button goes once it shows a table, and the page's name (set by excel_export).
+    excel_slot: object | None = None
+    page: str | None = None
 
     def link(self, page: str, **changes) -> str:
         """A relative link to `page` showing this view with `changes` (e.g. trial="X")."""
@@ -273,6 +278,12 @@ def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
             "As of", value=today, min_value=EARLIEST_DATE, max_value=LATEST_DATE, key="as_of",
             bind="query-params", format="YYYY-MM-DD",
         )
+        st.date_input(
+            "Compare with", value=None, min_value=EARLIEST_DATE, max_value=LATEST_DATE, key="since",
+            bind="query-params", format="YYYY-MM-DD", help="Headline figures show their change since this date.",
+        )
+        if st.session_state.get("since") is None:
+            st.caption("Empty: a week before the as-of date.")
 
     # The widgets now hold the view (they restored it from the URL, or the user changed it).
     as_of = st.session_state.get("as_of") or today
@@ -283,6 +294,7 @@ def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
             "ta": st.session_state.get("ta"),
             "phase": st.session_state.get("phase"),
             "as_of": None if as_of == today else as_of,
+            "since": st.session_state.get("since"),
         }
     )
     if view.trial is not None:
@@ -313,7 +325,7 @@ def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
 
 
 # Sidebar widgets bound to the URL: Streamlit writes these keys into the address itself.
-BOUND_KEYS = ("sponsor", "ta", "phase", "trial", "as_of")
+BOUND_KEYS = ("sponsor", "ta", "phase", "trial", "as_of", "since")
 
 
 def menu(ctx: Context, pages: dict[str, st.Page]) -> None:
@@ -329,9 +341,14 @@ def menu(ctx: Context, pages: dict[str, st.Page]) -> None:
             st.page_link(page, label=PAGES[name], query_params=query or None)
 
 
+def canonical_link(ctx: Context, page: str) -> str:
+    """The canonical link to this view: the public address, the page, every key, the dates made explicit."""
+    return page_url(page, shareable(ctx.view, ctx.today), base_url=get_settings().public_base_url)
+
+
 def share_link(ctx: Context, page: str) -> str:
     """Show the canonical link to this view (public address, page, every key, explicit dates); returns it."""
-    url = page_url(page, shareable(ctx.view, ctx.today), base_url=get_settings().public_base_url)
+    url = canonical_link(ctx, page)
     with st.sidebar:
         st.caption("🔗 Link to this view (dates fixed, so it shows the same figures later)")
         st.code(url, language=None, wrap_lines=True)
@@ -454,6 +471,191 @@ def cell(value, fmt: str = "{}") -> str:
     return escape(fmt.format(value))
 
 
-def download_button(label: str, data: bytes, file_name: str, mime: str = "text/csv", **kwargs):
-    """A download button that does not rerun the page (a rerun would replace the file while it downloads)."""
-    return st.download_button(label, data, file_name, mime, on_click="ignore", **kwargs)
+def view_summary(ctx: Context, page: str) -> dict[str, object]:
+    """What the page shows, label → value: the page, sponsors, filters, dates and the canonical link (for exports and print)."""
+    scope = ctx.scope
+    if scope.trial is not None:
+        codes = set(ctx.trials.loc[ctx.trials["protocol_number"] == scope.trial, "sponsor_code"])
+        sponsors = [g.sponsor_name for g in ctx.grants if g.sponsor_code in codes]
+    else:
+        sponsors = [g.sponsor_name for g in ctx.grants if g.sponsor_id in scope.sponsor_ids]
+    summary: dict[str, object] = {
+        "Page": PAGES.get(page, page),
+        "Sponsor": ", ".join(sponsors),
+        "Trial": scope.trial or "All trials in view",
+    }
+    if scope.site is not None:
+        summary["Site"] = scope.site
+    if scope.ta is not None:
+        summary["Therapeutic area"] = scope.ta
+    if scope.phase is not None:
+        summary["Phase"] = scope.phase
+    summary["As of"] = scope.as_of
+    summary["Compared with (since)"] = scope.since
+    summary["Link"] = canonical_link(ctx, page)
+    return summary
+
+
+_WORKBOOK_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def excel_export(ctx: Context, page: str) -> None:
+    """Keep a place in the sidebar for the page's Excel button, which the page's first table fills (download_table).
+
+    Pages may stop early (st.stop), so the frame cannot add the button after the page has run.
+    """
+    ctx.page = page
+    ctx.excel_slot = st.sidebar.empty()
+
+
+def _excel_button(ctx: Context) -> None:
+    view = view_summary(ctx, ctx.page)
+    # This run's own list: the workbook holds exactly the tables this page showed to this user, and all of them,
+    # since the file is built when the button is clicked (after the run), not when it is drawn.
+    tables = ctx.tables
+
+    def build() -> bytes:
+        return exports.workbook(tables, {**view, "Exported at (UTC)": datetime.now(timezone.utc).replace(microsecond=0)})
+
+    trial = f"{ctx.scope.trial}_" if ctx.scope.trial else ""
+    ctx.excel_slot.download_button(
+        "⬇️ This page as Excel (.xlsx)", build, f"{ctx.page}_{trial}{ctx.scope.as_of:%Y-%m-%d}.xlsx", _WORKBOOK_MIME,
+        on_click="ignore",
+    )
+
+
+def _sheet_from_label(label: str) -> str:
+    """The sheet name a CSV button's label suggests: "⬇️ Download sites (CSV)" → "Sites"."""
+    words = re.sub(r"^\W*(Download\s+)?", "", label.replace("(CSV)", "")).strip()
+    return words[:1].upper() + words[1:]
+
+
+def download_table(label: str, frame: pd.DataFrame, file_name_stem: str, sheet: str | None = None) -> None:
+    """A CSV download of a table the page shows; the table also becomes sheet `sheet` (default: from the label) of the page's workbook.
+
+    The button does not rerun the page (a rerun would replace the file while it downloads).
+    """
+    st.download_button(
+        label, frame.to_csv(index=False).encode("utf-8"), f"{file_name_stem}.csv", "text/csv", on_click="ignore"
+    )
+    ctx = st.session_state.get(_CONTEXT_KEY)
+    if ctx is None or ctx.excel_slot is None:
+        return
+    name = exports.sheet_name(sheet or _sheet_from_label(label), [taken for taken, _ in ctx.tables])
+    ctx.tables.append((name, frame.copy()))
+    if len(ctx.tables) == 1:
+        _excel_button(ctx)
+
+
+_PRINT_CSS = """
+<style>
+.dash-print-header {display: none;}
+[data-testid="stElementContainer"]:has(.dash-print-header),
+[data-testid="stElementContainer"]:has(.dash-print-charts) {display: none;}
+@media print {
+  @page {size: landscape; margin: 12mm 10mm;}
+  [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stStatusWidget"],
+  [data-testid="stExpandSidebarButton"],
+  [data-testid="stElementToolbar"], [data-testid="stBottom"], [data-testid="stTooltipIcon"], .modebar-container,
+  [data-testid="stElementContainer"]:has([data-testid="stDownloadButton"]),
+  [data-testid="stElementContainer"]:has([data-testid="stButton"]),
+  [data-testid="stElementContainer"]:has([data-testid="stLinkButton"]) {display: none !important;}
+  [data-testid="stMain"] {margin-left: 0 !important; width: 100% !important; max-width: 100% !important;}
+  [data-testid="stMainBlockContainer"] {max-width: 100% !important; padding: 0 !important;}
+  [data-testid="stElementContainer"]:has(.dash-print-header) {display: block;}
+  .dash-print-header {display: block; border-bottom: 2px solid #0F5C6E; padding-bottom: 6px; margin-bottom: 4px;
+    font-size: 12px; color: #37474f;}
+  .dash-print-header .title {font-size: 15px; font-weight: 700; color: #0F5C6E;}
+  .dash-print-header .link {word-break: break-all;}
+  /* A chart keeps the size it had on screen; one wider than the paper shrinks to fit, by its viewBox (set below). */
+  [data-testid="stElementContainer"]:has([data-testid="stPlotlyChart"]), [data-testid="stFullScreenFrame"]:has(> [data-testid="stPlotlyChart"]),
+  [data-testid="stPlotlyChart"], .js-plotly-plot, .js-plotly-plot .plot-container {height: auto !important; flex: 0 0 auto !important;}
+  .js-plotly-plot .svg-container[style*="--dash-print-ratio"]
+    {width: min(100%, var(--dash-print-width)) !important; height: auto !important; aspect-ratio: var(--dash-print-ratio);}
+  .js-plotly-plot .svg-container[style*="--dash-print-ratio"] > svg.main-svg {width: 100% !important; height: 100% !important;}
+  [data-testid="stPlotlyChart"], [data-testid="stMetric"], [data-testid="stDataFrame"], .dash-table tr,
+  [data-testid="stAlert"] {break-inside: avoid; page-break-inside: avoid;}
+  .dash-table thead {display: table-header-group;}
+  h1, h2, h3, [data-testid="stHeading"] {break-after: avoid; page-break-after: avoid;}
+  [data-testid="stElementContainer"]:has([data-testid="stCaptionContainer"]) {break-before: avoid; page-break-before: avoid;}
+}
+</style>
+"""
+
+# Plotly draws each chart at its on-screen pixel size, and a browser does not redraw it for the paper. Give every
+# chart's SVG layers a viewBox of that size, so the print stylesheet can scale the chart to the page width.
+_PRINT_CHARTS_JS = """
+<span class="dash-print-charts"></span>
+<script>
+(() => {
+  if (window.dashPrintCharts) return;
+  window.dashPrintCharts = true;
+  const fit = () => {
+    for (const box of document.querySelectorAll(".js-plotly-plot .svg-container")) {
+      const svg = box.querySelector("svg.main-svg");
+      const width = parseFloat(svg && svg.getAttribute("width")), height = parseFloat(svg && svg.getAttribute("height"));
+      if (!(width > 0 && height > 0)) continue;
+      box.style.setProperty("--dash-print-width", `${width}px`);
+      box.style.setProperty("--dash-print-ratio", `${width} / ${height}`);
+      for (const layer of box.querySelectorAll("svg.main-svg")) layer.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    }
+  };
+  let pending = false;
+  new MutationObserver(() => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => { pending = false; fit(); });
+  }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ["width", "height"]});
+  window.addEventListener("beforeprint", fit);
+  fit();
+})();
+</script>
+"""
+
+
+def print_layout(ctx: Context, page: str) -> None:
+    """The print stylesheet (no sidebar, toolbars or buttons; full width; charts fit the paper) and a header, printed only, saying which view this is."""
+    st.html(_PRINT_CSS)
+    st.html(_PRINT_CHARTS_JS, unsafe_allow_javascript=True)
+    summary = view_summary(ctx, page)
+    link_url = summary.pop("Link")
+    title = " · ".join(str(part) for part in ("Trial portfolio", summary.pop("Page"), ctx.scope.trial) if part)
+    as_of, since = summary.pop("As of"), summary.pop("Compared with (since)")
+    details = [f"{label}: {value}" for label, value in summary.items() if label != "Trial" or ctx.scope.trial is None]
+    details += [f"as of {as_of:%Y-%m-%d}", f"compared with {since:%Y-%m-%d}"]
+    st.html(
+        f'<div class="dash-print-header"><div class="title">{escape(title)}</div><div>{escape(" · ".join(details))}</div>'
+        f'<div class="link">Link to this view: {escape(link_url)}</div></div>'
+    )
+
+
+def tile(
+    container, label: str, value: str, *, now=None, then=None, since: date | None = None,
+    fmt: str | Callable[[float], str] = "{:+,.0f}", better: str | None = "up", help: str | None = None,
+) -> None:
+    """A headline figure with its change since the compare date as the delta (green when it moved the good way).
+
+    `now` and `then` are the figure as numbers on the as-of and the compare date; `better` is "up", "down"
+    or None (neither); no `then` (nothing to compare with) shows no delta.
+    """
+    delta, colour = None, "off"
+    if since is not None and now is not None and then is not None and not pd.isna(now) and not pd.isna(then):
+        change = now - then
+        text = fmt(change) if callable(fmt) else fmt.format(change)
+        # A change too small to show in the figure's own precision ("+0.00") is no change.
+        # Short enough for seven tiles in a row; the page's caption and the tooltip name the compare date.
+        if not re.search(r"[1-9]", text):
+            delta = "no change"
+        else:
+            delta = text
+            colour = {"up": "normal", "down": "inverse"}.get(better, "off")
+        help = (help + " " if help else "") + f"The change is since {since:%d %b %Y} (Compare with, in the sidebar)."
+    container.metric(
+        label, value, delta=delta, delta_color=colour, delta_arrow="auto" if colour != "off" or not delta else "off",
+        help=help,
+    )
+
+
+def points(change: float) -> str:
+    """A change of a fraction in percentage points: +3 pts."""
+    return f"{change * 100:+.0f} pts"

@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import charts, metrics, ui
 from dashboard.settings import get_settings
-from queries import budget, portfolio
+from queries import budget, overview, portfolio
 
 ctx = ui.context()
 scope = ctx.scope
@@ -44,7 +44,7 @@ title = f"Budget · {scope.trial}" if scope.trial else "Budget"
 st.title(title)
 st.caption(
     f"{'Every trial in view' if scope.trial is None else summary.iloc[0]['trial_title'] if not summary.empty else ''}"
-    f" · as of {scope.as_of:%d %b %Y}"
+    f" · as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}"
 )
 if by_trial.empty:
     st.info("No signed contract in view yet: nothing to show for the budget.")
@@ -61,19 +61,36 @@ if len(in_view) > 1:
 else:
     currency = in_view[0] if len(in_view) else ""
     total = metrics.earned_value(by_trial["bac"].sum(), by_trial["pv"].sum(), by_trial["ev"].sum(), by_trial["ac"].sum())
+    then_by_trial = ui.cached(budget.evm_by_trial, overview.then_scope(scope))
+    then = (None if then_by_trial.empty else metrics.earned_value(
+        then_by_trial["bac"].sum(), then_by_trial["pv"].sum(), then_by_trial["ev"].sum(), then_by_trial["ac"].sum()))
+
+    def budget_tile(column, label: str, value: str, field: str, *, fmt="{:+,.0f}", better=None, help: str) -> None:
+        """A tile with its change since the compare date; amounts' changes are written short like the amounts."""
+        amount = fmt == "money"
+        ui.tile(column, label, value, now=getattr(total, field), then=None if then is None else getattr(then, field),
+                since=scope.since, fmt=(lambda change: ("+" if change > 0 else "") + ui.money(change)) if amount else fmt,
+                better=better, help=help)
+
     tiles = st.columns(7)
-    tiles[0].metric("BAC", ui.money(total.bac), help=f"Budget at completion ({currency}): contracts + approved change orders.")
-    tiles[1].metric("AC", ui.money(total.ac), delta=f"{ui.plain(total.burn_pct, '{:.0%}')} of BAC", delta_color="off",
-                    delta_arrow="off", help="Actual cost: invoiced + accrued.")
-    tiles[2].metric("EV", ui.money(total.ev), delta=f"{ui.plain(total.pct_complete, '{:.0%}')} complete", delta_color="off",
-                    delta_arrow="off", help="Earned value: units delivered × contracted prices, plus milestone fees achieved.")
-    tiles[3].metric("CPI", ui.plain(total.cpi, "{:.2f}"), help="Cost performance: EV ÷ AC (below 1: each unit of work costs more than planned).")
-    tiles[4].metric("SPI", ui.plain(total.spi, "{:.2f}"), help="Schedule performance: EV ÷ PV (below 1: less work done than planned).")
-    tiles[5].metric("EAC", ui.money(total.eac), delta=f"atypical: {ui.money(total.eac_atypical)}", delta_color="off",
-                    delta_arrow="off", help="Estimate at completion: BAC ÷ CPI; beside it AC + (BAC − EV), the 'atypical variance' estimate.")
-    tiles[6].metric("VAC", ui.money(total.vac), delta="over budget" if (total.vac or 0) < 0 else "within budget",
-                    delta_color="inverse" if (total.vac or 0) < 0 else "normal", delta_arrow="off",
-                    help="Variance at completion: BAC − EAC (negative: expected overrun).")
+    budget_tile(tiles[0], "BAC", ui.money(total.bac), "bac", fmt="money",
+                help=f"Budget at completion ({currency}): contracts + approved change orders.")
+    budget_tile(tiles[1], "AC", ui.money(total.ac), "ac", fmt="money", help="Actual cost: invoiced + accrued.")
+    budget_tile(tiles[2], "EV", ui.money(total.ev), "ev", fmt="money",
+                help="Earned value: units delivered × contracted prices, plus milestone fees achieved.")
+    budget_tile(tiles[3], "CPI", ui.plain(total.cpi, "{:.2f}"), "cpi", fmt="{:+.2f}", better="up",
+                help="Cost performance: EV ÷ AC (below 1: each unit of work costs more than planned).")
+    budget_tile(tiles[4], "SPI", ui.plain(total.spi, "{:.2f}"), "spi", fmt="{:+.2f}", better="up",
+                help="Schedule performance: EV ÷ PV (below 1: less work done than planned).")
+    budget_tile(tiles[5], "EAC", ui.money(total.eac), "eac", fmt="money", better="down",
+                help="Estimate at completion: BAC ÷ CPI.")
+    budget_tile(tiles[6], "VAC", ui.money(total.vac), "vac", fmt="money", better="up",
+                help="Variance at completion: BAC − EAC (negative: expected overrun).")
+    st.caption(
+        f"Spent {ui.plain(total.burn_pct, '{:.0%}')} of BAC · work {ui.plain(total.pct_complete, '{:.0%}')} complete · "
+        f"{'expected overrun' if (total.vac or 0) < 0 else 'expected within budget'} · EAC if the overrun so far is a one-off "
+        f"(AC + BAC − EV): {ui.money(total.eac_atypical)}."
+    )
     st.html(
         f"<b>Cost</b> {ui.chip(health(total.cpi))} &nbsp; <b>Schedule</b> {ui.chip(health(total.spi))}"
         f" &nbsp; <span class='muted'>CPI/SPI ≥ {settings.index_green:.2f} on track, ≥ {settings.index_amber:.2f} watch. "
@@ -103,7 +120,7 @@ if scope.trial is None:
         nowrap=("trial", "burn", "cpi", "spi"),
     )
     st.caption("Click a trial for its S-curves, vendors and change orders. Definitions on the Methods page.")
-    ui.download_button("⬇️ Download table (CSV)", by_trial.to_csv(index=False).encode(), f"budget_{scope.as_of}.csv", "text/csv")
+    ui.download_table("⬇️ Download table (CSV)", by_trial, f"budget_{scope.as_of}", sheet="Trials")
     st.stop()
 
 # ---------------------------------------------------------------------- trial view
@@ -121,7 +138,7 @@ contracts = ui.cached(budget.evm_by_contract, scope)
 contracts = contracts.assign(vendor=[f"{n} ({VENDOR_KIND.get(k, k)})" for n, k in zip(contracts["vendor_name"], contracts["vendor_kind"])])
 rows, columns = evm_rows(contracts, "vendor", "Vendor")
 ui.html_table(rows, columns, numeric=("bac", "pv", "ev", "ac", "eac", "vac"), nowrap=("cpi", "spi"))
-ui.download_button("⬇️ Vendors (CSV)", contracts.to_csv(index=False).encode(), f"budget_vendors_{scope.trial}_{scope.as_of}.csv", "text/csv")
+ui.download_table("⬇️ Vendors (CSV)", contracts, f"budget_vendors_{scope.trial}_{scope.as_of}", sheet="Vendors")
 left, right = st.columns([3, 2])
 with left:
     st.subheader("By category")
@@ -161,8 +178,7 @@ with left:
             },
             hide_index=True, width="stretch",
         )
-        ui.download_button("⬇️ Change orders (CSV)", changes.to_csv(index=False).encode(),
-                           f"change_orders_{scope.trial}_{scope.as_of}.csv", "text/csv")
+        ui.download_table("⬇️ Change orders (CSV)", changes, f"change_orders_{scope.trial}_{scope.as_of}", sheet="Change orders")
 approved = changes[changes["change_order_status"] == "approved"] if not changes.empty else changes
 if not approved.empty:
     with right:

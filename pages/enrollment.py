@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, health, metrics, ui
+from dashboard import charts, metrics, ui
 from dashboard.settings import get_settings
-from queries import budget, enrollment, portfolio, vendors
+from queries import enrollment, overview
 from queries import sites as site_queries
 
 ctx = ui.context()
@@ -13,13 +13,8 @@ scope = ctx.scope
 settings = get_settings()
 
 with st.spinner("Loading enrollment…"):
-    summary = ui.cached(portfolio.trial_summary, scope)
-    milestones = ui.cached(vendors.milestones, scope)
-    sites = ui.cached(enrollment.sites, scope)
-    outlooks = health.enrollment_outlooks(
-        summary, ui.cached(enrollment.forecast_inputs, scope), sites, milestones, scope.as_of, ui.predict, settings
-    )
-    trials = health.trial_health(summary, ui.cached(budget.evm_by_trial, scope), milestones, scope.as_of, settings, outlooks)
+    found = overview.trial_health(ui.cached, scope, settings, ui.predict)
+    trials, sites, outlooks = found.trials, found.sites, found.outlooks
 
 
 def date_text(day) -> str:
@@ -82,48 +77,53 @@ if scope.trial is None:
         p_meet_plan=[outlooks[p].p_meet_plan for p in trials["protocol_number"]],
     )[["protocol_number", "indication", "n_enrolled", "n_planned_subjects", "planned_to_date", "pct_of_plan_to_date",
        "p50_lpi", "planned_lpi", "p_meet_plan"]]
-    ui.download_button("⬇️ Download table (CSV)", table.to_csv(index=False).encode(), f"enrollment_{scope.as_of}.csv", "text/csv")
+    ui.download_table("⬇️ Download table (CSV)", table, f"enrollment_{scope.as_of}", sheet="Trials")
     st.stop()
 
 # ---------------------------------------------------------------------- trial view
 row = trials.iloc[0]
 outlook = outlooks[row.protocol_number]
 st.title(f"Enrollment · {row.protocol_number}")
-st.caption(f"{row.trial_title} · phase {row.phase} · {row.therapeutic_area} · as of {scope.as_of:%d %b %Y}")
+st.caption(f"{row.trial_title} · phase {row.phase} · {row.therapeutic_area} · as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}")
+
+then_found = overview.trial_health(ui.cached, overview.then_scope(scope), settings, ui.predict)
+then_row = then_found.trials.iloc[0] if not then_found.trials.empty else None
+then_outlook = then_found.outlooks.get(row.protocol_number)
+since = scope.since
 
 tiles = st.columns(5)
-tiles[0].metric(
-    "Enrolled", f"{row.n_enrolled:,}", delta=f"of {row.n_planned_subjects:,} target ({row.pct_to_target:.0%})",
-    delta_color="off", delta_arrow="off", help="Subjects randomized/enrolled up to the as-of date ÷ the trial's target.",
-)
-tiles[1].metric(
-    "% of plan to date", f"{row.pct_of_plan_to_date:.0%}" if row.planned_to_date else "—",
-    delta=f"plan: {row.planned_to_date:,.0f} by now", delta_color="off", delta_arrow="off",
-    help="Enrolled ÷ the baseline plan's cumulative enrollment on the as-of date.",
-)
+ui.tile(tiles[0], "Enrolled", f"{row.n_enrolled:,}", now=row.n_enrolled, then=None if then_row is None else then_row.n_enrolled,
+        since=since, help="Subjects randomized/enrolled up to the as-of date; the change is those enrolled since the compare date.")
+ui.tile(tiles[1], "% of plan to date", f"{row.pct_of_plan_to_date:.0%}" if row.planned_to_date else "—",
+        now=row.pct_of_plan_to_date if row.planned_to_date else None,
+        then=then_row.pct_of_plan_to_date if then_row is not None and then_row.planned_to_date else None,
+        since=since, fmt=ui.points, help="Enrolled ÷ the baseline plan's cumulative enrollment on the as-of date.")
 if outlook.is_complete:
     tiles[2].metric("Last patient in", "Complete", help="Enrollment has reached the target.")
 else:
-    tiles[2].metric(
-        "Last patient in (P50)", date_text(outlook.p50),
-        # Streamlit colours a delta by its sign: ahead of plan is good (green), behind is bad (red).
-        delta=(None if outlook.days_ahead is None
-               else f"{outlook.days_ahead:,d} days ahead of plan" if outlook.days_ahead >= 0
-               else f"-{-outlook.days_ahead:,d} days: behind plan"),
-        delta_color="normal" if outlook.days_ahead is not None else "off",
-        help="The median forecast date on which enrollment reaches the target; the delta compares it with the planned LPI.",
-    )
-tiles[3].metric(
-    "P(meet planned LPI)", ui.plain(outlook.p_meet_plan, "{:.0%}"),
-    delta=f"planned {date_text(outlook.planned_lpi)}", delta_color="off", delta_arrow="off",
-    help="Share of forecast outcomes in which the last patient is in by the planned LPI (the LPI milestone's baseline).",
-)
+    # A later forecast than on the compare date is bad news: the delta is green when it moved earlier.
+    moved = (None if outlook.p50 is None or then_outlook is None or then_outlook.p50 is None
+             else (outlook.p50 - then_outlook.p50).days)
+    ui.tile(tiles[2], "Last patient in (P50)", f"{outlook.p50:%d %b %y}" if outlook.p50 else "—", now=moved,
+            then=0 if moved is not None else None, since=since, fmt="{:+,.0f} days", better="down",
+            help="The median forecast date on which enrollment reaches the target; the change is how far it moved since the compare date.")
+ui.tile(tiles[3], "P(meet planned LPI)", ui.plain(outlook.p_meet_plan, "{:.0%}"), now=outlook.p_meet_plan,
+        then=None if then_outlook is None else then_outlook.p_meet_plan, since=since, fmt=ui.points,
+        help="Share of forecast outcomes in which the last patient is in by the planned LPI (the LPI milestone's baseline).")
 tiles[4].metric(
     "Extra sites needed", "—" if outlook.is_complete or outlook.p50 is None or outlook.planned_lpi is None
     or outlook.planned_lpi <= scope.as_of
     else (f"{outlook.sites_needed}" if outlook.sites_needed is not None else "none suffices"),
     help=f"Additional sites, opening now at rates like the current ones, that would bring P(meet plan) to {settings.probability_green:.0%}.",
 )
+context = [f"{row.n_enrolled:,} of {row.n_planned_subjects:,} target ({row.pct_to_target:.0%})"]
+if row.planned_to_date:
+    context.append(f"plan {row.planned_to_date:,.0f} by now")
+if outlook.planned_lpi is not None:
+    context.append(f"planned LPI {date_text(outlook.planned_lpi)}")
+if not outlook.is_complete and outlook.days_ahead is not None:
+    context.append(f"P50 {abs(outlook.days_ahead):,d} days {'ahead of' if outlook.days_ahead >= 0 else 'behind'} plan")
+st.caption(" · ".join(context))
 if outlook.forecast is not None:
     st.caption(f"Forecast: {outlook.forecast.note}")
 
@@ -215,6 +215,4 @@ if not non_enrolling.empty:
         hide_index=True,
         width="stretch",
     )
-ui.download_button(
-    "⬇️ Download sites (CSV)", sites.to_csv(index=False).encode(), f"enrollment_sites_{row.protocol_number}_{scope.as_of}.csv", "text/csv"
-)
+ui.download_table("⬇️ Download sites (CSV)", sites, f"enrollment_sites_{row.protocol_number}_{scope.as_of}", sheet="Sites")

@@ -2,9 +2,12 @@
 
 import streamlit as st
 
+from dashboard import ui
 from dashboard.metrics import HEALTH_LABEL
 from dashboard.settings import get_settings
 
+# No figures here, but like every page it is shown only after the frame has signed the user in.
+ui.context()
 settings = get_settings()
 
 st.title("Methods & definitions")

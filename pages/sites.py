@@ -3,11 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, metrics, ui
+from dashboard import charts, health, metrics, ui
 from dashboard.links import INDICATORS
 from dashboard.metrics import SITE_INDICATORS
 from dashboard.settings import get_settings
-from queries import sites
+from queries import overview, sites
 
 ctx = ui.context()
 scope = ctx.scope
@@ -24,28 +24,8 @@ def min_denominator(key: str) -> float:
 
 
 def flag_by_trial(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """The sites with z_<indicator> and flag_<indicator> columns (peers: the same trial), and each trial's baselines."""
-    frame = frame.copy()
-    baselines = {}
-    for key, ind in SITE_INDICATORS.items():
-        z = pd.Series(float("nan"), index=frame.index)
-        flag = pd.Series("grey", index=frame.index)
-        for protocol, group in frame.groupby("protocol_number"):
-            found = metrics.flag_sites(
-                group[ind.numerator], group[ind.denominator], kind=ind.kind, bad_side=ind.bad_side,
-                min_denominator=min_denominator(key), amber=settings.flag_amber_z, red=settings.flag_red_z,
-            )
-            z[group.index] = [float("nan") if f.z is None else f.z for f in found]
-            flag[group.index] = [f.flag for f in found]
-            baselines[protocol, key] = metrics.peer_baseline(
-                group[ind.numerator], group[ind.denominator], kind=ind.kind, min_denominator=min_denominator(key)
-            )
-        frame[f"z_{key}"], frame[f"flag_{key}"] = z, flag
-    flags = frame[[f"flag_{key}" for key in SITE_INDICATORS]]
-    frame["n_red"] = (flags == "red").sum(axis=1)
-    frame["n_amber"] = (flags == "amber").sum(axis=1)
-    frame["worst_flag"] = [metrics.worst_health(*row) for row in flags.itertuples(index=False)]
-    return frame, baselines
+    """The sites with their flags against the peers of their trial, and each trial's baselines."""
+    return health.flag_sites_by_trial(frame, settings)
 
 
 def value(row, key: str):
@@ -63,10 +43,6 @@ def day(value) -> str:
     return "—" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%d %b %Y}"
 
 
-def csv(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
-
-
 def few_sites_note(n_eligible: int, what: str) -> str | None:
     """A plain sentence when a trial has too few eligible sites for amber or red to be possible (|z| ≤ √N)."""
     if n_eligible >= 10:
@@ -81,6 +57,18 @@ def few_sites_note(n_eligible: int, what: str) -> str | None:
 
 
 flagged, baselines = flag_by_trial(kpis)
+
+
+def counts(frame: pd.DataFrame) -> dict[str, int]:
+    """Active sites, sites with a red flag, and sites with amber flags only."""
+    if frame.empty:
+        return {"active": 0, "red": 0, "amber": 0}
+    return {
+        "active": int((frame["site_status"] == "active").sum()),
+        "red": int((frame["n_red"] > 0).sum()),
+        "amber": int(((frame["n_red"] == 0) & (frame["n_amber"] > 0)).sum()),
+    }
+
 flag_note = (
     f"Flags compare each site with the other sites of its trial (over-dispersion-adjusted z-score, Zink et al. 2018): "
     f"|z| > {settings.flag_amber_z:g} on the bad side is amber, > {settings.flag_red_z:g} red. Sites below a minimum "
@@ -91,14 +79,19 @@ flag_note = (
 if scope.trial is None:
     # ------------------------------------------------------------------ portfolio view
     st.title("Sites")
-    st.caption(f"Every trial in view · as of {scope.as_of:%d %b %Y} · the sites with the most red flags first")
+    st.caption(f"Every trial in view · as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y} · the sites with the most red flags first")
     if flagged.empty:
         st.info("No sites match these filters.")
         st.stop()
+    then = counts(flag_by_trial(ui.cached(sites.site_kpis, overview.then_scope(scope).replace(site=None)))[0])
+    now = counts(flagged)
     tiles = st.columns(3)
-    tiles[0].metric("Sites active", f"{int((flagged['site_status'] == 'active').sum()):,}", help="Activated and not closed by the as-of date.")
-    tiles[1].metric("Sites with a red flag", f"{int((flagged['n_red'] > 0).sum()):,}", help=flag_note)
-    tiles[2].metric("Sites with an amber flag only", f"{int(((flagged['n_red'] == 0) & (flagged['n_amber'] > 0)).sum()):,}", help=flag_note)
+    ui.tile(tiles[0], "Sites active", f"{now['active']:,}", now=now["active"], then=then["active"], since=scope.since,
+            better=None, help="Activated and not closed by the as-of date.")
+    ui.tile(tiles[1], "Sites with a red flag", f"{now['red']:,}", now=now["red"], then=then["red"], since=scope.since,
+            better="down", help=flag_note)
+    ui.tile(tiles[2], "Sites with an amber flag only", f"{now['amber']:,}", now=now["amber"], then=then["amber"],
+            since=scope.since, better="down", help=flag_note)
     worst = flagged[(flagged["n_red"] + flagged["n_amber"]) > 0].sort_values(
         ["n_red", "n_amber", "protocol_number", "site_number"], ascending=[False, False, True, True]
     )
@@ -124,12 +117,12 @@ if scope.trial is None:
             numeric=("red", "amber"), nowrap=("site", "trial"),
         )
     st.caption(flag_note)
-    ui.download_button("⬇️ Download sites (CSV)", csv(flagged), f"sites_{scope.as_of}.csv", "text/csv")
+    ui.download_table("⬇️ Download sites (CSV)", flagged, f"sites_{scope.as_of}", sheet="Sites")
     st.stop()
 
 # ---------------------------------------------------------------------- trial view
 st.title(f"Sites · {scope.trial}")
-st.caption(f"Trial {scope.trial} · as of {scope.as_of:%d %b %Y}")
+st.caption(f"Trial {scope.trial} · as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}")
 if flagged.empty:
     st.info(f"Trial {scope.trial} has no sites yet.")
     st.stop()
@@ -145,18 +138,20 @@ non_enrolling = [
     metrics.is_non_enrolling(d, e, min_days=settings.non_enrolling_days) for d, e in zip(active["days_open"], active["n_enrolled"])
 ]
 share = metrics.ratio(sum(non_enrolling), len(active))
+then = counts(flag_by_trial(ui.cached(sites.site_kpis, overview.then_scope(scope).replace(site=None)))[0])
 tiles = st.columns(3)
-tiles[0].metric("Active sites", f"{len(active):,}", delta=f"of {len(flagged):,} sites", delta_color="off", delta_arrow="off",
-                help="Activated and not closed by the as-of date.")
+ui.tile(tiles[0], "Active sites", f"{len(active):,}", now=len(active), then=then["active"],
+        since=scope.since, better=None, help="Activated and not closed by the as-of date.")
 tiles[1].metric(
     "Non-enrolling sites", f"{sum(non_enrolling):,}",
     delta=f"{'—' if share is None else format(share, '.0%')} of active · benchmark ≈ 1 in 3", delta_color="off", delta_arrow="off",
     help=f"Active for at least {settings.non_enrolling_days} days with nobody enrolled. "
     "Industry benchmark (Medidata, 2,000+ studies): about one site in three never enrolls a patient.",
 )
-tiles[2].metric("Sites with a red flag", f"{int((flagged['n_red'] > 0).sum()):,}",
-                delta=f"{int(((flagged['n_red'] == 0) & (flagged['n_amber'] > 0)).sum())} more amber", delta_color="off",
-                delta_arrow="off", help=flag_note)
+now = counts(flagged)
+ui.tile(tiles[2], "Sites with a red flag", f"{now['red']:,}", now=now["red"], then=then["red"], since=scope.since,
+        better="down", help=flag_note)
+st.caption(f"{len(active):,} of {len(flagged):,} sites active · {now['amber']:,} more with amber flags only.")
 
 medians = {key: pd.Series([value(r, key) for _, r in flagged.iterrows()], dtype="float64").median() for key in INDICATORS}
 
@@ -296,7 +291,7 @@ st.dataframe(
     height=min(38 + 35 * len(table), 560),
 )
 st.caption(flag_note + " An empty cell has no denominator yet (empty is not zero).")
-ui.download_button("⬇️ Download sites (CSV)", csv(flagged), f"sites_{scope.trial}_{scope.as_of}.csv", "text/csv")
+ui.download_table("⬇️ Download sites (CSV)", flagged, f"sites_{scope.trial}_{scope.as_of}", sheet="Sites")
 
 # ---------------------------------------------------------------------- countries
 st.subheader("By country")

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import charts, health, metrics, ui
 from dashboard.metrics import MILESTONE_STATUS_LABEL, SUPPLY_RISK_LABEL
 from dashboard.settings import get_settings
-from queries import vendors
+from queries import overview, vendors
 
 ctx = ui.context()
 scope = ctx.scope
@@ -24,7 +24,7 @@ with st.spinner("Loading vendor milestones…"):
 
 st.title("Vendors" + (f" · {scope.trial}" if scope.trial else ""))
 st.caption(
-    f"{'Trial ' + scope.trial if scope.trial else 'Every trial in view'} · CRO and CMO milestones as of {scope.as_of:%d %b %Y}"
+    f"{'Trial ' + scope.trial if scope.trial else 'Every trial in view'} · CRO and CMO milestones as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}"
 )
 
 if milestones.empty:
@@ -38,10 +38,6 @@ def day(value) -> str:
 
 def trial_cell(protocol: str) -> str:
     return ui.link(ctx.link("vendors", trial=protocol), protocol)
-
-
-def csv(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
 
 
 statuses = health.milestone_statuses(milestones, scope.as_of, settings)
@@ -62,10 +58,16 @@ open_links = links[~links["is_clinical_done"]]
 risks = open_links[open_links["risk"] != "clear"].sort_values(["margin_days", "protocol_number"])
 conflicts = risks[risks["risk"] == "conflict"]
 
+then_scope = overview.then_scope(scope)
+then_statuses = health.milestone_statuses(ui.cached(vendors.milestones, then_scope), then_scope.as_of, settings)
+then_contract = then_statuses[then_statuses["milestone_kind"] == "contract"]
+overdue, forecast_late = int((contract["status"] == "late").sum()), int((contract["status"] == "at_risk").sum())
 tiles = st.columns(5)
 tiles[0].metric("Contracted milestones", f"{len(contract):,}", help="CRO and CMO contract milestones of the trials in view (stability pulls and expiry not counted).")
-tiles[1].metric("Overdue", f"{int((contract['status'] == 'late').sum())}", help="Not done and the baseline (contracted) date has passed.")
-tiles[2].metric("Forecast late", f"{int((contract['status'] == 'at_risk').sum())}", help="Not yet due, but forecast after the baseline date.")
+ui.tile(tiles[1], "Overdue", f"{overdue}", now=overdue, then=int((then_contract["status"] == "late").sum()), since=scope.since,
+        better="down", help="Not done and the baseline (contracted) date has passed.")
+ui.tile(tiles[2], "Forecast late", f"{forecast_late}", now=forecast_late, then=int((then_contract["status"] == "at_risk").sum()),
+        since=scope.since, better="down", help="Not yet due, but forecast after the baseline date.")
 tiles[3].metric(
     "Supply conflicts", f"{len(conflicts)}",
     delta=f"{len(risks) - len(conflicts)} near miss{'es' if len(risks) - len(conflicts) != 1 else ''}", delta_color="off", delta_arrow="off",
@@ -108,7 +110,7 @@ if not risks.empty:
         numeric=("lead", "margin", "conflict"),
         nowrap=("risk", "trial", "supply_date", "clinical_date"),
     )
-    ui.download_button("⬇️ Download supply risks (CSV)", csv(risks), f"supply_risks_{scope.as_of}.csv", "text/csv")
+    ui.download_table("⬇️ Download supply risks (CSV)", risks, f"supply_risks_{scope.as_of}", sheet="Supply risks")
 
 # --- Timeline ----------------------------------------------------------------------------------
 labels = MILESTONE_STATUS_LABEL
@@ -163,7 +165,7 @@ else:
         nowrap=("trial", "baseline", "move", "recorded"),
     )
     st.caption("🔺 later than before, 🔻 earlier. A milestone without a forecast yet counts at its baseline date.")
-    ui.download_button("⬇️ Download changes (CSV)", csv(changes), f"milestone_changes_{scope.since}_{scope.as_of}.csv", "text/csv")
+    ui.download_table("⬇️ Download changes (CSV)", changes, f"milestone_changes_{scope.since}_{scope.as_of}", sheet="Forecast changes")
 
 # --- Vendor scorecard --------------------------------------------------------------------------
 st.subheader(
@@ -208,7 +210,7 @@ st.caption(
     "baseline) within 30, 60, 90 days. Payments due: fees of open milestones overdue or expected within 90 days"
     + (" — not summed across currencies: pick a sponsor." if card["reporting_currency"].isna().any() else ".")
 )
-ui.download_button("⬇️ Download scorecard (CSV)", csv(card), f"vendor_scorecard_{scope.as_of}.csv", "text/csv")
+ui.download_table("⬇️ Download scorecard (CSV)", card, f"vendor_scorecard_{scope.as_of}", sheet="Vendor scorecard")
 
 # --- Upcoming and overdue ----------------------------------------------------------------------
 horizon = pd.Timestamp(scope.as_of + timedelta(days=UPCOMING_DAYS))
@@ -234,7 +236,7 @@ else:
         hide_index=True,
         width="stretch",
     )
-    ui.download_button("⬇️ Download upcoming (CSV)", csv(table), f"milestones_upcoming_{scope.as_of}.csv", "text/csv")
+    ui.download_table("⬇️ Download upcoming (CSV)", table, f"milestones_upcoming_{scope.as_of}", sheet="Upcoming milestones")
 
 # --- Every milestone ---------------------------------------------------------------------------
 with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expiry included"):
@@ -256,4 +258,4 @@ with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expir
         hide_index=True,
         width="stretch",
     )
-    ui.download_button("⬇️ Download all milestones (CSV)", csv(everything), f"milestones_{scope.as_of}.csv", "text/csv")
+    ui.download_table("⬇️ Download all milestones (CSV)", everything, f"milestones_{scope.as_of}", sheet="All milestones")

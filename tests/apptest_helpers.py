@@ -13,6 +13,7 @@ from dashboard.settings import get_settings
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE_FILES = {
     "portfolio": "pages/portfolio.py",
+    "overview": "pages/overview.py",
     "enrollment": "pages/enrollment.py",
     "sites": "pages/sites.py",
     "budget": "pages/budget.py",

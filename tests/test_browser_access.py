@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
 import urllib.request
 
+import openpyxl
 import pytest
 from sqlalchemy import text
 
@@ -20,7 +22,7 @@ from oidc_provider import Provider
 CHART = '[data-testid="stPlotlyChart"]'
 HEADER = "X-Forwarded-Email"
 AS_OF = tiny_portfolio.AS_OF.isoformat()
-PAGES = ("", "enrollment", "sites", "budget", "vendors", "methods")
+PAGES = ("", "overview", "enrollment", "sites", "budget", "vendors", "methods")
 # What identifies each demo sponsor's trials: its name and its protocol-number prefix.
 HELIOS = ("Helios", "HEL-")
 BOREALIS = ("Borealis", "BOR-")
@@ -71,7 +73,12 @@ def everything_sent(page) -> str:
     for button in page.get_by_test_id("stDownloadButton").locator("button").all():
         with page.expect_download() as download:
             button.click()
-        parts.append(open(download.value.path(), encoding="utf-8", errors="replace").read())
+        if download.value.suggested_filename.endswith(".xlsx"):
+            # The page's workbook is zipped XML: read its cells.
+            book = openpyxl.load_workbook(io.BytesIO(open(download.value.path(), "rb").read()))
+            parts.extend(str(value) for sheet in book for row in sheet.values for value in row if value is not None)
+        else:
+            parts.append(open(download.value.path(), encoding="utf-8", errors="replace").read())
     return "\n".join(parts)
 
 
@@ -217,7 +224,7 @@ def test_the_page_recovers_by_itself_when_postgresql_comes_back(page, app_server
 
     pg_cluster.start()
     page.get_by_role("button", name="Retry").click()
-    page.get_by_role("heading", name="Budget").wait_for()
+    page.get_by_role("heading", name="Budget").wait_for(timeout=90_000)
     page.get_by_test_id("stMetricValue").first.wait_for()
     assert "not answering" not in page.get_by_test_id("stApp").inner_text()
     engine = make_engine(url)

@@ -30,9 +30,19 @@ def test_trial_tiles_show_the_hand_counted_figures(t1):
     tiles = metrics(t1)
     assert tiles["Enrolled"] == "3"
     assert tiles["% of plan to date"] == "43%"  # 3 of 7 planned by 30 June
-    assert next(m for m in t1.metric if m.label == "Enrolled").delta == "of 10 target (30%)"
-    assert next(m for m in t1.metric if m.label == "P(meet planned LPI)").delta == "planned 01 Dec 2026"
+    # Nobody enrolled between 23 and 30 June (the compare date defaults to a week before).
+    assert next(m for m in t1.metric if m.label == "Enrolled").delta == "no change"
     assert "Last patient in (P50)" in tiles
+    assert "3 of 10 target (30%) · plan 7 by now · planned LPI 01 Dec 2026" in visible_text(t1)
+
+
+def test_trial_tiles_show_the_change_since_the_compare_date(monkeypatch, tiny_url):
+    # 005 enrolls on 07-05: one more between 30 Jun and 10 Jul; the plan (7 by end of June) grows in July too.
+    at = open_page(monkeypatch, tiny_url, "enrollment", trial="T-1", as_of="2026-07-10", since="2026-06-30")
+    assert not at.exception
+    deltas = {m.label: m.delta for m in at.metric}
+    assert deltas["Enrolled"] == "+1"
+    assert deltas["P(meet planned LPI)"].endswith(" pts")
 
 
 def test_the_curve_has_actual_plan_and_the_forecast_fan(t1):
@@ -64,7 +74,7 @@ def test_the_portfolio_view_lists_each_trial_with_a_link_to_its_view(monkeypatch
     assert by_trial["T-1"]["Enrolled / target"] == "3 / 10"
     assert by_trial["T-1"]["Planned LPI"] == "01 Dec 2026"
     assert by_trial["T-1"]["Trial href"] == "./enrollment?sponsor=ACME&trial=T-1&as_of=2026-06-30"
-    assert len(at.get("download_button")) == 1
+    assert len(at.main.get("download_button")) == 1
 
 
 def test_a_trial_with_too_few_sites_forecasts_from_the_planned_rate_and_says_so(t1):

@@ -33,17 +33,28 @@ def test_tiles_show_the_hand_counted_figures(acme):
     assert tiles["Sites active"] == "2"
     assert tiles["Budget spent"] == "38%"
     assert tiles["Milestones late"] == "1"
-    enrolled = next(m for m in acme.metric if m.label == "Enrolled")
-    assert enrolled.delta == "of 18 target (17%)"
+    assert "3 of 18 planned subjects enrolled (17%)." in visible_text(acme)
+
+
+def test_tiles_and_table_show_what_changed_since_the_compare_date(monkeypatch, tiny_url):
+    # Between 30 Jun and 10 Jul: 005 enrolls in T-1 (07-05); T-2's site supply (baseline 07-01) becomes late.
+    at = open_page(monkeypatch, tiny_url, "portfolio", sponsor="ACME", as_of="2026-07-10", since="2026-06-30")
+    assert not at.exception
+    deltas = {m.label: m.delta for m in at.metric}
+    assert deltas["Enrolled"] == "+1"
+    assert deltas["Milestones late"] == "+1"
+    assert deltas["Active trials"] == "no change"
+    (table,) = html_tables(at)
+    changed = {row["Trial"]: row["Since 30 Jun"] for row in table}
+    assert changed == {"T-1": "+1 enrolled", "T-2": "+1 late milestone"}
 
 
 def test_the_trial_table_has_one_row_per_trial_with_its_health_worst_first(acme):
     (table,) = html_tables(acme)
     assert [row["Trial"] for row in table] == ["T-1", "T-2"]
     t1, t2 = table
-    assert t1["Trial href"] == "./enrollment?sponsor=ACME&trial=T-1&as_of=2026-06-30"
-    assert t1["Enrolled / target"] == "3 / 10"
-    assert t1["% to target"] == "30%"
+    assert t1["Trial href"] == "./overview?sponsor=ACME&trial=T-1&as_of=2026-06-30"
+    assert t1["Enrolled / target"] == "3 / 10 30%"
     assert t1["Enrollment"] == "At risk"  # P(last patient in by 1 Dec) is low: 3 of 10 with 2 sites open
     assert t1["Budget"] == "On track"  # CPI 550 / 450
     assert t1["CPI"] == "1.22"
@@ -80,6 +91,6 @@ def test_charts_have_the_named_traces(acme):
 
 
 def test_the_table_downloads_as_csv(acme):
-    buttons = acme.get("download_button")
+    buttons = acme.main.get("download_button")
     assert len(buttons) == 1
     assert "CSV" in buttons[0].proto.label

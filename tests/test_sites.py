@@ -145,7 +145,7 @@ def test_the_trial_view_tiles_and_table(t1):
     assert (s1["screen_failure"], s1["dropout"]) == (pytest.approx(100 / 3), 50)
     assert s1["deviation_rate"] == pytest.approx(1 / 192 * 100 * 365.25 / 12)
     assert s1["enrollment_rate"] == pytest.approx(2 / (166 / (365.25 / 12)))
-    assert len(t1.get("download_button")) == 1
+    assert len(t1.main.get("download_button")) == 1
 
 
 def test_the_funnel_plot_has_sites_and_limits_and_says_when_too_few_sites_can_be_flagged(t1):

@@ -1,0 +1,256 @@
+"""Exports and printing: a page's tables as one Excel workbook within the user's scope, and a clean print to PDF."""
+
+import io
+from datetime import date, datetime
+from decimal import Decimal
+
+import openpyxl
+import pandas as pd
+import pytest
+
+import tiny_portfolio
+from apptest_helpers import open_page
+from dashboard import exports
+
+AS_OF = tiny_portfolio.AS_OF.isoformat()
+TRIALS = {"T-1", "T-2", "X-9"}
+EXCEL_BUTTON = "⬇️ This page as Excel (.xlsx)"
+
+
+@pytest.fixture(scope="module")
+def tiny_url(tmp_path_factory):
+    """The hand-counted tiny portfolio: ACME's T-1 and T-2, OTHER's X-9."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('exports') / 'tiny.db'}"
+    tiny_portfolio.build(url)
+    return url
+
+
+# --- The workbook, from frames -------------------------------------------------------------------
+
+VIEW = {
+    "Page": "Budget",
+    "Sponsor": "Acme Biotech",
+    "Trial": "T-1",
+    "As of": date(2026, 6, 30),
+    "Compared with (since)": date(2026, 6, 23),
+    "Link": "https://dash.example/budget?trial=T-1&as_of=2026-06-30&since=2026-06-23",
+}
+
+
+def small_frames() -> list[tuple[str, pd.DataFrame]]:
+    trials = pd.DataFrame(
+        {
+            "protocol_number": ["T-1", "T-2", "T-3"],
+            "n_enrolled": pd.array([3, 0, None], dtype="Int64"),
+            "cpi": [1.2222, None, 0.5],
+            "pct_to_target": [0.3, 0.0, 1.0],
+            "bac": [1200.0, None, 1_500_000.0],
+            "next_milestone_date": pd.to_datetime(["2027-01-15", "2026-07-15", None]),
+            "is_active": [True, True, False],
+        }
+    )
+    orders = pd.DataFrame(
+        {
+            "change_order_number": ["CO-1", "CO-2"],
+            "change_amount": [Decimal("200.00"), Decimal("500.50")],
+            "approved_date": [date(2026, 5, 1), None],
+            "reason": ["Added a country", '=HYPERLINK("http://evil.example","click")'],
+        }
+    )
+    return [("Trials", trials), ("Change orders", orders)]
+
+
+@pytest.fixture(scope="module")
+def book():
+    return openpyxl.load_workbook(io.BytesIO(exports.workbook(small_frames(), VIEW)))
+
+
+def test_the_workbook_has_the_view_sheet_then_one_sheet_per_table(book):
+    assert book.sheetnames == ["View", "Trials", "Change orders"]
+    trials, orders = book["Trials"], book["Change orders"]
+    assert [c.value for c in trials[1]] == [
+        "protocol_number", "n_enrolled", "cpi", "pct_to_target", "bac", "next_milestone_date", "is_active"
+    ]
+    assert all(c.font.b for c in trials[1]) and trials.freeze_panes == "A2"
+    assert (trials.max_row, orders.max_row) == (4, 3)  # the header and one row per frame row
+    assert [c.value for c in trials["A"][1:]] == ["T-1", "T-2", "T-3"]
+
+
+def test_numbers_and_dates_keep_their_type_and_get_a_format(book):
+    sheet = book["Trials"]
+    header = {c.value: c.column_letter for c in sheet[1]}
+
+    def cell(column, row=2):
+        return sheet[f"{header[column]}{row}"]
+
+    assert (cell("n_enrolled").value, cell("n_enrolled").number_format) == (3, "#,##0")
+    assert cell("n_enrolled", 4).value is None  # empty is not zero
+    assert (cell("cpi").value, cell("cpi").number_format) == (1.2222, "0.00")
+    assert (cell("pct_to_target").value, cell("pct_to_target").number_format) == (0.3, "0%")
+    assert (cell("bac", 4).value, cell("bac", 4).number_format) == (1_500_000, "#,##0")
+    assert cell("next_milestone_date").value == datetime(2027, 1, 15)
+    assert cell("next_milestone_date").number_format == "yyyy-mm-dd"
+    assert cell("is_active", 4).value is False
+    amount = book["Change orders"]["B3"]  # a numeric from PostgreSQL stays a number
+    assert (amount.value, amount.number_format) == (500.5, "#,##0")
+    approved = book["Change orders"]["C2"]
+    assert (approved.value, approved.number_format) == (datetime(2026, 5, 1), "yyyy-mm-dd")
+
+
+def test_text_from_the_data_is_never_a_formula(book):
+    reason = book["Change orders"]["D3"]
+    assert reason.data_type == "s" and reason.value.startswith("=HYPERLINK")
+
+
+def test_columns_are_as_wide_as_their_content(book):
+    widths = book["Change orders"].column_dimensions
+    assert widths["D"].width > widths["A"].width  # the long reason against a short code
+    assert all(d.width <= 60 for d in book["Trials"].column_dimensions.values())
+
+
+def test_the_view_sheet_says_which_view_and_links_to_it(book):
+    rows = {r[0].value: r[1] for r in book["View"].iter_rows()}
+    assert rows["Page"].value == "Budget" and rows["Sponsor"].value == "Acme Biotech" and rows["Trial"].value == "T-1"
+    assert (rows["As of"].value, rows["As of"].number_format) == (datetime(2026, 6, 30), "yyyy-mm-dd")
+    assert rows["Compared with (since)"].value == datetime(2026, 6, 23)
+    assert rows["Link"].value == VIEW["Link"] and rows["Link"].hyperlink.target == VIEW["Link"]
+    assert rows["Tables"].value == "Trials, Change orders"
+
+
+def test_sheet_names_are_valid_and_unique():
+    assert exports.sheet_name("Sites", []) == "Sites"
+    assert exports.sheet_name("Sites", ["sites"]) == "Sites (2)"
+    assert exports.sheet_name("Sites", ["Sites", "Sites (2)"]) == "Sites (3)"
+    assert exports.sheet_name("View", []) == "View (2)"  # the first sheet's name is taken
+    long = exports.sheet_name("Milestones: baseline/forecast [all] * trials?", [])
+    assert len(long) <= 31 and not set("[]:*?/\\") & set(long)
+    assert len(exports.sheet_name("x" * 40, ["x" * 31])) <= 31
+
+
+# --- The page's registry: what the workbook would hold, in AppTest ------------------------------
+
+
+def registry(at) -> dict[str, pd.DataFrame]:
+    """The tables this run registered for the page's workbook (kept in the frame's Context in session state)."""
+    return dict(at.session_state["_dashboard_context"].tables)
+
+
+def excel_buttons(at) -> list:
+    return [b for b in at.sidebar.get("download_button") if b.proto.label == EXCEL_BUTTON]
+
+
+@pytest.mark.parametrize(
+    ("page", "trial", "sheets"),
+    [
+        ("portfolio", "T-2", ["Trials"]),
+        ("enrollment", "T-2", ["Sites"]),
+        ("sites", "T-2", ["Sites"]),
+        ("budget", "T-1", ["Vendors", "Change orders"]),  # T-2 has no contract yet: no budget tables
+        ("vendors", "T-2", ["Supply risks", "Forecast changes", "Vendor scorecard", "Upcoming milestones", "All milestones"]),
+    ],
+)
+def test_a_deep_linked_trial_exports_its_own_rows_only(monkeypatch, tiny_url, page, trial, sheets):
+    at = open_page(monkeypatch, tiny_url, page, trial=trial, as_of=AS_OF)
+    assert not at.exception
+    tables = registry(at)
+    assert list(tables) == sheets
+    for name, frame in tables.items():
+        assert not frame.empty, name
+        if "protocol_number" in frame:
+            assert set(frame["protocol_number"]) == {trial}, name
+        others = TRIALS - {trial}
+        assert not frame.astype(str).isin(others).any().any(), f"{name} has a row of another trial"
+    assert len(excel_buttons(at)) == 1
+
+
+def test_the_vendor_scorecard_counts_only_the_trial_in_view(monkeypatch, tiny_url):
+    at = open_page(monkeypatch, tiny_url, "vendors", trial="T-1", as_of=AS_OF)
+    card = registry(at)["Vendor scorecard"]
+    assert list(card["vendor_name"]) == ["Global Clinical CRO"]  # CMO1 works on T-2 only
+    assert list(card["n_trials"]) == [1] and list(card["n_milestones"]) == [2]
+
+
+@pytest.mark.parametrize(("user", "own"), [(tiny_portfolio.ACME_USER, {"T-1", "T-2"}), (tiny_portfolio.OTHER_USER, {"X-9"})])
+def test_a_signed_in_users_export_holds_their_sponsors_trials_only(monkeypatch, tiny_url, user, own):
+    at = open_page(monkeypatch, tiny_url, "portfolio", user=user, as_of=AS_OF)
+    assert not at.exception
+    assert set(registry(at)["Trials"]["protocol_number"]) == own
+    at = open_page(monkeypatch, tiny_url, "vendors", user=user, as_of=AS_OF)
+    assert set(registry(at)["All milestones"]["protocol_number"]) == own
+
+
+def test_a_page_with_several_tables_keeps_the_csv_buttons_and_adds_one_excel_button(monkeypatch, tiny_url):
+    at = open_page(monkeypatch, tiny_url, "budget", trial="T-1", as_of=AS_OF)
+    assert [b.proto.label for b in at.main.get("download_button")] == ["⬇️ Vendors (CSV)", "⬇️ Change orders (CSV)"]
+    assert len(excel_buttons(at)) == 1
+
+
+# --- In a real browser -------------------------------------------------------------------------
+
+CHART = '[data-testid="stPlotlyChart"] .main-svg'
+
+
+def download_workbook(page, tmp_path) -> tuple[str, openpyxl.Workbook]:
+    """Click the page's Excel button in the sidebar; returns the file's name and the workbook."""
+    with page.expect_download() as download:
+        page.get_by_test_id("stSidebar").get_by_role("button", name="This page as Excel").click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    return path.name, openpyxl.load_workbook(path)
+
+
+def test_the_excel_button_downloads_the_pages_tables(page, app_server, tiny_url, tmp_path):
+    base = app_server(tiny_url)
+    page.goto(f"{base}/budget?trial=T-1&as_of={AS_OF}&since=2026-06-01")
+    name, book = download_workbook(page, tmp_path)
+    assert name == f"budget_T-1_{AS_OF}.xlsx"
+    assert book.sheetnames == ["View", "Vendors", "Change orders"]
+    view = {r[0].value: r[1].value for r in book["View"].iter_rows()}
+    assert view["Trial"] == "T-1" and view["Sponsor"] == "Acme Biotech"
+    assert view["As of"] == datetime(2026, 6, 30) and view["Compared with (since)"] == datetime(2026, 6, 1)
+    assert view["Link"].endswith(f"/budget?trial=T-1&as_of={AS_OF}&since=2026-06-01")
+    vendors = list(book["Vendors"].values)
+    header = vendors[0]
+    assert len(vendors) == 2 and vendors[1][header.index("vendor_name")] == "Global Clinical CRO"
+    assert vendors[1][header.index("ev")] == 550 and vendors[1][header.index("ac")] == 450
+    orders = list(book["Change orders"].values)
+    assert [row[orders[0].index("change_order_number")] for row in orders[1:]] == ["CO-1", "CO-2"]
+
+    # A page without tables offers no workbook; the next page's workbook holds its own tables only.
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("link", name="Methods & definitions").click()
+    page.get_by_role("heading", name="Methods & definitions").wait_for()
+    assert sidebar.get_by_role("button", name="This page as Excel").count() == 0
+    sidebar.get_by_role("link", name="Vendors").click()
+    page.get_by_role("heading", name="Vendors · T-1").wait_for()
+    name, book = download_workbook(page, tmp_path)
+    assert name == f"vendors_T-1_{AS_OF}.xlsx"
+    # T-1 has no supply risk, no forecast moved in the period and nothing due within 90 days: those tables are not shown.
+    assert book.sheetnames == ["View", "Vendor scorecard", "All milestones"]
+    milestones = list(book["All milestones"].values)
+    assert {row[milestones[0].index("protocol_number")] for row in milestones[1:]} == {"T-1"}
+
+
+def test_a_page_prints_to_pdf_with_its_view_and_without_the_sidebar(page, app_server, tiny_url):
+    from pypdf import PdfReader
+
+    base = app_server(tiny_url)
+    page.goto(f"{base}/?sponsor=ACME&as_of={AS_OF}&since=2026-06-01")
+    page.get_by_test_id("stSidebar").get_by_role("button", name="This page as Excel").wait_for()
+    page.wait_for_selector(CHART)
+    # Every chart is ready to be scaled to the paper: its SVG layers carry a viewBox of their drawn size.
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.js-plotly-plot svg.main-svg')].every(
+             s => s.getAttribute('viewBox') === `0 0 ${s.getAttribute('width')} ${s.getAttribute('height')}`)"""
+    )
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(page.pdf())).pages)
+    assert "Trial portfolio · Portfolio" in text  # the print-only header
+    assert f"as of {AS_OF}" in text and "compared with 2026-06-01" in text
+    assert f"as_of={AS_OF}&since=2026-06-01" in text.replace("\n", "")  # the link to this view
+    assert "T-1" in text and "T-2" in text
+    # Nothing of the sidebar (its filters and menu) or of the buttons is printed.
+    for absent in ("Therapeutic area", "Phase", "Methods & definitions", "Download table", "This page as Excel"):
+        assert absent not in text, absent
+    # On screen, the print header takes no room.
+    page.emulate_media(media="screen")
+    assert not page.locator(".dash-print-header").is_visible()
