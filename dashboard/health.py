@@ -98,19 +98,22 @@ def trial_health(
     statuses = milestone_statuses(milestones, as_of, settings)
     open_ = statuses[~statuses["is_done"] & (statuses["milestone_kind"] != "expiry")]
     relevant = schedule_milestones(statuses, as_of, settings)
+    # Grouped once (not filtered per trial): a portfolio of hundreds of trials has tens of thousands of milestones.
+    with_milestones = set(statuses["protocol_number"])
+    rags = {p: list(g) for p, g in relevant.groupby("protocol_number")["rag"]}
+    n_late = open_[open_["status"] == "late"].groupby("protocol_number").size()
+    upcoming = (
+        open_[open_["milestone_kind"] == "contract"].sort_values(["due_date", "lane", "sequence"])
+        .drop_duplicates("protocol_number").set_index("protocol_number")
+    )
     schedule, late, next_name, next_date, next_slip = [], [], [], [], []
     for protocol in out["protocol_number"]:
-        mine = relevant[relevant["protocol_number"] == protocol]
-        schedule.append(
-            metrics.worst_health("green", *mine["rag"]) if protocol in set(statuses["protocol_number"]) else "grey"
-        )
-        late.append(int((open_[open_["protocol_number"] == protocol]["status"] == "late").sum()))
-        upcoming = open_[(open_["protocol_number"] == protocol) & (open_["milestone_kind"] == "contract")]
-        upcoming = upcoming.sort_values(["due_date", "lane", "sequence"])
-        if upcoming.empty:
+        schedule.append(metrics.worst_health("green", *rags.get(protocol, [])) if protocol in with_milestones else "grey")
+        late.append(int(n_late.get(protocol, 0)))
+        if protocol not in upcoming.index:
             next_name.append(None), next_date.append(pd.NaT), next_slip.append(None)
         else:
-            first = upcoming.iloc[0]
+            first = upcoming.loc[protocol]
             next_name.append(first["milestone_name"]), next_date.append(first["due_date"]), next_slip.append(first["slip_days"])
     out["schedule_health"] = schedule
     out["n_milestones_late"] = pd.array(late, dtype="Int64")
@@ -153,11 +156,14 @@ def enrollment_outlooks(
 ) -> dict[str, Outlook]:
     """The enrollment outlook of every trial of `summary` (see enrollment_outlook)."""
     planned_lpi = planned_dates(milestones, "LPI")
+    # Split once by trial rather than filtering the whole frames for every trial.
+    inputs_by_trial = dict(tuple(inputs.groupby("protocol_number", sort=False)))
+    sites_by_trial = dict(tuple(sites.groupby("protocol_number", sort=False)))
     return {
         row.protocol_number: enrollment_outlook(
             row,
-            inputs[inputs["protocol_number"] == row.protocol_number],
-            sites[sites["protocol_number"] == row.protocol_number],
+            inputs_by_trial.get(row.protocol_number, inputs.iloc[0:0]),
+            sites_by_trial.get(row.protocol_number, sites.iloc[0:0]),
             planned_lpi.get(row.protocol_number),
             as_of,
             predict,

@@ -2,36 +2,47 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, func, literal, select
-from sqlalchemy.sql import Subquery
+from sqlalchemy import ColumnElement, Connection, FromClause, and_, case, func, literal, select
 
 from dashboard.access import Scope
 from dashboard.schema import milestone, milestone_forecast, sponsor, trial, vendor
 from queries.common import as_date, days_between, frame, scoped_trial_ids
 
 
-def _forecast_on(day: date, name: str) -> Subquery:
-    """Each milestone's forecast as recorded on `day`: the last value recorded on or before it."""
-    latest = (
-        select(milestone_forecast.c.milestone_id, func.max(milestone_forecast.c.recorded_date).label("recorded_date"))
-        .where(milestone_forecast.c.recorded_date <= day)
-        .group_by(milestone_forecast.c.milestone_id)
-        .subquery(f"{name}_latest")
+@dataclass(frozen=True)
+class _ForecastOn:
+    """A milestone's forecast as recorded on a day: its date and when it was recorded (NULL when none yet)."""
+
+    forecast_date: ColumnElement
+    recorded_date: ColumnElement
+
+
+def _forecast_on(day: date, of: FromClause = milestone) -> _ForecastOn:
+    """Each milestone's (of `of`) forecast as recorded on `day`: the last value recorded on or before it.
+
+    Correlated lookups by (milestone_id, recorded_date), the history's key: a join to a grouped
+    subquery made SQLite scan the whole history once per milestone (seconds for a large portfolio).
+    """
+    history = milestone_forecast.alias()
+    recorded = (
+        select(func.max(history.c.recorded_date))
+        .where(history.c.milestone_id == of.c.milestone_id, history.c.recorded_date <= day)
+        .scalar_subquery()
     )
-    return (
-        select(milestone_forecast.c.milestone_id, milestone_forecast.c.forecast_date, milestone_forecast.c.recorded_date)
-        .join(
-            latest,
-            and_(
-                latest.c.milestone_id == milestone_forecast.c.milestone_id,
-                latest.c.recorded_date == milestone_forecast.c.recorded_date,
-            ),
-        )
-        .subquery(name)
+    # One level of correlation only (to `of`), ordered by the key's index.
+    latest = milestone_forecast.alias()
+    forecast_date = (
+        select(latest.c.forecast_date)
+        .where(latest.c.milestone_id == of.c.milestone_id, latest.c.recorded_date <= day)
+        .order_by(latest.c.recorded_date.desc())
+        .limit(1)
+        .scalar_subquery()
     )
+    return _ForecastOn(forecast_date, recorded)
 
 
 def _actual_on(day: date):
@@ -42,7 +53,7 @@ def _actual_on(day: date):
 def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
     """One row per milestone in scope: baseline, the forecast last recorded ≤ as_of, the actual if ≤ as_of."""
     as_of = scope.as_of
-    forecast = _forecast_on(as_of, "forecast")
+    forecast = _forecast_on(as_of)
     precedes = milestone.alias("precedes")
     query = (
         select(
@@ -57,8 +68,8 @@ def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
             milestone.c.sequence,
             milestone.c.is_key,
             milestone.c.baseline_date,
-            forecast.c.forecast_date,
-            forecast.c.recorded_date.label("forecast_recorded_date"),
+            forecast.forecast_date.label("forecast_date"),
+            forecast.recorded_date.label("forecast_recorded_date"),
             _actual_on(as_of).label("actual_date"),
             milestone.c.payment_amount,
             precedes.c.milestone_code.label("precedes_code"),
@@ -67,7 +78,6 @@ def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
         .select_from(
             milestone.join(trial, trial.c.trial_id == milestone.c.trial_id)
             .join(vendor, vendor.c.vendor_id == milestone.c.vendor_id)
-            .outerjoin(forecast, forecast.c.milestone_id == milestone.c.milestone_id)
             .outerjoin(precedes, precedes.c.milestone_id == milestone.c.precedes_milestone_id)
         )
         .where(milestone.c.trial_id.in_(scoped_trial_ids(scope)))
@@ -118,9 +128,9 @@ def forecast_changes(conn: Connection, scope: Scope) -> pd.DataFrame:
     The expected date is the forecast as recorded on the day, or the baseline when none had been recorded yet.
     """
     as_of, since = scope.as_of, scope.since
-    new, old = _forecast_on(as_of, "new"), _forecast_on(since, "old")
-    new_date = func.coalesce(new.c.forecast_date, milestone.c.baseline_date)
-    old_date = func.coalesce(old.c.forecast_date, milestone.c.baseline_date)
+    new, old = _forecast_on(as_of), _forecast_on(since)
+    new_date = func.coalesce(new.forecast_date, milestone.c.baseline_date)
+    old_date = func.coalesce(old.forecast_date, milestone.c.baseline_date)
     query = (
         select(
             trial.c.protocol_number,
@@ -132,14 +142,12 @@ def forecast_changes(conn: Connection, scope: Scope) -> pd.DataFrame:
             milestone.c.baseline_date,
             old_date.label("old_forecast_date"),
             new_date.label("new_forecast_date"),
-            new.c.recorded_date.label("recorded_date"),
+            new.recorded_date.label("recorded_date"),
             days_between(new_date, old_date).label("days_moved"),
         )
         .select_from(
             milestone.join(trial, trial.c.trial_id == milestone.c.trial_id)
             .join(vendor, vendor.c.vendor_id == milestone.c.vendor_id)
-            .outerjoin(new, new.c.milestone_id == milestone.c.milestone_id)
-            .outerjoin(old, old.c.milestone_id == milestone.c.milestone_id)
         )
         .where(
             milestone.c.trial_id.in_(scoped_trial_ids(scope)),
@@ -169,7 +177,7 @@ def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
     """
     as_of = scope.as_of
     clinical = milestone.alias("clinical")
-    supply_forecast, clinical_forecast = _forecast_on(as_of, "supply_forecast"), _forecast_on(as_of, "clinical_forecast")
+    supply_forecast, clinical_forecast = _forecast_on(as_of), _forecast_on(as_of, clinical)
     supply_vendor, clinical_vendor = vendor.alias("supply_vendor"), vendor.alias("clinical_vendor")
     query = (
         select(
@@ -178,7 +186,7 @@ def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
             milestone.c.milestone_name.label("supply_name"),
             supply_vendor.c.vendor_name.label("supply_vendor_name"),
             milestone.c.baseline_date.label("supply_baseline_date"),
-            func.coalesce(_actual_on(as_of), supply_forecast.c.forecast_date, milestone.c.baseline_date).label("supply_date"),
+            func.coalesce(_actual_on(as_of), supply_forecast.forecast_date, milestone.c.baseline_date).label("supply_date"),
             (milestone.c.actual_date <= as_of).label("is_supply_done"),
             clinical.c.milestone_code.label("clinical_code"),
             clinical.c.milestone_name.label("clinical_name"),
@@ -186,7 +194,7 @@ def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
             clinical.c.baseline_date.label("clinical_baseline_date"),
             func.coalesce(
                 case((clinical.c.actual_date <= as_of, clinical.c.actual_date), else_=None),
-                clinical_forecast.c.forecast_date,
+                clinical_forecast.forecast_date,
                 clinical.c.baseline_date,
             ).label("clinical_date"),
             (clinical.c.actual_date <= as_of).label("is_clinical_done"),
@@ -201,8 +209,6 @@ def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
             .join(trial, trial.c.trial_id == milestone.c.trial_id)
             .join(supply_vendor, supply_vendor.c.vendor_id == milestone.c.vendor_id)
             .join(clinical_vendor, clinical_vendor.c.vendor_id == clinical.c.vendor_id)
-            .outerjoin(supply_forecast, supply_forecast.c.milestone_id == milestone.c.milestone_id)
-            .outerjoin(clinical_forecast, clinical_forecast.c.milestone_id == clinical.c.milestone_id)
         )
         .where(milestone.c.trial_id.in_(scoped_trial_ids(scope)))
         .order_by(trial.c.protocol_number, milestone.c.sequence)
@@ -234,10 +240,9 @@ def vendor_scorecard(conn: Connection, scope: Scope, tolerance_days: int = 0) ->
     reporting currency (else empty).
     """
     as_of = scope.as_of
-    forecast = _forecast_on(as_of, "forecast")
     d = as_date(as_of)
     actual = _actual_on(as_of)
-    fc = forecast.c.forecast_date
+    fc = _forecast_on(as_of).forecast_date
     base = milestone.c.baseline_date
     expected = func.coalesce(fc, base)
     is_done = milestone.c.actual_date <= as_of
@@ -268,7 +273,6 @@ def vendor_scorecard(conn: Connection, scope: Scope, tolerance_days: int = 0) ->
         .select_from(
             milestone.join(trial, trial.c.trial_id == milestone.c.trial_id)
             .join(sponsor, sponsor.c.sponsor_id == trial.c.sponsor_id)
-            .outerjoin(forecast, forecast.c.milestone_id == milestone.c.milestone_id)
         )
         .where(milestone.c.trial_id.in_(scoped_trial_ids(scope)), milestone.c.milestone_kind == "contract")
         .subquery("per_milestone")
