@@ -2,6 +2,9 @@
 # make test  — install the test stack (and, as root, Chromium and PostgreSQL), run pytest
 # make demo  — rebuild the demo database
 # make clean — remove the virtual environment and the demo database
+# make bench — measure every page at small and large scale on SQLite and PostgreSQL: bench/results.json, bench/report.md
+#              (quicker: make bench BENCH_SCALES=small BENCH_DATABASES=sqlite BENCH_BROWSER=0 BENCH_REPEAT=1;
+#              BENCH_MERGE=1 keeps the results of the scale × database pairs not re-run)
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,6 +12,11 @@ PY := $(VENV)/bin/python
 ADDRESS ?= 127.0.0.1
 PORT ?= 8501
 PYTEST_ARGS ?=
+BENCH_SCALES ?= small,large
+BENCH_DATABASES ?= sqlite,postgresql
+BENCH_REPEAT ?= 3
+BENCH_BROWSER ?= 1
+BENCH_MERGE ?= 0
 CHROMIUM ?= /usr/bin/chromium
 # The demo always goes to its own file, even when DASHBOARD_DATABASE_URL points elsewhere,
 # so `make run` never writes demo data into a real database.
@@ -16,7 +24,7 @@ DEMO_URL := sqlite:///$(CURDIR)/data/demo.db
 PIP := $(PY) -m pip --disable-pip-version-check --no-input
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: run test demo clean system-packages
+.PHONY: run test demo clean bench system-packages
 
 run: $(VENV)/.runtime-installed
 	$(PY) -m dashboard.demo --url $(DEMO_URL) --if-missing
@@ -27,6 +35,12 @@ test: $(VENV)/.dev-installed system-packages
 
 demo: $(VENV)/.runtime-installed
 	$(PY) -m dashboard.demo --url $(DEMO_URL) --replace
+
+# The databases are built once and kept in bench/data/ (rebuilt when the demo generator or the schema changes).
+bench: $(VENV)/.dev-installed system-packages
+	$(PY) -m bench.run --scales $(BENCH_SCALES) --databases $(BENCH_DATABASES) --repeat $(BENCH_REPEAT) \
+	  $(if $(filter 0,$(BENCH_BROWSER)),--no-browser) $(if $(filter 1,$(BENCH_MERGE)),--merge)
+	$(PY) -m bench.report bench/results.json > bench/report.md
 
 clean:
 	rm -rf $(VENV) data/demo.db data/demo.db-journal data/demo.db-wal data/demo.db-shm

@@ -7,7 +7,9 @@
 a complete example for a data team to copy and for `python -m dashboard.load` to read.
 
 `generate()` returns the tables as DataFrames (one per table, the schema's columns, ids 1..n);
-`write()` bulk-inserts them; `build()` does both into a new database and adds a load_log row.
+`write()` bulk-inserts them (COPY on PostgreSQL); `build()` does both into a new database and adds a
+load_log row. `--trials 200` makes a large portfolio (about 12k sites, 200k subjects, 2M visits,
+500k data queries) in about half a minute on SQLite or PostgreSQL.
 
 Shapes follow domain.md: per-site enrollment rates drawn from a Gamma distribution (mean 0.5
 subjects per site-month, shape 1.5) with Poisson arrivals, staggered site activation, 25–35 %
@@ -33,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Connection, Engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -60,6 +62,13 @@ OTHER_USER = "pm@borealis.example"
 PORTFOLIO_USER = "portfolio@cro.example"
 DEMO_USERS = {MAIN_USER: (MAIN_SPONSOR,), OTHER_USER: (OTHER_SPONSOR,), PORTFOLIO_USER: (MAIN_SPONSOR, OTHER_SPONSOR)}
 MIN_TRIALS = 7  # the main sponsor's planted trials
+DEFAULT_TRIALS = 12
+# A large portfolio (--trials 200: about 12k sites, 200k subjects, 2M visits, 500k queries) is the
+# default one plus larger synthetic trials: each trial beyond the default ones recruits this many
+# times faster per site (against a plan as much larger) and treats its subjects this much longer.
+# The default portfolio, and so every planted feature, is the same whatever --trials says.
+LARGE_TRIAL_RATE_FACTOR = 2.0
+LARGE_TRIAL_TREATMENT_FACTOR = 1.15
 
 RATE_MEAN = 0.5  # subjects per site-month
 RATE_SHAPE = 1.5
@@ -210,6 +219,8 @@ class _Spec:
     plan_factor: float | None = None
     cpi: float | None = None
     role: str = ""
+    rate_factor: float = 1.0  # enrollment rate and plan against RATE_MEAN
+    treatment_factor: float = 1.0  # treatment visits against the phase's
 
 
 # Dates are handled as float days since 1970-01-01 (NaN = none) and turned into dates at the end.
@@ -268,16 +279,17 @@ def _trial_specs(rng: np.random.Generator, n_trials: int) -> list[_Spec]:
         _Spec(1, SHARED_TRIAL_OTHER, "II", "Immunology", "Atopic dermatitis", "enrolling", SHARED_VENDOR, "HARBOR", True),
         _Spec(1, "BOR-301", "III", "Respiratory", "Severe asthma", "follow_up", "KESTREL", "ALPINE", True),
     ]
-    n_other = max(2, n_trials // 4)
+    n_other = _other_trials(n_trials)
     counters: dict[tuple[int, str], int] = {}
     for spec in main + other:
         key = (spec.sponsor, spec.phase)
         counters[key] = counters.get(key, 0) + 1
 
-    def random_specs(sponsor: int, count: int) -> list[_Spec]:
+    def random_specs(sponsor: int, count: int, n_default: int) -> list[_Spec]:
+        """`count` random trials; those after the first `n_default` are the large portfolio's larger ones."""
         specs = []
         phases, statuses, tas = list(PHASE_WEIGHTS), list(STATUS_WEIGHTS), list(THERAPEUTIC_AREAS)
-        for _ in range(count):
+        for j in range(count):
             phase = str(rng.choice(phases, p=list(PHASE_WEIGHTS.values())))
             ta = str(rng.choice(tas))
             counters[(sponsor, phase)] = counters.get((sponsor, phase), 0) + 1
@@ -288,9 +300,19 @@ def _trial_specs(rng: np.random.Generator, n_trials: int) -> list[_Spec]:
                 str(rng.choice(CROS)), str(rng.choice(SUPPLIERS, p=[0.45, 0.4, 0.15])),
                 bool(phase != "I" and rng.random() < 0.7),
             ))
+            if j >= n_default:
+                specs[-1].rate_factor, specs[-1].treatment_factor = LARGE_TRIAL_RATE_FACTOR, LARGE_TRIAL_TREATMENT_FACTOR
         return specs
 
-    return main + random_specs(0, n_trials - len(main)) + other + random_specs(1, n_other - len(other))
+    return (
+        main + random_specs(0, n_trials - len(main), DEFAULT_TRIALS - len(main))
+        + other + random_specs(1, n_other - len(other), _other_trials(DEFAULT_TRIALS) - len(other))
+    )
+
+
+def _other_trials(n_trials: int) -> int:
+    """How many trials the other sponsor gets when the main one has `n_trials`."""
+    return max(2, n_trials // 4)
 
 
 # One trial's life, in days from its CRO contract signature.
@@ -304,7 +326,7 @@ def _simulate(rng: np.random.Generator, spec: _Spec, today: int) -> dict:
     enroll_days = int(rng.integers(*par["enroll"]))
     if spec.role == "big":
         act_window, enroll_days = 240, 660
-    n_treat = int(rng.integers(par["treat"][0], par["treat"][1] + 1))
+    n_treat = round(int(rng.integers(par["treat"][0], par["treat"][1] + 1)) * spec.treatment_factor)
     treat_days = VISIT_INTERVAL_DAYS * n_treat
 
     # Sites: staggered planned activation, actual activation a few weeks late, selection months before.
@@ -325,11 +347,11 @@ def _simulate(rng: np.random.Generator, spec: _Spec, today: int) -> dict:
     # The plan: each site recruits its target evenly from planned activation to the planned LPI.
     plan_factor = float(spec.plan_factor or rng.uniform(0.75, 1.3))
     lpi_base = t0 + enroll_days
-    site_target = np.maximum(1, np.round(RATE_MEAN * plan_factor * (lpi_base - planned) / DAYS_PER_MONTH)).astype(int)
+    site_target = np.maximum(1, np.round(RATE_MEAN * spec.rate_factor * plan_factor * (lpi_base - planned) / DAYS_PER_MONTH)).astype(int)
     target = int(site_target.sum())
 
     # Actual recruitment: a Gamma-distributed rate per site, Poisson arrivals of enrolled subjects.
-    rate = rng.gamma(RATE_SHAPE, RATE_MEAN / (1 - ZERO_RATE_SHARE) / RATE_SHAPE, n)
+    rate = rng.gamma(RATE_SHAPE, RATE_MEAN * spec.rate_factor / (1 - ZERO_RATE_SHARE) / RATE_SHAPE, n)
     rate[rng.permutation(n)[: round(ZERO_RATE_SHARE * n)]] = 0.0
     if spec.role == "big":
         rate[int(BAD_SITE) - 1001] = 1.0
@@ -501,10 +523,11 @@ def _phase_amounts(amounts: np.ndarray, total: float) -> np.ndarray:
     return cents / 100
 
 
-def generate(seed: int = 7, n_trials: int = 12, today: date | None = None) -> dict[str, pd.DataFrame]:
+def generate(seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None = None) -> dict[str, pd.DataFrame]:
     """Every reporting table of the demo portfolio, keyed by table name; the same for the same arguments.
 
     The main sponsor gets `n_trials` trials, the other max(2, n_trials // 4); no actual date is after `today`.
+    Trials beyond those of the default portfolio are larger (LARGE_TRIAL_RATE_FACTOR, LARGE_TRIAL_TREATMENT_FACTOR).
     """
     if n_trials < MIN_TRIALS:
         raise DemoError(f"the demo needs at least {MIN_TRIALS} trials for its planted features (asked for {n_trials})")
@@ -1035,10 +1058,18 @@ def _actual_cost(rng: np.random.Generator, frames: dict[str, pd.DataFrame], tria
 # Writing.
 
 
-def _python_values(series: pd.Series) -> list:
-    """A column as plain Python values (int, float, bool, str, date, None) that every driver accepts."""
+def _python_values(series: pd.Series, *, dates_as_text: bool = False) -> list:
+    """A column as plain Python values (int, float, bool, str, date, None) that every driver accepts.
+
+    With `dates_as_text`, dates are ISO strings, which is how SQLAlchemy stores a Date on SQLite.
+    """
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return series.to_numpy().astype("datetime64[D]").astype(object).tolist()
+        days = series.to_numpy().astype("datetime64[D]")
+        if not dates_as_text:
+            return days.astype(object).tolist()
+        out = np.datetime_as_string(days).astype(object)
+        out[np.isnat(days)] = None
+        return out.tolist()
     if pd.api.types.is_bool_dtype(series.dtype) and not isinstance(series.dtype, pd.BooleanDtype):
         return series.to_numpy().tolist()
     if pd.api.types.is_float_dtype(series.dtype):
@@ -1051,10 +1082,50 @@ def _python_values(series: pd.Series) -> list:
     return [None if pd.isna(v) else (v.item() if isinstance(v, np.generic) else v) for v in series.to_numpy(dtype=object)]
 
 
+def _insert_rows(conn: Connection, table_name: str, columns: list[str], rows: list[tuple]) -> None:
+    """Bulk-insert `rows` (tuples in `columns` order): COPY on PostgreSQL, the driver's executemany on SQLite.
+
+    Both skip SQLAlchemy's per-row parameter handling, which costs more than the database's work
+    at millions of rows; the values must already be what the driver stores (see _python_values).
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    if conn.dialect.name == "postgresql":
+        with conn.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(f"COPY {quote(table_name)} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    sql = f"INSERT INTO {quote(table_name)} ({names}) VALUES ({', '.join('?' * len(columns))})"
+    for start in range(0, len(rows), CHUNK_ROWS):
+        conn.exec_driver_sql(sql, rows[start:start + CHUNK_ROWS])
+
+
+def _drop_foreign_keys(conn: Connection) -> list[tuple[str, str, str]]:
+    """Drop the reporting tables' foreign keys (PostgreSQL); returns (table, name, definition) to add them back."""
+    names = [t.name for t in schema.TABLES]
+    found = conn.execute(text(
+        "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k "
+        "JOIN pg_class c ON c.oid = k.conrelid "
+        "WHERE k.contype = 'f' AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(:names)"
+    ), {"names": names}).all()
+    quote = conn.dialect.identifier_preparer.quote
+    for table_name, name, _ in found:
+        conn.execute(text(f"ALTER TABLE {quote(table_name)} DROP CONSTRAINT {quote(name)}"))
+    return [tuple(row) for row in found]
+
+
 def write(engine: Engine, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
-    """Insert the frames into the existing schema, parents first, in one transaction; returns rows per table."""
+    """Insert the frames into the existing schema, parents first, in one transaction; returns rows per table.
+
+    On PostgreSQL the foreign keys are dropped for the load and added back after it, in the same
+    transaction: checking them once over whole tables is several times faster than row by row
+    (2M visits: ~10 s instead of ~45 s), and they hold afterwards exactly as before.
+    """
     counts: dict[str, int] = {}
     with engine.begin() as conn:
+        dates_as_text = conn.dialect.name == "sqlite"
+        foreign_keys = _drop_foreign_keys(conn) if conn.dialect.name == "postgresql" else []
         for table in schema.TABLES:
             df = frames.get(table.name)
             if df is None:
@@ -1063,11 +1134,12 @@ def write(engine: Engine, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
             if unknown:
                 raise DemoError(f"table {table.name} has no column(s) {', '.join(sorted(unknown))}")
             columns = list(df.columns)
-            values = [_python_values(df[c]) for c in columns]
-            for start in range(0, len(df), CHUNK_ROWS):
-                chunk = zip(*(v[start:start + CHUNK_ROWS] for v in values))
-                conn.execute(table.insert(), [dict(zip(columns, row)) for row in chunk])
+            values = [_python_values(df[c], dates_as_text=dates_as_text) for c in columns]
+            _insert_rows(conn, table.name, columns, list(zip(*values)))
             counts[table.name] = len(df)
+        quote = conn.dialect.identifier_preparer.quote
+        for table_name, name, definition in foreign_keys:
+            conn.execute(text(f"ALTER TABLE {quote(table_name)} ADD CONSTRAINT {quote(name)} {definition}"))
         if conn.dialect.name == "postgresql":
             # Explicit ids leave the serial sequences behind: move them on, so later inserts get fresh ids.
             for table in schema.TABLES:
@@ -1076,6 +1148,8 @@ def write(engine: Engine, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', '{pk}'), "
                     f"COALESCE((SELECT MAX({pk}) FROM {table.name}), 0) + 1, false)"
                 ))
+            # Fresh statistics, so the first queries after a bulk load are planned on the data, not guessed.
+            conn.execute(text("ANALYZE"))
     return counts
 
 
@@ -1100,7 +1174,7 @@ def _drop_everything(engine: Engine) -> None:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
-def build(url: str, *, seed: int = 7, n_trials: int = 12, today: date | None = None, replace: bool = False) -> dict[str, int]:
+def build(url: str, *, seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None = None, replace: bool = False) -> dict[str, int]:
     """Create the schema at `url` (if missing), fill it with the demo portfolio and log the load; returns rows per table.
 
     Refuses a database that already has trials unless `replace`, which drops and recreates every table.
@@ -1128,7 +1202,7 @@ def build(url: str, *, seed: int = 7, n_trials: int = 12, today: date | None = N
         engine.dispose()
 
 
-def export_csv(directory: Path, *, seed: int = 7, n_trials: int = 12, today: date | None = None) -> dict[str, int]:
+def export_csv(directory: Path, *, seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None = None) -> dict[str, int]:
     """Write the demo portfolio as the data contract's CSV files into `directory`; returns rows per file."""
     from dashboard.contract import export_csv as export
 
@@ -1162,7 +1236,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard.demo", description="Write the demo portfolio into a database.")
     parser.add_argument("--url", help="SQLAlchemy database URL (default: the DASHBOARD_DATABASE_URL setting)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    parser.add_argument("--trials", type=int, default=12, help=f"trials of the main sponsor (default 12, at least {MIN_TRIALS})")
+    parser.add_argument(
+        "--trials", type=int, default=DEFAULT_TRIALS,
+        help=f"trials of the main sponsor (default {DEFAULT_TRIALS}, at least {MIN_TRIALS}); 200 makes a large portfolio",
+    )
     parser.add_argument("--today", type=_parse_date, help="data cut date, YYYY-MM-DD (default: today)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--if-missing", action="store_true", help="do nothing if the database already has trials")
