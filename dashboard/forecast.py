@@ -95,6 +95,9 @@ class Forecast:
     note: str
     _days: np.ndarray = field(repr=False, compare=False)  # simulated days from as_of to target; inf = never
     _simulation: _Simulation | None = field(repr=False, compare=False, default=None)
+    # Answers of sites_needed already worked out: it redraws every site's rates, so a page run that
+    # reuses a cached forecast should not pay for it again.
+    _answers: dict = field(repr=False, compare=False, default_factory=dict)
 
     @property
     def has_forecast(self) -> bool:
@@ -120,6 +123,12 @@ class Forecast:
         """
         if isinstance(probability, (str, bytes)) or not 0 < float(probability) < 1:
             raise ValueError(f"probability must be between 0 and 1, not {probability!r}")
+        key = (_as_date(by, "by"), float(probability))
+        if key not in self._answers:
+            self._answers[key] = self._sites_needed(*key)
+        return self._answers[key]
+
+    def _sites_needed(self, by: date, probability: float) -> int | None:
         if not self.has_forecast:
             return None
         if self.enrolled >= self.target:

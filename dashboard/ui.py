@@ -62,7 +62,9 @@ def cached(function: Callable[..., pd.DataFrame], scope: access.Scope, **kwargs)
     return _run_query(function.__module__, function.__name__, scope, url, tuple(sorted(kwargs.items())))
 
 
-@st.cache_data(ttl=_settings.cache_ttl_s, max_entries=_settings.cache_max_entries, show_spinner=False)
+# A resource, not data: every run gets the same Forecast object back (not a copy), so what it has
+# worked out since (the extra sites needed) is kept. It holds no sponsor's names, only its inputs' figures.
+@st.cache_resource(ttl=_settings.cache_ttl_s, max_entries=_settings.cache_max_entries, show_spinner=False)
 def _predict(sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None):
     from dashboard.forecast import predict_completion
 
