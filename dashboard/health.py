@@ -138,9 +138,22 @@ class Outlook:
     p50: date | None
     p_meet_plan: float | None
     days_ahead: int | None
-    sites_needed: int | None
     is_complete: bool
     first_opening: date | None = None  # when no site is open yet: the day the first one opens
+    as_of: date | None = None
+    needed_probability: float = 0.8  # the probability extra sites should bring the planned LPI to
+
+    @property
+    def sites_needed(self) -> int | None:
+        """Extra sites, opening now, that bring P(last patient in by the planned LPI) to `needed_probability`.
+
+        Worked out only when asked (it redraws every site's rates): portfolio views never show it.
+        """
+        if self.forecast is None or self.p50 is None or self.planned_lpi is None or self.as_of is None:
+            return None
+        if self.planned_lpi <= self.as_of:
+            return None
+        return self.forecast.sites_needed(self.planned_lpi, probability=self.needed_probability)
 
 
 
@@ -181,25 +194,23 @@ def enrollment_outlook(
     target = int(trial_row.n_planned_subjects)
     enrolled = int(inputs["enrolled"].sum()) if not inputs.empty else 0
     if target < 1 or enrolled >= target:
-        return Outlook(trial_row.protocol_number, planned_lpi, None, None, None, None, None, True)
+        return Outlook(trial_row.protocol_number, planned_lpi, None, None, None, None, True)
     prior_rate = metrics.planned_rate_per_site_day(
         target, (_date(d) for d in sites["planned_activation_date"]), planned_lpi
     )
     result = predict(inputs[["enrolled", "days_open", "opens_in_days", "is_closed"]], target, as_of, prior_rate)
     if not result.has_forecast:
-        return Outlook(trial_row.protocol_number, planned_lpi, result, None, None, None, None, False)
+        return Outlook(trial_row.protocol_number, planned_lpi, result, None, None, None, False)
     p50 = result.completion.get(0.5)
     p_meet = result.probability_by(planned_lpi) if planned_lpi is not None else None
-    needed = (
-        result.sites_needed(planned_lpi, probability=settings.probability_green)
-        if planned_lpi is not None and planned_lpi > as_of
-        else None
-    )
     days_ahead = (planned_lpi - p50).days if planned_lpi is not None and p50 is not None else None
     first_opening = None
     if not inputs.empty and inputs["opens_in_days"].notna().all():
         first_opening = as_of + timedelta(days=math.ceil(float(inputs["opens_in_days"].min())))
-    return Outlook(trial_row.protocol_number, planned_lpi, result, p50, p_meet, days_ahead, needed, False, first_opening)
+    return Outlook(
+        trial_row.protocol_number, planned_lpi, result, p50, p_meet, days_ahead, False, first_opening, as_of,
+        settings.probability_green,
+    )
 
 
 def changes_since(row) -> list[str]:
