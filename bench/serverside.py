@@ -266,8 +266,12 @@ def measure_page(target: Target, page: str, view: str, *, repeat: int, timeout_s
     trace = _Trace()
     problems: list[str] = []
     sent = (0, {}, 0)
+    from dashboard import ui
+
     for attempt in range(repeat):
+        # Cold: no cached query results and no cached forecasts (a resource cache, which cache_data.clear() keeps).
         st.cache_data.clear()
+        ui._predict.clear()
         at = _app_test(page, params, timeout_s)
         this = _Trace()
         with _traced(this):
