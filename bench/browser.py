@@ -31,6 +31,8 @@ from pathlib import Path
 from bench.serverside import DATABASE_ERROR_TEXT, FLOOR_APP, PAGES, REPO_DIR, Target, query_params
 
 CHROMIUM = Path("/usr/bin/chromium")
+# The system Chromium on this locked-down machine (also used by the tests): no sandbox as root, and no
+# background connections, which the closed network refuses many at a time.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -38,6 +40,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--disable-quic",
 ]
 SERVER_START_TIMEOUT_S = 120
 SETTLE_MS = 300

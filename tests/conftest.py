@@ -25,16 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 REPO_DIR = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from bench.browser import CHROMIUM, CHROMIUM_ARGS  # one launch recipe for the tests and the benchmark
 APP_START_TIMEOUT_S = 60
 
 # The tests run the app without sign-in on fixture databases of their own, which the app refuses
