@@ -51,7 +51,7 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 CONTRACT_PATH = REPO_DIR / "docs" / "data-contract.md"
 
 # Written by the loader itself, one row per load: not a file.
-NOT_FILES = ("load_log",)
+NOT_FILES = ("load_log", "site_month")
 # Files an upsert needs even when they hold only the header: the skeleton every other file hangs on.
 REQUIRED_FILES = ("sponsor", "trial", "country", "site", "vendor")
 # Who may see which sponsor: optional in every mode, and when absent the grants stay as they are,
@@ -750,6 +750,9 @@ def render() -> str:
     w("  rows for), so a forgotten file never deletes data.")
     w("- **Not a file**: `load_log`. The loader writes one row per load (source, time, rows written),")
     w("  which the dashboard's \"Data loaded … from SOURCE\" line shows.")
+    w("- **Not a file**: `site_month`. Counts of visits and data queries per site and month, which the")
+    w("  loader (and the demo) rebuild from `visit.csv` and `data_query.csv` in the same transaction, so")
+    w("  portfolio views need not read millions of rows. Never load or edit it by hand.")
     w("")
     w("## Loading")
     w("")
@@ -820,6 +823,10 @@ def render() -> str:
     w("### load_log")
     w("")
     w("Not a file: one row per load, written by the loader.")
+    w("")
+    w("### site_month")
+    w("")
+    w("Not a file: " + _md(schema.site_month.info["grain"]) + " Rebuilt by every load.")
     return "\n".join(out) + "\n"
 
 

@@ -39,7 +39,7 @@ from sqlalchemy import Connection, Engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import schema
+from dashboard import rollups, schema
 from dashboard.db import SchemaStateError, UsageError, cli_database_url, create_schema, make_engine, report_cli_error
 
 # The planted features (protocol numbers, site numbers, vendor codes, e-mails).
@@ -1137,6 +1137,7 @@ def write(engine: Engine, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
             values = [_python_values(df[c], dates_as_text=dates_as_text) for c in columns]
             _insert_rows(conn, table.name, columns, list(zip(*values)))
             counts[table.name] = len(df)
+        counts[schema.site_month.name] = rollups.refresh(conn)
         quote = conn.dialect.identifier_preparer.quote
         for table_name, name, definition in foreign_keys:
             conn.execute(text(f"ALTER TABLE {quote(table_name)} ADD CONSTRAINT {quote(name)} {definition}"))

@@ -30,7 +30,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, bindparam, delete, event, func, inspect, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import schema
+from dashboard import rollups, schema
 from dashboard.contract import (
     GRANTS,
     ROOT,
@@ -656,6 +656,8 @@ def load(url: str, directory: Path, *, mode: str = "upsert", dry_run: bool = Fal
                     return result
                 progress("Writing:")
                 result.counts = Writer(conn, plan, progress).run()
+                progress("Rebuilding the site × month roll-up …")
+                rollups.refresh(conn)
                 result.loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
                 details = {name: {"inserted": c.inserted, "updated": c.updated, "deleted": c.deleted}
                            for name, c in result.counts.items()}

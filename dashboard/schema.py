@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -191,6 +192,7 @@ visit = Table(
     UniqueConstraint("subject_id", "visit_number"),
     CheckConstraint("entered_date IS NULL OR entered_date >= visit_date", name="entered_after_visit"),
     Index("ix_visit_trial_date", "trial_id", "visit_date"),
+    Index("ix_visit_trial_entered", "trial_id", "entered_date"),
     info={"grain": "One row per subject visit done.", "natural_key": ("protocol_number", "subject_number", "visit_number")},
 )
 
@@ -207,6 +209,7 @@ data_query = Table(
     UniqueConstraint("trial_id", "query_number"),
     CheckConstraint("closed_date IS NULL OR closed_date >= opened_date", name="closed_after_opened"),
     Index("ix_data_query_trial_opened", "trial_id", "opened_date"),
+    Index("ix_data_query_trial_closed", "trial_id", "closed_date"),
     info={"grain": "One row per data query raised on a site's data.", "natural_key": ("protocol_number", "query_number")},
 )
 
@@ -224,6 +227,28 @@ deviation = Table(
     UniqueConstraint("trial_id", "deviation_number"),
     Index("ix_deviation_trial_date", "trial_id", "deviation_date"),
     info={"grain": "One row per protocol deviation.", "natural_key": ("protocol_number", "deviation_number")},
+)
+
+site_month = Table(
+    "site_month",
+    metadata,
+    Column("site_id", Integer, primary_key=True, comment="The site (site.site_id)"),
+    Column("month_date", Date, primary_key=True, comment="First day of the month"),
+    Column("trial_id", Integer, nullable=False, comment="The site's trial (trial.trial_id)"),
+    _count("n_visits", comment="Visits done in the month (visit_date)"),
+    _count("n_visits_late_prone", comment="Of those, visits entered more than 10 days after the visit or not at all"),
+    _count("n_visits_entered", comment="Visits entered in the month (entered_date)"),
+    Column("entry_lag_days", Float, nullable=False,
+           comment="Sum over the visits entered in the month of days from visit to entry, each at most 60",
+           info={"unit": "days"}),
+    _count("n_queries_opened", comment="Data queries opened in the month"),
+    _count("n_queries_closed", comment="Data queries closed in the month"),
+    Index("ix_site_month_trial_month", "trial_id", "month_date"),
+    info={
+        "grain": "One row per site × month with visits or data queries: counts derived from `visit` and `data_query`.",
+        "natural_key": ("protocol_number", "site_number", "month_date"),
+        "derived": True,
+    },
 )
 
 vendor = Table(
@@ -373,3 +398,5 @@ load_log = Table(
 
 # Order in which tables can be filled (every table after those it references).
 TABLES = [t for t in metadata.sorted_tables]
+# Tables written from the others (dashboard/rollups.py), never from a file of their own.
+DERIVED_TABLES = [t for t in TABLES if t.info.get("derived")]

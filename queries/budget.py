@@ -22,8 +22,8 @@ from dashboard.schema import (
     trial,
     unit_price,
     vendor,
-    visit,
 )
+from queries import rollups
 from queries.common import frame, month_start, scoped_trial_ids
 
 EVM_DTYPES = {"bac": "float", "pv": "float", "ev": "float", "ac": "float"}
@@ -58,26 +58,39 @@ def _events(scope: Scope) -> Select:
         (actual_cost.c.invoiced_amount + actual_cost.c.accrued_amount).label("ac"),
     ).where(actual_cost.c.contract_id.in_(contracts), actual_cost.c.month_date <= as_of)
 
-    def earned(unit_type: str, fact, fact_date):
-        """Units of one type delivered per month, times the contract's price for them."""
-        month = month_start(fact_date)
+    def earned(unit_type: str, units):
+        """Units of one type delivered per trial and month (`units`), times each contract's price for them."""
         return (
             select(
                 unit_price.c.contract_id,
-                month.label("month_date"),
+                units.c.month_date,
                 unit_price.c.cost_category,
                 zero.label("pv"),
-                func.sum(unit_price.c.unit_price_amount).label("ev"),
+                func.sum(unit_price.c.unit_price_amount * units.c.n_units).label("ev"),
                 zero.label("ac"),
             )
             .select_from(
                 unit_price.join(contract, contract.c.contract_id == unit_price.c.contract_id).join(
-                    fact, fact.c.trial_id == contract.c.trial_id
+                    units, units.c.trial_id == contract.c.trial_id
                 )
             )
-            .where(unit_price.c.contract_id.in_(contracts), unit_price.c.unit_type == unit_type, fact_date <= as_of)
-            .group_by(unit_price.c.contract_id, month, unit_price.c.cost_category)
+            .where(unit_price.c.contract_id.in_(contracts), unit_price.c.unit_type == unit_type)
+            .group_by(unit_price.c.contract_id, units.c.month_date, unit_price.c.cost_category)
         )
+
+    def monthly_units(fact, fact_date, name: str):
+        """Rows of `fact` dated up to as_of, counted per trial and month."""
+        month = month_start(fact_date)
+        return (
+            select(fact.c.trial_id, month.label("month_date"), func.count().label("n_units"))
+            .where(fact.c.trial_id.in_(scoped_trial_ids(scope)), fact_date <= as_of)
+            .group_by(fact.c.trial_id, month)
+            .subquery(name)
+        )
+
+    # Visits come from the site × month roll-up (millions of rows in a large portfolio).
+    visits = rollups.upto({"n_visits": as_of}, scoped_trial_ids(scope), by="month", name="visit_months")
+    visits_done = select(visits.c.trial_id, visits.c.month_date, visits.c.n_visits.label("n_units")).subquery("visits_done")
 
     fees = select(
         contract.c.contract_id,
@@ -92,9 +105,9 @@ def _events(scope: Scope) -> Select:
     return union_all(
         planned,
         actual,
-        earned("site_activated", site, site.c.activated_date),
-        earned("subject_enrolled", subject, subject.c.enrolled_date),
-        earned("visit_done", visit, visit.c.visit_date),
+        earned("site_activated", monthly_units(site, site.c.activated_date, "sites_activated")),
+        earned("subject_enrolled", monthly_units(subject, subject.c.enrolled_date, "subjects_enrolled")),
+        earned("visit_done", visits_done),
         fees,
     )
 

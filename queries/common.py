@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pandas as pd
-from sqlalchemy import Connection, Date, Float, Select, and_, literal
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import Connection, Select, and_
 
 from dashboard.access import Scope
 from dashboard.schema import trial
+from dashboard.sql import as_date, days_between, month_start  # noqa: F401 (the queries import them from here)
 
 
 def trial_conditions(scope: Scope, *, whole_portfolio: bool = False) -> list:
@@ -28,30 +25,6 @@ def trial_conditions(scope: Scope, *, whole_portfolio: bool = False) -> list:
 def scoped_trial_ids(scope: Scope, *, whole_portfolio: bool = False) -> Select:
     """The ids of the trials the scope covers, as a subquery to filter facts by."""
     return trial.select().with_only_columns(trial.c.trial_id).where(and_(*trial_conditions(scope, whole_portfolio=whole_portfolio)))
-
-
-def as_date(value: date):
-    """A bound date parameter typed as a date, for comparisons that are not against a Date column."""
-    return literal(value, Date)
-
-
-class days_between(FunctionElement):
-    """Whole days from `start` to `end` (end − start), on SQLite and PostgreSQL alike."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(days_between, "sqlite")
-def _days_between_sqlite(element, compiler, **kw):
-    end, start = list(element.clauses)
-    return f"(julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)}))"
-
-
-@compiles(days_between, "postgresql")
-def _days_between_postgresql(element, compiler, **kw):
-    end, start = list(element.clauses)
-    return f"(CAST({compiler.process(end, **kw)} AS DATE) - CAST({compiler.process(start, **kw)} AS DATE))"
 
 
 def frame(conn: Connection, query, dtypes: dict[str, str] | None = None) -> pd.DataFrame:
@@ -76,22 +49,3 @@ def frame(conn: Connection, query, dtypes: dict[str, str] | None = None) -> pd.D
         else:
             raise ValueError(f"Unknown dtype {kind!r} for column {column!r}")
     return df
-
-
-class month_start(FunctionElement):
-    """The first day of the month of a date, on SQLite and PostgreSQL alike."""
-
-    type = Date()
-    inherit_cache = True
-
-
-@compiles(month_start, "sqlite")
-def _month_start_sqlite(element, compiler, **kw):
-    (day,) = list(element.clauses)
-    return f"date({compiler.process(day, **kw)}, 'start of month')"
-
-
-@compiles(month_start, "postgresql")
-def _month_start_postgresql(element, compiler, **kw):
-    (day,) = list(element.clauses)
-    return f"CAST(date_trunc('month', {compiler.process(day, **kw)}) AS DATE)"

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, func, literal, or_, select
+from datetime import timedelta
+
+from sqlalchemy import BigInteger, Connection, Float, and_, case, cast, func, literal, or_, select
 
 from dashboard.access import Scope
-from dashboard.schema import country, data_query, deviation, site, subject, trial, visit
-from queries import enrollment
+from dashboard.rollups import late_cutoff
+from dashboard.schema import country, data_query, deviation, site, subject, trial
+from queries import enrollment, rollups
 from queries.common import as_date, days_between, frame, scoped_trial_ids
 
-LATE_ENTRY_DAYS = 10  # a visit entered more than this many days after it (or still not entered) is late
-LAG_CAP_DAYS = 60  # each visit's entry lag counts at most this much in the mean
 QUERY_AGE_DAYS = 30  # a query open longer than this on as_of is old
 
 
@@ -46,63 +47,85 @@ def _subjects(scope: Scope):
 
 
 def _visits(scope: Scope):
+    """Per site: visits done, entered and late by as_of, and the mean entry lag (capped) of those entered."""
     as_of = scope.as_of
-    entered = visit.c.entered_date <= as_of
-    lag = days_between(visit.c.entered_date, visit.c.visit_date)
-    late = or_(
-        and_(entered, lag > LATE_ENTRY_DAYS),
-        and_(or_(visit.c.entered_date.is_(None), visit.c.entered_date > as_of), days_between(as_date(as_of), visit.c.visit_date) > LATE_ENTRY_DAYS),
+    counts = rollups.upto(
+        {"n_visits": as_of, "n_visits_entered": as_of, "entry_lag_days": as_of, "n_visits_late_prone": late_cutoff(as_of)},
+        scoped_trial_ids(scope), name="visit_counts",
     )
-    return (
-        select(
-            visit.c.site_id,
-            func.count().label("n_visits"),
-            _count(entered).label("n_visits_entered"),
-            _count(late).label("n_visits_late"),
-            # Visits not yet entered have no lag: they are left out of the mean (and counted as late above).
-            func.avg(case((entered, case((lag > LAG_CAP_DAYS, literal(float(LAG_CAP_DAYS))), else_=lag)))).label("mean_entry_lag_days"),
-        )
-        .where(visit.c.trial_id.in_(scoped_trial_ids(scope)), visit.c.visit_date <= as_of)
-        .group_by(visit.c.site_id)
-        .subquery("site_visits")
-    )
+    # Visits not yet entered have no lag: they are left out of the mean (and counted as late once overdue).
+    mean_lag = cast(counts.c.entry_lag_days, Float) / func.nullif(counts.c.n_visits_entered, 0)
+    return select(
+        counts.c.site_id,
+        counts.c.n_visits,
+        counts.c.n_visits_entered,
+        counts.c.n_visits_late_prone.label("n_visits_late"),
+        mean_lag.label("mean_entry_lag_days"),
+    ).subquery("site_visits")
 
 
 def _queries(scope: Scope):
+    """Per site: queries opened by as_of, still open on it, and open for more than QUERY_AGE_DAYS."""
     as_of = scope.as_of
-    is_open = or_(data_query.c.closed_date.is_(None), data_query.c.closed_date > as_of)
+    counts = rollups.upto({"n_queries_opened": as_of, "n_queries_closed": as_of}, scoped_trial_ids(scope), name="query_counts")
+    # Open but young: opened within QUERY_AGE_DAYS of as_of and not closed by it (a month of detail, on its index).
+    young = (
+        select(data_query.c.site_id, func.count().label("n_young"))
+        .where(
+            data_query.c.trial_id.in_(scoped_trial_ids(scope)),
+            data_query.c.opened_date >= as_date(as_of - timedelta(days=QUERY_AGE_DAYS)),
+            data_query.c.opened_date <= as_of,
+            or_(data_query.c.closed_date.is_(None), data_query.c.closed_date > as_of),
+        )
+        .group_by(data_query.c.site_id)
+        .subquery("young_queries")
+    )
+    n_open = counts.c.n_queries_opened - counts.c.n_queries_closed
     return (
         select(
-            data_query.c.site_id,
-            func.count().label("n_queries"),
-            _count(is_open).label("n_queries_open"),
-            _count(and_(is_open, days_between(as_date(as_of), data_query.c.opened_date) > QUERY_AGE_DAYS)).label("n_queries_open_30d"),
+            counts.c.site_id,
+            counts.c.n_queries_opened.label("n_queries"),
+            n_open.label("n_queries_open"),
+            (n_open - func.coalesce(young.c.n_young, 0)).label("n_queries_open_30d"),
         )
-        .where(data_query.c.trial_id.in_(scoped_trial_ids(scope)), data_query.c.opened_date <= as_of)
-        .group_by(data_query.c.site_id)
+        .select_from(counts.outerjoin(young, young.c.site_id == counts.c.site_id))
         .subquery("site_queries")
     )
 
 
 def _median_days_to_close(scope: Scope):
-    """Median days from opened to closed of the queries closed by as_of, per site (window functions: SQLite has no median)."""
+    """Median days from opened to closed of the queries closed by as_of, per site (SQLite has no median).
+
+    From a histogram (site × days to close: how many queries) and running counts over it, which sorts
+    far fewer rows than numbering every query: the median is the middle value (odd n) or the mean of
+    the middle two (even n), each the smallest number of days whose running count reaches its position.
+    """
     days = days_between(data_query.c.closed_date, data_query.c.opened_date)
-    ranked = (
-        select(
-            data_query.c.site_id,
-            days.label("days"),
-            func.row_number().over(partition_by=data_query.c.site_id, order_by=days).label("position"),
-            func.count().over(partition_by=data_query.c.site_id).label("n"),
-        )
+    histogram = (
+        select(data_query.c.site_id, days.label("days"), func.count().label("n_queries"))
         .where(data_query.c.trial_id.in_(scoped_trial_ids(scope)), data_query.c.closed_date <= scope.as_of)
-        .subquery("closed_queries")
+        .group_by(data_query.c.site_id, days)
+        .subquery("close_time_histogram")
     )
-    # The middle one (odd n) or the mean of the middle two (even n); integer division on both engines.
-    middle = or_(ranked.c.position == (ranked.c.n + 1) // 2, ranked.c.position == (ranked.c.n + 2) // 2)
+    per_site = {"partition_by": histogram.c.site_id}
+    running = (
+        select(
+            histogram.c.site_id,
+            histogram.c.days,
+            cast(func.sum(histogram.c.n_queries).over(**per_site, order_by=histogram.c.days), BigInteger).label("reached"),
+            cast(func.sum(histogram.c.n_queries).over(**per_site), BigInteger).label("n"),
+        )
+        .subquery("close_time_running")
+    )
+
+    def value_at(position):
+        return func.min(case((running.c.reached >= position, running.c.days)))
+
+    # Integer division on both engines (the counts are cast to integers above).
+    median = (value_at((running.c.n + 1) // 2) + value_at((running.c.n + 2) // 2)) / 2.0
     return (
-        select(ranked.c.site_id, func.avg(ranked.c.days).label("median_days_to_close"))
-        .where(middle)
-        .group_by(ranked.c.site_id)
+        select(running.c.site_id, median.label("median_days_to_close"))
+        .group_by(running.c.site_id)
         .subquery("site_close_times")
     )
 

@@ -12,8 +12,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import CheckConstraint, func, insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+import tiny_portfolio
+from alembic import command
 from dashboard import db
-from dashboard.schema import metadata, sponsor
+from dashboard.schema import metadata, site_month, sponsor, visit
+from test_rollups import assert_roll_up_is_current
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 
@@ -69,6 +72,21 @@ def test_upgrade_after_init_changes_nothing(empty_db_url):
     db.upgrade(empty_db_url)
 
     assert db.current_revision(empty_db_url) == db.head_revision()
+
+
+def test_upgrading_a_database_with_data_fills_the_site_month_roll_up(empty_db_url):
+    tiny_portfolio.build(empty_db_url)
+    command.downgrade(db.alembic_config(url=empty_db_url), "0001")  # as a database made before the roll-up
+    assert "site_month" not in inspect(db.make_engine(empty_db_url)).get_table_names()
+
+    db.upgrade(empty_db_url)
+
+    engine = db.make_engine(empty_db_url)
+    with engine.connect() as conn:
+        visits = conn.execute(select(func.sum(site_month.c.n_visits))).scalar_one()
+        assert visits == conn.execute(select(func.count()).select_from(visit)).scalar_one() > 0
+    engine.dispose()
+    assert_roll_up_is_current(empty_db_url)
 
 
 def test_upgrade_refuses_tables_it_did_not_make(empty_db_url):

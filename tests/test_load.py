@@ -26,6 +26,7 @@ import queries
 from dashboard import contract, demo, load, schema
 from dashboard.access import Scope
 import tiny_portfolio
+from test_rollups import assert_roll_up_is_current
 from dashboard.db import make_engine
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -52,8 +53,7 @@ def snapshot(url: str) -> dict[str, tuple[int, str]]:
             for table in schema.TABLES:
                 if table.name not in existing:
                     continue
-                pk = table.primary_key.columns.values()[0]
-                rows = conn.execute(select(table).order_by(pk)).all()
+                rows = conn.execute(select(table).order_by(*table.primary_key.columns)).all()
                 out[table.name] = (len(rows), hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest())
     finally:
         engine.dispose()
@@ -455,6 +455,7 @@ def test_replace_swaps_one_sponsors_data_and_leaves_the_others_and_shared_vendor
     # CMO1 worked only on T-2, CRO1 works for the other sponsor too: vendors are shared, both stay.
     assert count(tiny_db, "SELECT COUNT(*) FROM vendor") == 2
     assert count(tiny_db, "SELECT COUNT(*) FROM user_access") == 2  # the grants of both sponsors
+    assert_roll_up_is_current(tiny_db)  # the replaced trial's visit and query counts went with it
     first = export(tiny_db, tmp_path / "after-first")
     again = load.load(tiny_db, acme, mode="replace")
     assert again.ok and again.counts["trial"].deleted == again.counts["trial"].inserted == 1

@@ -24,6 +24,7 @@ from datetime import date, datetime
 
 from sqlalchemy import insert
 
+from dashboard import rollups
 from dashboard import schema as s
 from dashboard.db import create_schema, make_engine
 
@@ -173,4 +174,5 @@ def build(url: str) -> None:
                 # executemany needs every row to name the same columns: unnamed ones are empty.
                 full = [{c.name: row.get(c.name) for c in table.columns if c.name in row or not c.primary_key} for row in rows[table]]
                 conn.execute(insert(table), full)
+        rollups.refresh(conn)
     engine.dispose()
