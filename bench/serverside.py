@@ -269,9 +269,10 @@ def measure_page(target: Target, page: str, view: str, *, repeat: int, timeout_s
     from dashboard import ui
 
     for attempt in range(repeat):
-        # Cold: no cached query results and no cached forecasts (a resource cache, which cache_data.clear() keeps).
+        # Cold: no cached query results, forecasts or composed health (resource caches, which cache_data.clear() keeps).
         st.cache_data.clear()
         ui._predict.clear()
+        ui._compose.clear()
         at = _app_test(page, params, timeout_s)
         this = _Trace()
         with _traced(this):

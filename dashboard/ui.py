@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import re
@@ -69,6 +70,28 @@ def _predict(sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | 
     from dashboard.forecast import predict_completion
 
     return predict_completion(sites, target, as_of, seed=0, prior_rate=prior_rate)
+
+
+# Composing every trial's health from its queries (forecasts, flags, pandas) costs seconds in a large
+# portfolio even when every query is cached: keep the composition itself, keyed like the queries.
+@st.cache_resource(ttl=_settings.cache_ttl_s, max_entries=_settings.cache_max_entries, show_spinner=False)
+def _compose(module: str, name: str, scope: access.Scope, url: str):
+    function = getattr(importlib.import_module(module), name)
+    return function(cached, scope, get_settings(), predict)
+
+
+def composed(function: Callable, scope: access.Scope):
+    """`function(run, scope, settings, predict)` over cached queries, itself cached by function, scope and database.
+
+    Its frames are copied for each run, so a page may change them; its other parts are shared.
+    """
+    result = _compose(function.__module__, function.__name__, scope, get_settings().database_url)
+    if dataclasses.is_dataclass(result):
+        return dataclasses.replace(result, **{
+            f.name: getattr(result, f.name).copy()
+            for f in dataclasses.fields(result) if isinstance(getattr(result, f.name), pd.DataFrame)
+        })
+    return result
 
 
 def predict(sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None):

@@ -13,7 +13,7 @@ scope = ctx.scope
 settings = get_settings()
 
 with st.spinner("Loading enrollment…"):
-    found = overview.trial_health(ui.cached, scope, settings, ui.predict)
+    found = ui.composed(overview.trial_health, scope)
     trials, sites, outlooks = found.trials, found.sites, found.outlooks
 
 
@@ -86,7 +86,7 @@ outlook = outlooks[row.protocol_number]
 st.title(f"Enrollment · {row.protocol_number}")
 st.caption(f"{row.trial_title} · phase {row.phase} · {row.therapeutic_area} · as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}")
 
-then_found = overview.trial_health(ui.cached, overview.then_scope(scope), settings, ui.predict)
+then_found = ui.composed(overview.trial_health, overview.then_scope(scope))
 then_row = then_found.trials.iloc[0] if not then_found.trials.empty else None
 then_outlook = then_found.outlooks.get(row.protocol_number)
 since = scope.since

@@ -34,7 +34,7 @@ if scope.trial is None:
     st.title("Trial overview")
     st.caption("One trial on one page for the weekly review: pick a trial.")
     with st.spinner("Loading the trials…"):
-        found = overview.trial_health(ui.cached, scope, settings, ui.predict)
+        found = ui.composed(overview.trial_health, scope)
     if found.trials.empty:
         st.info("No trials match these filters.")
         st.stop()
@@ -56,9 +56,9 @@ if scope.trial is None:
     st.stop()
 
 with st.spinner("Loading the trial…"):
-    now = overview.trial_health(ui.cached, scope, settings, ui.predict)
+    now = ui.composed(overview.trial_health, scope)
     then_scope = overview.then_scope(scope)
-    then = overview.trial_health(ui.cached, then_scope, settings, ui.predict)
+    then = ui.composed(overview.trial_health, then_scope)
 row = overview.with_then(now.trials, then.trials).iloc[0]
 outlook = now.outlooks[row.protocol_number]
 then_outlook = then.outlooks.get(row.protocol_number)

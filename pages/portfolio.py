@@ -5,16 +5,14 @@ import streamlit as st
 from dashboard import charts, health, ui
 from dashboard.metrics import HEALTH_LABEL, HEALTH_ORDER, ratio
 from dashboard.schema import TRIAL_STATUS_LABEL
-from dashboard.settings import get_settings
 from queries import overview
 
 ctx = ui.context()
 scope = ctx.scope
-settings = get_settings()
 
 with st.spinner("Loading the portfolio…"):
-    trials = overview.trial_health(ui.cached, scope, settings, ui.predict).trials
-    then = overview.trial_health(ui.cached, overview.then_scope(scope), settings, ui.predict).trials
+    trials = ui.composed(overview.trial_health, scope).trials
+    then = ui.composed(overview.trial_health, overview.then_scope(scope)).trials
 
 st.title("Portfolio")
 sponsors = ", ".join(sorted(trials["sponsor_name"].unique())) if not trials.empty else ""
