@@ -237,19 +237,13 @@ def flag_sites_by_trial(frame: pd.DataFrame, settings: Settings) -> tuple[pd.Dat
     baselines = {}
     for key, ind in metrics.SITE_INDICATORS.items():
         minimum = getattr(settings, ind.min_setting)
-        z = pd.Series(float("nan"), index=frame.index)
-        flag = pd.Series("grey", index=frame.index)
-        for protocol, group in frame.groupby("protocol_number"):
-            found = metrics.flag_sites(
-                group[ind.numerator], group[ind.denominator], kind=ind.kind, bad_side=ind.bad_side,
-                min_denominator=minimum, amber=settings.flag_amber_z, red=settings.flag_red_z,
-            )
-            z[group.index] = [float("nan") if f.z is None else f.z for f in found]
-            flag[group.index] = [f.flag for f in found]
-            baselines[protocol, key] = metrics.peer_baseline(
-                group[ind.numerator], group[ind.denominator], kind=ind.kind, min_denominator=minimum
-            )
-        frame[f"z_{key}"], frame[f"flag_{key}"] = z, flag
+        found, by_trial = metrics.flag_peer_groups(
+            frame["protocol_number"], frame[ind.numerator], frame[ind.denominator], kind=ind.kind, bad_side=ind.bad_side,
+            min_denominator=minimum, amber=settings.flag_amber_z, red=settings.flag_red_z,
+        )
+        frame[f"z_{key}"] = [float("nan") if f.z is None else f.z for f in found]
+        frame[f"flag_{key}"] = [f.flag for f in found]
+        baselines.update({(protocol, key): baseline for protocol, baseline in by_trial.items()})
     flags = frame[[f"flag_{key}" for key in metrics.SITE_INDICATORS]]
     frame["n_red"] = (flags == "red").sum(axis=1)
     frame["n_amber"] = (flags == "amber").sum(axis=1)

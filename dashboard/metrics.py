@@ -15,6 +15,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+import numpy as np
+import pandas as pd
+
 Number = int | float | Decimal
 
 Health = Literal["green", "amber", "red", "grey"]
@@ -362,29 +365,69 @@ class PeerBaseline:
     n_eligible: int
 
 
-def _eligible(numerators, denominators, min_denominator: float) -> list[tuple[float, float] | None]:
-    pairs = []
-    for n, d in zip(numerators, denominators):
-        num, den = _value(n), _value(d)
-        ok = num is not None and den is not None and den > 0 and den >= min_denominator
-        pairs.append((num, den) if ok else None)
-    return pairs
+def flag_peer_groups(
+    groups: Iterable,
+    numerators: Iterable,
+    denominators: Iterable,
+    *,
+    kind: FlagKind,
+    bad_side: BadSide,
+    min_denominator: float,
+    amber: float = 2.0,
+    red: float = 3.0,
+) -> tuple[list[SiteFlag], dict]:
+    """Flag each site against the other sites of its group (its trial), all groups at once: domain.md §4.
 
-
-def _unadjusted_z(num: float, den: float, pooled: float, kind: FlagKind) -> float:
-    variance = pooled * (1 - pooled) / den if kind == "proportion" else pooled / den
-    # Every eligible site at 0 % (or 100 %): nobody differs from the pool.
-    return 0.0 if variance <= 0 else (num / den - pooled) / math.sqrt(variance)
+    Zink et al. 2018, as in gsm: among the eligible sites of a group (denominator at least
+    `min_denominator`), the pooled ratio and φ = max(1, mean unadjusted z²); each eligible site's
+    z = (ratio − pooled) / sqrt(φ · variance), flagged amber / red beyond `amber` / `red` on the bad side;
+    the other sites are grey. Returns the flags in input order and each group's PeerBaseline.
+    """
+    frame = pd.DataFrame({
+        "group": list(groups),
+        "num": pd.to_numeric(pd.Series(list(numerators), dtype="object"), errors="coerce").astype(float).to_numpy(),
+        "den": pd.to_numeric(pd.Series(list(denominators), dtype="object"), errors="coerce").astype(float).to_numpy(),
+    })
+    eligible = frame["num"].notna() & frame["den"].notna() & (frame["den"] > 0) & (frame["den"] >= min_denominator)
+    kept = frame[eligible]
+    sums = kept.groupby("group", sort=False)[["num", "den"]].sum()
+    pooled = (sums["num"] / sums["den"]).reindex(frame["group"]).to_numpy()
+    den = frame["den"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):  # ineligible sites (no or zero denominator) are masked below
+        ratio_ = frame["num"].to_numpy() / den
+        variance = pooled * (1 - pooled) / den if kind == "proportion" else pooled / den
+        # Every eligible site at 0 % (or 100 %): nobody differs from the pool.
+        unadjusted = np.where(variance > 0, (ratio_ - pooled) / np.sqrt(np.where(variance > 0, variance, 1.0)), 0.0)
+    unadjusted = np.where(eligible.to_numpy(), unadjusted, np.nan)
+    mean_square = pd.Series(unadjusted ** 2).groupby(frame["group"].to_numpy(), sort=False).mean()
+    phi = mean_square.clip(lower=1.0).fillna(1.0)
+    z = unadjusted / np.sqrt(phi.reindex(frame["group"]).to_numpy())
+    bad = z if bad_side == "high" else -z
+    flags = [
+        SiteFlag(z=None, flag="grey") if not ok else SiteFlag(z=float(value), flag="red" if b > red else "amber" if b > amber else "green")
+        for ok, value, b in zip(eligible.to_numpy(), z, bad)
+    ]
+    counts = eligible.groupby(frame["group"].to_numpy(), sort=False).sum()
+    pooled_by_group = sums["num"] / sums["den"]
+    baselines = {
+        group: PeerBaseline(
+            pooled=float(pooled_by_group[group]) if counts[group] else None,
+            phi=float(phi[group]) if counts[group] else 1.0,
+            n_eligible=int(counts[group]),
+        )
+        for group in counts.index
+    }
+    return flags, baselines
 
 
 def peer_baseline(numerators: Iterable, denominators: Iterable, *, kind: FlagKind, min_denominator: float) -> PeerBaseline:
     """Return the pooled ratio and φ (mean unadjusted z², at least 1) over the sites whose denominator reaches the minimum."""
-    pairs = [p for p in _eligible(numerators, denominators, min_denominator) if p is not None]
-    if not pairs:
+    numerators = list(numerators)
+    if not numerators:
         return PeerBaseline(pooled=None, phi=1.0, n_eligible=0)
-    pooled = sum(n for n, _ in pairs) / sum(d for _, d in pairs)
-    phi = sum(_unadjusted_z(n, d, pooled, kind) ** 2 for n, d in pairs) / len(pairs)
-    return PeerBaseline(pooled=pooled, phi=max(phi, 1.0), n_eligible=len(pairs))
+    _, baselines = flag_peer_groups([0] * len(numerators), numerators, denominators, kind=kind, bad_side="high",
+                                    min_denominator=min_denominator)
+    return baselines[0]
 
 
 def flag_sites(
@@ -397,21 +440,12 @@ def flag_sites(
     amber: float = 2.0,
     red: float = 3.0,
 ) -> list[SiteFlag]:
-    """Flag each site of one trial against its peers (Zink et al. 2018, as in gsm): domain.md §4.
-
-    z = (ratio − pooled) / sqrt(φ · variance), the pooled ratio and φ from the eligible sites only;
-    |z| beyond `amber` / `red` on the bad side flags amber / red; sites under `min_denominator` are grey.
-    """
-    numerators, denominators = list(numerators), list(denominators)
-    baseline = peer_baseline(numerators, denominators, kind=kind, min_denominator=min_denominator)
-    flags = []
-    for pair in _eligible(numerators, denominators, min_denominator):
-        if pair is None:
-            flags.append(SiteFlag(z=None, flag="grey"))
-            continue
-        z = _unadjusted_z(*pair, baseline.pooled, kind) / math.sqrt(baseline.phi)
-        bad = z if bad_side == "high" else -z
-        flags.append(SiteFlag(z=z, flag="red" if bad > red else "amber" if bad > amber else "green"))
+    """Flag each site of one trial against its peers (flag_peer_groups with one group)."""
+    numerators = list(numerators)
+    if not numerators:
+        return []
+    flags, _ = flag_peer_groups([0] * len(numerators), numerators, denominators, kind=kind, bad_side=bad_side,
+                                min_denominator=min_denominator, amber=amber, red=red)
     return flags
 
 
