@@ -1,6 +1,7 @@
 """What a person sees in real Chromium against a real `streamlit run` server: deep links and navigation."""
 
 import pytest
+from playwright.sync_api import expect
 
 import tiny_portfolio
 
@@ -99,6 +100,8 @@ def test_the_budget_s_curves_render(page, app_server, tiny_url):
     page.goto(f"{base}/budget?trial=T-1&as_of={AS_OF}")
     page.wait_for_selector(CHART)
     chart = page.locator('[data-testid="stPlotlyChart"]').first
+    # Plotly draws the legend after the plot area: wait for it rather than read a half-drawn chart.
+    expect(chart.locator(".legendtext")).to_have_count(4)
     legend = chart.locator(".legendtext").evaluate_all("nodes => nodes.map(n => n.textContent)")
     assert legend == ["PV", "EV", "AC", "EAC projection"]
     assert chart.locator(".scatterlayer .trace").count() == 4
@@ -110,6 +113,7 @@ def test_the_sites_funnel_plot_renders_and_a_site_link_opens_its_drill_down(page
     page.get_by_role("heading", name="Sites · T-1").wait_for()
     page.wait_for_selector(CHART)
     chart = page.locator('[data-testid="stPlotlyChart"]').first
+    expect(chart.locator(".legendtext")).to_have_count(4)
     legend = chart.locator(".legendtext").evaluate_all("nodes => nodes.map(n => n.textContent)")
     assert legend == ["±3 limits", "±2 limits", "Pooled", "Sites"]
     page.goto(f"{base}/sites?trial=T-1&site=S1&as_of={AS_OF}")
