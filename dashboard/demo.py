@@ -40,7 +40,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import rollups, schema
-from dashboard.db import SchemaStateError, UsageError, cli_database_url, create_schema, make_engine, report_cli_error
+from dashboard.db import (
+    SchemaStateError,
+    UsageError,
+    cli_database_url,
+    create_schema,
+    current_revision,
+    head_revision,
+    make_engine,
+    report_cli_error,
+)
 
 # The planted features (protocol numbers, site numbers, vendor codes, e-mails).
 MAIN_SPONSOR = "HELIOS"
@@ -1275,8 +1284,12 @@ def main(argv: list[str] | None = None) -> int:
         path = _sqlite_file(url)
         if path is not None:
             if args.if_missing and path.exists() and _url_has_trials(url):
-                print(f"The demo database {path} exists; leaving it as it is.")
-                return 0
+                if current_revision(url) == head_revision():
+                    print(f"The demo database {path} exists; leaving it as it is.")
+                    return 0
+                # Our own demo file, made before a schema change: the dashboard could not read it.
+                print(f"The demo database {path} was made for an older schema; writing it again.")
+                args.replace = True
             path.parent.mkdir(parents=True, exist_ok=True)
         elif args.if_missing and _url_has_trials(url):
             print(f"{shown} already has trials; leaving it as it is.")

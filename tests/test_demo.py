@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from alembic import command
 from sqlalchemy import insert, text
 
 from dashboard import demo
-from dashboard.db import make_engine
+from dashboard.db import alembic_config, current_revision, head_revision, make_engine
 from dashboard.schema import DERIVED_TABLES, TABLES, sponsor
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -433,6 +434,19 @@ def run_main(capsys, *args: str) -> tuple[int, str, str]:
         code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def test_if_missing_writes_again_a_demo_file_made_for_an_older_schema(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    assert run_main(capsys, "--url", url, "--trials", "7", "--today", "2026-11-20")[0] == 0
+    command.downgrade(alembic_config(url=url), "0001")  # as if built before the site × month roll-up
+
+    code, out, err = run_main(capsys, "--url", url, "--trials", "7", "--today", "2026-11-20", "--if-missing")
+
+    assert code == 0, err
+    assert "older schema" in out
+    assert current_revision(url) == head_revision()
+    assert scalar(make_engine(url), "SELECT COUNT(*) FROM site_month") > 0
 
 
 def test_cli_if_missing_builds_once_then_leaves_it(tmp_path, capsys):
