@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import charts, health, metrics, ui
 from dashboard.metrics import HEALTH_WORD, MILESTONE_STATUS_LABEL
 from dashboard.settings import get_settings
-from queries import budget, enrollment, overview, sites, vendors
+from queries import budget, enrollment, overview, vendors
 
 ctx = ui.context()
 scope = ctx.scope
@@ -128,7 +128,7 @@ more("enrollment", "Enrollment: funnel, countries, activation")
 
 # --- Worst sites --------------------------------------------------------------------------------
 st.subheader("Worst sites")
-flagged, _ = health.flag_sites_by_trial(ui.cached(sites.site_kpis, scope.replace(site=None)), settings)
+flagged = ui.composed(overview.flagged_sites, scope.replace(site=None)).sites
 worst = flagged[(flagged["n_red"] + flagged["n_amber"]) > 0].sort_values(["n_red", "n_amber", "site_number"],
                                                                           ascending=[False, False, True]).head(WORST_SITES)
 if worst.empty:

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, health, metrics, ui
+from dashboard import charts, metrics, ui
 from dashboard.links import INDICATORS
 from dashboard.metrics import SITE_INDICATORS
 from dashboard.settings import get_settings
@@ -15,24 +15,20 @@ settings = get_settings()
 BENCHMARK_NON_ENROLLING = 1 / 3  # Medidata, 2,000+ studies: about one site in three never enrolls (domain.md §2)
 
 with st.spinner("Loading sites…"):
-    # Every site of the trial(s) is needed to compare a site with its peers, whichever site is in view.
-    kpis = ui.cached(sites.site_kpis, scope.replace(site=None))
+    # Flagged once per scope and cached: every site of the trial(s) against its peers, whichever site is in view.
+    now_flagged = ui.composed(overview.flagged_sites, scope.replace(site=None))
 
 
 def min_denominator(key: str) -> float:
     return getattr(settings, SITE_INDICATORS[key].min_setting)
 
 
-def flag_by_trial(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """The sites with their flags against the peers of their trial, and each trial's baselines."""
-    return health.flag_sites_by_trial(frame, settings)
-
-
-def value(row, key: str):
-    """The indicator's value for a site, scaled for display; None when its denominator is 0 (empty is not zero)."""
+def values(frame: pd.DataFrame, key: str) -> pd.Series:
+    """The indicator's value for each site, scaled for display; NaN when its denominator is 0 or missing (empty is not zero)."""
     ind = SITE_INDICATORS[key]
-    ratio = metrics.ratio(row[ind.numerator], row[ind.denominator])
-    return None if ratio is None else ratio * ind.scale
+    numerator = pd.to_numeric(frame[ind.numerator], errors="coerce").astype("float64")
+    denominator = pd.to_numeric(frame[ind.denominator], errors="coerce").astype("float64")
+    return numerator / denominator.where(denominator != 0) * ind.scale
 
 
 FORMAT = {"enrollment_rate": "{:.2f}", "screen_failure": "{:.0f}%", "dropout": "{:.0f}%", "entry_lag": "{:.0f}%",
@@ -56,7 +52,7 @@ def few_sites_note(n_eligible: int, what: str) -> str | None:
     )
 
 
-flagged, baselines = flag_by_trial(kpis)
+flagged, baselines = now_flagged.sites, now_flagged.baselines
 
 
 def counts(frame: pd.DataFrame) -> dict[str, int]:
@@ -83,7 +79,7 @@ if scope.trial is None:
     if flagged.empty:
         st.info("No sites match these filters.")
         st.stop()
-    then = counts(flag_by_trial(ui.cached(sites.site_kpis, overview.then_scope(scope).replace(site=None)))[0])
+    then = counts(ui.composed(overview.flagged_sites, overview.then_scope(scope).replace(site=None)).sites)
     now = counts(flagged)
     tiles = st.columns(3)
     ui.tile(tiles[0], "Sites active", f"{now['active']:,}", now=now["active"], then=then["active"], since=scope.since,
@@ -138,7 +134,7 @@ non_enrolling = [
     metrics.is_non_enrolling(d, e, min_days=settings.non_enrolling_days) for d, e in zip(active["days_open"], active["n_enrolled"])
 ]
 share = metrics.ratio(sum(non_enrolling), len(active))
-then = counts(flag_by_trial(ui.cached(sites.site_kpis, overview.then_scope(scope).replace(site=None)))[0])
+then = counts(ui.composed(overview.flagged_sites, overview.then_scope(scope).replace(site=None)).sites)
 tiles = st.columns(3)
 ui.tile(tiles[0], "Active sites", f"{len(active):,}", now=len(active), then=then["active"],
         since=scope.since, better=None, help="Activated and not closed by the as-of date.")
@@ -153,7 +149,7 @@ ui.tile(tiles[2], "Sites with a red flag", f"{now['red']:,}", now=now["red"], th
         better="down", help=flag_note)
 st.caption(f"{len(active):,} of {len(flagged):,} sites active · {now['amber']:,} more with amber flags only.")
 
-medians = {key: pd.Series([value(r, key) for _, r in flagged.iterrows()], dtype="float64").median() for key in INDICATORS}
+medians = {key: values(flagged, key).median() for key in INDICATORS}
 
 if chosen_site is not None:
     # ------------------------------------------------------------------ site drill-down
@@ -168,7 +164,7 @@ if chosen_site is not None:
         median = medians[key]
         rows.append({
             "indicator": ui.cell(f"{ind.label} ({ind.unit})"),
-            "site": ui.cell(value(r, key), FORMAT[key]),
+            "site": ui.cell(values(flagged[flagged["site_number"] == chosen_site], key).iloc[0], FORMAT[key]),
             "median": ui.cell(None if pd.isna(median) else median, FORMAT[key]),
             "of": ui.cell(None if pd.isna(r[ind.denominator]) else f"{r[ind.numerator]:,.0f} ÷ {r[ind.denominator]:,.0f}"),
             "z": ui.cell(None if pd.isna(r[f"z_{key}"]) else r[f"z_{key}"], "{:+.2f}"),
@@ -212,7 +208,7 @@ else:
     marks = pd.DataFrame({
         "site_label": [f"Site {s} · {n}" for s, n in zip(points["site_number"], points["site_name"])],
         "denominator": points[ind.denominator].astype(float),
-        "value": [value(r, key) for _, r in points.iterrows()],
+        "value": values(points, key).to_numpy(),
         "flag": points[f"flag_{key}"],
         "z": points[f"z_{key}"],
     })
@@ -238,7 +234,7 @@ table = pd.DataFrame({
     "days_activated_to_first_subject": flagged["days_activated_to_first_subject"],
     "n_enrolled": flagged["n_enrolled"].astype("float64"),
     "pct_of_target": [None if (f := metrics.ratio(e, p)) is None else f * 100 for e, p in zip(flagged["n_enrolled"], flagged["n_planned_subjects"])],
-    **{key: [value(r, key) for _, r in flagged.iterrows()] for key in INDICATORS},
+    **{key: values(flagged, key) for key in INDICATORS},
     "n_screened": flagged["n_screened"].astype("float64"),
     "n_visits": flagged["n_visits"].astype("float64"),
     "mean_entry_lag_days": flagged["mean_entry_lag_days"],
@@ -246,8 +242,8 @@ table = pd.DataFrame({
     "median_days_to_close": flagged["median_days_to_close"],
     "n_important_deviations": flagged["n_important_deviations"].astype("float64"),
     "flags": [
-        ", ".join(f"{metrics.HEALTH_ICON[r[f'flag_{k}']]} {SITE_INDICATORS[k].label}" for k in INDICATORS if r[f"flag_{k}"] in ("red", "amber"))
-        for _, r in flagged.iterrows()
+        ", ".join(f"{metrics.HEALTH_ICON[f]} {SITE_INDICATORS[k].label}" for k, f in zip(INDICATORS, site_flags) if f in ("red", "amber"))
+        for site_flags in zip(*(flagged[f"flag_{k}"] for k in INDICATORS))
     ],
 })
 column = st.column_config

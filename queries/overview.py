@@ -10,7 +10,7 @@ import pandas as pd
 from dashboard import health
 from dashboard.access import Scope
 from dashboard.settings import Settings
-from queries import budget, enrollment, portfolio, vendors
+from queries import budget, enrollment, portfolio, sites, vendors
 
 # Runs a query function of this package for a scope: the pages pass ui.cached, the digest a connection.
 Run = Callable[[Callable[..., pd.DataFrame], Scope], pd.DataFrame]
@@ -36,6 +36,20 @@ def trial_health(run: Run, scope: Scope, settings: Settings, predict: Callable) 
     )
     trials = health.trial_health(summary, run(budget.evm_by_trial, scope), milestones, scope.as_of, settings, outlooks)
     return TrialHealth(trials, milestones, sites, outlooks)
+
+
+@dataclass
+class FlaggedSites:
+    """Every site of the scope's trials (site_kpis rows) flagged against the peers of its trial, and the baselines."""
+
+    sites: pd.DataFrame
+    baselines: dict  # (protocol_number, indicator) → metrics.PeerBaseline
+
+
+def flagged_sites(run: Run, scope: Scope, settings: Settings, predict: Callable | None = None) -> FlaggedSites:
+    """Flag every site of the scope's trials (the whole trial, whichever site is in view: peers need all of them)."""
+    frame, baselines = health.flag_sites_by_trial(run(sites.site_kpis, scope.replace(site=None)), settings)
+    return FlaggedSites(frame, baselines)
 
 
 def then_scope(scope: Scope) -> Scope:
