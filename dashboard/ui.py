@@ -558,11 +558,15 @@ def _sheet_from_label(label: str) -> str:
 def download_table(label: str, frame: pd.DataFrame, file_name_stem: str, sheet: str | None = None) -> None:
     """A CSV download of a table the page shows; the table also becomes sheet `sheet` (default: from the label) of the page's workbook.
 
-    The button does not rerun the page (a rerun would replace the file while it downloads).
+    The button does not rerun the page (a rerun would replace the file while it downloads). The CSV is written
+    when the button is clicked, not on every run: for thousands of rows that was most of a warm run.
     """
-    st.download_button(
-        label, frame.to_csv(index=False).encode("utf-8"), f"{file_name_stem}.csv", "text/csv", on_click="ignore"
-    )
+    shown = frame.copy()  # as shown now, whatever the page does to its frame afterwards
+
+    def build() -> bytes:
+        return shown.to_csv(index=False).encode("utf-8")
+
+    st.download_button(label, build, f"{file_name_stem}.csv", "text/csv", on_click="ignore")
     ctx = st.session_state.get(_CONTEXT_KEY)
     if ctx is None or ctx.excel_slot is None:
         return
