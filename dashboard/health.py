@@ -22,20 +22,13 @@ def _date(value) -> date | None:
 def milestone_statuses(milestones: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFrame:
     """The milestones with slip_days, status, rag, is_done and due_date (actual if done, else forecast or baseline)."""
     out = milestones.copy()
-    results = [
-        metrics.milestone_status(
-            _date(row.baseline_date),
-            _date(row.forecast_date),
-            _date(row.actual_date),
-            as_of,
-            amber_days=settings.milestone_amber_days,
-            red_days=settings.milestone_red_days,
-        )
-        for row in out.itertuples(index=False)
-    ]
-    out["slip_days"] = pd.array([r.slip_days for r in results], dtype="Int64")
-    out["status"] = [r.status for r in results]
-    out["rag"] = [r.rag for r in results]
+    slip, status, rag = metrics.milestone_status_columns(
+        out["baseline_date"], out["forecast_date"], out["actual_date"], as_of,
+        amber_days=settings.milestone_amber_days, red_days=settings.milestone_red_days,
+    )
+    out["slip_days"] = pd.array(slip, dtype="Int64")
+    out["status"] = status
+    out["rag"] = rag
     out["is_done"] = out["actual_date"].notna()
     out["due_date"] = out["actual_date"].fillna(out["forecast_date"]).fillna(out["baseline_date"])
     return out

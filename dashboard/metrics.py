@@ -180,26 +180,41 @@ def milestone_status(
     red_days: int = 30,
 ) -> MilestoneStatus:
     """Return the slip, status and rag of a milestone as of a date (domain.md §6)."""
+    slip, status, rag = milestone_status_columns([baseline], [forecast], [actual], as_of, amber_days=amber_days, red_days=red_days)
+    return MilestoneStatus(slip_days=int(slip[0]), status=str(status[0]), rag=str(rag[0]))
+
+
+def milestone_status_columns(
+    baseline, forecast, actual, as_of: date, *, amber_days: int = 0, red_days: int = 30
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """milestone_status for many milestones at once: date columns in (None/NaT where missing), slip days, status and rag out.
+
+    The one definition of domain.md §6 (milestone_status calls it): tens of thousands of milestones are one numpy pass.
+    """
+    b, _ = _day_numbers(baseline)
+    f, no_forecast = _day_numbers(forecast)
+    a, no_actual = _day_numbers(actual)
+    today = (np.datetime64(as_of, "D") - np.datetime64(0, "D")).astype("int64")
     # An actual recorded after as_of had not happened yet on that date.
-    is_done = actual is not None and actual <= as_of
-    if is_done:
-        slip = (actual - baseline).days
-        status = "done_on_time" if slip <= amber_days else "done_late"
-    elif baseline >= as_of:
-        slip = (forecast - baseline).days if forecast is not None else 0
-        status = "at_risk" if slip > amber_days else "on_track"
-    else:
-        # Overdue: it cannot finish before as_of, whatever the forecast says.
-        expected = max(forecast, as_of) if forecast is not None else as_of
-        slip = (expected - baseline).days
-        status = "late"
-    if slip > red_days:
-        rag: Health = "red"
-    elif slip > amber_days or status == "late":
-        rag = "amber"
-    else:
-        rag = "green"
-    return MilestoneStatus(slip_days=slip, status=status, rag=rag)
+    done = ~no_actual & (a <= today)
+    upcoming = ~done & (b >= today)
+    # Overdue: it cannot finish before as_of, whatever the forecast says.
+    expected_late = np.where(no_forecast, today, np.maximum(f, today))
+    slip = np.where(done, a - b, np.where(upcoming, np.where(no_forecast, 0, f - b), expected_late - b))
+    status = np.where(
+        done, np.where(slip <= amber_days, "done_on_time", "done_late"),
+        np.where(upcoming, np.where(slip > amber_days, "at_risk", "on_track"), "late"),
+    ).astype(object)
+    rag = np.where(slip > red_days, "red", np.where((slip > amber_days) | (status == "late"), "amber", "green")).astype(object)
+    return slip.astype("int64"), status, rag
+
+
+def _day_numbers(values) -> tuple[np.ndarray, np.ndarray]:
+    """Dates (date, Timestamp, datetime64; None/NaT missing) as whole days since 1970, and where they are missing."""
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype="object")
+    days = pd.to_datetime(series).to_numpy(dtype="datetime64[D]")
+    missing = np.isnat(days)
+    return np.where(missing, 0, (days - np.datetime64(0, "D")).astype("int64")), missing
 
 
 def schedule_health(milestones: Iterable[MilestoneStatus]) -> Health:

@@ -4,6 +4,7 @@ from dataclasses import fields
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 
 from dashboard.metrics import (
@@ -390,6 +391,17 @@ def test_milestone_status(case, given, expected):
         _d(baseline), _d(forecast), _d(actual), D, amber_days=amber_days, red_days=red_days
     )
     assert result == MilestoneStatus(*expected)
+
+
+@pytest.mark.parametrize("amber_red", sorted({given[3:] for _, given, _ in MILESTONE_CASES}))
+def test_milestone_status_columns_match_the_table_as_query_columns(amber_red):
+    """The pages pass whole datetime columns (NaT where missing): every case of the table, in one call."""
+    from dashboard.metrics import milestone_status_columns
+
+    cases = [(given, expected) for _, given, expected in MILESTONE_CASES if given[3:] == amber_red]
+    column = lambda i: pd.to_datetime(pd.Series([_d(given[i]) for given, _ in cases], dtype="object"))  # noqa: E731
+    slip, status, rag = milestone_status_columns(column(0), column(1), column(2), D, amber_days=amber_red[0], red_days=amber_red[1])
+    assert list(zip(slip.tolist(), status, rag)) == [expected for _, expected in cases]
 
 
 def test_milestone_table_covers_every_status_and_rag():
