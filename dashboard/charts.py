@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -323,6 +324,14 @@ LANE_LABEL = {"CRO": "Clinical (CRO)", "CMO": "Supply (CMO)"}
 BASELINE_COLOUR = "#607d8b"
 
 
+def _days(values: pd.Series) -> np.ndarray:
+    """Dates as "YYYY-MM-DD" (None where missing): what Plotly reads as dates, in the fewest bytes and no per-value work."""
+    days = values.to_numpy(dtype="datetime64[D]")
+    out = np.datetime_as_string(days, unit="D").astype(object)
+    out[np.isnat(days)] = None
+    return out
+
+
 def _segments(starts, ends) -> tuple[list, list]:
     """x of line segments start→end, separated by gaps (None), for one scatter trace."""
     x: list = []
@@ -428,29 +437,36 @@ def portfolio_timeline(statuses: pd.DataFrame, *, as_of, status_labels: dict[str
             labels[i], cluster = short, (protocol, due, i)
     df["label"] = labels
     trials = sorted(df["protocol_number"].unique(), reverse=True)
+    # Plain numpy columns: Plotly validates pandas (Arrow) columns and lists value by value, a few thousand points at a time.
+    protocols = df["protocol_number"].to_numpy(dtype=object)
+    baseline, due = _days(df["baseline_date"]), _days(df["due_date"])
     fig = go.Figure()
-    x, index = _segments(df["baseline_date"], df["due_date"])
-    protocols = list(df["protocol_number"])
     fig.add_scatter(
-        name="Slip (baseline → forecast/actual)", x=x, y=[protocols[i] if v is not None else None for i, v in zip(index, x)],
-        mode="lines", line=dict(color="#b0bec5", width=5), hoverinfo="skip",
+        name="Slip (baseline → forecast/actual)", x=np.column_stack([baseline, due, np.full(len(df), None)]).ravel(),
+        y=np.repeat(protocols, 3), mode="lines", line=dict(color="#b0bec5", width=5), hoverinfo="skip",
     )
     fig.add_scatter(
-        name="Baseline (contracted)", x=df["baseline_date"], y=df["protocol_number"], mode="markers",
+        name="Baseline (contracted)", x=baseline, y=protocols, mode="markers",
         marker=dict(symbol="line-ns", size=14, line=dict(width=2, color=BASELINE_COLOUR)),
-        customdata=df["milestone_name"], hovertemplate="%{y} · %{customdata}<br>Baseline %{x|%d %b %Y}<extra></extra>",
+        customdata=df["milestone_name"].to_numpy(dtype=object), hovertemplate="%{y} · %{customdata}<br>Baseline %{x|%d %b %Y}<extra></extra>",
     )
     for status, label in status_labels.items():
         rows = df[df["status"] == status]
         if rows.empty:
             continue
-        is_done = rows["is_done"].astype(bool)
+        is_done = rows["is_done"].to_numpy(dtype=bool)
         fig.add_scatter(
-            name=label, x=rows["due_date"], y=rows["protocol_number"], mode="markers+text",
-            marker=dict(symbol=["circle" if d else "diamond" for d in is_done], size=12,
+            name=label, x=_days(rows["due_date"]), y=rows["protocol_number"].to_numpy(dtype=object),
+            mode="markers+text",
+            # One symbol for the trace when it can (done statuses are actuals, open ones forecasts): Plotly checks an array's one by one.
+            marker=dict(symbol=("circle" if is_done.all() else "diamond" if not is_done.any()
+                                else np.where(is_done, "circle", "diamond").astype(object)), size=12,
                         color=MILESTONE_STATUS_COLOUR[status], line=dict(width=1, color="white")),
-            text=rows["label"], textposition="top center", textfont=dict(size=11, color="#37474f"),
-            customdata=list(zip(rows["milestone_name"], ["Actual" if d else "Forecast" for d in is_done], rows["slip_days"], rows["vendor_name"])),
+            text=rows["label"].to_numpy(dtype=object), textposition="top center", textfont=dict(size=11, color="#37474f"),
+            customdata=np.column_stack([
+                rows["milestone_name"].to_numpy(dtype=object), np.where(is_done, "Actual", "Forecast").astype(object),
+                rows["slip_days"].to_numpy(dtype=object, na_value=None), rows["vendor_name"].to_numpy(dtype=object),
+            ]),
             hovertemplate="%{y} · %{customdata[0]}<br>%{customdata[1]} %{x|%d %b %Y} · slip %{customdata[2]:+d} days"
             f"<br>%{{customdata[3]}}<br>{label}<extra></extra>",
         )

@@ -467,6 +467,26 @@ def link(href: str, text: str) -> str:
     return f'<a href="{escape(href, quote=True)}" target="_self">{escape(text)}</a>'
 
 
+PAGE_ROWS = 500  # rows of a long table sent to the browser at once (issue 10: ≤ 2 MB a page)
+
+
+def page_of(frame: pd.DataFrame, key: str, what: str = "rows") -> pd.DataFrame:
+    """The rows of `frame` to show now: all of them up to PAGE_ROWS, else one page, picked with a selector drawn here.
+
+    A long table is sent a page at a time; its CSV download (download_table with the whole frame) still holds every row.
+    """
+    n = len(frame)
+    if n <= PAGE_ROWS:
+        return frame
+    starts = list(range(0, n, PAGE_ROWS))
+    start = st.selectbox(
+        f"Showing {what}", starts, key=key,
+        format_func=lambda s: f"{s + 1:,}–{min(s + PAGE_ROWS, n):,} of {n:,}",
+        help=f"{PAGE_ROWS:,} {what} at a time; the CSV download holds all {n:,}.",
+    )
+    return frame.iloc[start:start + PAGE_ROWS]
+
+
 def html_table(
     rows: list[dict[str, str]], columns: dict[str, str], numeric: tuple[str, ...] = (), nowrap: tuple[str, ...] = ()
 ) -> None:

@@ -224,7 +224,7 @@ else:
     )[["protocol_number", "lane", "vendor_name", "milestone_name", "baseline_date", "forecast_date", "slip_days", "status_label",
        "colour", "payment_amount"]]
     st.dataframe(
-        table,
+        ui.page_of(table, "upcoming_page", "milestones"),
         column_config={
             "protocol_number": "Trial", "lane": "Lane", "vendor_name": "Vendor", "milestone_name": "Milestone",
             "baseline_date": st.column_config.DateColumn("Baseline", format="DD MMM YYYY"),
@@ -245,7 +245,7 @@ with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expir
          "slip_days", "status_label", "colour", "payment_amount"]
     ]
     st.dataframe(
-        everything,
+        ui.page_of(everything, "milestones_page", "milestones"),
         column_config={
             "protocol_number": "Trial", "lane": "Lane", "vendor_name": "Vendor", "milestone_name": "Milestone", "milestone_kind": "Kind",
             "baseline_date": st.column_config.DateColumn("Baseline", format="DD MMM YYYY"),

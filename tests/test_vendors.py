@@ -1,6 +1,7 @@
 """Vendor milestones: scorecards counted by hand, forecast history, supply risk, and the Vendors page in AppTest and Chromium."""
 
 import json
+import re
 from datetime import date, timedelta
 
 import pandas as pd
@@ -195,6 +196,36 @@ def test_the_portfolio_view_lists_conflicts_and_near_misses(monkeypatch, supply_
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert spec["layout"]["title"]["text"] == "Key milestones across the portfolio"
     assert {t["name"] for t in spec["data"]} >= {"Baseline (contracted)", "Done late", "Overdue"}
+
+
+def test_the_portfolio_timeline_draws_each_slip_from_its_baseline_to_its_date(monkeypatch, supply_url):
+    at = open_page(monkeypatch, supply_url, "vendors", sponsor="ACME", as_of=AS_OF.isoformat())
+    traces = {t["name"]: t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    slip, baseline = traces.pop("Slip (baseline → forecast/actual)"), traces.pop("Baseline (contracted)")
+    # One segment per milestone, baseline → due, each ended by a gap so trials and milestones are not joined up.
+    starts, ends, gaps = slip["x"][0::3], slip["x"][1::3], slip["x"][2::3]
+    assert set(gaps) == {None} and starts == baseline["x"] and slip["y"][0::3] == baseline["y"]
+    points = {(y, x) for t in traces.values() for y, x in zip(t["y"], t["x"])}
+    assert points == set(zip(slip["y"][1::3], ends))
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) for day in starts + ends)
+
+
+def test_a_long_milestone_table_is_sent_a_page_at_a_time(monkeypatch, tiny_url):
+    from dashboard import ui
+
+    full = open_page(monkeypatch, tiny_url, "vendors", sponsor="ACME", as_of=AS_OF.isoformat())
+    everything = full.dataframe[-1].value.reset_index(drop=True)
+    assert len(everything) > 4
+    assert not [s for s in full.selectbox if s.label == "Showing milestones"], "a short table has no page selector"
+    monkeypatch.setattr(ui, "PAGE_ROWS", 2)
+    at = open_page(monkeypatch, tiny_url, "vendors", sponsor="ACME", as_of=AS_OF.isoformat())
+    pager = [s for s in at.selectbox if s.label == "Showing milestones"][-1]
+    pages = -(-len(everything) // 2)
+    assert pager.value == 0 and len(pager.options) == pages and pager.options[0] == f"1–2 of {len(everything)}"
+    assert at.dataframe[-1].value.reset_index(drop=True).equals(everything.iloc[:2])
+    pager.select(2).run()
+    assert not at.exception
+    assert at.dataframe[-1].value.reset_index(drop=True).equals(everything.iloc[2:4].reset_index(drop=True))
 
 
 def test_a_trial_without_milestones_gets_a_plain_message(monkeypatch, supply_url):
