@@ -475,8 +475,15 @@ def portfolio_timeline(statuses: pd.DataFrame, *, as_of, status_labels: dict[str
                        showarrow=False, xanchor="left", yanchor="bottom", font=dict(size=12, color="#37474f"))
     fig.update_xaxes(gridcolor="#eceff1")
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=trials)
-    fig = _layout(fig, height=max(300, 56 * len(trials) + 140), title="Key milestones across the portfolio")
-    fig.update_layout(legend=dict(y=1.02, yanchor="bottom", x=0, xanchor="left"), margin=dict(t=90))
+    height = max(300, 56 * len(trials) + 140)
+    fig = _layout(fig, height=height, title="Key milestones across the portfolio")
+    # Title, then legend, then the as-of label, placed in pixels from the top: as fractions of the plot they drift
+    # into each other as the chart grows with the number of trials.
+    fig.update_layout(
+        title=dict(yref="container", y=1 - 8 / height, yanchor="top"),
+        legend=dict(yref="container", y=1 - 40 / height, yanchor="top", x=0, xanchor="left"),
+        margin=dict(t=100),
+    )
     return fig
 
 

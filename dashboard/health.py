@@ -34,6 +34,20 @@ def milestone_statuses(milestones: pd.DataFrame, as_of: date, settings: Settings
     return out
 
 
+def most_slipped_trials(statuses: pd.DataFrame, n: int) -> list[str]:
+    """The `n` trials of `statuses` (milestone_statuses rows) whose open milestones are in the worst state.
+
+    Worst rag of an open milestone first (red, amber, green; a trial with none open last), then the largest slip,
+    then the protocol number: the order a reader triaging a long portfolio wants.
+    """
+    open_ = statuses[~statuses["is_done"].astype(bool)]
+    worst = open_.assign(order=open_["rag"].map(metrics.HEALTH_ORDER), slip=open_["slip_days"].astype("float64"))
+    ranked = worst.groupby("protocol_number").agg(order=("order", "max"), slip=("slip", "max"))
+    trials = pd.DataFrame(index=pd.Index(statuses["protocol_number"].unique(), name="protocol_number")).join(ranked)
+    trials = trials.fillna({"order": -1, "slip": float("-inf")}).reset_index()
+    return list(trials.sort_values(["order", "slip", "protocol_number"], ascending=[False, False, True])["protocol_number"].head(n))
+
+
 def schedule_milestones(statuses: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFrame:
     """The milestones (of milestone_statuses) schedule health is taken from: open, not an expiry date, late or due within the horizon."""
     horizon = pd.Timestamp(as_of + timedelta(days=settings.schedule_horizon_days))

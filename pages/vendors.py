@@ -14,6 +14,7 @@ ctx = ui.context()
 scope = ctx.scope
 settings = get_settings()
 UPCOMING_DAYS = 90
+TIMELINE_TRIALS = 30  # rows of the portfolio timeline: beyond this it is a scroll, not a picture
 RISK_COLOUR = {"conflict": "red", "near_miss": "amber", "clear": "green"}
 
 with st.spinner("Loading vendor milestones…"):
@@ -136,9 +137,13 @@ else:
     if key.empty:
         st.info("No key milestones to draw for the trials in view.")
     else:
-        st.plotly_chart(charts.portfolio_timeline(key, as_of=scope.as_of, status_labels=labels), width="stretch", config={"displaylogo": False})
+        n_trials = key["protocol_number"].nunique()
+        drawn = key[key["protocol_number"].isin(health.most_slipped_trials(key, TIMELINE_TRIALS))]
+        st.plotly_chart(charts.portfolio_timeline(drawn, as_of=scope.as_of, status_labels=labels), width="stretch", config={"displaylogo": False})
         st.caption(
-            "Key milestones only: "
+            (f"The {TIMELINE_TRIALS} trials of {n_trials:,} whose open key milestones are most overdue or slipped; narrow the view "
+             "with the filters, or see every milestone in the table below. " if n_trials > TIMELINE_TRIALS else "")
+            + "Key milestones only: "
             + ", ".join(f"{short} {names[code].lower()}" for code, short in charts.MILESTONE_SHORT.items() if code in names)
             + ". ◆ forecast, ● actual; the grey bar runs from the baseline. Pick a trial for all its milestones."
         )

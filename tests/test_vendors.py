@@ -228,6 +228,20 @@ def test_a_long_milestone_table_is_sent_a_page_at_a_time(monkeypatch, tiny_url):
     assert at.dataframe[-1].value.reset_index(drop=True).equals(everything.iloc[2:4].reset_index(drop=True))
 
 
+def test_the_portfolio_timeline_picks_the_trials_in_the_worst_state_first():
+    rows = [  # protocol, rag, slip, done
+        ("A", "green", -2, False), ("A", "red", 50, True),  # a red slip already done does not count
+        ("B", "amber", 10, False), ("B", "green", 0, False),
+        ("C", "amber", 25, False),
+        ("D", "red", 40, False),
+        ("E", "green", 0, True),  # nothing open: last
+        ("F", "green", 3, False),
+    ]
+    statuses = pd.DataFrame(rows, columns=["protocol_number", "rag", "slip_days", "is_done"]).astype({"slip_days": "Int64"})
+    assert health.most_slipped_trials(statuses, 10) == ["D", "C", "B", "F", "A", "E"]
+    assert health.most_slipped_trials(statuses, 2) == ["D", "C"]
+
+
 def test_a_trial_without_milestones_gets_a_plain_message(monkeypatch, supply_url):
     at = open_page(monkeypatch, supply_url, "vendors", trial="T-3", as_of=AS_OF.isoformat())
     assert not at.exception
