@@ -482,7 +482,7 @@ def page_of(frame: pd.DataFrame, key: str, what: str = "rows") -> pd.DataFrame:
     start = st.selectbox(
         f"Showing {what}", starts, key=key,
         format_func=lambda s: f"{s + 1:,}–{min(s + PAGE_ROWS, n):,} of {n:,}",
-        help=f"{PAGE_ROWS:,} {what} at a time; the CSV download holds all {n:,}.",
+        help=f"{PAGE_ROWS:,} {what} at a time; the CSV download holds all {n:,}.", width=280,
     )
     return frame.iloc[start:start + PAGE_ROWS]
 
