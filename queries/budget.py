@@ -74,7 +74,8 @@ def _events(scope: Scope) -> Select:
                     units, units.c.trial_id == contract.c.trial_id
                 )
             )
-            .where(unit_price.c.contract_id.in_(contracts), unit_price.c.unit_type == unit_type)
+            # The units are the scoped trials' already; a contract_id IN (…) here made SQLite re-read that list per row.
+            .where(contract.c.signed_date <= as_of, unit_price.c.unit_type == unit_type)
             .group_by(unit_price.c.contract_id, units.c.month_date, unit_price.c.cost_category)
         )
 

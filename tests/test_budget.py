@@ -4,9 +4,11 @@ import json
 from datetime import date
 
 import pytest
+from sqlalchemy import update
 
 import tiny_portfolio
 from apptest_helpers import html_tables, metrics, open_page, visible_text
+from dashboard import schema
 from dashboard.access import Scope
 from dashboard.db import make_engine
 from queries import budget
@@ -55,6 +57,21 @@ def test_the_monthly_curve_ends_where_the_totals_are(conn):
     done = months[months["month_date"] <= "2026-06-30"].iloc[-1]
     assert (done.pv_cumulative, done.ev_cumulative, done.ac_cumulative) == (250, 550, 450)
     assert months["ev"].sum() == 550  # nothing earned after as_of
+
+
+def test_a_contract_signed_after_the_date_earns_nothing_yet(tmp_path):
+    """Units delivered before signing count once the contract is signed, and not before (curves and categories too)."""
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    tiny_portfolio.build(url)
+    engine = make_engine(url, read_only=False)
+    with engine.begin() as connection:
+        connection.execute(update(schema.contract).values(signed_date=date(2026, 4, 1)))
+    with engine.connect() as connection:
+        march = scope_on(date(2026, 3, 31))
+        assert budget.monthly(connection, march)["ev"].sum() == 0
+        assert budget.evm_by_category(connection, march)["ev"].sum() == 0
+        assert budget.monthly(connection, scope_on(date(2026, 6, 30)))["ev"].sum() == 550
+    engine.dispose()
 
 
 def test_change_orders_have_their_status_on_the_date(conn):
