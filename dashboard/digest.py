@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import access, health
 from dashboard.db import UsageError, cli_database_url, make_engine, report_cli_error
-from dashboard.forecast import predict_completion
+from dashboard.forecast import predict_trial, trial_inputs
 from dashboard.links import COMPARE_DAYS, ViewState, page_url
 from dashboard.metrics import (
     HEALTH_ORDER,
@@ -67,16 +67,16 @@ DIMENSIONS = ("enrollment", "budget", "schedule")
 
 
 class Forecasts:
-    """predict_completion called exactly as the pages call it (ui.predict), each input forecast once per process."""
+    """The forecasts exactly as the pages make them (ui.predict: predict_trial on trial_inputs), each input once per process."""
 
     def __init__(self):
         self._done: dict[tuple, object] = {}
 
     def __call__(self, sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None):
-        inputs = sites.reset_index(drop=True).astype({"is_closed": bool, "enrolled": int})
-        key = (inputs.to_csv(index=False), target, as_of, prior_rate)
+        inputs = trial_inputs(sites)
+        key = (tuple(column.tobytes() for column in inputs), target, as_of, prior_rate)
         if key not in self._done:
-            self._done[key] = predict_completion(inputs, target, as_of, seed=0, prior_rate=prior_rate)
+            self._done[key] = predict_trial(inputs, target, as_of, prior_rate)
         return self._done[key]
 
 

@@ -6,12 +6,14 @@ that have been open, and their uncertainty is carried into the forecast by drawi
 μ = α/β the mean rate, from the observed-information (Laplace) approximation: plug-in estimates
 give intervals that are too narrow when the history is short and the horizon long.
 
-For each parameter draw, every site that can still enroll gets a rate from its posterior
+For each parameter draw, every site that can still enroll has a rate from its posterior
 Gamma(α + k, β + τ) (a site yet to open has k = τ = 0, i.e. the fitted Gamma) from the day it
 opens; the total rate is then piecewise constant in time, and the day the n⁺-th remaining subject
 enrolls is where the cumulative intensity reaches a Gamma(n⁺, 1) draw (the n-th event time of a
-Poisson process in intensity time). The closed form of domain.md §3 is checked against this in
-the tests.
+Poisson process in intensity time). The sites opening on the same day are drawn together, as one
+Gamma with their sum's mean and variance (domain.md §3's moment-matched Gamma): exact for sites yet
+to open, the standard approximation for the sites open now. With every site open this is the
+closed form of domain.md §3, which the tests check against it.
 
 Pure numpy/scipy; cache a trial's forecast per as_of in the caller (the forecast is a picklable
 frozen dataclass).
@@ -142,8 +144,7 @@ class Forecast:
         rng = np.random.default_rng()
         rng.bit_generator.state = sim.rng_state
         if sim.k.size:
-            lam = _site_rates(rng, sim.alpha, sim.beta, sim.k, sim.tau)
-            reached = _intensity_at(*_intensity_table(lam, sim.start), days)
+            reached = _intensity_at(*_intensity_table(*_group_rates(rng, sim.alpha, sim.beta, sim.k, sim.tau, sim.start)), days)
         else:
             reached = np.zeros(sim.g.size)
         return _extra_sites(rng, sim, (sim.g - reached) / days, probability)
@@ -195,6 +196,31 @@ def predict_completion(
     message for invalid input.
     """
     return _predict(sites, target, as_of, quantiles=quantiles, seed=seed, prior_rate=prior_rate)
+
+
+# The dashboard's forecasts: one seed, so the same inputs give the same forecast on every page and in every e-mail.
+DASHBOARD_SEED = 0
+TRIAL_COLUMNS = ("enrolled", "days_open", "opens_in_days", "is_closed")
+TrialInputs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def trial_inputs(sites: pd.DataFrame) -> TrialInputs:
+    """A trial's sites (enrollment.forecast_inputs rows) as the plain arrays its dashboard forecast is keyed and made on.
+
+    Arrays, not a DataFrame: a cache hashes them from their bytes, where a frame is hashed column by column.
+    """
+    return (
+        sites["enrolled"].to_numpy(dtype="int64"),
+        sites["days_open"].to_numpy(dtype="float64", na_value=np.nan),
+        sites["opens_in_days"].to_numpy(dtype="float64", na_value=np.nan),
+        sites["is_closed"].to_numpy(dtype=bool),
+    )
+
+
+def predict_trial(inputs: TrialInputs, target: int, as_of: date, prior_rate: float | None) -> Forecast:
+    """The dashboard's forecast of one trial from `trial_inputs` (predict_completion with DASHBOARD_SEED)."""
+    sites = pd.DataFrame(dict(zip(TRIAL_COLUMNS, inputs)))
+    return predict_completion(sites, target, as_of, seed=DASHBOARD_SEED, prior_rate=prior_rate)
 
 
 # --- fit ----------------------------------------------------------------------------------------
@@ -274,19 +300,31 @@ def _parameter_draws(fit: _Fit, rng: np.random.Generator, n: int) -> tuple[np.nd
 # --- simulation ---------------------------------------------------------------------------------
 
 
-def _site_rates(rng: np.random.Generator, alpha: np.ndarray, beta: np.ndarray, k: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """Draw each site's rate from its posterior Gamma(α + k, β + τ), one row per parameter draw."""
-    with np.errstate(over="ignore"):
-        return rng.standard_gamma(alpha[:, None] + k[None, :]) / (beta[:, None] + tau[None, :])
+def _group_rates(
+    rng: np.random.Generator, alpha: np.ndarray, beta: np.ndarray, k: np.ndarray, tau: np.ndarray, start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the distinct opening days u and, per parameter draw, the total rate of the sites opening on each: draws × days.
 
-
-def _intensity_table(lam: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the opening days u, the total rate from each u on, and the cumulative intensity at each u.
-
-    `lam` is draws × sites with sites sorted by `start`; the total rate is constant between openings.
+    Sites sorted by `start`. Each site's rate is Gamma(α + k, β + τ); a day's total is drawn as one Gamma with the
+    sum's mean and variance (domain.md §3, the moment-matched Gamma). That is exact when the day's sites share β + τ,
+    as sites yet to open without data do, and the standard approximation for the sites open now, whose τ differ.
+    One draw per opening day instead of one per site: the simulation was most of a portfolio page's time.
     """
     u, first = np.unique(start, return_index=True)
-    rate = np.cumsum(np.add.reduceat(lam, first, axis=1), axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = 1.0 / (beta[:, None] + tau[None, :])
+        mean = (alpha[:, None] + k[None, :]) * scale
+        total_mean = np.add.reduceat(mean, first, axis=1)
+        total_var = np.add.reduceat(mean * scale, first, axis=1)
+        return u, rng.standard_gamma(total_mean * total_mean / total_var) * (total_var / total_mean)
+
+
+def _intensity_table(u: np.ndarray, group_rate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the opening days u, the total rate from each u on, and the cumulative intensity at each u.
+
+    `group_rate` is draws × opening days (_group_rates); the total rate is constant between openings.
+    """
+    rate = np.cumsum(group_rate, axis=1)
     cum = np.zeros_like(rate)
     if u.size > 1:
         with np.errstate(over="ignore", invalid="ignore"):
@@ -397,8 +435,7 @@ def _predict(
         note = f"No site is open or planned to open: {n_plus} still to enroll."
         return Forecast(as_of, target, enrolled, {q: None for q in qs}, alpha, beta, method, note, np.full(n_draws, np.inf), sim)
 
-    lam = _site_rates(rng, alpha_d, beta_d, sim.k, sim.tau)
-    days = _days_to_reach(*_intensity_table(lam, sim.start), g)
+    days = _days_to_reach(*_intensity_table(*_group_rates(rng, alpha_d, beta_d, sim.k, sim.tau, sim.start)), g)
     completion: dict[float, date | None] = {}
     finite_days = np.minimum(days, HORIZON_DAYS + 1.0)  # "never" (inf) sorts last without inf − inf
     for q in qs:

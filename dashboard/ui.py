@@ -66,10 +66,10 @@ def cached(function: Callable[..., pd.DataFrame], scope: access.Scope, **kwargs)
 # A resource, not data: every run gets the same Forecast object back (not a copy), so what it has
 # worked out since (the extra sites needed) is kept. It holds no sponsor's names, only its inputs' figures.
 @st.cache_resource(ttl=_settings.cache_ttl_s, max_entries=_settings.cache_max_entries, show_spinner=False)
-def _predict(sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None):
-    from dashboard.forecast import predict_completion
+def _predict(inputs: tuple, target: int, as_of: date, prior_rate: float | None):
+    from dashboard.forecast import predict_trial
 
-    return predict_completion(sites, target, as_of, seed=0, prior_rate=prior_rate)
+    return predict_trial(inputs, target, as_of, prior_rate)
 
 
 # Composing every trial's health from its queries (forecasts, flags, pandas) costs seconds in a large
@@ -96,8 +96,9 @@ def composed(function: Callable, scope: access.Scope):
 
 def predict(sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None):
     """The enrollment forecast for one trial's sites, cached on its inputs (the same inputs give the same forecast)."""
-    inputs = sites.reset_index(drop=True).astype({"is_closed": bool, "enrolled": int})
-    return _predict(inputs, target, as_of, prior_rate)
+    from dashboard.forecast import trial_inputs
+
+    return _predict(trial_inputs(sites), target, as_of, prior_rate)
 
 
 @dataclass
