@@ -29,11 +29,12 @@ def enrollment_vs_plan(trials: pd.DataFrame, health_labels: dict[str, str]) -> g
     """Per trial: enrolled (bar, coloured by enrollment health), planned to date and target (markers)."""
     df = trials.sort_values("protocol_number", ascending=False)
     labels = [f"{p}  {health_labels[h]}" for p, h in zip(df["protocol_number"], df["enrollment_health"])]
+    protocols = df["protocol_number"].to_numpy(dtype=object)  # plain arrays: Plotly checks pandas columns value by value
     fig = go.Figure()
     fig.add_bar(
         name="Enrolled",
-        y=df["protocol_number"],
-        x=df["n_enrolled"],
+        y=protocols,
+        x=df["n_enrolled"].to_numpy(dtype="float64"),
         orientation="h",
         marker_color=[HEALTH_COLOUR[h] for h in df["enrollment_health"]],
         customdata=list(zip(labels, df["trial_title"])),
@@ -44,16 +45,16 @@ def enrollment_vs_plan(trials: pd.DataFrame, health_labels: dict[str, str]) -> g
     )
     fig.add_scatter(
         name="Planned to date",
-        y=df["protocol_number"],
-        x=df["planned_to_date"].round(0),
+        y=protocols,
+        x=df["planned_to_date"].round(0).to_numpy(dtype="float64"),
         mode="markers",
         marker=dict(symbol="line-ns", size=22, line=dict(width=3, color="#263238")),
         hovertemplate="Planned to date: %{x:,.0f}<extra></extra>",
     )
     fig.add_scatter(
         name="Target",
-        y=df["protocol_number"],
-        x=df["n_planned_subjects"],
+        y=protocols,
+        x=df["n_planned_subjects"].to_numpy(dtype="float64"),
         mode="markers",
         marker=dict(symbol="diamond-open", size=11, color="#546e7a", line=dict(width=2)),
         hovertemplate="Target: %{x:,}<extra></extra>",
@@ -69,10 +70,10 @@ def cost_vs_schedule(trials: pd.DataFrame, health_labels: dict[str, str]) -> go.
     fig = go.Figure()
     fig.add_scatter(
         name="Trials",
-        x=df["spi"],
-        y=df["cpi"],
+        x=df["spi"].to_numpy(dtype="float64"),
+        y=df["cpi"].to_numpy(dtype="float64"),
         mode="markers+text",
-        text=df["protocol_number"],
+        text=df["protocol_number"].to_numpy(dtype=object),
         textposition="top center",
         marker=dict(size=14, color=[HEALTH_COLOUR[h] for h in df["budget_health"]], line=dict(width=1, color="white")),
         customdata=[health_labels[h] for h in df["budget_health"]],

@@ -469,23 +469,24 @@ def link(href: str, text: str) -> str:
 
 
 PAGE_ROWS = 500  # rows of a long table sent to the browser at once (issue 10: ≤ 2 MB a page)
+TRIALS_PER_PAGE = 50  # rows of a table of trials read as an overview: beyond this it is a scroll
 
 
-def page_of(frame: pd.DataFrame, key: str, what: str = "rows") -> pd.DataFrame:
-    """The rows of `frame` to show now: all of them up to PAGE_ROWS, else one page, picked with a selector drawn here.
+def page_of(frame: pd.DataFrame, key: str, what: str = "rows", rows: int | None = None) -> pd.DataFrame:
+    """The rows of `frame` to show now: all of them up to `rows` (PAGE_ROWS), else one page, picked with a selector drawn here.
 
     A long table is sent a page at a time; its CSV download (download_table with the whole frame) still holds every row.
     """
-    n = len(frame)
-    if n <= PAGE_ROWS:
+    n, size = len(frame), rows or PAGE_ROWS
+    if n <= size:
         return frame
-    starts = list(range(0, n, PAGE_ROWS))
+    starts = list(range(0, n, size))
     start = st.selectbox(
         f"Showing {what}", starts, key=key,
-        format_func=lambda s: f"{s + 1:,}–{min(s + PAGE_ROWS, n):,} of {n:,}",
-        help=f"{PAGE_ROWS:,} {what} at a time; the CSV download holds all {n:,}.", width=280,
+        format_func=lambda s: f"{s + 1:,}–{min(s + size, n):,} of {n:,}",
+        help=f"{size:,} {what} at a time; the CSV download holds all {n:,}.", width=280,
     )
-    return frame.iloc[start:start + PAGE_ROWS]
+    return frame.iloc[start:start + size]
 
 
 def html_table(

@@ -69,6 +69,8 @@ for currency, group in trials.dropna(subset=["bac"]).groupby("reporting_currency
 st.subheader("Trials", help="Worst overall health first. Click a protocol number to open the trial's overview.")
 # Worst first; trials with no data last.
 ordered = trials.assign(order=-trials["overall_health"].map(HEALTH_ORDER)).sort_values(["order", "protocol_number"])
+# A large portfolio is read a page at a time (the worst first); the charts below show the same trials.
+shown = ui.page_of(ordered, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE)
 rows = [
     {
         "trial": ui.link(ctx.link("overview", trial=t.protocol_number), t.protocol_number),
@@ -86,7 +88,7 @@ rows = [
         "slip": ui.cell(t.next_milestone_slip_days, "{:+d} d"),
         "changed": "<br>".join(ui.cell(c) for c in health.changes_since(t._asdict())) or '<span class="muted">—</span>',
     }
-    for t in ordered.itertuples(index=False)
+    for t in shown.itertuples(index=False)
 ]
 ui.html_table(
     rows,
@@ -118,5 +120,7 @@ ui.download_table("⬇️ Download table (CSV)", export, f"portfolio_{scope.as_o
 
 # --- Charts ---------------------------------------------------------------------------------
 left, right = st.columns([3, 2])
-left.plotly_chart(charts.enrollment_vs_plan(trials, HEALTH_LABEL), width="stretch", config={"displaylogo": False})
-right.plotly_chart(charts.cost_vs_schedule(trials, HEALTH_LABEL), width="stretch", config={"displaylogo": False})
+left.plotly_chart(charts.enrollment_vs_plan(shown, HEALTH_LABEL), width="stretch", config={"displaylogo": False})
+right.plotly_chart(charts.cost_vs_schedule(shown, HEALTH_LABEL), width="stretch", config={"displaylogo": False})
+if len(shown) < len(trials):
+    st.caption(f"The charts show the {len(shown)} trials of this page of the table, of {len(trials):,}.")

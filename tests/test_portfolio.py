@@ -90,6 +90,23 @@ def test_charts_have_the_named_traces(acme):
     assert ["Trials"] in names
 
 
+def test_a_long_trial_table_is_read_a_page_at_a_time_with_its_charts(monkeypatch, tiny_url):
+    from dashboard import ui
+
+    monkeypatch.setattr(ui, "TRIALS_PER_PAGE", 1)
+    at = open_page(monkeypatch, tiny_url, "portfolio", sponsor="ACME", as_of=AS_OF)
+    assert not at.exception
+    pager = next(s for s in at.selectbox if s.label == "Showing trials")
+    assert pager.options == ["1–1 of 2", "2–2 of 2"]
+    first = [row["Trial"] for row in html_tables(at)[0]]
+    bars = next(t for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"] if t["name"] == "Enrolled")
+    assert len(first) == 1 and bars["y"] == first, "the chart shows the trials of the table's page"
+    assert metrics(at)["Enrolled"] == "3", "the tiles still count every trial"
+    pager.select(1).run()
+    second = [row["Trial"] for row in html_tables(at)[0]]
+    assert len(second) == 1 and second != first
+
+
 def test_the_table_downloads_as_csv(acme):
     buttons = acme.main.get("download_button")
     assert len(buttons) == 1
