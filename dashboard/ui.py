@@ -472,8 +472,9 @@ PAGE_ROWS = 500  # rows of a long table sent to the browser at once (issue 10: â
 TRIALS_PER_PAGE = 50  # rows of a table of trials read as an overview: beyond this it is a scroll
 
 
-def page_of(frame: pd.DataFrame, key: str, what: str = "rows", rows: int | None = None) -> pd.DataFrame:
-    """The rows of `frame` to show now: all of them up to `rows` (PAGE_ROWS), else one page, picked with a selector drawn here.
+def page_of(frame, key: str, what: str = "rows", rows: int | None = None):
+    """The rows of `frame` (a DataFrame or a list) to show now: all of them up to `rows` (PAGE_ROWS), else one page,
+    picked with a selector drawn here.
 
     A long table is sent a page at a time; its CSV download (download_table with the whole frame) still holds every row.
     """
@@ -486,7 +487,7 @@ def page_of(frame: pd.DataFrame, key: str, what: str = "rows", rows: int | None 
         format_func=lambda s: f"{s + 1:,}â€“{min(s + size, n):,} of {n:,}",
         help=f"{size:,} {what} at a time; the CSV download holds all {n:,}.", width=280,
     )
-    return frame.iloc[start:start + size]
+    return frame.iloc[start:start + size] if isinstance(frame, pd.DataFrame) else frame[start:start + size]
 
 
 def html_table(

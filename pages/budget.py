@@ -112,8 +112,9 @@ if scope.trial is None:
             "spi": f"{ui.cell(ev.spi, '{:.2f}')} {ui.chip(health(ev.spi))}",
             "eac": ui.money(ev.eac), "vac": ui.money(ev.vac),
         }))
+    # A large portfolio is read a page at a time, the worst first (the CSV holds every trial).
     ui.html_table(
-        [row for _, row in sorted(rows, key=lambda pair: pair[0])],
+        ui.page_of([row for _, row in sorted(rows, key=lambda pair: pair[0])], "trials_page", "trials", rows=ui.TRIALS_PER_PAGE),
         {"trial": "Trial", "currency": "Currency", "bac": "BAC", "ac": "AC", "ev": "EV", "burn": "Spent (AC ÷ BAC)",
          "cpi": "CPI", "spi": "SPI", "eac": "EAC", "vac": "VAC"},
         numeric=("bac", "ac", "ev", "eac", "vac"),

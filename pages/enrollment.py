@@ -32,6 +32,8 @@ if scope.trial is None:
         trials.itertuples(index=False),
         key=lambda r: (outlooks[r.protocol_number].is_complete, outlooks[r.protocol_number].p_meet_plan or 0, r.protocol_number),
     )
+    # A large portfolio is read a page at a time (the riskiest first); the chart below shows the same trials.
+    order = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE)
     rows = []
     for row in order:
         o = outlooks[row.protocol_number]
@@ -66,7 +68,7 @@ if scope.trial is None:
         {"protocol_number": p, "p10": o.forecast.completion[0.1], "p50": o.p50, "p90": o.forecast.completion[0.9],
          "planned_lpi": o.planned_lpi,
          "health": metrics.probability_health(o.p_meet_plan, green=settings.probability_green, amber=settings.probability_amber)}
-        for p, o in outlooks.items()
+        for p, o in ((row.protocol_number, outlooks[row.protocol_number]) for row in order)
         if o.p50 is not None and o.forecast.completion.get(0.1) and o.forecast.completion.get(0.9) and o.planned_lpi is not None
     ]
     if forecasting:

@@ -77,6 +77,19 @@ def test_the_portfolio_view_lists_each_trial_with_a_link_to_its_view(monkeypatch
     assert len(at.main.get("download_button")) == 1
 
 
+def test_the_portfolio_view_is_read_a_page_at_a_time(monkeypatch, tiny_url):
+    from dashboard import ui
+
+    monkeypatch.setattr(ui, "TRIALS_PER_PAGE", 1)
+    at = open_page(monkeypatch, tiny_url, "enrollment", sponsor="ACME", as_of=AS_OF)
+    assert not at.exception
+    pager = next(s for s in at.selectbox if s.label == "Showing trials")
+    (first,) = html_tables(at)
+    pager.select(1).run()
+    (second,) = html_tables(at)
+    assert {row["Trial"] for row in first + second} == {"T-1", "T-2"} and len(first) == len(second) == 1
+
+
 def test_a_trial_with_too_few_sites_forecasts_from_the_planned_rate_and_says_so(t1):
     # T-1 has 2 sites open (S3 is planned but not activated): too few to fit, so the plan's rate is the prior.
     assert any("Too little data to fit" in c and "planned" in c for c in t1.caption.values)
