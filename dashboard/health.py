@@ -41,10 +41,13 @@ def most_slipped_trials(statuses: pd.DataFrame, n: int) -> list[str]:
     then the protocol number: the order a reader triaging a long portfolio wants.
     """
     open_ = statuses[~statuses["is_done"].astype(bool)]
-    worst = open_.assign(order=open_["rag"].map(metrics.HEALTH_ORDER), slip=open_["slip_days"].astype("float64"))
-    ranked = worst.groupby("protocol_number").agg(order=("order", "max"), slip=("slip", "max"))
-    trials = pd.DataFrame(index=pd.Index(statuses["protocol_number"].unique(), name="protocol_number")).join(ranked)
-    trials = trials.fillna({"order": -1, "slip": float("-inf")}).reset_index()
+    ranked = pd.DataFrame({
+        "protocol_number": open_["protocol_number"],
+        "order": open_["rag"].map(metrics.HEALTH_ORDER).astype("float64"),
+        "slip": open_["slip_days"].astype("float64"),
+    }).groupby("protocol_number").max()
+    every = pd.Index(statuses["protocol_number"].unique(), name="protocol_number")
+    trials = ranked.reindex(every).astype("float64").fillna({"order": -1.0, "slip": float("-inf")}).reset_index()
     return list(trials.sort_values(["order", "slip", "protocol_number"], ascending=[False, False, True])["protocol_number"].head(n))
 
 

@@ -240,6 +240,7 @@ def test_the_portfolio_timeline_picks_the_trials_in_the_worst_state_first():
     statuses = pd.DataFrame(rows, columns=["protocol_number", "rag", "slip_days", "is_done"]).astype({"slip_days": "Int64"})
     assert health.most_slipped_trials(statuses, 10) == ["D", "C", "B", "F", "A", "E"]
     assert health.most_slipped_trials(statuses, 2) == ["D", "C"]
+    assert health.most_slipped_trials(statuses.assign(is_done=True), 3) == ["A", "B", "C"], "nothing open: by protocol"
 
 
 def test_a_trial_without_milestones_gets_a_plain_message(monkeypatch, supply_url):
