@@ -191,7 +191,9 @@ def milestone_status_columns(
 
     The one definition of domain.md §6 (milestone_status calls it): tens of thousands of milestones are one numpy pass.
     """
-    b, _ = _day_numbers(baseline)
+    b, no_baseline = _day_numbers(baseline)
+    if no_baseline.any():
+        raise ValueError("every milestone needs a baseline date")
     f, no_forecast = _day_numbers(forecast)
     a, no_actual = _day_numbers(actual)
     today = (np.datetime64(as_of, "D") - np.datetime64(0, "D")).astype("int64")

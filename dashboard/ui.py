@@ -482,8 +482,10 @@ def page_of(frame, key: str, what: str = "rows", rows: int | None = None):
     if n <= size:
         return frame
     starts = list(range(0, n, size))
+    # Keyed by the view too: other filters or dates are another list, which starts again at its first page.
+    ctx = st.session_state.get(_CONTEXT_KEY)
     start = st.selectbox(
-        f"Showing {what}", starts, key=key,
+        f"Showing {what}", starts, key=key if ctx is None else f"{key} {ctx.scope}",
         format_func=lambda s: f"{s + 1:,}–{min(s + size, n):,} of {n:,}",
         help=f"{size:,} {what} at a time; the CSV download holds all {n:,}.", width=280,
     )

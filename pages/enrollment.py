@@ -73,6 +73,8 @@ if scope.trial is None:
     ]
     if forecasting:
         st.plotly_chart(charts.lpi_forecasts(pd.DataFrame(forecasting)), width="stretch")
+        if len(order) < len(trials):
+            st.caption(f"The chart shows the trials of this page of the table, of {len(trials):,}.")
     table = trials.assign(
         p50_lpi=[outlooks[p].p50 for p in trials["protocol_number"]],
         planned_lpi=[outlooks[p].planned_lpi for p in trials["protocol_number"]],

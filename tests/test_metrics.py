@@ -404,6 +404,13 @@ def test_milestone_status_columns_match_the_table_as_query_columns(amber_red):
     assert list(zip(slip.tolist(), status, rag)) == [expected for _, expected in cases]
 
 
+def test_a_milestone_without_a_baseline_is_refused_not_dated_1970():
+    from dashboard.metrics import milestone_status_columns
+
+    with pytest.raises(ValueError, match="baseline"):
+        milestone_status_columns(pd.Series([pd.NaT]), pd.Series([pd.NaT]), pd.Series([pd.NaT]), D)
+
+
 def test_milestone_table_covers_every_status_and_rag():
     statuses = {expected[1] for _, _, expected in MILESTONE_CASES}
     rags = {expected[2] for _, _, expected in MILESTONE_CASES}
