@@ -422,8 +422,12 @@ MILESTONE_SHORT = {
 CLUSTER_DAYS = 120
 
 
-def portfolio_timeline(statuses: pd.DataFrame, *, as_of, status_labels: dict[str, str]) -> go.Figure:
-    """One row per trial, key milestones only: baseline ticks, slip bars and forecast/actual markers coloured by status."""
+def portfolio_timeline(
+    statuses: pd.DataFrame, *, as_of, status_labels: dict[str, str], order: list[str] | None = None
+) -> go.Figure:
+    """One row per trial, key milestones only: baseline ticks, slip bars and forecast/actual markers coloured by status.
+
+    Trials top to bottom in `order` (default: by protocol number)."""
     df = statuses.sort_values(["protocol_number", "due_date"]).copy()
     df["short"] = [MILESTONE_SHORT.get(c, c) for c in df["milestone_code"]]
     # Label open milestones only (done ones are history: hover shows them); milestones within
@@ -437,7 +441,9 @@ def portfolio_timeline(statuses: pd.DataFrame, *, as_of, status_labels: dict[str
         else:
             labels[i], cluster = short, (protocol, due, i)
     df["label"] = labels
-    trials = sorted(df["protocol_number"].unique(), reverse=True)
+    present = set(df["protocol_number"])
+    # Plotly draws the first category at the bottom.
+    trials = [p for p in (order or sorted(present)) if p in present][::-1]
     # Plain numpy columns: Plotly validates pandas (Arrow) columns and lists value by value, a few thousand points at a time.
     protocols = df["protocol_number"].to_numpy(dtype=object)
     baseline, due = _days(df["baseline_date"]), _days(df["due_date"])

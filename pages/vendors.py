@@ -138,10 +138,13 @@ else:
         st.info("No key milestones to draw for the trials in view.")
     else:
         n_trials = key["protocol_number"].nunique()
-        drawn = key[key["protocol_number"].isin(health.most_slipped_trials(key, TIMELINE_TRIALS))]
-        st.plotly_chart(charts.portfolio_timeline(drawn, as_of=scope.as_of, status_labels=labels), width="stretch", config={"displaylogo": False})
+        worst = health.most_slipped_trials(key, TIMELINE_TRIALS)
+        drawn = key[key["protocol_number"].isin(worst)]
+        st.plotly_chart(charts.portfolio_timeline(drawn, as_of=scope.as_of, status_labels=labels, order=worst if n_trials > TIMELINE_TRIALS else None),
+                        width="stretch", config={"displaylogo": False})
         st.caption(
-            (f"The {TIMELINE_TRIALS} trials of {n_trials:,} whose open key milestones are most overdue or slipped; narrow the view "
+            (f"The {TIMELINE_TRIALS} trials of {n_trials:,} whose open key milestones are most overdue or slipped, the worst at "
+             "the top; narrow the view "
              "with the filters, or see every milestone in the table below. " if n_trials > TIMELINE_TRIALS else "")
             + "Key milestones only: "
             + ", ".join(f"{short} {names[code].lower()}" for code, short in charts.MILESTONE_SHORT.items() if code in names)

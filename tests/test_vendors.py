@@ -243,6 +243,22 @@ def test_the_portfolio_timeline_picks_the_trials_in_the_worst_state_first():
     assert health.most_slipped_trials(statuses.assign(is_done=True), 3) == ["A", "B", "C"], "nothing open: by protocol"
 
 
+def test_the_portfolio_timeline_draws_the_trials_in_the_order_given_top_down(supply_url):
+    from dashboard import charts
+    from dashboard.metrics import MILESTONE_STATUS_LABEL
+
+    statuses = health.milestone_statuses(_query(supply_url, vendors.milestones, Scope((1,), AS_OF, AS_OF)), AS_OF, Settings())
+    key = statuses[statuses["is_key"].astype(bool)]
+    assert set(key["protocol_number"]) == {"T-1", "T-2"}
+
+    def top_down(order):
+        spec = charts.portfolio_timeline(key, as_of=AS_OF, status_labels=MILESTONE_STATUS_LABEL, order=order).to_plotly_json()
+        return list(spec["layout"]["yaxis"]["categoryarray"])[::-1]  # Plotly draws the first category at the bottom
+
+    assert top_down(None) == ["T-1", "T-2"]
+    assert top_down(["T-2", "T-1", "T-9"]) == ["T-2", "T-1"], "worst first; a trial not drawn is left out"
+
+
 def test_a_trial_without_milestones_gets_a_plain_message(monkeypatch, supply_url):
     at = open_page(monkeypatch, supply_url, "vendors", trial="T-3", as_of=AS_OF.isoformat())
     assert not at.exception
