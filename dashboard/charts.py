@@ -333,14 +333,6 @@ def _days(values: pd.Series) -> np.ndarray:
     return out
 
 
-def _segments(starts, ends) -> tuple[list, list]:
-    """x of line segments start→end, separated by gaps (None), for one scatter trace."""
-    x: list = []
-    for start, end in zip(starts, ends):
-        x += [start, end, None]
-    return x, [i // 3 for i in range(len(x))]
-
-
 def milestone_timeline(
     statuses: pd.DataFrame, *, as_of, status_labels: dict[str, str], title: str, links: pd.DataFrame | None = None
 ) -> go.Figure:

@@ -596,7 +596,7 @@ def download_table(label: str, frame: pd.DataFrame, file_name_stem: str, sheet: 
     if ctx is None or ctx.excel_slot is None:
         return
     name = exports.sheet_name(sheet or _sheet_from_label(label), [taken for taken, _ in ctx.tables])
-    ctx.tables.append((name, frame.copy()))
+    ctx.tables.append((name, shown))  # the workbook only reads it: one copy serves both files
     if len(ctx.tables) == 1:
         _excel_button(ctx)
 
