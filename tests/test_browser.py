@@ -40,7 +40,8 @@ def test_a_trial_link_lands_on_its_overview_with_the_filters_kept(page, app_serv
     page.get_by_test_id("stSidebar").get_by_text("Acme Biotech").wait_for()
     page.get_by_test_id("stMain").get_by_text("as of 30 Jun 2026").wait_for()
     # The tiles are the hand-counted ones for T-1, and each part opens its full page for the same view.
-    assert page.get_by_test_id("stMetricValue").first.inner_text() == "3"
+    # Waited for, not read once: the bound sidebar widgets write the URL back and rerun the page, which redraws its tiles.
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("3")
     page.get_by_role("link", name="Enrollment: funnel, countries, activation →").click()
     page.get_by_role("heading", name="Enrollment · T-1").wait_for()
     assert "trial=T-1" in page.url and f"as_of={AS_OF}" in page.url
