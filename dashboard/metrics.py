@@ -227,11 +227,19 @@ def schedule_health(milestones: Iterable[MilestoneStatus]) -> Health:
 # --- §2 Enrollment against plan ---------------------------------------------------------------
 
 
+def share_of_month(day: date) -> float:
+    """Return the share of `day`'s month that has passed by the end of `day`: 1/31 on 1 January, 1 on its last day.
+
+    A plan held per month (enrollment, planned spend) accrues by day within the month by this share, so a
+    figure "to date" never jumps at a month start (domain.md §2, §5).
+    """
+    return day.day / calendar.monthrange(day.year, day.month)[1]
+
+
 def planned_to_date(previous_month_end: Number, current_month_end: Number, as_of: date) -> float:
     """Return the baseline cumulative plan on `as_of`, linear between the ends of the previous and current month."""
-    days_in_month = calendar.monthrange(as_of.year, as_of.month)[1]
     previous, current = float(previous_month_end), float(current_month_end)
-    return previous + (current - previous) * as_of.day / days_in_month
+    return previous + (current - previous) * share_of_month(as_of)
 
 
 DAYS_PER_MONTH = 365.25 / 12

@@ -7,10 +7,13 @@ All figures come from one set of monthly events (`_events`), so totals and curve
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pandas as pd
-from sqlalchemy import Connection, Select, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import Connection, Numeric, Select, and_, case, cast, func, literal, or_, select, union_all
 
 from dashboard.access import Scope
+from dashboard.metrics import share_of_month
 from dashboard.schema import (
     actual_cost,
     change_order,
@@ -129,13 +132,30 @@ def _bac(scope: Scope):
     )
 
 
+def _pv_to_date(events, as_of):
+    """The sum of planned value accrued by as_of: whole months before its month, and the share of its own month
+    passed by then (domain.md §5: a month's planned spend accrues by day, so PV and SPI do not jump on the 1st).
+
+    The share is exact decimal arithmetic rounded to cents, so SQLite and PostgreSQL give the same PV.
+    """
+    first = as_of.replace(day=1)
+    share = literal(Decimal(share_of_month(as_of)).quantize(Decimal("1e-12")), Numeric(14, 12))
+    return func.sum(
+        case(
+            (events.c.month_date < first, events.c.pv),
+            (events.c.month_date == first, func.round(cast(events.c.pv, Numeric(14, 2)) * share, 2)),
+            else_=0,
+        )
+    )
+
+
 def _to_date(scope: Scope):
-    """Per contract: PV (months up to as_of), EV and AC to date."""
+    """Per contract: PV, EV and AC to date."""
     events = _events(scope).subquery("events")
     return (
         select(
             events.c.contract_id,
-            func.sum(case((events.c.month_date <= scope.as_of, events.c.pv), else_=0)).label("pv"),
+            _pv_to_date(events, scope.as_of).label("pv"),
             func.sum(events.c.ev).label("ev"),
             func.sum(events.c.ac).label("ac"),
         )
@@ -201,7 +221,7 @@ def evm_by_category(conn: Connection, scope: Scope) -> pd.DataFrame:
         select(
             events.c.cost_category,
             func.sum(events.c.pv).label("bac"),
-            func.sum(case((events.c.month_date <= scope.as_of, events.c.pv), else_=0)).label("pv"),
+            _pv_to_date(events, scope.as_of).label("pv"),
             func.sum(events.c.ev).label("ev"),
             func.sum(events.c.ac).label("ac"),
         )

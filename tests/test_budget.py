@@ -1,10 +1,11 @@
 """Budget: earned value from delivered units, as of a date, on the hand-counted tiny portfolio; the page's tiles and curves."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
+import pandas as pd
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, update
 
 import tiny_portfolio
 from apptest_helpers import html_tables, metrics, open_page, visible_text
@@ -45,11 +46,58 @@ def scope_on(day: date) -> Scope:
         (date(2026, 3, 31), 1000, 100, 470, 300),
         # 31 January: S1 activated (100), nothing else delivered, nothing invoiced.
         (date(2026, 1, 31), 1000, 100, 100, 0),
+        # 15 June: half of June's 50 (CO-1) has accrued: PV 100 + 100 + 25. S1, S2, 3 enrolled, 4 visits, FPI fee.
+        (date(2026, 6, 15), 1200, 225, 550, 450),
+        # 1 April: a thirtieth of April's 100 (3.33, to the cent) has accrued on top of January's 100.
+        (date(2026, 4, 1), 1000, 103.33, 470, 300),
     ],
 )
 def test_earned_value_counts_units_delivered_by_the_date(conn, day, bac, pv, ev, ac):
     row = budget.evm_by_contract(conn, scope_on(day)).iloc[0]
     assert (row.bac, row.pv, row.ev, row.ac) == (bac, pv, ev, ac)
+
+
+def test_planned_value_accrues_by_day_across_every_month_boundary_of_the_demo(demo_url):
+    """On the 1st, PV grows by exactly a day's share of that month's planned spend, never by the whole month (issue 16)."""
+    import calendar
+
+    from sqlalchemy import select
+
+    engine = make_engine(demo_url)
+    with engine.connect() as c:
+        first, last = c.execute(select(func.min(schema.planned_spend.c.month_date), func.max(schema.planned_spend.c.month_date))).one()
+        approvals = set(c.execute(select(schema.change_order.c.approved_date).where(schema.change_order.c.approved_date.is_not(None))).scalars())
+        month, checked = first.replace(day=1), 0
+        while month <= last:
+            start = month.replace(year=month.year + 1, month=1) if month.month == 12 else month.replace(month=month.month + 1)
+            before, on = start - timedelta(days=1), start
+            if on not in approvals:  # a change order approved that day adds its whole plan at once, as it should
+                pv_before = budget.evm_by_contract(c, scope_on(before)).set_index("contract_number")["pv"]
+                pv_on = budget.evm_by_contract(c, scope_on(on)).set_index("contract_number")["pv"]
+                planned = _planned_in_month(c, start, on)
+                daily = planned.reindex(pv_on.index, fill_value=0) / calendar.monthrange(start.year, start.month)[1]
+                growth = pv_on - pv_before.reindex(pv_on.index, fill_value=0)
+                # Each planned row accrues to the cent: a contract with several rows may differ by a few cents.
+                assert growth.to_numpy() == pytest.approx(daily.to_numpy(), abs=0.05), start
+                checked += 1
+            month = start
+    engine.dispose()
+    assert checked > 40
+
+
+def _planned_in_month(c, month: date, as_of: date) -> pd.Series:
+    """Per contract signed by as_of: the spend planned for `month` under the plan approved by as_of."""
+    from sqlalchemy import and_, or_, select
+
+    ps, co, ct = schema.planned_spend, schema.change_order, schema.contract
+    rows = c.execute(
+        select(ct.c.contract_number, func.sum(ps.c.planned_amount))
+        .select_from(ps.join(ct, ct.c.contract_id == ps.c.contract_id).outerjoin(co, co.c.change_order_id == ps.c.change_order_id))
+        .where(ps.c.month_date == month, ct.c.signed_date <= as_of,
+               or_(ps.c.change_order_id.is_(None), and_(co.c.approved_date.is_not(None), co.c.approved_date <= as_of)))
+        .group_by(ct.c.contract_number)
+    ).all()
+    return pd.Series({number: float(amount) for number, amount in rows}, dtype="float64")
 
 
 def test_the_monthly_curve_ends_where_the_totals_are(conn):
