@@ -33,51 +33,29 @@ from html import escape
 from pathlib import Path
 
 import pandas as pd
-from pydantic import ValidationError
 from sqlalchemy import Connection, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import access, health
-from dashboard.db import UsageError, cli_database_url, make_engine, report_cli_error
-from dashboard.forecast import predict_trial, trial_inputs
+from dashboard import access, cli, health, registry
+from dashboard.db import UsageError, report_cli_error
+from dashboard.forecast import Forecasts
 from dashboard.links import COMPARE_DAYS, ViewState, page_url
 from dashboard.metrics import (
     HEALTH_ORDER,
     HEALTH_WORD,
     MILESTONE_STATUS_LABEL,
     SUPPLY_RISK_LABEL,
-    earned_value,
     ratio,
-    supply_margin,
 )
-from dashboard.formats import money
 from dashboard.schema import TRIAL_STATUS_LABEL, sponsor, user_access
-from dashboard.settings import Settings, get_settings
-from queries import overview, portfolio, vendors
+from dashboard.settings import Settings
+from queries import overview, portfolio
 
 # Open milestones expected within this many days after as_of are listed as due soon.
 DUE_SOON_DAYS = 30
 # A longer list is cut here, with a link to the page that has all of it.
 MAX_ROWS = 10
 DIMENSIONS = ("enrollment", "budget", "schedule")
-
-
-# --- The forecast, as the pages make it -------------------------------------------------------
-
-
-class Forecasts:
-    """The forecasts exactly as the pages make them (ui.predict: predict_trial on trial_inputs), each input once per process."""
-
-    def __init__(self):
-        self._done: dict[tuple, object] = {}
-
-    def __call__(self, sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None):
-        inputs = trial_inputs(sites)
-        key = (tuple(column.tobytes() for column in inputs), target, as_of, prior_rate)
-        if key not in self._done:
-            self._done[key] = predict_trial(inputs, target, as_of, prior_rate)
-        return self._done[key]
 
 
 # --- What the digest says, computed ------------------------------------------------------------
@@ -91,10 +69,12 @@ class Digest:
     view: ViewState  # the link state: sponsor filter (if any), as_of and since, always explicit
     sponsors: list[access.Grant]
     user: str | None
+    now: registry.Basis  # what the figures are computed from, as of as_of (the pages' own basis)
+    then: registry.Basis  # the same, as of since
     trials: pd.DataFrame  # health.trial_health as of as_of, with `<column>_then` as of since
     milestones: pd.DataFrame  # health.milestone_statuses as of as_of, with status_then
-    changes: pd.DataFrame  # vendors.forecast_changes between since and as_of
-    supply: pd.DataFrame  # vendors.supply_links whose margin is a conflict or a near miss, clinical milestone open
+    changes: pd.DataFrame  # vendors.forecast_changes between since and as_of, with each milestone's kind and status
+    supply: pd.DataFrame  # supply risks (conflicts and near misses) whose clinical milestone is open, worst first
     loaded_at: datetime | None
     settings: Settings
     built_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None))
@@ -111,14 +91,25 @@ class Digest:
         """The absolute address of `page` showing this digest's view (and `trial`), dates explicit."""
         return page_url(page, self.view.model_copy(update={"trial": trial}), base_url=self.settings.public_base_url)
 
+    def figure(self, key: str, trial: str | None = None) -> registry.Value:
+        """A registry figure of the digest's view (or of one trial), with its change over the period."""
+        if trial is None:
+            return registry.evaluate(key, self.now, self.then)
+        return registry.evaluate(key, self.now.of_trial(trial), self.then.of_trial(trial))
 
-def _portfolio(conn: Connection, scope: access.Scope, settings: Settings, predict: Callable) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every trial of the scope with its health, composed as the pages compose it; and the milestones."""
-    found = overview.trial_health(lambda query, s: query(conn, s), scope, settings, predict)
-    trials = found.trials
-    if "p_meet_plan" not in trials:
-        trials["p_meet_plan"] = pd.Series(dtype="float64")
-    return trials, found.milestones
+
+# What the health-change sections compare between since and as_of.
+COMPARED = ("overall_health", "enrollment_health", "budget_health", "schedule_health", "n_enrolled", "cpi", "p_meet_plan")
+
+
+def _with_then(now: pd.DataFrame, then: pd.DataFrame) -> pd.DataFrame:
+    """`now` with each compared column as of the compare date beside it, as `<column>_then` (empty for a new trial)."""
+    for frame in (now, then):
+        if "p_meet_plan" not in frame:
+            frame["p_meet_plan"] = pd.Series(dtype="float64")
+    return now.merge(
+        then[["protocol_number", *COMPARED]].rename(columns={c: f"{c}_then" for c in COMPARED}), on="protocol_number", how="left"
+    )
 
 
 def build_digest(
@@ -129,33 +120,20 @@ def build_digest(
     scope, notices = access.make_scope(grants, view, view.as_of)
     if notices:
         raise UsageError(notices[0])
-    predict = predict or Forecasts()
-    trials, milestones = _portfolio(conn, scope, settings, predict)
-    then, milestones_then = _portfolio(conn, overview.then_scope(scope), settings, predict)
-    trials = overview.with_then(trials, then)
-
-    statuses = health.milestone_statuses(milestones, scope.as_of, settings)
-    statuses_then = health.milestone_statuses(milestones_then, scope.since, settings)
-    statuses = statuses.merge(
-        statuses_then[["protocol_number", "milestone_code", "status"]].rename(columns={"status": "status_then"}),
+    compose = overview.direct(lambda query, s: query(conn, s), settings, predict or Forecasts())
+    now = overview.view_basis(compose, scope, settings, vendor=True)
+    then = overview.view_basis(compose, overview.then_scope(scope), settings, vendor=True)
+    trials = _with_then(now.trials.copy(), then.trials.copy())
+    statuses = now.milestones.merge(
+        then.milestones[["protocol_number", "milestone_code", "status"]].rename(columns={"status": "status_then"}),
         on=["protocol_number", "milestone_code"], how="left",
     )
-    changes = vendors.forecast_changes(conn, scope).merge(
-        statuses[["protocol_number", "milestone_code", "milestone_kind", "slip_days", "status", "rag"]],
-        on=["protocol_number", "milestone_code"], how="left",
-    )
-    links = vendors.supply_links(conn, scope)
-    margins = [
-        supply_margin(s.date(), c.date(), lead, near_miss_days=settings.supply_near_miss_days)
-        for s, c, lead in zip(links["supply_date"], links["clinical_date"], links["lead_time_days"])
-    ]
-    links = links.assign(margin_days=[m.margin_days for m in margins], risk=[m.kind for m in margins])
-    supply = links[~links["is_clinical_done"] & (links["risk"] != "clear")].sort_values(["margin_days", "protocol_number"])
     loads = portfolio.freshness(conn, scope)
     loaded_at = None if loads.empty else pd.Timestamp(loads.iloc[0]["loaded_at"]).to_pydatetime()
     in_scope = [g for g in grants if g.sponsor_id in scope.sponsor_ids]
     link_view = ViewState(sponsor=view.sponsor, as_of=scope.as_of, since=scope.since)
-    return Digest(scope, link_view, in_scope, user, trials, statuses, changes, supply, loaded_at, settings)
+    return Digest(scope, link_view, in_scope, user, now, then, trials, statuses, now.moved,
+                  health.open_supply_risks(now.supply), loaded_at, settings)
 
 
 # --- The document: sections of paragraphs, tiles and tables, rendered as HTML and as text -------
@@ -225,12 +203,6 @@ def _num(value, fmt: str = "{:,}") -> str:
     return "—" if value is None or pd.isna(value) else fmt.format(value)
 
 
-def _money(amount, currency: str) -> str:
-    """An amount, short, with its currency: USD 1.2M, EUR 350k."""
-    short = money(amount)
-    return short if short == "—" else f"{currency} {short}"
-
-
 def _plural(n: int, word: str, plural: str | None = None, *, zero: str | None = None) -> str:
     if n == 0 and zero is not None:
         return zero
@@ -250,25 +222,14 @@ def _is_open(m: pd.DataFrame) -> pd.Series:
 
 
 def _dimension_detail(d: Digest, t, dimension: str) -> str:
-    """Why a trial's dimension has its colour, in a few words with the figure behind it."""
-    if dimension == "budget":
-        if pd.isna(t.cpi):
-            return "no budget figures yet"
-        was = f", was {t.cpi_then:.2f}" if not pd.isna(t.cpi_then) else ""
-        return f"CPI {t.cpi:.2f}{was}"
-    if dimension == "enrollment":
-        if not pd.isna(t.p_meet_plan):
-            was = f", was {t.p_meet_plan_then:.0%}" if not pd.isna(t.p_meet_plan_then) else ""
-            return f"P(last patient in by plan) {t.p_meet_plan:.0%}{was}"
-        if t.planned_to_date:
-            return f"{t.n_enrolled:,} enrolled of {t.planned_to_date:,.0f} planned to date ({t.pct_of_plan_to_date:.0%})"
-        return "not enrolling yet"
-    mine = health.schedule_milestones(d.milestones, d.as_of, d.settings)
-    mine = mine[mine["protocol_number"] == t.protocol_number]
-    if mine.empty:
-        return "no open milestone due"
-    worst = mine.assign(_rag=_rank(mine["rag"])).sort_values(["_rag", "slip_days"], ascending=False).iloc[0]
-    return f"{worst.milestone_name} {int(worst.slip_days):+d} days ({MILESTONE_STATUS_LABEL[worst.status].lower()})"
+    """Why a trial's dimension has its colour, in a few words with the figure behind it (the registry's)."""
+    trial = d.now.of_trial(t.protocol_number)
+    key = registry.drivers(trial)[dimension]
+    value = d.figure(key, t.protocol_number)
+    if value.value is None:
+        return {"budget": "no budget figures yet", "enrollment": "not enrolling yet", "schedule": "no open milestone due"}[dimension]
+    text = value.display if key == "schedule_slip" else f"{value.label} {value.display}"
+    return text + (f", was {value.then_display}" if value.then is not None and value.then_display != value.display else "")
 
 
 def _rank(healths: pd.Series) -> pd.Series:
@@ -334,12 +295,14 @@ def _brief(d: Digest) -> Bullets:
     slipped = _slipped(d)
     late = _overdue(d)
     new_late = int((late["status_then"] != "late").sum())
+    overdue = d.figure("milestones_overdue")
     line = [f"{_plural(len(slipped), 'milestone forecast', zero='No milestone forecast')} slipped"]
     if not slipped.empty:
         worst = slipped.iloc[0]
         line += [" (largest: ", _trial_link(d, worst.protocol_number, "vendors"), f" {worst.milestone_name}, {int(worst.days_moved):+d} days)"]
     n_due = len(_due_soon(d))
-    line += [f"; {_plural(len(late), 'milestone', zero='none')} overdue" + (f" ({new_late or 'none'} new)" if len(late) else "")
+    line += [f"; {_plural(overdue.value or 0, 'contract milestone', zero='no contract milestone')} overdue"
+             + (f" ({new_late or 'none'} new)" if overdue.value else "")
              + f"; {n_due or 'none'} due in the next {DUE_SOON_DAYS} days"]
     conflicts = d.supply[d.supply["risk"] == "conflict"]
     if not conflicts.empty:
@@ -359,41 +322,32 @@ def _brief(d: Digest) -> Bullets:
     return Bullets(items)
 
 
+KEY_FIGURES = (("active_trials", "portfolio"), ("enrolled", "enrollment"), ("sites_active", "sites"),
+               ("budget_spent", "budget"), ("milestones_overdue", "vendors"))
+
+
 def _key_figures(d: Digest) -> list[Tile]:
-    """The Portfolio page's headline tiles, each with its change over the period."""
-    t = d.trials
-    enrolled, target = int(t["n_enrolled"].sum()), int(t["n_planned_subjects"].sum())
-    late, late_then = int(t["n_milestones_late"].sum()), int(t["n_milestones_late_then"].fillna(0).sum())
-    with_budget = t.dropna(subset=["bac"])
-    currencies = sorted(with_budget["reporting_currency"].unique())
-    if len(currencies) == 1:
-        spent = ratio(with_budget["ac"].sum(), with_budget["bac"].sum())
-        spent_value = _num(spent, "{:.0%}")
-        spent_note = f"of {_money(with_budget['bac'].sum(), currencies[0])}"
-    else:
-        spent_value = "—" if not currencies else " · ".join(
-            f"{_num(ratio(g['ac'].sum(), g['bac'].sum()), '{:.0%}')}" for _, g in with_budget.groupby("reporting_currency")
-        )
-        spent_note = "no budgets yet" if not currencies else "in " + " · ".join(currencies)
-    pct, added = ratio(enrolled, target), int(t["n_enrolled_since"].sum())
-    return [
-        Tile("Active trials", f"{int(t['is_active'].sum()):,}", f"of {len(t):,} in view", d.link("portfolio")),
-        Tile("Enrolled", f"{enrolled:,}", (f"+{added:,}" if added else "none") + f" {_period(d)}"
-             + (f" · {pct:.0%} of target" if pct is not None else ""), d.link("enrollment")),
-        Tile("Sites active", f"{int(t['n_sites_active'].sum()):,}", "open on the as-of date", d.link("sites")),
-        Tile("Budget spent", spent_value, spent_note, d.link("budget")),
-        Tile("Milestones late", f"{late:,}", f"{late - late_then:+,d} {_period(d)}" if late != late_then else f"no change {_period(d)}",
-             d.link("vendors")),
-    ]
+    """The Portfolio page's headline tiles (the registry's figures), each with its change over the period."""
+    tiles = []
+    for key, page in KEY_FIGURES:
+        v = d.figure(key)
+        change = v.change_display
+        note = f"{change} {_period(d)}" if change and change != "no change" else f"no change {_period(d)}" if change else ""
+        if key == "budget_spent" and v.value is None and not d.now.budgeted.empty:
+            note = "in " + " · ".join(sorted(d.now.budgeted["reporting_currency"].unique())) + ": not added up"
+        tiles.append(Tile(v.label, v.display, note, d.link(page)))
+    pulls = d.figure("stability_pulls_overdue")
+    if pulls.value:
+        tiles.append(Tile(pulls.label, pulls.display, f"{pulls.change_display} {_period(d)}", d.link("vendors")))
+    return tiles
 
 
 def _health_counts(d: Digest) -> list[Run]:
-    now, then = d.trials["overall_health"].value_counts(), d.trials["overall_health_then"].value_counts()
     runs: list[Run] = ["Overall health: "]
-    for h in ("red", "amber", "green", "grey"):
-        if now.get(h, 0) or then.get(h, 0):
-            delta = int(now.get(h, 0)) - int(then.get(h, 0))
-            runs += [Chip(h), f" {int(now.get(h, 0))}" + (f" ({delta:+d})" if delta else "") + "   "]
+    for h, key in (("red", "trials_at_risk"), ("amber", "trials_watch"), ("green", "trials_on_track"), ("grey", "trials_no_data")):
+        v = d.figure(key)
+        if v.value or v.then:
+            runs += [Chip(h), f" {v.display}" + (f" ({v.change_display})" if v.change else "") + "   "]
     return runs
 
 
@@ -428,9 +382,10 @@ def _slipped(d: Digest) -> pd.DataFrame:
     return c[(c["days_moved"] > 0) & (c["milestone_kind"] == "contract")]
 
 
-def _overdue(d: Digest) -> pd.DataFrame:
+def _overdue(d: Digest, kind: str = "contract") -> pd.DataFrame:
+    """Open milestones of `kind` past their baseline (the registry's milestones_overdue, or stability pulls), new first."""
     m = d.milestones
-    late = m[_is_open(m) & (m["status"] == "late")]
+    late = m[_is_open(m) & (m["status"] == "late") & (m["milestone_kind"] == kind)]
     return late.assign(_new=late["status_then"] == "late").sort_values(["_new", "slip_days", "protocol_number"], ascending=[True, False, True])
 
 
@@ -504,23 +459,27 @@ def _milestone_blocks(d: Digest) -> list:
         blocks.append([f"Also moved later: {_plural(len(other_moves), 'stability pull')}."])
     late = _overdue(d)
     if late.empty:
-        blocks.append(["No milestone is overdue."])
+        blocks.append(["No contract milestone is overdue."])
     else:
         new = int((late["status_then"] != "late").sum())
-        blocks += _capped(d, f"Overdue: {len(late):,} ({new or 'none'} new {_period(d)}):", Table(
+        blocks += _capped(d, f"{registry.FIGURES['milestones_overdue'].label}: {len(late):,} ({new or 'none'} new {_period(d)}):", Table(
             ["Trial", "Milestone", "Baseline", "Expected", "Slip"],
             [
                 [
                     Cell([_trial_link(d, r.protocol_number, "vendors")], note="new" if r.status_then != "late" else None),
                     _milestone_cell(r),
                     Cell([_day(r.baseline_date)]),
-                    Cell([_day(r.forecast_date) if not pd.isna(r.forecast_date) else "no forecast"]),
+                    Cell([health.expected_text(r.status, r.baseline_date, r.forecast_date, r.actual_date, r.actual_source, d.as_of)]),
                     Cell([_slip_chip(r)]),
                 ]
                 for r in late.itertuples(index=False)
             ],
-            nowrap=(2, 3, 4),
+            nowrap=(2, 4),
         ), "vendors")
+    pulls = _overdue(d, "stability_pull")
+    if not pulls.empty:
+        blocks.append([f"Also overdue: {_plural(len(pulls), 'stability pull')} (", Link("see the Vendors page", d.link("vendors")),
+                       f", {registry.FIGURES['stability_pulls_overdue'].label.lower()})."])
     due = _due_soon(d)
     if due.empty:
         blocks.append([f"No contracted milestone is due in the next {DUE_SOON_DAYS} days."])
@@ -596,14 +555,13 @@ def _budget_blocks(d: Digest) -> list:
         return [[f"No trial's CPI is below {s.index_green:.2f}."]]
     rows = []
     for r in alerts.itertuples(index=False):
-        ev = earned_value(r.bac, r.pv, r.ev, r.ac)
-        cur = r.reporting_currency
+        v = {k: d.figure(k, r.protocol_number) for k in ("cpi", "ac", "budget_spent", "bac", "eac", "vac")}
         rows.append([
             Cell([_trial_link(d, r.protocol_number, "budget")], note=r.indication),
-            Cell([Chip(r.budget_health, f"{r.cpi:.2f}")], note=f"was {r.cpi_then:.2f}" if not pd.isna(r.cpi_then) else None),
-            Cell([_money(ev.ac, cur)], note=f"{_num(ev.burn_pct, '{:.0%}')} of {_money(ev.bac, cur)}"),
-            Cell([_money(ev.eac, cur)]),
-            Cell([_money(ev.vac, cur)], note="overrun" if (ev.vac or 0) < 0 else None),
+            Cell([Chip(v["cpi"].health, v["cpi"].display)], note=f"was {v['cpi'].then_display}" if v["cpi"].then is not None else None),
+            Cell([v["ac"].display], note=f"{v['budget_spent'].display} of {v['bac'].display}"),
+            Cell([v["eac"].display]),
+            Cell([v["vac"].display], note="overrun" if (v["vac"].value or 0) < 0 else None),
         ])
     return [
         [f"Trials whose cost performance index (CPI = earned value ÷ actual cost) is below {s.index_green:.2f} "
@@ -613,25 +571,26 @@ def _budget_blocks(d: Digest) -> list:
 
 
 def _all_trials(d: Digest) -> Table:
-    t = d.trials.assign(_order=-_rank(d.trials["overall_health"])).sort_values(["_order", "protocol_number"])
+    """Every trial, worst first (the Portfolio page's order), with the figures of its row there."""
+    t = d.trials.set_index("protocol_number")
     rows = []
-    for r in t.itertuples(index=False):
-        next_note = None
-        if isinstance(r.next_milestone, str):
-            slip = "" if pd.isna(r.next_milestone_slip_days) or not r.next_milestone_slip_days else f" · {int(r.next_milestone_slip_days):+d} d"
-            next_note = _day(r.next_milestone_date) + slip
+    for protocol in registry.worst_first(d.now):
+        r = t.loc[protocol]
+        v = {k: d.figure(k, protocol) for k in ("overall_health", "enrolled", "enrollment_target", "cpi", "milestones_overdue",
+                                                 "schedule_slip")}
+        why = registry.reasons(d.now.of_trial(protocol))
         rows.append([
-            Cell([_trial_link(d, r.protocol_number)],
+            Cell([_trial_link(d, protocol)],
                  note=f"{r.indication} · phase {r.phase} · {TRIAL_STATUS_LABEL.get(r.trial_status, r.trial_status)}"),
-            Cell([Chip(r.overall_health)]),
-            Cell([Link(f"{r.n_enrolled:,} / {r.n_planned_subjects:,}", d.link("enrollment", r.protocol_number))],
-                 note=f"+{r.n_enrolled_since:,} {_period(d)}" if r.n_enrolled_since else None),
-            Cell([Link(_num(r.cpi, "{:.2f}"), d.link("budget", r.protocol_number))]),
-            Cell([Link(f"{r.n_milestones_late:,}", d.link("vendors", r.protocol_number))]),
-            Cell([r.next_milestone if isinstance(r.next_milestone, str) else "—"], note=next_note),
+            Cell([Chip(v["overall_health"].health)], note="; ".join(x.text for x in why) or None),
+            Cell([Link(f"{v['enrolled'].display} / {v['enrollment_target'].display}", d.link("enrollment", protocol))],
+                 note=f"{v['enrolled'].change_display} {_period(d)}" if v["enrolled"].change else None),
+            Cell([Link(v["cpi"].display, d.link("budget", protocol))]),
+            Cell([Link(v["milestones_overdue"].display, d.link("vendors", protocol))]),
+            Cell([v["schedule_slip"].display]),
         ])
-    return Table(["Trial", "Overall", "Enrolled / target", "CPI", "Late milestones", "Next milestone"], rows,
-                 numeric=(2, 3, 4), nowrap=(1, 2, 5))
+    return Table(["Trial", "Overall", "Enrolled / target", "CPI", registry.FIGURES["milestones_overdue"].label,
+                  registry.FIGURES["schedule_slip"].label], rows, numeric=(2, 3, 4), nowrap=(1, 2))
 
 
 def sponsor_names(d: Digest) -> str:
@@ -860,23 +819,13 @@ class MailError(Exception):
     """The mail server could not be reached or refused the messages (exit code 1)."""
 
 
-def _grants_of(conn: Connection, user: str | None, sponsor_code: str | None) -> list[access.Grant]:
-    grants = access.granted_sponsors(conn, user)
-    who = user or "this database"
-    if not grants:
-        raise UsageError(f"{user} has no access to any sponsor's trials, so there is no digest for them" if user else "the database has no sponsors")
-    if sponsor_code is not None and sponsor_code not in {g.sponsor_code for g in grants}:
-        raise UsageError(f"no sponsor {sponsor_code!r} among those {who} may see ({', '.join(g.sponsor_code for g in grants)})")
-    return grants
-
-
 def recipients(conn: Connection, args: argparse.Namespace, sponsor_code: str | None) -> list[Recipient]:
     """Who gets a digest, each with the grants it is built for."""
     if not args.send:
         user = None if args.all_sponsors else args.user
-        return [Recipient(None, user, tuple(_grants_of(conn, user, sponsor_code)))]
+        return [Recipient(None, user, tuple(cli.grants_of(conn, user, sponsor_code)))]
     if args.user is not None:
-        return [Recipient(args.to or args.user.strip().lower(), args.user, tuple(_grants_of(conn, args.user, sponsor_code)))]
+        return [Recipient(args.to or args.user.strip().lower(), args.user, tuple(cli.grants_of(conn, args.user, sponsor_code)))]
     query = select(user_access.c.user_email).distinct().order_by(user_access.c.user_email)
     if sponsor_code is not None:
         query = query.join(sponsor, sponsor.c.sponsor_id == user_access.c.sponsor_id).where(sponsor.c.sponsor_code == sponsor_code)
@@ -924,26 +873,6 @@ def send(messages: list[EmailMessage], settings: Settings) -> None:
 # --- Command line ---------------------------------------------------------------------------------
 
 
-def _date(value: str, flag: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{flag} {value!r} is not a date (use YYYY-MM-DD)") from None
-
-
-def _view(args: argparse.Namespace) -> ViewState:
-    as_of = _date(args.as_of, "--as-of")
-    since = _date(args.since, "--since") if args.since else None
-    if since is not None and since >= as_of:
-        raise UsageError(f"--since {since} is not before --as-of {as_of}")
-    try:
-        view = ViewState(sponsor=args.sponsor, as_of=as_of, since=since)
-    except ValidationError as exc:
-        field_name = exc.errors()[0]["loc"][0]
-        raise UsageError(f"--{field_name.replace('_', '-')} {getattr(args, field_name)!r} is not valid") from None
-    return view.model_copy(update={"since": view.effective_since(as_of)})
-
-
 def _check_arguments(args: argparse.Namespace) -> None:
     if args.to and not (args.send and args.user):
         raise UsageError("--to needs --send and --user (whose access the digest is built for)")
@@ -954,22 +883,6 @@ def _check_arguments(args: argparse.Namespace) -> None:
             raise UsageError("say where the digest goes: --out FILE.html, or --send")
         if not (args.user or args.all_sponsors):
             raise UsageError("say whose access the digest is for: --user EMAIL, or --all-sponsors for every sponsor")
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise UsageError(f"invalid DASHBOARD_* setting: {error['loc'][0]}: {error['msg']}") from None
-
-
-def _sqlite_must_exist(url: str) -> None:
-    """A missing SQLite file is a wrong path, not an empty database (connecting would create it)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        if not Path(parsed.database).exists():
-            raise UsageError(f"no database file at {parsed.database}")
 
 
 def _out_path(out: Path, address: str | None) -> Path:
@@ -983,24 +896,17 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m dashboard.digest",
         description="Write or send the status digest: key figures, what changed and what slipped, each line linking into the dashboard.",
     )
-    parser.add_argument("--as-of", required=True, metavar="DATE", help="the date the figures are as of (YYYY-MM-DD)")
-    parser.add_argument("--since", metavar="DATE", help=f"the date changes are measured from (default: {COMPARE_DAYS} days before --as-of)")
-    parser.add_argument("--sponsor", metavar="CODE", help="only this sponsor (among those the user may see)")
     parser.add_argument("--user", metavar="EMAIL", help="build the digest for this user's access (the access table)")
     parser.add_argument("--all-sponsors", action="store_true", help="without --user: every sponsor (demo mode); not with --send")
     parser.add_argument("--out", metavar="FILE.html", type=Path, help="write the HTML here (with --send: one file per recipient beside it)")
     parser.add_argument("--send", action="store_true", help="mail one digest per recipient (every user of the access table, or --user)")
     parser.add_argument("--to", metavar="ADDR", help="with --send and --user: mail that user's digest to this address instead")
-    parser.add_argument("--url", help="SQLAlchemy database URL (default: the DASHBOARD_DATABASE_URL setting)")
+    cli.add_view_arguments(parser)
     args = parser.parse_args(argv)
 
     try:
         _check_arguments(args)
-        view = _view(args)
-        settings = _settings()
-        url, _ = cli_database_url(args.url)
-        _sqlite_must_exist(url)
-        engine = make_engine(url, read_only=True, statement_timeout_s=settings.statement_timeout_s)
+        view, settings, engine = cli.open_view(args)
         try:
             with engine.connect() as conn:
                 forecasts = Forecasts()

@@ -222,6 +222,21 @@ def predict_trial(inputs: TrialInputs, target: int, as_of: date, prior_rate: flo
     return predict_completion(sites, target, as_of, seed=DASHBOARD_SEED, prior_rate=prior_rate)
 
 
+class Forecasts:
+    """The forecasts exactly as the pages make them (ui.predict: predict_trial on trial_inputs), each input once per
+    process: the command lines' `predict`."""
+
+    def __init__(self):
+        self._done: dict[tuple, Forecast] = {}
+
+    def __call__(self, sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None) -> Forecast:
+        inputs = trial_inputs(sites)
+        key = (tuple(column.tobytes() for column in inputs), target, as_of, prior_rate)
+        if key not in self._done:
+            self._done[key] = predict_trial(inputs, target, as_of, prior_rate)
+        return self._done[key]
+
+
 # --- fit ----------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,8 @@
-"""How figures are written for people, the same on pages and in the status e-mail."""
+"""How figures are written for people, the same on pages, in exports' displays and in the status e-mail."""
 
 from __future__ import annotations
+
+from datetime import date
 
 import pandas as pd
 
@@ -13,3 +15,32 @@ def money(amount: float | None) -> str:
         if abs(amount) >= size:
             return f"{amount / size:,.1f}{suffix}"
     return f"{amount:,.0f}"
+
+
+# The symbols readers know at a glance; any other currency is written with its ISO code.
+CURRENCY_SYMBOL = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
+
+
+def money_in(amount: float | None, currency: str | None) -> str:
+    """An amount, short, with its currency: €33.6M, $1.2k, CHF 350k; a dash when there is none."""
+    short = money(amount)
+    if short == "—" or not currency:
+        return short
+    symbol = CURRENCY_SYMBOL.get(currency)
+    if symbol is None:
+        return f"{currency} {short}"
+    return f"-{symbol}{short[1:]}" if short.startswith("-") else f"{symbol}{short}"
+
+
+def signed_money(amount: float | None) -> str:
+    """A change of an amount, short, with its sign: +1.2M, −350k."""
+    if amount is None or pd.isna(amount):
+        return "—"
+    return ("+" if amount > 0 else "") + money(amount)
+
+
+def day(value: date | pd.Timestamp | None) -> str:
+    """A date as people read it in a report: 08 Jul 2027; a dash when there is none."""
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{pd.Timestamp(value):%d %b %Y}"

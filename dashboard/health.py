@@ -13,6 +13,8 @@ from dashboard import metrics
 from dashboard.settings import Settings
 
 ACTIVE_STATUSES = ("startup", "enrolling", "follow_up")
+# The clinical milestone the enrollment data complete: done on the day enrollment reached its target.
+LPI_CODE = "LPI"
 
 
 def _date(value) -> date | None:
@@ -56,6 +58,30 @@ def schedule_milestones(statuses: pd.DataFrame, as_of: date, settings: Settings)
     horizon = pd.Timestamp(as_of + timedelta(days=settings.schedule_horizon_days))
     open_ = statuses[~statuses["is_done"] & (statuses["milestone_kind"] != "expiry")]
     return open_[(open_["status"] == "late") | (open_["baseline_date"] <= horizon)]
+
+
+def worst_milestones(statuses: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFrame:
+    """One row per trial with schedule milestones: the one that sets its schedule health (the worst rag, then the
+    largest slip, then the earliest due), from milestone_statuses rows."""
+    relevant = schedule_milestones(statuses, as_of, settings)
+    ranked = relevant.assign(_rank=relevant["rag"].map(metrics.HEALTH_ORDER), _slip=relevant["slip_days"].astype("float64"))
+    ranked = ranked.sort_values(["protocol_number", "_rank", "_slip", "due_date"], ascending=[True, False, False, True])
+    return ranked.drop_duplicates("protocol_number").drop(columns=["_rank", "_slip"])
+
+
+def expected_text(status: str, baseline, forecast, actual, actual_source, as_of: date) -> str:
+    """When a milestone is expected, in words: its actual when done, "overdue since <baseline>" when overdue
+    (or its forecast, if that is still to come), else its forecast or baseline. Never a past date as the expectation."""
+    def day(value) -> str:
+        return f"{pd.Timestamp(value):%d %b %Y}"
+
+    if actual is not None and not pd.isna(actual):
+        return f"done on {day(actual)}" + (" by the enrollment data" if actual_source == "enrollment" else "")
+    if status == "late":
+        if forecast is not None and not pd.isna(forecast) and pd.Timestamp(forecast) > pd.Timestamp(as_of):
+            return f"{day(forecast)} (overdue since {day(baseline)})"
+        return f"overdue since {day(baseline)}"
+    return day(baseline if forecast is None or pd.isna(forecast) else forecast)
 
 
 def trial_health(
@@ -106,30 +132,29 @@ def trial_health(
     ]
 
     statuses = milestone_statuses(milestones, as_of, settings)
-    open_ = statuses[~statuses["is_done"] & (statuses["milestone_kind"] != "expiry")]
-    relevant = schedule_milestones(statuses, as_of, settings)
+    open_ = statuses[~statuses["is_done"]]
+    late = open_[open_["status"] == "late"]
     # Grouped once (not filtered per trial): a portfolio of hundreds of trials has tens of thousands of milestones.
+    counts = {
+        "n_milestones_overdue": late[late["milestone_kind"] == "contract"],
+        "n_stability_pulls_overdue": late[late["milestone_kind"] == "stability_pull"],
+        "n_milestones_forecast_late": open_[(open_["status"] == "at_risk") & (open_["milestone_kind"] == "contract")],
+    }
+    for column, rows in counts.items():
+        out[column] = pd.array(out["protocol_number"].map(rows.groupby("protocol_number").size()).fillna(0), dtype="Int64")
     with_milestones = set(statuses["protocol_number"])
-    rags = {p: list(g) for p, g in relevant.groupby("protocol_number")["rag"]}
-    n_late = open_[open_["status"] == "late"].groupby("protocol_number").size()
-    upcoming = (
-        open_[open_["milestone_kind"] == "contract"].sort_values(["due_date", "lane", "sequence"])
-        .drop_duplicates("protocol_number").set_index("protocol_number")
-    )
-    schedule, late, next_name, next_date, next_slip = [], [], [], [], []
-    for protocol in out["protocol_number"]:
-        schedule.append(metrics.worst_health("green", *rags.get(protocol, [])) if protocol in with_milestones else "grey")
-        late.append(int(n_late.get(protocol, 0)))
-        if protocol not in upcoming.index:
-            next_name.append(None), next_date.append(pd.NaT), next_slip.append(None)
-        else:
-            first = upcoming.loc[protocol]
-            next_name.append(first["milestone_name"]), next_date.append(first["due_date"]), next_slip.append(first["slip_days"])
-    out["schedule_health"] = schedule
-    out["n_milestones_late"] = pd.array(late, dtype="Int64")
-    out["next_milestone"] = next_name
-    out["next_milestone_date"] = pd.to_datetime(pd.Series(next_date, index=out.index, dtype="object")).astype("datetime64[ns]")
-    out["next_milestone_slip_days"] = pd.array(next_slip, dtype="Int64")
+    setting = worst_milestones(statuses, as_of, settings).set_index("protocol_number")
+    out["schedule_health"] = [
+        "grey" if p not in with_milestones else setting.at[p, "rag"] if p in setting.index else "green"
+        for p in out["protocol_number"]
+    ]
+    for column, source in (("schedule_milestone", "milestone_name"), ("schedule_milestone_status", "status"),
+                           ("schedule_milestone_baseline_date", "baseline_date"), ("schedule_milestone_forecast_date", "forecast_date"),
+                           ("schedule_slip_days", "slip_days")):
+        out[column] = out["protocol_number"].map(setting[source]) if not setting.empty else None
+    out["schedule_slip_days"] = pd.array(out["schedule_slip_days"], dtype="Int64")
+    for column in ("schedule_milestone_baseline_date", "schedule_milestone_forecast_date"):
+        out[column] = pd.to_datetime(pd.Series(list(out[column]), index=out.index, dtype="object")).astype("datetime64[ns]")
     out["overall_health"] = [
         metrics.worst_health(e, b, s)
         for e, b, s in zip(out["enrollment_health"], out["budget_health"], out["schedule_health"])
@@ -152,6 +177,7 @@ class Outlook:
     first_opening: date | None = None  # when no site is open yet: the day the first one opens
     as_of: date | None = None
     needed_probability: float = 0.8  # the probability extra sites should bring the planned LPI to
+    completed_on: date | None = None  # when enrollment is complete: the day it reached the target
 
     @property
     def sites_needed(self) -> int | None:
@@ -167,6 +193,26 @@ class Outlook:
 
 
 
+def supply_risks(links: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The supply links (vendors.supply_links rows) with margin_days, conflict_days and risk (a key of
+    metrics.SUPPLY_RISK_LABEL), worst margin first: domain.md §6."""
+    margins = [
+        metrics.supply_margin(s.date(), c.date(), lead, near_miss_days=settings.supply_near_miss_days)
+        for s, c, lead in zip(links["supply_date"], links["clinical_date"], links["lead_time_days"])
+    ]
+    out = links.assign(
+        margin_days=pd.array([m.margin_days for m in margins], dtype="Int64"),
+        conflict_days=pd.array([m.conflict_days for m in margins], dtype="Int64"),
+        risk=pd.Series([m.kind for m in margins], index=links.index, dtype="object"),
+    )
+    return out.sort_values(["margin_days", "protocol_number"], kind="stable")
+
+
+def open_supply_risks(risks: pd.DataFrame) -> pd.DataFrame:
+    """The supply risks that still matter: conflicts and near misses whose clinical milestone is not done yet."""
+    return risks[~risks["is_clinical_done"] & (risks["risk"] != "clear")]
+
+
 def planned_dates(milestones: pd.DataFrame, code: str) -> dict[str, date]:
     """Each trial's baseline date of the milestone `code` (the plan's dates are the milestones' baselines)."""
     rows = milestones[milestones["milestone_code"] == code]
@@ -178,7 +224,7 @@ def enrollment_outlooks(
     predict: Callable, settings: Settings,
 ) -> dict[str, Outlook]:
     """The enrollment outlook of every trial of `summary` (see enrollment_outlook)."""
-    planned_lpi = planned_dates(milestones, "LPI")
+    planned_lpi = planned_dates(milestones, LPI_CODE)
     # Split once by trial rather than filtering the whole frames for every trial.
     inputs_by_trial = dict(tuple(inputs.groupby("protocol_number", sort=False)))
     sites_by_trial = dict(tuple(sites.groupby("protocol_number", sort=False)))
@@ -204,7 +250,9 @@ def enrollment_outlook(
     target = int(trial_row.n_planned_subjects)
     enrolled = int(inputs["enrolled"].sum()) if not inputs.empty else 0
     if target < 1 or enrolled >= target:
-        return Outlook(trial_row.protocol_number, planned_lpi, None, None, None, None, True)
+        reached = getattr(trial_row, "target_reached_date", None)
+        return Outlook(trial_row.protocol_number, planned_lpi, None, None, None, None, True,
+                       completed_on=None if reached is None or pd.isna(reached) else _date(reached))
     prior_rate = metrics.planned_rate_per_site_day(
         target, (_date(d) for d in sites["planned_activation_date"]), planned_lpi
     )
@@ -221,23 +269,6 @@ def enrollment_outlook(
         trial_row.protocol_number, planned_lpi, result, p50, p_meet, days_ahead, False, first_opening, as_of,
         settings.probability_green,
     )
-
-
-def changes_since(row) -> list[str]:
-    """What changed for one trial since the compare date, in words; `row` has `<column>_then` beside each column."""
-    out = []
-    now, then = row["overall_health"], row.get("overall_health_then")
-    if not isinstance(then, str):
-        return ["new in view"]
-    if then != now:
-        out.append(f"{metrics.HEALTH_WORD[then]} → {metrics.HEALTH_WORD[now]}")
-    enrolled = row["n_enrolled"] - row["n_enrolled_then"]
-    if enrolled:
-        out.append(f"{enrolled:+,.0f} enrolled")
-    late = row["n_milestones_late"] - row["n_milestones_late_then"]
-    if late:
-        out.append(f"{late:+,.0f} late milestone{'s' if abs(late) != 1 else ''}")
-    return out
 
 
 def flag_sites_by_trial(frame: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict]:

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     stale_after_hours: float = Field(default=36, gt=0, description="Data older than this shows a warning")
     statement_timeout_s: float = Field(default=30, gt=0, description="Longest a query may run")
     cache_ttl_s: int = Field(default=600, gt=0, description="How long a query result is reused")
-    cache_max_entries: int = Field(default=500, gt=0, description="Query results kept per query function")
+    cache_max_entries: int = Field(default=500, gt=0, description="Query results kept in the cache, all queries together")
 
     # Health thresholds (domain.md §5, §7).
     index_green: float = Field(default=0.95, description="CPI/SPI at or above: green")

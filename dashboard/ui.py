@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from streamlit.errors import StreamlitAuthError
 
-from dashboard import access, exports
+from dashboard import access, exports, registry
 from dashboard.formats import money  # noqa: F401  (pages write amounts as ui.money)
 from dashboard.db import make_engine
 from dashboard.links import (
@@ -436,7 +436,7 @@ _TABLE_CSS = """
   padding: 6px 8px; white-space: nowrap;}
 .dash-table td {padding: 6px 8px; border-bottom: 1px solid #eceff1; vertical-align: middle;}
 .dash-table td.num, .dash-table th.num {text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap;}
-.dash-table td.nowrap {white-space: nowrap;}
+.dash-table td.nowrap, .dash-table .nowrap {white-space: nowrap;}
 .dash-table a {color: #0F5C6E; font-weight: 600; text-decoration: none;}
 .dash-table a:hover {text-decoration: underline;}
 .dash-table .muted {color: #78909c; font-size: 13px;}
@@ -580,6 +580,14 @@ def _sheet_from_label(label: str) -> str:
     return words[:1].upper() + words[1:]
 
 
+def download_label(what: str, n_rows: int, n_shown: int | None = None) -> str:
+    """A CSV button's label: "⬇️ Download sites (CSV)", or "⬇️ Download all 1,234 sites (CSV)" when the page shows
+    fewer rows than the file holds (an export holds exactly the rows shown, or says it holds them all)."""
+    if n_shown is not None and n_shown < n_rows:
+        return f"⬇️ Download all {n_rows:,} {what} (CSV)"
+    return f"⬇️ Download {what} (CSV)"
+
+
 def download_table(label: str, frame: pd.DataFrame, file_name_stem: str, sheet: str | None = None) -> None:
     """A CSV download of a table the page shows; the table also becomes sheet `sheet` (default: from the label) of the page's workbook.
 
@@ -683,33 +691,25 @@ def print_layout(ctx: Context, page: str) -> None:
     )
 
 
-def tile(
-    container, label: str, value: str, *, now=None, then=None, since: date | None = None,
-    fmt: str | Callable[[float], str] = "{:+,.0f}", better: str | None = "up", help: str | None = None,
-) -> None:
-    """A headline figure with its change since the compare date as the delta (green when it moved the good way).
-
-    `now` and `then` are the figure as numbers on the as-of and the compare date; `better` is "up", "down"
-    or None (neither); no `then` (nothing to compare with) shows no delta.
-    """
-    delta, colour = None, "off"
-    if since is not None and now is not None and then is not None and not pd.isna(now) and not pd.isna(then):
-        change = now - then
-        text = fmt(change) if callable(fmt) else fmt.format(change)
-        # A change too small to show in the figure's own precision ("+0.00") is no change.
-        # Short enough for seven tiles in a row; the page's caption and the tooltip name the compare date.
-        if not re.search(r"[1-9]", text):
-            delta = "no change"
-        else:
-            delta = text
-            colour = {"up": "normal", "down": "inverse"}.get(better, "off")
-        help = (help + " " if help else "") + f"The change is since {since:%d %b %Y} (Compare with, in the sidebar)."
+def figure(container, value: registry.Value, since: date, *, note: str | None = None) -> None:
+    """A headline tile of a registry figure: its label, its display, its change since the compare date as the delta
+    (green when it moved the good way), and its definition and colour rule as the tooltip."""
+    settings = get_settings()
+    f = value.figure
+    parts = [f.text(settings)]
+    if f.threshold_text(settings):
+        parts.append(f"Colour: {f.threshold_text(settings)}.")
+    if note:
+        parts.append(note)
+    delta, colour = value.change_display, "off"
+    if not f.compares:
+        delta = f"since {since:%d %b %Y}" if f.period else None
+    elif delta is not None:
+        parts.append(f"The change is since {since:%d %b %Y} (Compare with, in the sidebar).")
+        if delta != "no change":
+            colour = {"up": "normal", "down": "inverse"}.get(f.better, "off")
     container.metric(
-        label, value, delta=delta, delta_color=colour, delta_arrow="auto" if colour != "off" or not delta else "off",
-        help=help,
+        f.label, value.display, delta=delta, delta_color=colour,
+        delta_arrow="auto" if colour != "off" or not delta else "off", help=" ".join(parts),
     )
 
-
-def points(change: float) -> str:
-    """A change of a fraction in percentage points: +3 pts."""
-    return f"{change * 100:+.0f} pts"

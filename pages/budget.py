@@ -1,10 +1,11 @@
 """Budget: how much is spent, how much work that bought, and where each trial will end (earned value)."""
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import charts, metrics, ui
+from dashboard import charts, metrics, registry, ui
 from dashboard.settings import get_settings
-from queries import budget, overview, portfolio
+from queries import budget, overview
 
 ctx = ui.context()
 scope = ctx.scope
@@ -36,101 +37,97 @@ def evm_rows(df, first: str, first_header: str):
                   "eac": "EAC", "vac": "VAC"}
 
 
+TILES = (("bac", "ac", "ev", "eac", "vac"), ("budget_spent", "pct_complete", "cpi", "spi", "tcpi"))
+EXPORTED = ("bac", "pv", "ev", "ac", "budget_spent", "pct_complete", "cpi", "spi", "eac", "eac_atypical", "etc", "vac", "tcpi")
+
 with st.spinner("Loading budgets…"):
-    summary = ui.cached(portfolio.trial_summary, scope)
-    by_trial = ui.cached(budget.evm_by_trial, scope)
+    # Budget figures need no forecast: the page does not pay for forecasting every trial.
+    now = overview.view_basis(ui.composed, scope, settings, forecast=False)
+    then = overview.view_basis(ui.composed, overview.then_scope(scope), settings, forecast=False)
 
 title = f"Budget · {scope.trial}" if scope.trial else "Budget"
 st.title(title)
 st.caption(
-    f"{'Every trial in view' if scope.trial is None else summary.iloc[0]['trial_title'] if not summary.empty else ''}"
+    f"{'Every trial in view' if scope.trial is None else now.trials.iloc[0]['trial_title'] if not now.trials.empty else ''}"
     f" · as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}"
 )
-if by_trial.empty:
+if now.budgeted.empty:
     st.info("No signed contract in view yet: nothing to show for the budget.")
     st.stop()
 
-currencies = summary.set_index("protocol_number")["reporting_currency"]
-in_view = currencies[currencies.index.isin(by_trial["protocol_number"])].unique()
-if len(in_view) > 1:
+
+def figure(key: str, basis=now, was=then) -> registry.Value:
+    return registry.evaluate(key, basis, was)
+
+
+if now.currency is None:
     st.warning(
-        "The trials in view report in different currencies (" + ", ".join(sorted(in_view)) + "), which cannot be added up. "
-        "Pick a sponsor in the sidebar to see totals.",
+        "The trials in view report in different currencies (" + ", ".join(sorted(now.budgeted["reporting_currency"].unique()))
+        + "), which cannot be added up. Pick a sponsor in the sidebar to see totals.",
         icon="💱",
     )
 else:
-    currency = in_view[0] if len(in_view) else ""
-    total = metrics.earned_value(by_trial["bac"].sum(), by_trial["pv"].sum(), by_trial["ev"].sum(), by_trial["ac"].sum())
-    then_by_trial = ui.cached(budget.evm_by_trial, overview.then_scope(scope))
-    then = (None if then_by_trial.empty else metrics.earned_value(
-        then_by_trial["bac"].sum(), then_by_trial["pv"].sum(), then_by_trial["ev"].sum(), then_by_trial["ac"].sum()))
-
-    def budget_tile(column, label: str, value: str, field: str, *, fmt="{:+,.0f}", better=None, help: str) -> None:
-        """A tile with its change since the compare date; amounts' changes are written short like the amounts."""
-        amount = fmt == "money"
-        ui.tile(column, label, value, now=getattr(total, field), then=None if then is None else getattr(then, field),
-                since=scope.since, fmt=(lambda change: ("+" if change > 0 else "") + ui.money(change)) if amount else fmt,
-                better=better, help=help)
-
-    tiles = st.columns(7)
-    budget_tile(tiles[0], "BAC", ui.money(total.bac), "bac", fmt="money",
-                help=f"Budget at completion ({currency}): contracts + approved change orders.")
-    budget_tile(tiles[1], "AC", ui.money(total.ac), "ac", fmt="money", help="Actual cost: invoiced + accrued.")
-    budget_tile(tiles[2], "EV", ui.money(total.ev), "ev", fmt="money",
-                help="Earned value: units delivered × contracted prices, plus milestone fees achieved.")
-    budget_tile(tiles[3], "CPI", ui.plain(total.cpi, "{:.2f}"), "cpi", fmt="{:+.2f}", better="up",
-                help="Cost performance: EV ÷ AC (below 1: each unit of work costs more than planned).")
-    budget_tile(tiles[4], "SPI", ui.plain(total.spi, "{:.2f}"), "spi", fmt="{:+.2f}", better="up",
-                help="Schedule performance: EV ÷ PV (below 1: less work done than planned).")
-    budget_tile(tiles[5], "EAC", ui.money(total.eac), "eac", fmt="money", better="down",
-                help="Estimate at completion: BAC ÷ CPI.")
-    budget_tile(tiles[6], "VAC", ui.money(total.vac), "vac", fmt="money", better="up",
-                help="Variance at completion: BAC − EAC (negative: expected overrun).")
+    for keys in TILES:
+        for column, key in zip(st.columns(len(keys)), keys):
+            ui.figure(column, figure(key), scope.since)
+    vac = figure("vac")
     st.caption(
-        f"Spent {ui.plain(total.burn_pct, '{:.0%}')} of BAC · work {ui.plain(total.pct_complete, '{:.0%}')} complete · "
-        f"{'expected overrun' if (total.vac or 0) < 0 else 'expected within budget'} · EAC if the overrun so far is a one-off "
-        f"(AC + BAC − EV): {ui.money(total.eac_atypical)}."
+        f"{'Expected overrun' if (vac.value or 0) < 0 else 'Expected within budget'} · EAC if the overrun so far is a "
+        f"one-off (AC + BAC − EV): {figure('eac_atypical').display} · ETC {figure('etc').display} · "
+        f"CV {figure('cv').display} · SV {figure('sv').display}."
     )
     st.html(
-        f"<b>Cost</b> {ui.chip(health(total.cpi))} &nbsp; <b>Schedule</b> {ui.chip(health(total.spi))}"
-        f" &nbsp; <span class='muted'>CPI/SPI ≥ {settings.index_green:.2f} on track, ≥ {settings.index_amber:.2f} watch. "
-        f"Amounts in {currency}.</span>"
+        f"<b>CPI</b> {ui.chip(figure('cpi').health)} &nbsp; <b>SPI</b> {ui.chip(figure('spi').health)}"
+        f" &nbsp; <span class='muted'>{ui.cell(registry.FIGURES['cpi'].threshold_text(settings).capitalize())}. "
+        f"Amounts in {ui.cell(now.currency)}.</span>"
     )
 
 if scope.trial is None:
     # ------------------------------------------------------------------ portfolio view
     st.subheader("Trials, worst cost performance first")
-    rows = []
-    for r in by_trial.itertuples(index=False):
-        ev = metrics.earned_value(r.bac, r.pv, r.ev, r.ac)
-        rows.append((ev.cpi if ev.cpi is not None else float("inf"), {
-            "trial": ui.link(ctx.link("budget", trial=r.protocol_number), r.protocol_number),
-            "currency": ui.cell(currencies.get(r.protocol_number)),
-            "bac": ui.money(ev.bac), "ac": ui.money(ev.ac), "ev": ui.money(ev.ev),
-            "burn": ui.bar(ev.burn_pct),
-            "cpi": f"{ui.cell(ev.cpi, '{:.2f}')} {ui.chip(health(ev.cpi))}",
-            "spi": f"{ui.cell(ev.spi, '{:.2f}')} {ui.chip(health(ev.spi))}",
-            "eac": ui.money(ev.eac), "vac": ui.money(ev.vac),
-        }))
+    budgeted = list(now.budgeted["protocol_number"])
+    values = {p: {k: figure(k, now.of_trial(p), then.of_trial(p)) for k in EXPORTED} for p in budgeted}
+    order = sorted(budgeted, key=lambda p: (values[p]["cpi"].value is None, values[p]["cpi"].value or 0, p))
+    currencies = now.trials.set_index("protocol_number")["reporting_currency"]
+    rows = [
+        {
+            "trial": ui.link(ctx.link("budget", trial=p), p),
+            "currency": ui.cell(currencies.get(p)),
+            "bac": ui.cell(values[p]["bac"].display), "ac": ui.cell(values[p]["ac"].display),
+            "ev": ui.cell(values[p]["ev"].display),
+            "burn": ui.bar(values[p]["budget_spent"].value),
+            "cpi": f"{ui.cell(values[p]['cpi'].display)} {ui.chip(values[p]['cpi'].health or 'grey')}",
+            "spi": f"{ui.cell(values[p]['spi'].display)} {ui.chip(values[p]['spi'].health or 'grey')}",
+            "eac": ui.cell(values[p]["eac"].display), "vac": ui.cell(values[p]["vac"].display),
+        }
+        for p in order
+    ]
     # A large portfolio is read a page at a time, the worst first (the CSV holds every trial).
+    shown = ui.page_of(rows, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE)
     ui.html_table(
-        ui.page_of([row for _, row in sorted(rows, key=lambda pair: pair[0])], "trials_page", "trials", rows=ui.TRIALS_PER_PAGE),
+        shown,
         {"trial": "Trial", "currency": "Currency", "bac": "BAC", "ac": "AC", "ev": "EV", "burn": "Spent (AC ÷ BAC)",
          "cpi": "CPI", "spi": "SPI", "eac": "EAC", "vac": "VAC"},
         numeric=("bac", "ac", "ev", "eac", "vac"),
-        nowrap=("trial", "burn", "cpi", "spi"),
+        nowrap=("trial", "bac", "ac", "ev", "eac", "vac", "burn", "cpi", "spi"),
     )
     st.caption("Click a trial for its S-curves, vendors and change orders. Definitions on the Methods page.")
-    ui.download_table("⬇️ Download table (CSV)", by_trial, f"budget_{scope.as_of}", sheet="Trials")
+    export = pd.DataFrame([
+        {"protocol_number": p, "reporting_currency": currencies.get(p), **{k: v.value for k, v in values[p].items()}}
+        for p in order
+    ])
+    ui.download_table(
+        ui.download_label("trials", len(order), len(shown)),
+        export, f"budget_{scope.as_of}", sheet="Trials",
+    )
     st.stop()
 
 # ---------------------------------------------------------------------- trial view
-trial_row = by_trial.iloc[0]
-total = metrics.earned_value(trial_row.bac, trial_row.pv, trial_row.ev, trial_row.ac)
+trial_row = now.trial_row()
 months = ui.cached(budget.monthly, scope)
-end = trial_row.planned_end_date
+end = ui.cached(budget.evm_by_trial, scope).iloc[0].planned_end_date
 st.plotly_chart(
-    charts.s_curve(months, as_of=scope.as_of, eac=total.eac, planned_end=None if end is None else end),
+    charts.s_curve(months, as_of=scope.as_of, eac=figure("eac").value, planned_end=None if pd.isna(end) else end),
     width="stretch",
 )
 
@@ -147,18 +144,14 @@ with left:
     categories = categories.assign(category=categories["cost_category"].map(CATEGORY))
     rows, columns = evm_rows(categories, "category", "Category")
     ui.html_table(rows, {k: v for k, v in columns.items() if k in ("name", "bac", "ev", "ac", "cpi")}, numeric=("bac", "ev", "ac"))
+    ui.download_table(ui.download_label("categories", len(categories)), categories,
+                      f"budget_categories_{scope.trial}_{scope.as_of}", sheet="Categories")
     st.caption("Pass-through costs (investigator grants, lab fees) follow enrollment, not the vendor's performance. "
                "A category's budget is its share of the approved plan.")
 with right:
-    enrolled = int(summary.iloc[0]["n_enrolled"]) if not summary.empty else 0
-    target = int(summary.iloc[0]["n_planned_subjects"]) if not summary.empty else 0
-    actual_per_subject = metrics.ratio(total.ac, enrolled)
-    planned_per_subject = metrics.ratio(total.bac, target)
-    st.metric(
-        "Cost per enrolled subject", ui.money(actual_per_subject),
-        delta=f"planned {ui.money(planned_per_subject)}", delta_color="off", delta_arrow="off",
-        help="Actual cost to date ÷ subjects enrolled, against BAC ÷ planned enrollment.",
-    )
+    ui.figure(st, figure("cost_per_subject"), scope.since,
+              note=f"Planned: {figure('planned_cost_per_subject').display} (BAC ÷ enrollment target).")
+    st.caption(f"Planned: {figure('planned_cost_per_subject').display} per subject (BAC ÷ enrollment target).")
 
 st.subheader("Change orders")
 changes = ui.cached(budget.change_orders, scope)

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, metrics, ui
+from dashboard import charts, metrics, registry, ui
 from dashboard.settings import get_settings
 from queries import enrollment, overview
 from queries import sites as site_queries
@@ -12,13 +12,12 @@ ctx = ui.context()
 scope = ctx.scope
 settings = get_settings()
 
+EXPORTED = ("enrolled", "enrollment_target", "pct_to_target", "pct_of_plan_to_date", "p_meet_lpi_plan", "lpi_model",
+            "lpi_model_p10", "lpi_model_p90", "lpi_planned", "lpi_cro", "lpi_gap", "sites_non_enrolling")
+
 with st.spinner("Loading enrollment…"):
-    found = ui.composed(overview.trial_health, scope)
-    trials, sites, outlooks = found.trials, found.sites, found.outlooks
-
-
-def date_text(day) -> str:
-    return f"{day:%d %b %Y}" if day is not None else "—"
+    now = overview.view_basis(ui.composed, scope, settings)
+    trials, sites, outlooks = now.trials, now.sites, now.outlooks
 
 
 if scope.trial is None:
@@ -28,60 +27,72 @@ if scope.trial is None:
     if trials.empty:
         st.info("No trials match these filters.")
         st.stop()
+    # The tiles' changes need no forecast of the compare date: the portfolio view forecasts each trial once.
+    then = overview.view_basis(ui.composed, overview.then_scope(scope), settings, forecast=False)
+    for column, key in zip(st.columns(5), ("enrolled", "pct_to_target", "pct_of_plan_to_date", "sites_active", "sites_non_enrolling")):
+        ui.figure(column, registry.evaluate(key, now, then), scope.since)
+    values = {
+        p: {k: registry.evaluate(k, now.of_trial(p)) for k in (*EXPORTED, "enrollment_health")}
+        for p in now.protocols
+    }
     order = sorted(
-        trials.itertuples(index=False),
-        key=lambda r: (outlooks[r.protocol_number].is_complete, outlooks[r.protocol_number].p_meet_plan or 0, r.protocol_number),
+        now.protocols,
+        key=lambda p: (outlooks[p].is_complete, values[p]["p_meet_lpi_plan"].value or 0, p),
     )
     # A large portfolio is read a page at a time (the riskiest first); the chart below shows the same trials.
-    order = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE)
+    shown = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE)
+    indication = trials.set_index("protocol_number")["indication"]
     rows = []
-    for row in order:
-        o = outlooks[row.protocol_number]
+    for p in shown:
+        v = values[p]
         rows.append(
             {
-                "trial": ui.link(ctx.link("enrollment", trial=row.protocol_number), row.protocol_number),
-                "indication": ui.cell(row.indication),
-                "enrolled": f"{row.n_enrolled:,} / {row.n_planned_subjects:,}",
-                "plan": ui.bar(row.pct_of_plan_to_date) if row.planned_to_date else ui.cell(None),
-                "p50": "complete" if o.is_complete else ui.cell(date_text(o.p50)),
-                "planned": ui.cell(date_text(o.planned_lpi)),
-                "ahead": ui.cell(o.days_ahead, "{:+,d} d"),
-                "p": ui.cell(o.p_meet_plan, "{:.0%}"),
-                "health": ui.chip(row.enrollment_health),
+                "trial": ui.link(ctx.link("enrollment", trial=p), p),
+                "indication": ui.cell(indication[p]),
+                "enrolled": f"{ui.cell(v['enrolled'].display)} / {ui.cell(v['enrollment_target'].display)}",
+                "plan": ui.bar(v["pct_of_plan_to_date"].value) if v["pct_of_plan_to_date"].value is not None else ui.cell(None),
+                "p50": ui.cell(v["lpi_model"].display),
+                "cro": ui.cell(v["lpi_cro"].display),
+                "planned": ui.cell(v["lpi_planned"].display),
+                "p": ui.cell(v["p_meet_lpi_plan"].display),
+                "health": ui.chip(v["enrollment_health"].health),
             }
         )
     ui.html_table(
         rows,
         {
             "trial": "Trial", "indication": "Indication", "enrolled": "Enrolled / target", "plan": "% of plan to date",
-            "p50": "Last patient in (P50)", "planned": "Planned LPI", "ahead": "Ahead (+) / behind (−)",
-            "p": "P(meet plan)", "health": "Enrollment",
+            "p50": "Last patient in (model P50)", "cro": "Last patient in (CRO forecast)", "planned": "Planned LPI",
+            "p": "P(LPI by plan)", "health": "Enrollment",
         },
-        numeric=("enrolled", "ahead", "p"),
+        numeric=("enrolled", "p"),
         nowrap=("trial", "plan", "p50", "planned", "health"),
     )
     st.caption(
-        "P50: the median forecast date of the last patient in (Poisson-Gamma model, see Methods). "
-        "P(meet plan): the probability that the last patient is in by the planned LPI (the LPI milestone's baseline)."
+        f"{registry.FIGURES['lpi_model'].text(settings)} {registry.FIGURES['lpi_cro'].text(settings)} "
+        f"{registry.FIGURES['p_meet_lpi_plan'].label}: {registry.FIGURES['p_meet_lpi_plan'].text(settings)}"
     )
     forecasting = [
-        {"protocol_number": p, "p10": o.forecast.completion[0.1], "p50": o.p50, "p90": o.forecast.completion[0.9],
-         "planned_lpi": o.planned_lpi,
-         "health": metrics.probability_health(o.p_meet_plan, green=settings.probability_green, amber=settings.probability_amber)}
-        for p, o in ((row.protocol_number, outlooks[row.protocol_number]) for row in order)
-        if o.p50 is not None and o.forecast.completion.get(0.1) and o.forecast.completion.get(0.9) and o.planned_lpi is not None
+        {"protocol_number": p, "p10": values[p]["lpi_model_p10"].value, "p50": values[p]["lpi_model"].value,
+         "p90": values[p]["lpi_model_p90"].value, "planned_lpi": values[p]["lpi_planned"].value,
+         "health": values[p]["p_meet_lpi_plan"].health}
+        for p in shown
+        if all(values[p][k].value is not None for k in ("lpi_model_p10", "lpi_model", "lpi_model_p90", "lpi_planned"))
+        and not outlooks[p].is_complete
     ]
     if forecasting:
         st.plotly_chart(charts.lpi_forecasts(pd.DataFrame(forecasting)), width="stretch")
-        if len(order) < len(trials):
+        if len(shown) < len(order):
             st.caption(f"The chart shows the trials of this page of the table, of {len(trials):,}.")
-    table = trials.assign(
-        p50_lpi=[outlooks[p].p50 for p in trials["protocol_number"]],
-        planned_lpi=[outlooks[p].planned_lpi for p in trials["protocol_number"]],
-        p_meet_plan=[outlooks[p].p_meet_plan for p in trials["protocol_number"]],
-    )[["protocol_number", "indication", "n_enrolled", "n_planned_subjects", "planned_to_date", "pct_of_plan_to_date",
-       "p50_lpi", "planned_lpi", "p_meet_plan"]]
-    ui.download_table("⬇️ Download table (CSV)", table, f"enrollment_{scope.as_of}", sheet="Trials")
+    export = pd.DataFrame([
+        {"protocol_number": p, "indication": indication[p], **{k: values[p][k].value for k in EXPORTED},
+         "enrollment_health": values[p]["enrollment_health"].health}
+        for p in order
+    ])
+    ui.download_table(
+        ui.download_label("trials", len(order), len(shown)),
+        export, f"enrollment_{scope.as_of}", sheet="Trials",
+    )
     st.stop()
 
 # ---------------------------------------------------------------------- trial view
@@ -90,44 +101,29 @@ outlook = outlooks[row.protocol_number]
 st.title(f"Enrollment · {row.protocol_number}")
 st.caption(f"{row.trial_title} · phase {row.phase} · {row.therapeutic_area} · as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}")
 
-then_found = ui.composed(overview.trial_health, overview.then_scope(scope))
-then_row = then_found.trials.iloc[0] if not then_found.trials.empty else None
-then_outlook = then_found.outlooks.get(row.protocol_number)
+then = overview.view_basis(ui.composed, overview.then_scope(scope), settings)
 since = scope.since
 
-tiles = st.columns(5)
-ui.tile(tiles[0], "Enrolled", f"{row.n_enrolled:,}", now=row.n_enrolled, then=None if then_row is None else then_row.n_enrolled,
-        since=since, help="Subjects randomized/enrolled up to the as-of date; the change is those enrolled since the compare date.")
-ui.tile(tiles[1], "% of plan to date", f"{row.pct_of_plan_to_date:.0%}" if row.planned_to_date else "—",
-        now=row.pct_of_plan_to_date if row.planned_to_date else None,
-        then=then_row.pct_of_plan_to_date if then_row is not None and then_row.planned_to_date else None,
-        since=since, fmt=ui.points, help="Enrolled ÷ the baseline plan's cumulative enrollment on the as-of date.")
-if outlook.is_complete:
-    tiles[2].metric("Last patient in", "Complete", help="Enrollment has reached the target.")
-else:
-    # A later forecast than on the compare date is bad news: the delta is green when it moved earlier.
-    moved = (None if outlook.p50 is None or then_outlook is None or then_outlook.p50 is None
-             else (outlook.p50 - then_outlook.p50).days)
-    ui.tile(tiles[2], "Last patient in (P50)", f"{outlook.p50:%d %b %y}" if outlook.p50 else "—", now=moved,
-            then=0 if moved is not None else None, since=since, fmt="{:+,.0f} days", better="down",
-            help="The median forecast date on which enrollment reaches the target; the change is how far it moved since the compare date.")
-ui.tile(tiles[3], "P(meet planned LPI)", ui.plain(outlook.p_meet_plan, "{:.0%}"), now=outlook.p_meet_plan,
-        then=None if then_outlook is None else then_outlook.p_meet_plan, since=since, fmt=ui.points,
-        help="Share of forecast outcomes in which the last patient is in by the planned LPI (the LPI milestone's baseline).")
-tiles[4].metric(
-    "Extra sites needed", "—" if outlook.is_complete or outlook.p50 is None or outlook.planned_lpi is None
-    or outlook.planned_lpi <= scope.as_of
-    else (f"{outlook.sites_needed}" if outlook.sites_needed is not None else "none suffices"),
-    help=f"Additional sites, opening now at rates like the current ones, that would bring P(meet plan) to {settings.probability_green:.0%}.",
-)
-context = [f"{row.n_enrolled:,} of {row.n_planned_subjects:,} target ({row.pct_to_target:.0%})"]
+
+def figure(key: str) -> registry.Value:
+    return registry.evaluate(key, now, then)
+
+
+for column, key in zip(st.columns(4), ("enrolled", "pct_of_plan_to_date", "p_meet_lpi_plan", "sites_needed")):
+    ui.figure(column, figure(key), since)
+st.markdown("**Last patient in: the model and the CRO side by side**")
+for column, key in zip(st.columns(4), ("lpi_model", "lpi_cro", "lpi_gap")):
+    ui.figure(column, figure(key), since)
+context = [f"{figure('enrolled').display} of {figure('enrollment_target').display} target ({figure('pct_to_target').display})"]
 if row.planned_to_date:
     context.append(f"plan {row.planned_to_date:,.0f} by now")
-if outlook.planned_lpi is not None:
-    context.append(f"planned LPI {date_text(outlook.planned_lpi)}")
-if not outlook.is_complete and outlook.days_ahead is not None:
-    context.append(f"P50 {abs(outlook.days_ahead):,d} days {'ahead of' if outlook.days_ahead >= 0 else 'behind'} plan")
-st.caption(" · ".join(context))
+context.append(f"planned LPI {figure('lpi_planned').display}")
+if not outlook.is_complete:
+    context.append(f"model P10–P90 {figure('lpi_model_p10').display} – {figure('lpi_model_p90').display}")
+st.caption(
+    " · ".join(context) + ". The enrollment colour follows the model (P(LPI by plan)); the schedule colour follows the "
+    "CRO's forecast of the LPI milestone."
+)
 if outlook.forecast is not None:
     st.caption(f"Forecast: {outlook.forecast.note}")
 
@@ -176,6 +172,8 @@ st.dataframe(
     hide_index=True,
     width="stretch",
 )
+ui.download_table("⬇️ Download countries (CSV)", countries, f"enrollment_countries_{row.protocol_number}_{scope.as_of}",
+                  sheet="Countries")
 
 st.subheader("Site activation")
 left, right = st.columns(2)
@@ -198,15 +196,9 @@ with left:
 with right:
     st.plotly_chart(charts.cycle_times(sites), width="stretch")
 
-non_enrolling = sites[
-    [metrics.is_non_enrolling(d, e, min_days=settings.non_enrolling_days) for d, e in zip(sites["days_open"], sites["n_enrolled"])]
-]
-active = int((sites["site_status"] == "active").sum())
-st.subheader(f"Non-enrolling sites: {len(non_enrolling)} of {active} active")
-st.caption(
-    f"Active for at least {settings.non_enrolling_days} days with nobody enrolled. "
-    "Industry benchmark: about one site in three never enrolls a patient."
-)
+non_enrolling = registry.non_enrolling_sites(now)
+st.subheader(f"Non-enrolling sites: {figure('sites_non_enrolling').display} of {figure('sites_active').display} active")
+st.caption(registry.FIGURES["sites_non_enrolling"].text(settings))
 if not non_enrolling.empty:
     st.dataframe(
         non_enrolling[["site_number", "site_name", "country_name", "activated_date", "days_open", "n_screened"]],
@@ -219,4 +211,6 @@ if not non_enrolling.empty:
         hide_index=True,
         width="stretch",
     )
-ui.download_table("⬇️ Download sites (CSV)", sites, f"enrollment_sites_{row.protocol_number}_{scope.as_of}", sheet="Sites")
+    ui.download_table("⬇️ Download non-enrolling sites (CSV)", non_enrolling,
+                      f"enrollment_non_enrolling_{row.protocol_number}_{scope.as_of}", sheet="Non-enrolling sites")
+ui.download_table("⬇️ Download all sites (CSV)", sites, f"enrollment_sites_{row.protocol_number}_{scope.as_of}", sheet="Sites")

@@ -1,17 +1,26 @@
-"""Methods & definitions: what every figure on the dashboard means, in plain words (from domain.md)."""
+"""Methods & definitions: every figure of the registry with its definition, unit, colour rule and pages, the site
+indicators, and domain.md's worked examples computed by the code itself — generated, so it cannot drift from it."""
+
+from datetime import date
 
 import streamlit as st
 
-from dashboard import ui
-from dashboard.metrics import HEALTH_LABEL
+from dashboard import metrics, registry, ui
+from dashboard.links import PAGES
+from dashboard.metrics import HEALTH_LABEL, MILESTONE_STATUS_LABEL, SITE_INDICATORS
 from dashboard.settings import get_settings
 
 # No figures here, but like every page it is shown only after the frame has signed the user in.
 ui.context()
 settings = get_settings()
+SHOWN_ON = {**PAGES, "e-mail": "Status e-mail"}
 
 st.title("Methods & definitions")
-st.caption("Every number on the dashboard, what it is a ratio of, and where the definition comes from.")
+st.caption(
+    "Every figure on the dashboard, what it is a ratio of, how it is coloured and where it is shown. This page is "
+    "generated from the code that computes the figures and from this server's settings, so it always states the rules "
+    "the figures follow."
+)
 
 st.header("Dates and scope")
 st.markdown(
@@ -20,66 +29,86 @@ st.markdown(
   shown as it was on any past day. Forecasts are the ones recorded on or before it.
 - **Compare with** (since): the earlier date that changes are measured from; by default a week before *as of*.
 - You see only the trials of the sponsors you are granted; a link cannot widen that.
+- The same figure has the same label everywhere: a tile, a table column, the status e-mail, the exports and
+  `python -m dashboard.figures` all take it from one definition, listed below.
 """
 )
 
-st.header("Enrollment")
+st.header("Health colours")
+st.markdown(f"Colours always come with a label: {', '.join(HEALTH_LABEL.values())}.")
+for key in ("enrollment_health", "budget_health", "schedule_health", "overall_health"):
+    figure = registry.FIGURES[key]
+    rule = figure.threshold_text(settings)
+    st.markdown(f"- **{figure.label}**: {figure.text(settings)}" + (f" Colour: {rule}." if rule else ""))
+enrollment = registry.FIGURES["pct_of_plan_to_date"], registry.FIGURES["p_meet_lpi_plan"]
 st.markdown(
-    """
-| Figure | Definition |
-|---|---|
-| Screened | Subjects with a screening date on or before *as of* |
-| Screen-failure rate | Screen failures ÷ screened subjects whose screening outcome is known |
-| Enrolled | Subjects randomized / enrolled on or before *as of*; screen failures never count |
-| Dropout rate | Enrolled subjects who discontinued before completing ÷ enrolled |
-| Enrollment rate | Enrolled ÷ site-months open (from activation to *as of* or closure) |
-| Non-enrolling site | Active for at least %d days with nobody enrolled (industry: about one site in three) |
-| %% to target | Enrolled ÷ the trial's planned enrollment |
-| Planned to date | The baseline plan's cumulative enrollment on *as of* (linear within the month) |
-"""
-    % settings.non_enrolling_days
+    f"- The enrollment colour's figures: **{enrollment[1].label}** ({enrollment[1].threshold_text(settings)}) once there is "
+    f"a forecast, else **{enrollment[0].label}** ({enrollment[0].threshold_text(settings)})."
 )
+st.markdown(f"**Order of the portfolio.** {registry.SEVERITY_TEXT}")
+
+for group, keys in registry.GROUPS.items():
+    st.header(group)
+    rows = []
+    for key in keys:
+        f = registry.FIGURES[key]
+        rule = f.threshold_text(settings)
+        rows.append({
+            "figure": f"<b>{ui.cell(f.label)}</b>",
+            "definition": ui.cell(f.text(settings)),
+            "unit": ui.cell(registry.UNIT_WORDS[f.unit]),
+            "colour": ui.cell(rule[:1].upper() + rule[1:] if rule else None),
+            "change": ui.cell("counted over the period" if f.period else None if not f.compares
+                              else registry.tolerance_text(f) if f.listed else "not listed (grows with the work)"),
+            "shown": ui.cell(", ".join(SHOWN_ON.get(p, p) for p in f.pages) or None),
+            "key": f'<code style="font-size:12px">{ui.cell(f.key)}</code>',
+        })
+    ui.html_table(
+        rows,
+        {"figure": "Figure", "definition": "Definition", "unit": "Unit", "colour": "Colour",
+         "change": "“What changed” lists it at", "shown": "Shown on", "key": "Key"},
+    )
 
 st.header("Last-patient-in forecast")
 st.markdown(
-    """
+    f"""
 Each site enrolls at its own rate; the rates across sites follow a Gamma distribution fitted to the sites'
-history (the Poisson-Gamma model of Anisimov & Fedorov, 2007). The forecast gives a range for the date
-the last patient is in (P10, P50, P90), the probability of meeting the planned date, and how many extra sites
-would bring that probability to 80 %.
+history (the Poisson-Gamma model of Anisimov & Fedorov, 2007), with the uncertainty of the fit carried into the
+forecast. The forecast gives a range for the date the last patient is in (P10, P50, P90), the probability of
+meeting the planned date, and how many extra sites would bring that probability to {settings.probability_green:.0%}.
+Once enrollment has reached its target, the last patient was in on the day it did: the LPI milestone counts as done
+on that day "by the enrollment data" even when the CRO has not recorded its actual date.
 """
 )
 
-st.header("Site quality")
+st.header("Site quality indicators")
+rows = []
+for key, ind in SITE_INDICATORS.items():
+    minimum = getattr(settings, ind.min_setting)
+    rows.append({
+        "indicator": f"<b>{ui.cell(ind.label)}</b>",
+        "ratio": ui.cell(f"{ind.numerator} ÷ {ind.denominator}"),
+        "unit": ui.cell(ind.unit),
+        "bad": ui.cell("low" if ind.bad_side == "low" else "high"),
+        "minimum": ui.cell(f"{minimum:,} ({ind.denominator_label.lower()})"),
+    })
+ui.html_table(rows, {"indicator": "Indicator", "ratio": "Numerator ÷ denominator (columns)", "unit": "Unit",
+                     "bad": "Flagged when", "minimum": "Smallest denominator flagged"})
 st.markdown(
-    """
-| Indicator | Numerator ÷ denominator |
-|---|---|
-| Data-entry lag | Mean days from visit to data entry (each capped at 60); % of visits entered more than 10 days late |
-| Query aging | Queries open more than 30 days ÷ all queries; median days to close |
-| Query rate | Queries ÷ visits entered |
-| Protocol deviation rate | Important deviations per 100 subject-months on study |
+    f"""
+A site is flagged when it is unusual among the sites of the same trial (the over-dispersion-adjusted z-score of
+Zink et al. 2018, as in Gilead's gsm): z = (site ratio − pooled ratio) ÷ √(φ × variance), with φ the mean of the
+unadjusted z² (at least 1). |z| above {settings.flag_amber_z:g} on the bad side is amber, above {settings.flag_red_z:g}
+red. Sites below the smallest denominator are neither flagged nor used as peers. With N eligible sites no |z| can
+exceed √N, so a trial with fewer than {int(settings.flag_amber_z ** 2) + 1} eligible sites cannot show amber: the page
+says so. The **funnel plot** draws each site's ratio against its denominator, with the pooled ratio and the limits
+pooled ± 2 and ± 3 × √(φ × variance at that denominator).
 
-A site is flagged when it is unusual among the sites of the same trial: its z-score, adjusted for
-over-dispersion, is beyond 2 (amber) or 3 (red) on the bad side. Sites with too little data are not flagged.
-"""
-)
-
-st.header("Budget: earned value")
-st.markdown(
-    """
-| Figure | Definition |
-|---|---|
-| BAC | Budget at completion: contract value + approved change orders |
-| PV | Planned value: cumulative planned spend to date under the approved plan |
-| EV | Earned value: units of work delivered × contracted unit prices, plus milestone fees achieved |
-| AC | Actual cost: invoiced + accrued |
-| CPI, SPI | EV ÷ AC (cost efficiency), EV ÷ PV (schedule efficiency) |
-| EAC | Estimate at completion: BAC ÷ CPI; also AC + (BAC − EV), the "atypical" estimate |
-| VAC | Variance at completion: BAC − EAC |
-| Budget spent | AC ÷ BAC |
-
-A ratio whose denominator is zero is undefined and shown as "—". Amounts are in the sponsor's reporting currency.
+Also on the Sites and Enrollment pages: **mean entry lag** (days from visit to entry, each capped at 60, over the
+visits entered); **median days to close** a query; **cycle times** (site selected → activated, activated → first
+subject enrolled, in days); **on-time activation** (sites activated ÷ sites planned, on the dates the activation plan
+reaches 25 %, 50 % and 75 % of its sites); the **screen-failure rate** (screen failures ÷ screened subjects with a known
+outcome) and **dropout rate** (discontinued ÷ enrolled); the **enrollment rate** (enrolled ÷ site-months open).
 """
 )
 
@@ -88,32 +117,48 @@ st.markdown(
     f"""
 - **Slip**: done → actual − baseline; not done and not yet due → forecast − baseline; overdue → the later of
   the forecast and *as of*, minus the baseline.
-- **Status**: done on time, done late, overdue (baseline passed, not done), forecast late, on track.
+- **Status**: {", ".join(MILESTONE_STATUS_LABEL.values())}. An overdue milestone is *expected* "overdue since" its
+  baseline, or on its forecast if that is still to come: never a past date.
 - **Colour**: red when the slip exceeds {settings.milestone_red_days} days; amber when it exceeds
   {settings.milestone_amber_days} days or the milestone is overdue.
 - **Supply risk**: margin = date of the clinical milestone − lead time − date of the supply milestone it needs
   (each the actual if done, else the current forecast). A negative margin is a conflict (days of conflict =
   −margin); a margin under {settings.supply_near_miss_days} days is a near miss.
-- **What moved**: milestones whose forecast recorded on the compare date differs from the one on *as of*.
-- **Vendor scorecard**: on-time rate = milestones done on time ÷ milestones done; mean and worst slip; overdue;
-  due in the next 30/60/90 days; fees of open milestones due within 90 days. Only the trials you may see count,
-  although vendors work for several sponsors.
+- **Vendor scorecard**: on-time rate = milestones done no later than baseline + {settings.milestone_amber_days} days
+  ÷ milestones done; mean and worst slip; overdue; due in the next 30/60/90 days; fees of open milestones due within 90
+  days. Only the trials you may see count, although vendors work for several sponsors.
 """
 )
 
-st.header("Health colours")
-st.markdown(
-    f"""
-Colours always come with a label: {", ".join(HEALTH_LABEL.values())}.
-
-- **Enrollment**: enrolled ÷ planned to date ≥ {settings.enrollment_green:.0%} on track, ≥ {settings.enrollment_amber:.0%} watch,
-  below at risk; not yet enrolling: no data. Once a forecast exists: probability of meeting the planned
-  last-patient-in date ≥ {settings.probability_green:.0%} on track, ≥ {settings.probability_amber:.0%} watch.
-- **Budget**: CPI ≥ {settings.index_green:.2f} on track, ≥ {settings.index_amber:.2f} watch, below at risk.
-- **Schedule**: the worst colour among the trial's open milestones due within {settings.schedule_horizon_days} days or overdue.
-- **Overall**: the worst of the three.
-"""
+st.header("Worked examples")
+st.caption("Computed here by the dashboard's own functions, with the inputs of the domain reference (domain.md).")
+example = metrics.earned_value(200, 100, 80, 90)
+ui.html_table(
+    [{"figure": ui.cell(label), "value": ui.cell(value)} for label, value in (
+        ("Inputs", "BAC 200, PV 100, EV 80, AC 90"),
+        ("CV, SV", f"{example.cv:+.0f}, {example.sv:+.0f}"),
+        ("CPI, SPI", f"{example.cpi:.3f}, {example.spi:.3f}"),
+        ("EAC, EAC (one-off overrun)", f"{example.eac:.1f}, {example.eac_atypical:.1f}"),
+        ("ETC, VAC", f"{example.etc:.1f}, {example.vac:.1f}"),
+        ("TCPI", f"{example.tcpi:.3f}"),
+        ("Budget spent, work complete", f"{example.burn_pct:.0%}, {example.pct_complete:.0%}"),
+    )],
+    {"figure": "Earned value", "value": "Result"},
 )
+d = date(2026, 6, 1)
+cases = (
+    ("baseline 1 Mar, actual 20 Mar", date(2026, 3, 1), None, date(2026, 3, 20)),
+    ("baseline 1 Sep, forecast 15 Oct", date(2026, 9, 1), date(2026, 10, 15), None),
+    ("baseline 1 May, forecast 1 Jul", date(2026, 5, 1), date(2026, 7, 1), None),
+    ("baseline 1 Mar, actual 1 Jul (after the as-of date)", date(2026, 3, 1), None, date(2026, 7, 1)),
+)
+rows = []
+for text, baseline, forecast, actual in cases:
+    m = metrics.milestone_status(baseline, forecast, actual, d, amber_days=0, red_days=30)
+    rows.append({"milestone": ui.cell(text), "status": ui.cell(MILESTONE_STATUS_LABEL[m.status]),
+                 "slip": ui.cell(f"{m.slip_days:+d} d"), "colour": ui.chip(m.rag)})
+st.markdown(f"Milestones as of {d:%d %b %Y}, with the default tolerances (amber above 0 days, red above 30):")
+ui.html_table(rows, {"milestone": "Milestone", "status": "Status", "slip": "Slip", "colour": "Colour"})
 
 st.header("Freshness")
 st.markdown(

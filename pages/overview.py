@@ -5,20 +5,19 @@ from html import escape
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, health, metrics, ui
-from dashboard.metrics import HEALTH_WORD, MILESTONE_STATUS_LABEL
+from dashboard import charts, health, metrics, registry, ui
+from dashboard.formats import day
+from dashboard.metrics import MILESTONE_STATUS_LABEL
 from dashboard.settings import get_settings
-from queries import budget, enrollment, overview, vendors
+from queries import enrollment, overview
 
 ctx = ui.context()
 scope = ctx.scope
 settings = get_settings()
 WORST_SITES = 5
 NEXT_MILESTONES = 5
-
-
-def day(value) -> str:
-    return "—" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%d %b %Y}"
+DIMENSIONS = (("overall_health", "Overall"), ("enrollment_health", "Enrollment"), ("budget_health", "Budget"),
+              ("schedule_health", "Schedule"))
 
 
 def more(page: str, text: str) -> None:
@@ -34,57 +33,60 @@ if scope.trial is None:
     st.title("Trial overview")
     st.caption("One trial on one page for the weekly review: pick a trial.")
     with st.spinner("Loading the trials…"):
-        found = ui.composed(overview.trial_health, scope)
+        found = overview.view_basis(ui.composed, scope, settings)
     if found.trials.empty:
         st.info("No trials match these filters.")
         st.stop()
-    ordered = found.trials.assign(order=-found.trials["overall_health"].map(metrics.HEALTH_ORDER)).sort_values(
-        ["order", "protocol_number"]
-    )
+    order = registry.worst_first(found)
+    titles = found.trials.set_index("protocol_number")["trial_title"]
+    listed = [
+        {"protocol_number": p, "trial_title": titles[p], "overall_health": registry.evaluate("overall_health", found.of_trial(p)).health,
+         "why": "; ".join(r.text for r in registry.reasons(found.of_trial(p)))}
+        for p in order
+    ]
     ui.html_table(
         [
             {
-                "trial": ui.link(ctx.link("overview", trial=t.protocol_number), t.protocol_number),
-                "title": ui.cell(t.trial_title),
-                "overall": ui.chip(t.overall_health),
+                "trial": ui.link(ctx.link("overview", trial=t["protocol_number"]), t["protocol_number"]),
+                "title": ui.cell(t["trial_title"]),
+                "overall": ui.chip(t["overall_health"]),
+                "why": ui.cell(t["why"] or None),
             }
-            for t in ordered.itertuples(index=False)
+            for t in listed
         ],
-        {"trial": "Trial", "title": "Title", "overall": "Overall"},
+        {"trial": "Trial", "title": "Title", "overall": "Overall", "why": "Why"},
         nowrap=("trial", "overall"),
     )
+    st.caption(registry.SEVERITY_TEXT)
+    ui.download_table("⬇️ Download trials (CSV)", pd.DataFrame(listed), f"trials_{scope.as_of}", sheet="Trials")
     st.stop()
 
 with st.spinner("Loading the trial…"):
-    now = ui.composed(overview.trial_health, scope)
-    then_scope = overview.then_scope(scope)
-    then = ui.composed(overview.trial_health, then_scope)
-row = overview.with_then(now.trials, then.trials).iloc[0]
-outlook = now.outlooks[row.protocol_number]
-then_outlook = then.outlooks.get(row.protocol_number)
+    now = overview.view_basis(ui.composed, scope, settings, vendor=True)
+    then = overview.view_basis(ui.composed, overview.then_scope(scope), settings, vendor=True)
+row = now.trial_row()
+outlook = now.outlook
 since = scope.since
+
+
+def figure(key: str) -> registry.Value:
+    return registry.evaluate(key, now, then)
+
 
 st.title(f"Trial overview · {row.protocol_number}")
 st.caption(
     f"{row.trial_title} · phase {row.phase} · {row.therapeutic_area} · as of {scope.as_of:%d %b %Y} "
     f"· changes since {since:%d %b %Y}"
 )
-st.html(
-    " &nbsp; ".join(
-        f"<b>{label}</b> {ui.chip(row[f'{key}_health'])}"
-        for key, label in (("overall", "Overall"), ("enrollment", "Enrollment"), ("budget", "Budget"), ("schedule", "Schedule"))
-    )
-)
+st.html(" &nbsp; ".join(f"<b>{label}</b> {ui.chip(figure(key).health)}" for key, label in DIMENSIONS))
+why = registry.reasons(now)
+if why:
+    st.html("<b>Why:</b> " + " · ".join(f"{ui.chip(r.health)} {ui.cell(r.text)}" for r in why))
 
 # --- What changed -------------------------------------------------------------------------------
 st.subheader(f"What changed since {since:%d %b}")
-changes = [c for c in health.changes_since(row.to_dict()) if c != "new in view"]
-for key, label in (("enrollment", "Enrollment"), ("budget", "Budget"), ("schedule", "Schedule")):
-    was = row.get(f"{key}_health_then")
-    if isinstance(was, str) and was != row[f"{key}_health"]:
-        changes.append(f"{label} health: {HEALTH_WORD[was]} → {HEALTH_WORD[row[f'{key}_health']]}")
-moved = ui.cached(vendors.forecast_changes, scope)
-for m in moved.itertuples(index=False):
+changes = [v.change_text for v in registry.moved(registry.block(now, then, "trial"))]
+for m in now.moved.itertuples(index=False):
     direction = "later" if m.days_moved > 0 else "earlier"
     changes.append(
         f"{m.milestone_name} ({m.vendor_name}) forecast moved {abs(int(m.days_moved))} days {direction}: "
@@ -92,29 +94,24 @@ for m in moved.itertuples(index=False):
     )
 if changes:
     st.html("<ul>" + "".join(f"<li>{ui.cell(c)}</li>" for c in changes) + "</ul>")
+    st.caption("Every figure of the trial that moved by more than its tolerance (Methods lists them), and every milestone "
+               "forecast recorded in the period.")
 else:
-    st.caption("Nothing changed in health, enrollment, late milestones or forecasts.")
+    st.caption("No figure of the trial moved by more than its tolerance, and no milestone forecast changed.")
 
 # --- Enrollment ---------------------------------------------------------------------------------
 st.subheader("Enrollment")
-tiles = st.columns(4)
-then_row = then.trials.iloc[0] if not then.trials.empty else None
-ui.tile(tiles[0], f"Enrolled (of {row.n_planned_subjects:,})", f"{row.n_enrolled:,}", now=row.n_enrolled,
-        then=None if then_row is None else then_row.n_enrolled, since=since, help="Subjects enrolled up to the as-of date.")
-ui.tile(tiles[1], "% of plan to date", f"{row.pct_of_plan_to_date:.0%}" if row.planned_to_date else "—",
-        now=row.pct_of_plan_to_date if row.planned_to_date else None,
-        then=then_row.pct_of_plan_to_date if then_row is not None and then_row.planned_to_date else None,
-        since=since, fmt=ui.points, help="Enrolled ÷ the baseline plan's cumulative enrollment on the as-of date.")
-if outlook.is_complete:
-    tiles[2].metric("Last patient in", "Complete")
-else:
-    shift = None if outlook.p50 is None or then_outlook is None or then_outlook.p50 is None else (outlook.p50 - then_outlook.p50).days
-    ui.tile(tiles[2], "Last patient in (P50)", f"{outlook.p50:%d %b %y}" if outlook.p50 else "—", now=shift,
-            then=0 if shift is not None else None, since=since, fmt="{:+,.0f} days", better="down",
-            help=f"Median forecast; planned LPI {day(outlook.planned_lpi)}.")
-ui.tile(tiles[3], "P(meet planned LPI)", ui.plain(outlook.p_meet_plan, "{:.0%}"), now=outlook.p_meet_plan,
-        then=None if then_outlook is None else then_outlook.p_meet_plan, since=since, fmt=ui.points,
-        help="Share of forecast outcomes with the last patient in by the planned LPI.")
+for column, key in zip(st.columns(4), ("enrolled", "pct_of_plan_to_date", "p_meet_lpi_plan", "sites_non_enrolling")):
+    ui.figure(column, figure(key), since, note=f"Enrollment target {row.n_planned_subjects:,}." if key == "enrolled" else None)
+st.markdown("**Last patient in: the model and the CRO side by side**")
+for column, key in zip(st.columns(4), ("lpi_model", "lpi_cro", "lpi_gap")):
+    ui.figure(column, figure(key), since)
+st.caption(
+    f"Enrolled {figure('enrolled').display} of {row.n_planned_subjects:,} · planned LPI {figure('lpi_planned').display} · "
+    f"model P10–P90 {figure('lpi_model_p10').display} – {figure('lpi_model_p90').display}. "
+    "The enrollment colour follows the model (P(LPI by plan)); the schedule colour follows the CRO's forecast of the LPI "
+    "milestone."
+)
 st.plotly_chart(
     charts.enrollment_curve(
         ui.cached(enrollment.enrolled_by_month, scope), ui.cached(enrollment.plan_by_month, scope), as_of=scope.as_of,
@@ -134,6 +131,10 @@ worst = flagged[(flagged["n_red"] + flagged["n_amber"]) > 0].sort_values(["n_red
 if worst.empty:
     st.caption("No site is flagged amber or red against its peers.")
 else:
+    flag_names = [
+        ", ".join(ind.label for key, ind in metrics.SITE_INDICATORS.items() if getattr(r, f"flag_{key}") in ("red", "amber"))
+        for r in worst.itertuples(index=False)
+    ]
     ui.html_table(
         [
             {
@@ -150,58 +151,54 @@ else:
         {"site": "Site", "name": "Institution", "country": "Country", "flags": "Flagged on"},
         nowrap=("site",),
     )
+    ui.download_table(
+        "⬇️ Download worst sites (CSV)",
+        worst[["site_number", "site_name", "country_name", "n_red", "n_amber"]].assign(flagged_on=flag_names),
+        f"worst_sites_{scope.trial}_{scope.as_of}", sheet="Worst sites",
+    )
 more("sites", "Sites: every indicator and the funnel plot")
 
 # --- Budget -------------------------------------------------------------------------------------
 st.subheader("Budget")
-evm_now, evm_then = ui.cached(budget.evm_by_trial, scope), ui.cached(budget.evm_by_trial, then_scope)
-if evm_now.empty:
+if now.budgeted.empty:
     st.caption("No signed contract yet.")
 else:
-    ev = metrics.earned_value(*(evm_now[c].sum() for c in ("bac", "pv", "ev", "ac")))
-    ev_then = None if evm_then.empty else metrics.earned_value(*(evm_then[c].sum() for c in ("bac", "pv", "ev", "ac")))
-
-    def change(field: str):
-        return None if ev_then is None else getattr(ev_then, field)
-
-    def signed_money(amount: float) -> str:
-        return ("+" if amount > 0 else "") + ui.money(amount)
-
-    tiles = st.columns(5)
-    ui.tile(tiles[0], f"AC (of BAC {ui.money(ev.bac)})", ui.money(ev.ac), now=ev.ac, then=change("ac"), since=since,
-            fmt=signed_money, better=None, help="Actual cost: invoiced + accrued; BAC: contracts + approved change orders.")
-    ui.tile(tiles[1], "EV", ui.money(ev.ev), now=ev.ev, then=change("ev"), since=since, fmt=signed_money,
-            help="Earned value: the contracted worth of the work delivered.")
-    ui.tile(tiles[2], "CPI", ui.plain(ev.cpi, "{:.2f}"), now=ev.cpi, then=change("cpi"), since=since, fmt="{:+.2f}",
-            help="EV ÷ AC.")
-    ui.tile(tiles[3], "SPI", ui.plain(ev.spi, "{:.2f}"), now=ev.spi, then=change("spi"), since=since, fmt="{:+.2f}",
-            help="EV ÷ PV.")
-    ui.tile(tiles[4], "EAC", ui.money(ev.eac), now=ev.eac, then=change("eac"), since=since, fmt=signed_money,
-            better="down", help="Estimate at completion: BAC ÷ CPI.")
-    st.caption(f"Amounts in {row.reporting_currency}.")
+    for keys in (("bac", "ac", "ev", "eac"), ("cpi", "spi")):
+        for column, key in zip(st.columns(4), keys):
+            ui.figure(column, figure(key), since)
 more("budget", "Budget: S-curve, vendors, change orders")
 
 # --- Milestones ---------------------------------------------------------------------------------
-st.subheader("Next and slipped milestones")
-statuses = health.milestone_statuses(now.milestones, scope.as_of, settings)
+st.subheader("Overdue and next milestones")
+statuses = now.milestones
 open_ = statuses[~statuses["is_done"] & (statuses["milestone_kind"] != "expiry")].sort_values("due_date")
 shown = pd.concat([open_[open_["status"] == "late"], open_[open_["status"] != "late"].head(NEXT_MILESTONES)])
 if shown.empty:
     st.caption("No open milestones.")
 else:
+    expected = [
+        health.expected_text(m.status, m.baseline_date, m.forecast_date, m.actual_date, m.actual_source, scope.as_of)
+        for m in shown.itertuples(index=False)
+    ]
     ui.html_table(
         [
             {
                 "milestone": ui.cell(m.milestone_name) + f'<br><span class="muted">{ui.cell(m.vendor_name)} · {ui.cell(m.lane)}</span>',
                 "baseline": ui.cell(day(m.baseline_date)),
-                "expected": ui.cell(day(m.due_date)),
+                "expected": ui.cell(text),
                 "slip": ui.cell(None if pd.isna(m.slip_days) else int(m.slip_days), "{:+d} d"),
                 "status": ui.chip(m.rag) + " " + ui.cell(MILESTONE_STATUS_LABEL.get(m.status, m.status)),
             }
-            for m in shown.itertuples(index=False)
+            for m, text in zip(shown.itertuples(index=False), expected)
         ],
         {"milestone": "Milestone", "baseline": "Baseline", "expected": "Expected", "slip": "Slip", "status": "Status"},
         numeric=("slip",),
-        nowrap=("baseline", "expected", "status"),
+        nowrap=("baseline", "status"),
+    )
+    ui.download_table(
+        "⬇️ Download milestones (CSV)",
+        shown[["milestone_name", "vendor_name", "lane", "milestone_kind", "baseline_date", "forecast_date", "slip_days",
+               "status", "rag"]].assign(expected=expected),
+        f"milestones_{scope.trial}_{scope.as_of}", sheet="Milestones",
     )
 more("vendors", "Vendors: timeline, supply risk, scorecards")

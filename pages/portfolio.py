@@ -1,18 +1,31 @@
-"""Portfolio: every trial the user may see, with its health, at a glance."""
+"""Portfolio: every trial the user may see, with its health, at a glance, worst first."""
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import charts, health, ui
-from dashboard.metrics import HEALTH_LABEL, HEALTH_ORDER, ratio
+from dashboard import charts, registry, ui
+from dashboard.metrics import HEALTH_LABEL
 from dashboard.schema import TRIAL_STATUS_LABEL
+from dashboard.settings import get_settings
 from queries import overview
 
 ctx = ui.context()
 scope = ctx.scope
+settings = get_settings()
+TILES = ("active_trials", "enrolled", "sites_active", "budget_spent", "milestones_overdue")
+COUNTS = {"red": "trials_at_risk", "amber": "trials_watch", "green": "trials_on_track", "grey": "trials_no_data"}
+# What the table's "since" column reports per trial; the trial overview lists every figure that moved.
+CHANGES = ("overall_health", "enrolled", "p_meet_lpi_plan", "cpi", "spi", "milestones_overdue", "lpi_model")
+SHOWN_CHANGES = 3  # changes listed per trial in the table; the trial's overview lists them all
+# The registry's figures in the CSV: one column each (a health figure's column holds its colour).
+EXPORTED = ("overall_health", "enrollment_health", "budget_health", "schedule_health", "sites_active", "enrolled",
+            "enrollment_target", "pct_to_target", "pct_of_plan_to_date", "p_meet_lpi_plan", "lpi_model", "lpi_cro",
+            "bac", "ac", "ev", "pv", "cpi", "spi", "eac", "milestones_overdue", "stability_pulls_overdue", "schedule_slip")
 
 with st.spinner("Loading the portfolio…"):
-    trials = ui.composed(overview.trial_health, scope).trials
-    then = ui.composed(overview.trial_health, overview.then_scope(scope)).trials
+    now = overview.view_basis(ui.composed, scope, settings)
+    then = overview.view_basis(ui.composed, overview.then_scope(scope), settings)
+trials = now.trials
 
 st.title("Portfolio")
 sponsors = ", ".join(sorted(trials["sponsor_name"].unique())) if not trials.empty else ""
@@ -21,106 +34,107 @@ st.caption(f"{sponsors} · as of {scope.as_of:%d %b %Y} · changes since {scope.
 if trials.empty:
     st.info("No trials match these filters. Clear the therapeutic area or phase filter in the sidebar to see more.")
     st.stop()
-trials = overview.with_then(trials, then)
-
-
-def budget_spent(frame):
-    """Actual cost ÷ budget at completion over the trials with a budget; None when currencies differ."""
-    with_budget = frame.dropna(subset=["bac"])
-    return ratio(with_budget["ac"].sum(), with_budget["bac"].sum()) if with_budget["reporting_currency"].nunique() <= 1 else None
-
 
 # --- Headline tiles -------------------------------------------------------------------------
-enrolled, target = int(trials["n_enrolled"].sum()), int(trials["n_planned_subjects"].sum())
-late = int(trials["n_milestones_late"].sum())
-spent = budget_spent(trials)
-tiles = st.columns(5)
-ui.tile(tiles[0], "Active trials", f"{int(trials['is_active'].sum())}", now=int(trials["is_active"].sum()),
-        then=int(then["is_active"].sum()) if not then.empty else None, since=scope.since, better=None,
-        help="Trials in start-up, enrolling or follow-up.")
-ui.tile(tiles[1], "Enrolled", f"{enrolled:,}",
-        now=enrolled, then=int(then["n_enrolled"].sum()) if not then.empty else None, since=scope.since,
-        help="Subjects enrolled up to the as-of date, of the trials' planned enrollment; the change is those enrolled since the compare date.")
-ui.tile(tiles[2], "Sites active", f"{int(trials['n_sites_active'].sum()):,}", now=int(trials["n_sites_active"].sum()),
-        then=int(then["n_sites_active"].sum()) if not then.empty else None, since=scope.since, better=None,
-        help="Sites activated and not closed on the as-of date.")
-# Amounts in different currencies cannot be added up: the per-currency lines below say it instead.
-ui.tile(tiles[3], "Budget spent", f"{spent:.0%}" if spent is not None else "—",
-        now=spent, then=budget_spent(then) if not then.empty else None, since=scope.since, fmt=ui.points, better=None,
-        help="Actual cost (invoiced + accrued) ÷ budget at completion (contracts + approved change orders). "
-        "Trials in several currencies cannot be added up: see the lines per currency below.")
-ui.tile(tiles[4], "Milestones late", f"{late}", now=late, then=int(then["n_milestones_late"].sum()) if not then.empty else None,
-        since=scope.since, better="down", help="Open vendor milestones whose baseline date has passed.")
+for column, key in zip(st.columns(len(TILES)), TILES):
+    note = ("Trials in several currencies cannot be added up: see the lines per currency below."
+            if key == "budget_spent" and now.currency is None and not now.budgeted.empty else None)
+    ui.figure(column, registry.evaluate(key, now, then), scope.since, note=note)
 
-counts = trials["overall_health"].value_counts()
+counts = {h: registry.evaluate(key, now, then) for h, key in COUNTS.items()}
 st.html(
     "<b>Overall health of the trials:</b> "
-    + " ".join(f"{ui.chip(h)} <b>{counts[h]}</b>&nbsp;&nbsp;" for h in ("red", "amber", "green", "grey") if counts.get(h, 0))
+    + " ".join(f"{ui.chip(h)} <b>{ui.cell(v.display)}</b>&nbsp;&nbsp;" for h, v in counts.items() if v.value)
 )
-if target:
-    st.caption(f"{enrolled:,} of {target:,} planned subjects enrolled ({ratio(enrolled, target):.0%}).")
-for currency, group in trials.dropna(subset=["bac"]).groupby("reporting_currency"):
-    st.caption(
-        f"Budget in {currency}: spent {ui.money(group['ac'].sum())} of {ui.money(group['bac'].sum())} "
-        f"at completion; work delivered is worth {ui.money(group['ev'].sum())} (earned value)."
-    )
+enrolled, target, share = (registry.evaluate(k, now) for k in ("enrolled", "enrollment_target", "pct_to_target"))
+if target.value:
+    st.caption(f"{enrolled.display} of {target.display} planned subjects enrolled ({share.display}).")
+for currency in sorted(now.budgeted["reporting_currency"].unique()):
+    part = now.restrict(now.budgeted.loc[now.budgeted["reporting_currency"] == currency, "protocol_number"])
+    spent, ac, bac, ev = (registry.evaluate(k, part) for k in ("budget_spent", "ac", "bac", "ev"))
+    st.caption(f"Budget in {currency}: spent {ac.display} of {bac.display} ({spent.display}) at completion; "
+               f"work delivered is worth {ev.display} (earned value).")
 
 # --- The trial table ------------------------------------------------------------------------
-st.subheader("Trials", help="Worst overall health first. Click a protocol number to open the trial's overview.")
-# Worst first; trials with no data last.
-ordered = trials.assign(order=-trials["overall_health"].map(HEALTH_ORDER)).sort_values(["order", "protocol_number"])
+st.subheader("Trials, worst first", help=registry.SEVERITY_TEXT + " Click a protocol number to open the trial's overview.")
+order = registry.worst_first(now)
 # A large portfolio is read a page at a time (the worst first); the charts below show the same trials.
-shown = ui.page_of(ordered, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE)
-rows = [
-    {
-        "trial": ui.link(ctx.link("overview", trial=t.protocol_number), t.protocol_number),
+shown = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE)
+
+
+def row(protocol: str) -> dict[str, str]:
+    b, was = now.of_trial(protocol), then.of_trial(protocol)
+    t = b.trial_row()
+    v = {key: registry.evaluate(key, b, was) for key in ("overall_health", "cpi", "schedule_slip", *CHANGES)}
+    why = registry.reasons(b)
+    changed = [x for x in (v[k] for k in CHANGES) if x.moved]
+    slip = v["schedule_slip"]
+    return {
+        "trial": ui.link(ctx.link("overview", trial=protocol), protocol),
         "title": f'<span title="{ui.cell(t.trial_title)}">{ui.cell(t.indication)}</span>'
         + f'<br><span class="muted">{ui.cell(t.therapeutic_area)} · phase {ui.cell(t.phase)}'
         + f' · {ui.cell(TRIAL_STATUS_LABEL.get(t.trial_status, t.trial_status))}</span>',
-        "overall": ui.chip(t.overall_health),
-        "enrollment": ui.chip(t.enrollment_health),
-        "budget": ui.chip(t.budget_health),
-        "schedule": ui.chip(t.schedule_health),
+        "overall": ui.chip(v["overall_health"].health),
+        "why": "<br>".join(f'<span class="nowrap">{ui.chip(r.health)} {ui.cell(r.text)}</span>' for r in why)
+        or '<span class="muted">—</span>',
         "enrolled": f"{t.n_enrolled:,} / {t.n_planned_subjects:,}<br>{ui.bar(t.pct_to_target)}",
-        "cpi": ui.cell(t.cpi, "{:.2f}"),
-        "next": ui.cell(t.next_milestone)
-        + (f'<br><span class="muted">{ui.cell(t.next_milestone_date, "{:%d %b %Y}")}</span>' if isinstance(t.next_milestone, str) else ""),
-        "slip": ui.cell(t.next_milestone_slip_days, "{:+d} d"),
-        "changed": "<br>".join(ui.cell(c) for c in health.changes_since(t._asdict())) or '<span class="muted">—</span>',
+        "cpi": ui.cell(v["cpi"].display),
+        "slip": ui.cell(None) if slip.value is None else
+        f'{ui.cell(t.schedule_milestone)}<br><span class="muted">{int(slip.value):+,} d</span>',
+        "changed": "<br>".join(ui.cell(x.change_text) for x in changed[:SHOWN_CHANGES])
+        + (f'<br><span class="muted">+{len(changed) - SHOWN_CHANGES} more on the overview</span>' if len(changed) > SHOWN_CHANGES else "")
+        or '<span class="muted">—</span>',
     }
-    for t in shown.itertuples(index=False)
-]
+
+
 ui.html_table(
-    rows,
+    [row(p) for p in shown],
     {
-        "trial": "Trial", "title": "Indication", "overall": "Overall", "enrollment": "Enrollment",
-        "budget": "Budget", "schedule": "Schedule", "enrolled": "Enrolled / target",
-        "cpi": "CPI", "next": "Next milestone", "slip": "Slip", "changed": f"Since {scope.since:%d %b}",
+        "trial": "Trial", "title": "Indication", "overall": "Overall", "why": "Why (red and amber)",
+        "enrolled": "Enrolled / target", "cpi": "CPI", "slip": "Worst milestone slip", "changed": f"Since {scope.since:%d %b}",
     },
-    numeric=("enrolled", "cpi", "slip"),
-    nowrap=("trial", "overall", "enrollment", "budget", "schedule"),
+    numeric=("enrolled", "cpi"),
+    nowrap=("trial", "overall"),
 )
 st.caption(
-    "Enrollment: probability of the last patient in by the planned date (≥ 80 % on track), or enrolled ÷ planned to date "
-    "before there is a forecast. Budget: CPI = earned value ÷ actual cost. "
-    "Schedule: worst open milestone due within 180 days or overdue. Slip: forecast − baseline of the next milestone. "
-    f"Since {scope.since:%d %b}: overall health that changed, subjects enrolled and milestones newly late since the compare date. "
-    "Definitions on the Methods page."
+    f"{registry.SEVERITY_TEXT} Why: the figure behind each red or amber dimension. "
+    f"Enrollment: {registry.FIGURES['enrollment_health'].text(settings)} "
+    f"Budget: {registry.FIGURES['budget_health'].text(settings)} "
+    f"Schedule: {registry.FIGURES['schedule_health'].text(settings)} "
+    f"Worst milestone slip: the milestone that sets the schedule colour. Since {scope.since:%d %b}: the headline figures "
+    "of the trial that moved since the compare date. Each dimension's colour is in the CSV and on the trial's overview; "
+    "definitions and colour rules on the Methods page."
 )
 
-export = trials[
-    [
-        "protocol_number", "trial_title", "sponsor_code", "phase", "therapeutic_area", "trial_status",
-        "n_sites_active", "n_enrolled", "n_planned_subjects", "pct_to_target", "planned_to_date",
-        "enrollment_health", "bac", "ac", "ev", "cpi", "spi", "budget_health", "n_milestones_late",
-        "schedule_health", "next_milestone", "next_milestone_date", "next_milestone_slip_days", "overall_health",
-    ]
-]
-ui.download_table("⬇️ Download table (CSV)", export, f"portfolio_{scope.as_of:%Y-%m-%d}", sheet="Trials")
+
+def export_row(protocol: str) -> dict[str, object]:
+    b = now.of_trial(protocol)
+    t = b.trial_row()
+    out: dict[str, object] = {
+        "protocol_number": protocol, "trial_title": t.trial_title, "sponsor_code": t.sponsor_code, "phase": t.phase,
+        "therapeutic_area": t.therapeutic_area, "trial_status": t.trial_status, "reporting_currency": t.reporting_currency,
+    }
+    for key in EXPORTED:
+        v = registry.evaluate(key, b)
+        if v.figure.unit == "health":
+            out[key] = v.health
+            continue
+        out[key] = v.value
+        if v.figure.colour is not None:
+            out[f"{key}_health"] = v.health
+    out["why"] = "; ".join(r.text for r in registry.reasons(b))
+    return out
+
+
+ui.download_table(
+    ui.download_label("trials", len(order), len(shown)),
+    pd.DataFrame([export_row(p) for p in order]), f"portfolio_{scope.as_of:%Y-%m-%d}", sheet="Trials",
+)
 
 # --- Charts ---------------------------------------------------------------------------------
+drawn = trials.set_index("protocol_number").loc[shown].reset_index()
 left, right = st.columns([3, 2])
-left.plotly_chart(charts.enrollment_vs_plan(shown, HEALTH_LABEL), width="stretch", config={"displaylogo": False})
-right.plotly_chart(charts.cost_vs_schedule(shown, HEALTH_LABEL), width="stretch", config={"displaylogo": False})
+left.plotly_chart(charts.enrollment_vs_plan(drawn, HEALTH_LABEL), width="stretch", config={"displaylogo": False})
+right.plotly_chart(charts.cost_vs_schedule(drawn, HEALTH_LABEL), width="stretch", config={"displaylogo": False})
 if len(shown) < len(trials):
     st.caption(f"The charts show the {len(shown)} trials of this page of the table, of {len(trials):,}.")

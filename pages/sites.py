@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, metrics, ui
+from dashboard import charts, metrics, registry, ui
 from dashboard.links import INDICATORS
 from dashboard.metrics import SITE_INDICATORS
 from dashboard.settings import get_settings
@@ -12,11 +12,15 @@ from queries import overview, sites
 ctx = ui.context()
 scope = ctx.scope
 settings = get_settings()
+WORST_SITES = 30  # rows of the portfolio's worst sites; the CSV holds every site
 BENCHMARK_NON_ENROLLING = 1 / 3  # Medidata, 2,000+ studies: about one site in three never enrolls (domain.md §2)
 
 with st.spinner("Loading sites…"):
     # Flagged once per scope and cached: every site of the trial(s) against its peers, whichever site is in view.
     now_flagged = ui.composed(overview.flagged_sites, scope.replace(site=None))
+    # The headline figures need no forecast: the sites page does not pay for forecasting every trial.
+    now = overview.view_basis(ui.composed, scope.replace(site=None), settings, forecast=False, flags=True)
+    then = overview.view_basis(ui.composed, overview.then_scope(scope).replace(site=None), settings, forecast=False, flags=True)
 
 
 def min_denominator(key: str) -> float:
@@ -55,15 +59,6 @@ def few_sites_note(n_eligible: int, what: str) -> str | None:
 flagged, baselines = now_flagged.sites, now_flagged.baselines
 
 
-def counts(frame: pd.DataFrame) -> dict[str, int]:
-    """Active sites, sites with a red flag, and sites with amber flags only."""
-    if frame.empty:
-        return {"active": 0, "red": 0, "amber": 0}
-    return {
-        "active": int((frame["site_status"] == "active").sum()),
-        "red": int((frame["n_red"] > 0).sum()),
-        "amber": int(((frame["n_red"] == 0) & (frame["n_amber"] > 0)).sum()),
-    }
 
 flag_note = (
     f"Flags compare each site with the other sites of its trial (over-dispersion-adjusted z-score, Zink et al. 2018): "
@@ -79,15 +74,8 @@ if scope.trial is None:
     if flagged.empty:
         st.info("No sites match these filters.")
         st.stop()
-    then = counts(ui.composed(overview.flagged_sites, overview.then_scope(scope).replace(site=None)).sites)
-    now = counts(flagged)
-    tiles = st.columns(3)
-    ui.tile(tiles[0], "Sites active", f"{now['active']:,}", now=now["active"], then=then["active"], since=scope.since,
-            better=None, help="Activated and not closed by the as-of date.")
-    ui.tile(tiles[1], "Sites with a red flag", f"{now['red']:,}", now=now["red"], then=then["red"], since=scope.since,
-            better="down", help=flag_note)
-    ui.tile(tiles[2], "Sites with an amber flag only", f"{now['amber']:,}", now=now["amber"], then=then["amber"],
-            since=scope.since, better="down", help=flag_note)
+    for column, key in zip(st.columns(4), ("sites_active", "sites_non_enrolling", "sites_red_flag", "sites_amber_flag")):
+        ui.figure(column, registry.evaluate(key, now, then), scope.since, note=flag_note if key.endswith("_flag") else None)
     worst = flagged[(flagged["n_red"] + flagged["n_amber"]) > 0].sort_values(
         ["n_red", "n_amber", "protocol_number", "site_number"], ascending=[False, False, True, True]
     )
@@ -96,7 +84,7 @@ if scope.trial is None:
         st.info("No site is flagged amber or red.")
     else:
         rows = []
-        for _, r in worst.head(30).iterrows():
+        for _, r in worst.head(WORST_SITES).iterrows():
             names = [SITE_INDICATORS[k].label for k in INDICATORS if r[f"flag_{k}"] in ("red", "amber")]
             rows.append({
                 "site": ui.link(ctx.link("sites", trial=r["protocol_number"], site=r["site_number"]), r["site_number"]),
@@ -113,7 +101,8 @@ if scope.trial is None:
             numeric=("red", "amber"), nowrap=("site", "trial"),
         )
     st.caption(flag_note)
-    ui.download_table("⬇️ Download sites (CSV)", flagged, f"sites_{scope.as_of}", sheet="Sites")
+    ui.download_table(ui.download_label("sites", len(flagged), min(len(worst), WORST_SITES)), flagged, f"sites_{scope.as_of}",
+                      sheet="Sites")
     st.stop()
 
 # ---------------------------------------------------------------------- trial view
@@ -129,25 +118,13 @@ if chosen_site is not None and chosen_site not in site_numbers:
     st.warning(f"Site {chosen_site!r} was not found in trial {scope.trial}; showing all its sites.", icon="⚠️")
     chosen_site = None
 
-active = flagged[flagged["site_status"] == "active"]
-non_enrolling = [
-    metrics.is_non_enrolling(d, e, min_days=settings.non_enrolling_days) for d, e in zip(active["days_open"], active["n_enrolled"])
-]
-share = metrics.ratio(sum(non_enrolling), len(active))
-then = counts(ui.composed(overview.flagged_sites, overview.then_scope(scope).replace(site=None)).sites)
-tiles = st.columns(3)
-ui.tile(tiles[0], "Active sites", f"{len(active):,}", now=len(active), then=then["active"],
-        since=scope.since, better=None, help="Activated and not closed by the as-of date.")
-tiles[1].metric(
-    "Non-enrolling sites", f"{sum(non_enrolling):,}",
-    delta=f"{'—' if share is None else format(share, '.0%')} of active · benchmark ≈ 1 in 3", delta_color="off", delta_arrow="off",
-    help=f"Active for at least {settings.non_enrolling_days} days with nobody enrolled. "
-    "Industry benchmark (Medidata, 2,000+ studies): about one site in three never enrolls a patient.",
-)
-now = counts(flagged)
-ui.tile(tiles[2], "Sites with a red flag", f"{now['red']:,}", now=now["red"], then=then["red"], since=scope.since,
-        better="down", help=flag_note)
-st.caption(f"{len(active):,} of {len(flagged):,} sites active · {now['amber']:,} more with amber flags only.")
+shown = {key: registry.evaluate(key, now, then)
+          for key in ("sites_active", "sites_non_enrolling", "sites_red_flag", "sites_amber_flag")}
+for column, (key, value) in zip(st.columns(4), shown.items()):
+    ui.figure(column, value, scope.since, note=flag_note if key.endswith("_flag") else None)
+share = metrics.ratio(shown["sites_non_enrolling"].value, shown["sites_active"].value)
+st.caption(f"{shown['sites_active'].display} of {len(flagged):,} sites active · non-enrolling: "
+           f"{'—' if share is None else format(share, '.0%')} of active (industry benchmark: about 1 in 3).")
 
 medians = {key: values(flagged, key).median() for key in INDICATORS}
 
@@ -158,10 +135,15 @@ if chosen_site is not None:
     st.caption(f"{r['country_name']} · {r['site_status']} · activated {day(r['activated_date'])} · "
                f"{int(r['n_enrolled'])} enrolled of {int(r['n_planned_subjects'])} planned")
     st.markdown(ui.link(ctx.link("sites", site=None), f"← All sites of {scope.trial}"), unsafe_allow_html=True)
-    rows = []
+    rows, raw = [], []
     for key in INDICATORS:
         ind = SITE_INDICATORS[key]
         median = medians[key]
+        raw.append({
+            "indicator": ind.label, "unit": ind.unit,
+            "site_value": values(flagged[flagged["site_number"] == chosen_site], key).iloc[0], "trial_median": median,
+            "numerator": r[ind.numerator], "denominator": r[ind.denominator], "z": r[f"z_{key}"], "flag": r[f"flag_{key}"],
+        })
         rows.append({
             "indicator": ui.cell(f"{ind.label} ({ind.unit})"),
             "site": ui.cell(values(flagged[flagged["site_number"] == chosen_site], key).iloc[0], FORMAT[key]),
@@ -172,6 +154,8 @@ if chosen_site is not None:
         })
     ui.html_table(rows, {"indicator": "Indicator", "site": "This site", "median": "Trial median", "of": "Numerator ÷ denominator",
                          "z": "z", "flag": "Flag"}, numeric=("site", "median", "of", "z"), nowrap=("flag",))
+    ui.download_table(ui.download_label(f"site {r['site_number']}'s indicators", len(raw)), pd.DataFrame(raw),
+                      f"site_{scope.trial}_{r['site_number']}_{scope.as_of}", sheet="Site indicators")
     st.markdown(
         f"**Open queries:** {int(r['n_queries_open'])} of {int(r['n_queries'])} raised, {int(r['n_queries_open_30d'])} open more than 30 days · "
         f"median days to close {ui.cell(r['median_days_to_close'], '{:.1f}') if not pd.isna(r['median_days_to_close']) else '—'}  \n"
@@ -319,3 +303,5 @@ with right:
         hide_index=True,
         width="stretch",
     )
+    ui.download_table(ui.download_label("countries", len(countries)), countries, f"sites_countries_{scope.trial}_{scope.as_of}",
+                      sheet="Countries")

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, health, metrics, ui
+from dashboard import charts, health, metrics, registry, ui
 from dashboard.metrics import MILESTONE_STATUS_LABEL, SUPPLY_RISK_LABEL
 from dashboard.settings import get_settings
 from queries import overview, vendors
@@ -17,18 +17,22 @@ UPCOMING_DAYS = 90
 TIMELINE_TRIALS = 30  # rows of the portfolio timeline: beyond this it is a scroll, not a picture
 RISK_COLOUR = {"conflict": "red", "near_miss": "amber", "clear": "green"}
 
+TILES = (("milestones_overdue", "milestones_forecast_late", "supply_conflicts"),
+         ("stability_pulls_overdue", "milestones_contracted", "forecasts_moved"))
+
 with st.spinner("Loading vendor milestones…"):
-    milestones = ui.cached(vendors.milestones, scope)
-    links = ui.cached(vendors.supply_links, scope)
+    # Milestone figures need no forecast: the page does not pay for forecasting every trial.
+    now = overview.view_basis(ui.composed, scope, settings, forecast=False, vendor=True)
+    then = overview.view_basis(ui.composed, overview.then_scope(scope), settings, forecast=False, vendor=True)
     scorecard = ui.cached(vendors.vendor_scorecard, scope, tolerance_days=settings.milestone_amber_days)
-    changes = ui.cached(vendors.forecast_changes, scope)
 
 st.title("Vendors" + (f" · {scope.trial}" if scope.trial else ""))
 st.caption(
     f"{'Trial ' + scope.trial if scope.trial else 'Every trial in view'} · CRO and CMO milestones as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}"
 )
 
-if milestones.empty:
+statuses = now.milestones
+if statuses.empty:
     st.info("No vendor milestones are recorded for " + (f"trial {scope.trial}." if scope.trial else "the trials in view."))
     st.stop()
 
@@ -41,43 +45,18 @@ def trial_cell(protocol: str) -> str:
     return ui.link(ctx.link("vendors", trial=protocol), protocol)
 
 
-statuses = health.milestone_statuses(milestones, scope.as_of, settings)
 contract = statuses[statuses["milestone_kind"] == "contract"]
+links = now.supply
+changes = now.moved
 
 # --- Supply risk: at the top when any exists -----------------------------------------------------
-margins = [
-    metrics.supply_margin(s.date(), c.date(), lead, near_miss_days=settings.supply_near_miss_days)
-    for s, c, lead in zip(links["supply_date"], links["clinical_date"], links["lead_time_days"])
-]
-links = links.assign(
-    margin_days=pd.array([m.margin_days for m in margins], dtype="Int64"),
-    conflict_days=pd.array([m.conflict_days for m in margins], dtype="Int64"),
-    risk=[m.kind for m in margins],
-)
-# Once the clinical milestone is done, the supply can no longer hold it up.
-open_links = links[~links["is_clinical_done"]]
-risks = open_links[open_links["risk"] != "clear"].sort_values(["margin_days", "protocol_number"])
+risks = health.open_supply_risks(links)
 conflicts = risks[risks["risk"] == "conflict"]
 
-then_scope = overview.then_scope(scope)
-then_statuses = health.milestone_statuses(ui.cached(vendors.milestones, then_scope), then_scope.as_of, settings)
-then_contract = then_statuses[then_statuses["milestone_kind"] == "contract"]
-overdue, forecast_late = int((contract["status"] == "late").sum()), int((contract["status"] == "at_risk").sum())
-tiles = st.columns(5)
-tiles[0].metric("Contracted milestones", f"{len(contract):,}", help="CRO and CMO contract milestones of the trials in view (stability pulls and expiry not counted).")
-ui.tile(tiles[1], "Overdue", f"{overdue}", now=overdue, then=int((then_contract["status"] == "late").sum()), since=scope.since,
-        better="down", help="Not done and the baseline (contracted) date has passed.")
-ui.tile(tiles[2], "Forecast late", f"{forecast_late}", now=forecast_late, then=int((then_contract["status"] == "at_risk").sum()),
-        since=scope.since, better="down", help="Not yet due, but forecast after the baseline date.")
-tiles[3].metric(
-    "Supply conflicts", f"{len(conflicts)}",
-    delta=f"{len(risks) - len(conflicts)} near miss{'es' if len(risks) - len(conflicts) != 1 else ''}", delta_color="off", delta_arrow="off",
-    help=f"Open supply milestones that, with their lead time, land after the clinical milestone they must precede; near miss: less than {settings.supply_near_miss_days} days to spare.",
-)
-tiles[4].metric(
-    "Forecasts moved", f"{len(changes)}", delta=f"since {scope.since:%d %b %Y}", delta_color="off", delta_arrow="off",
-    help="Open milestones whose forecast date changed between the compare date and the as-of date.",
-)
+for keys in TILES:
+    for column, key in zip(st.columns(len(keys)), keys):
+        note = f"Near misses: {registry.evaluate('supply_near_misses', now).display}." if key == "supply_conflicts" else None
+        ui.figure(column, registry.evaluate(key, now, then), scope.since, note=note)
 
 if not risks.empty:
     st.subheader("⚠️ Supply risk", help="Margin = clinical milestone date − lead time − supply milestone date (actual if done, else forecast).")
@@ -231,8 +210,9 @@ else:
         status_label=upcoming["status"].map(MILESTONE_STATUS_LABEL), colour=upcoming["rag"].map(ui.health_label)
     )[["protocol_number", "lane", "vendor_name", "milestone_name", "baseline_date", "forecast_date", "slip_days", "status_label",
        "colour", "payment_amount"]]
+    upcoming_shown = ui.page_of(table, "upcoming_page", "milestones")
     st.dataframe(
-        ui.page_of(table, "upcoming_page", "milestones"),
+        upcoming_shown,
         column_config={
             "protocol_number": "Trial", "lane": "Lane", "vendor_name": "Vendor", "milestone_name": "Milestone",
             "baseline_date": st.column_config.DateColumn("Baseline", format="DD MMM YYYY"),
@@ -244,7 +224,8 @@ else:
         hide_index=True,
         width="stretch",
     )
-    ui.download_table("⬇️ Download upcoming (CSV)", table, f"milestones_upcoming_{scope.as_of}", sheet="Upcoming milestones")
+    ui.download_table(ui.download_label("upcoming milestones", len(table), len(upcoming_shown)), table,
+                      f"milestones_upcoming_{scope.as_of}", sheet="Upcoming milestones")
 
 # --- Every milestone ---------------------------------------------------------------------------
 with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expiry included"):
@@ -252,8 +233,9 @@ with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expir
         ["protocol_number", "lane", "vendor_name", "milestone_name", "milestone_kind", "baseline_date", "forecast_date", "actual_date",
          "slip_days", "status_label", "colour", "payment_amount"]
     ]
+    everything_shown = ui.page_of(everything, "milestones_page", "milestones")
     st.dataframe(
-        ui.page_of(everything, "milestones_page", "milestones"),
+        everything_shown,
         column_config={
             "protocol_number": "Trial", "lane": "Lane", "vendor_name": "Vendor", "milestone_name": "Milestone", "milestone_kind": "Kind",
             "baseline_date": st.column_config.DateColumn("Baseline", format="DD MMM YYYY"),
@@ -266,4 +248,5 @@ with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expir
         hide_index=True,
         width="stretch",
     )
-    ui.download_table("⬇️ Download all milestones (CSV)", everything, f"milestones_{scope.as_of}", sheet="All milestones")
+    ui.download_table(ui.download_label("milestones", len(everything), len(everything_shown)), everything,
+                      f"milestones_{scope.as_of}", sheet="All milestones")

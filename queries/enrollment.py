@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import Connection, Select, and_, case, func, literal, or_, select, union_all
 
 from dashboard.access import Scope
 from dashboard.schema import country, enrollment_plan, site, subject, trial
 from queries.common import as_date, days_between, frame, month_start, scoped_trial_ids
+
+
+def target_reached(trial_ids: Select):
+    """A subquery, one row per trial of `trial_ids` whose enrollment has reached its target: the date it did.
+
+    That date is when the last patient was in (domain.md §7), whatever the LPI milestone records; compare it
+    with as_of, since the count on a date only includes subjects enrolled by then.
+    """
+    ranked = (
+        select(
+            subject.c.trial_id,
+            subject.c.enrolled_date,
+            func.row_number().over(partition_by=subject.c.trial_id, order_by=(subject.c.enrolled_date, subject.c.subject_id)).label("rank"),
+        )
+        .where(subject.c.trial_id.in_(trial_ids), subject.c.enrolled_date.is_not(None))
+        .subquery("ranked")
+    )
+    return (
+        select(ranked.c.trial_id, ranked.c.enrolled_date.label("target_reached_date"))
+        .join(trial, trial.c.trial_id == ranked.c.trial_id)
+        .where(ranked.c.rank == trial.c.n_planned_subjects, trial.c.n_planned_subjects > 0)
+        .subquery("target_reached")
+    )
 
 
 def enrolled_by_month(conn: Connection, scope: Scope, *, by_country: bool = False) -> pd.DataFrame:

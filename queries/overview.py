@@ -1,4 +1,5 @@
-"""Every trial's health, composed from several queries the same way for every page and the status e-mail."""
+"""What the figures of a view are computed from, composed from several queries the same way for every page, the
+status e-mail and the figures command: every trial's health, its sites' flags, its vendors' risks."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ import pandas as pd
 
 from dashboard import health
 from dashboard.access import Scope
+from dashboard.registry import Basis
 from dashboard.settings import Settings
 from queries import budget, enrollment, portfolio, sites, vendors
 
-# Runs a query function of this package for a scope: the pages pass ui.cached, the digest a connection.
+# Runs a query function of this package for a scope: the pages pass ui.cached, the command lines a connection.
 Run = Callable[[Callable[..., pd.DataFrame], Scope], pd.DataFrame]
+# Runs a composed function of this module for a scope: the pages pass ui.composed (cached), the command lines
+# call it with their run, settings and forecast.
+Compose = Callable[[Callable, Scope], object]
 
 
 @dataclass
@@ -21,21 +26,30 @@ class TrialHealth:
     """One row per trial of the scope with its health (domain.md §7), and what it was computed from."""
 
     trials: pd.DataFrame
-    milestones: pd.DataFrame
-    sites: pd.DataFrame
+    milestones: pd.DataFrame  # health.milestone_statuses rows
+    sites: pd.DataFrame  # enrollment.sites rows
     outlooks: dict[str, health.Outlook]
 
 
-def trial_health(run: Run, scope: Scope, settings: Settings, predict: Callable) -> TrialHealth:
-    """Every trial of the scope with its enrollment, budget, schedule and overall health as of scope.as_of."""
+def trial_health(run: Run, scope: Scope, settings: Settings, predict: Callable | None) -> TrialHealth:
+    """Every trial of the scope with its enrollment, budget, schedule and overall health as of scope.as_of.
+
+    Without `predict` nothing is forecast: no outlooks, and enrollment health from enrolled ÷ planned to date only
+    (for views that show no forecast figure, so they do not pay for forecasting every trial).
+    """
     summary = run(portfolio.trial_summary, scope)
     milestones = run(vendors.milestones, scope)
-    sites = run(enrollment.sites, scope)
-    outlooks = health.enrollment_outlooks(
-        summary, run(enrollment.forecast_inputs, scope), sites, milestones, scope.as_of, predict, settings
+    site_rows = run(enrollment.sites, scope)
+    outlooks = {} if predict is None else health.enrollment_outlooks(
+        summary, run(enrollment.forecast_inputs, scope), site_rows, milestones, scope.as_of, predict, settings
     )
     trials = health.trial_health(summary, run(budget.evm_by_trial, scope), milestones, scope.as_of, settings, outlooks)
-    return TrialHealth(trials, milestones, sites, outlooks)
+    return TrialHealth(trials, health.milestone_statuses(milestones, scope.as_of, settings), site_rows, outlooks)
+
+
+def trial_facts(run: Run, scope: Scope, settings: Settings, predict: Callable | None = None) -> TrialHealth:
+    """trial_health without forecasts (see there)."""
+    return trial_health(run, scope, settings, None)
 
 
 @dataclass
@@ -52,19 +66,49 @@ def flagged_sites(run: Run, scope: Scope, settings: Settings, predict: Callable 
     return FlaggedSites(frame, baselines)
 
 
+@dataclass
+class VendorRisks:
+    """The scope's supply links with their risk (health.supply_risks), and the milestone forecasts that moved
+    between the compare date and the as-of date (vendors.forecast_changes with each milestone's kind and status)."""
+
+    supply: pd.DataFrame
+    moved: pd.DataFrame
+
+
+def vendor_risks(run: Run, scope: Scope, settings: Settings, predict: Callable | None = None) -> VendorRisks:
+    """Supply risks and moved forecasts of the scope's trials as of scope.as_of."""
+    supply = health.supply_risks(run(vendors.supply_links, scope), settings)
+    statuses = health.milestone_statuses(run(vendors.milestones, scope), scope.as_of, settings)
+    moved = run(vendors.forecast_changes, scope).merge(
+        statuses[["protocol_number", "milestone_code", "milestone_kind", "slip_days", "status", "rag"]],
+        on=["protocol_number", "milestone_code"], how="left",
+    )
+    return VendorRisks(supply, moved)
+
+
+def view_basis(
+    compose: Compose, scope: Scope, settings: Settings, *, forecast: bool = True, flags: bool = False, vendor: bool = False
+) -> Basis:
+    """The registry's Basis for the view of `scope`: its trials' health (forecast unless `forecast` is False), and
+    (when asked) their sites' flags and vendor risks, each composed through `compose` (ui.composed on the pages, so
+    each part is cached by scope)."""
+    found = compose(trial_health if forecast else trial_facts, scope)
+    flagged = compose(flagged_sites, scope.replace(site=None)) if flags else None
+    risks = compose(vendor_risks, scope) if vendor else None
+    return Basis(
+        scope.as_of, settings, found.trials, found.milestones, found.outlooks, found.sites,
+        flags=None if flagged is None else flagged.sites,
+        supply=None if risks is None else risks.supply,
+        moved=None if risks is None else risks.moved,
+        forecast=forecast,
+    )
+
+
 def then_scope(scope: Scope) -> Scope:
     """The same view as of its compare date (`since`), to show what changed."""
     return scope.replace(as_of=scope.since, since=scope.since - (scope.as_of - scope.since))
 
 
-# What the "changed" column and the digest compare between since and as_of.
-COMPARED = ("overall_health", "enrollment_health", "budget_health", "schedule_health", "n_enrolled", "n_milestones_late",
-            "n_sites_active", "cpi", "p_meet_plan")
-
-
-def with_then(now: pd.DataFrame, then: pd.DataFrame) -> pd.DataFrame:
-    """`now` with each compared column as of the compare date beside it, as `<column>_then` (empty for a new trial)."""
-    kept = [c for c in COMPARED if c in then.columns]
-    return now.merge(
-        then[["protocol_number", *kept]].rename(columns={c: f"{c}_then" for c in kept}), on="protocol_number", how="left"
-    )
+def direct(run: Run, settings: Settings, predict: Callable) -> Compose:
+    """A Compose for the command lines: each composed function called straight away with `run`."""
+    return lambda function, scope: function(run, scope, settings, predict)

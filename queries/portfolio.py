@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, case, func, or_, select
 from dashboard.access import Scope
 from dashboard.schema import enrollment_plan, load_log, site, sponsor, subject, trial
 from queries.common import frame, scoped_trial_ids, trial_conditions
+from queries.enrollment import target_reached
 
 
 def _month_start(day: date) -> date:
@@ -39,7 +40,8 @@ def trial_options(conn: Connection, scope: Scope) -> pd.DataFrame:
 
 
 def trial_summary(conn: Connection, scope: Scope) -> pd.DataFrame:
-    """One row per trial in scope: identity, status, sites active, subjects screened and enrolled, plan to date."""
+    """One row per trial in scope: identity, status, sites active, subjects screened and enrolled, plan to date, and the
+    day enrollment reached its target (empty until it has, by as_of)."""
     as_of, since = scope.as_of, scope.since
     trials = scoped_trial_ids(scope)
     sites = (
@@ -93,6 +95,8 @@ def trial_summary(conn: Connection, scope: Scope) -> pd.DataFrame:
         .group_by(per_country.c.trial_id)
         .subquery("plan")
     )
+    reached = target_reached(trials)
+    reached = target_reached(trials)
     query = (
         select(
             trial.c.protocol_number,
@@ -112,12 +116,14 @@ def trial_summary(conn: Connection, scope: Scope) -> pd.DataFrame:
             func.coalesce(subjects.c.n_enrolled_since, 0).label("n_enrolled_since"),
             func.coalesce(plan.c.n_planned_previous_month, 0).label("n_planned_previous_month"),
             func.coalesce(plan.c.n_planned_current_month, 0).label("n_planned_current_month"),
+            case((reached.c.target_reached_date <= as_of, reached.c.target_reached_date)).label("target_reached_date"),
         )
         .select_from(
             trial.join(sponsor, sponsor.c.sponsor_id == trial.c.sponsor_id)
             .outerjoin(sites, sites.c.trial_id == trial.c.trial_id)
             .outerjoin(subjects, subjects.c.trial_id == trial.c.trial_id)
             .outerjoin(plan, plan.c.trial_id == trial.c.trial_id)
+            .outerjoin(reached, reached.c.trial_id == trial.c.trial_id)
         )
         .where(*trial_conditions(scope))
         .order_by(trial.c.protocol_number)
@@ -132,7 +138,7 @@ def trial_summary(conn: Connection, scope: Scope) -> pd.DataFrame:
         "n_planned_previous_month",
         "n_planned_current_month",
     )
-    return frame(conn, query, {name: "int" for name in ints})
+    return frame(conn, query, {**{name: "int" for name in ints}, "target_reached_date": "date"})
 
 
 def freshness(conn: Connection, scope: Scope) -> pd.DataFrame:

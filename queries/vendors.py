@@ -9,8 +9,10 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Connection, FromClause, and_, case, func, literal, select
 
 from dashboard.access import Scope
+from dashboard.health import LPI_CODE
 from dashboard.schema import milestone, milestone_forecast, sponsor, trial, vendor
 from queries.common import as_date, days_between, frame, scoped_trial_ids
+from queries.enrollment import target_reached
 
 
 @dataclass(frozen=True)
@@ -45,15 +47,35 @@ def _forecast_on(day: date, of: FromClause = milestone) -> _ForecastOn:
     return _ForecastOn(forecast_date, recorded)
 
 
-def _actual_on(day: date):
-    """The milestone's actual date if it was done by `day` (a later actual had not happened yet)."""
-    return case((milestone.c.actual_date <= day, milestone.c.actual_date), else_=None)
+def _reached(scope: Scope):
+    """The day each scoped trial's enrollment reached its target (a subquery to outer-join on trial_id)."""
+    return target_reached(scoped_trial_ids(scope))
+
+
+def _actual_on(day: date, reached, of: FromClause = milestone):
+    """The milestone's (of `of`) actual date if it was done by `day`: as recorded (a later actual had not happened
+    yet) or, for the last patient in, the day enrollment reached its target by then, recorded or not (domain.md §7)."""
+    return case(
+        (of.c.actual_date <= day, of.c.actual_date),
+        (and_(of.c.milestone_code == LPI_CODE, reached.c.target_reached_date <= day), reached.c.target_reached_date),
+        else_=None,
+    )
+
+
+def _actual_source(day: date, reached, of: FromClause = milestone):
+    """Where the actual of _actual_on comes from: "recorded", "enrollment" (the enrollment data), or NULL when not done."""
+    return case(
+        (of.c.actual_date <= day, literal("recorded")),
+        (and_(of.c.milestone_code == LPI_CODE, reached.c.target_reached_date <= day), literal("enrollment")),
+        else_=None,
+    )
 
 
 def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
     """One row per milestone in scope: baseline, the forecast last recorded ≤ as_of, the actual if ≤ as_of."""
     as_of = scope.as_of
     forecast = _forecast_on(as_of)
+    reached = _reached(scope)
     precedes = milestone.alias("precedes")
     query = (
         select(
@@ -70,7 +92,8 @@ def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
             milestone.c.baseline_date,
             forecast.forecast_date.label("forecast_date"),
             forecast.recorded_date.label("forecast_recorded_date"),
-            _actual_on(as_of).label("actual_date"),
+            _actual_on(as_of, reached).label("actual_date"),
+            _actual_source(as_of, reached).label("actual_source"),
             milestone.c.payment_amount,
             precedes.c.milestone_code.label("precedes_code"),
             milestone.c.lead_time_days,
@@ -79,6 +102,7 @@ def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
             milestone.join(trial, trial.c.trial_id == milestone.c.trial_id)
             .join(vendor, vendor.c.vendor_id == milestone.c.vendor_id)
             .outerjoin(precedes, precedes.c.milestone_id == milestone.c.precedes_milestone_id)
+            .outerjoin(reached, reached.c.trial_id == milestone.c.trial_id)
         )
         .where(milestone.c.trial_id.in_(scoped_trial_ids(scope)))
         .order_by(trial.c.protocol_number, milestone.c.lane, milestone.c.sequence)
@@ -93,6 +117,7 @@ def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
             "forecast_date": "date",
             "forecast_recorded_date": "date",
             "actual_date": "date",
+            "actual_source": "str",
             "payment_amount": "float",
             "lead_time_days": "int",
         },
@@ -176,6 +201,7 @@ def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
     Each date is the actual if done by as_of, else the forecast recorded by then, else the baseline.
     """
     as_of = scope.as_of
+    reached = _reached(scope)
     clinical = milestone.alias("clinical")
     supply_forecast, clinical_forecast = _forecast_on(as_of), _forecast_on(as_of, clinical)
     supply_vendor, clinical_vendor = vendor.alias("supply_vendor"), vendor.alias("clinical_vendor")
@@ -186,18 +212,16 @@ def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
             milestone.c.milestone_name.label("supply_name"),
             supply_vendor.c.vendor_name.label("supply_vendor_name"),
             milestone.c.baseline_date.label("supply_baseline_date"),
-            func.coalesce(_actual_on(as_of), supply_forecast.forecast_date, milestone.c.baseline_date).label("supply_date"),
-            (milestone.c.actual_date <= as_of).label("is_supply_done"),
+            func.coalesce(_actual_on(as_of, reached), supply_forecast.forecast_date, milestone.c.baseline_date).label("supply_date"),
+            _actual_on(as_of, reached).is_not(None).label("is_supply_done"),
             clinical.c.milestone_code.label("clinical_code"),
             clinical.c.milestone_name.label("clinical_name"),
             clinical_vendor.c.vendor_name.label("clinical_vendor_name"),
             clinical.c.baseline_date.label("clinical_baseline_date"),
-            func.coalesce(
-                case((clinical.c.actual_date <= as_of, clinical.c.actual_date), else_=None),
-                clinical_forecast.forecast_date,
-                clinical.c.baseline_date,
-            ).label("clinical_date"),
-            (clinical.c.actual_date <= as_of).label("is_clinical_done"),
+            func.coalesce(_actual_on(as_of, reached, clinical), clinical_forecast.forecast_date, clinical.c.baseline_date).label(
+                "clinical_date"
+            ),
+            _actual_on(as_of, reached, clinical).is_not(None).label("is_clinical_done"),
             milestone.c.lead_time_days,
         )
         .select_from(
@@ -209,6 +233,7 @@ def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
             .join(trial, trial.c.trial_id == milestone.c.trial_id)
             .join(supply_vendor, supply_vendor.c.vendor_id == milestone.c.vendor_id)
             .join(clinical_vendor, clinical_vendor.c.vendor_id == clinical.c.vendor_id)
+            .outerjoin(reached, reached.c.trial_id == milestone.c.trial_id)
         )
         .where(milestone.c.trial_id.in_(scoped_trial_ids(scope)))
         .order_by(trial.c.protocol_number, milestone.c.sequence)
@@ -241,12 +266,13 @@ def vendor_scorecard(conn: Connection, scope: Scope, tolerance_days: int = 0) ->
     """
     as_of = scope.as_of
     d = as_date(as_of)
-    actual = _actual_on(as_of)
+    reached = _reached(scope)
+    actual = _actual_on(as_of, reached)
     fc = _forecast_on(as_of).forecast_date
     base = milestone.c.baseline_date
     expected = func.coalesce(fc, base)
-    is_done = milestone.c.actual_date <= as_of
-    is_open = (milestone.c.actual_date.is_(None)) | (milestone.c.actual_date > as_of)
+    is_done = actual.is_not(None)
+    is_open = actual.is_(None)
     slip = case(
         (is_done, days_between(actual, base)),
         (base >= d, func.coalesce(days_between(fc, base), literal(0))),
@@ -273,6 +299,7 @@ def vendor_scorecard(conn: Connection, scope: Scope, tolerance_days: int = 0) ->
         .select_from(
             milestone.join(trial, trial.c.trial_id == milestone.c.trial_id)
             .join(sponsor, sponsor.c.sponsor_id == trial.c.sponsor_id)
+            .outerjoin(reached, reached.c.trial_id == milestone.c.trial_id)
         )
         .where(milestone.c.trial_id.in_(scoped_trial_ids(scope)), milestone.c.milestone_kind == "contract")
         .subquery("per_milestone")

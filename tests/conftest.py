@@ -17,6 +17,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,32 @@ def empty_db_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     return request.getfixturevalue("pg_url")
+
+
+# Shared fixture databases (read-only for the tests that use them)
+
+
+@pytest.fixture(scope="session")
+def tiny_db(tmp_path_factory):
+    """The hand-counted tiny portfolio (tests/tiny_portfolio.py has the counts) in a SQLite file, shared by the session."""
+    import tiny_portfolio
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('tiny_db') / 'tiny.db'}"
+    tiny_portfolio.build(url)
+    return url
+
+
+SMALL_DEMO_TODAY = date(2026, 11, 20)
+
+
+@pytest.fixture(scope="session")
+def small_demo_db(tmp_path_factory):
+    """The demo with its planted trials only (seed 7, 7 trials of the main sponsor), data cut 20 Nov 2026, in SQLite."""
+    from dashboard import demo
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('small_demo_db') / 'demo.db'}"
+    demo.build(url, seed=7, n_trials=7, today=SMALL_DEMO_TODAY)
+    return url
 
 
 # Browser and app server

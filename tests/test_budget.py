@@ -133,9 +133,12 @@ def test_trial_tiles_and_s_curve(monkeypatch, tiny_url):
     at = open_page(monkeypatch, tiny_url, "budget", trial="T-1", as_of=AS_OF)
     assert not at.exception
     tiles = metrics(at)
-    assert (tiles["BAC"], tiles["AC"], tiles["EV"]) == ("1.2k", "450", "550")
+    assert (tiles["BAC"], tiles["AC"], tiles["EV"]) == ("$1.2k", "$450", "$550")
     assert (tiles["CPI"], tiles["SPI"]) == ("1.22", "2.20")  # 550 ÷ 450, 550 ÷ 250
-    assert (tiles["EAC"], tiles["VAC"]) == ("982", "218")  # 1200 ÷ 1.22, 1200 − 982
+    assert (tiles["EAC"], tiles["VAC"]) == ("$982", "$218")  # 1200 ÷ 1.22, 1200 − 982
+    assert tiles["Cost per enrolled subject"] == "$150"  # 450 ÷ 3
+    html = " ".join(h.proto.body for h in at.get("html"))
+    assert "<b>SPI</b>" in html and "Schedule" not in html, "the SPI chip is labelled SPI: Schedule means milestone health"
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [trace["name"] for trace in spec["data"]] == ["PV", "EV", "AC", "EAC projection"]
     text = visible_text(at)
@@ -164,6 +167,7 @@ def demo_url(tmp_path_factory):
 
 def _amount(text: str) -> float:
     scale = {"k": 1e3, "M": 1e6, "bn": 1e9}
+    text = text.split(" ")[-1].lstrip("€$£¥")  # "€1.2M", "CHF 1.2M": the currency first
     for suffix, factor in scale.items():
         if text.endswith(suffix):
             return float(text[: -len(suffix)].replace(",", "")) * factor
@@ -178,7 +182,7 @@ def test_the_demo_overrunning_trial_shows_cpi_below_085_and_eac_above_bac(monkey
     tiles = metrics(at)
     assert float(tiles["CPI"]) < 0.85
     assert _amount(tiles["EAC"]) > _amount(tiles["BAC"])
-    assert any("At risk" in html.proto.body and "Cost" in html.proto.body for html in at.get("html"))
+    assert any("At risk" in html.proto.body and "<b>CPI</b>" in html.proto.body for html in at.get("html"))
 
 
 def test_the_curves_by_vendor_and_category_add_up_to_the_contract(conn):

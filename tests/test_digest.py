@@ -5,6 +5,7 @@ import email.policy
 import re
 import socket
 from datetime import date
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
@@ -55,6 +56,7 @@ class Document(HTMLParser):
         self._cell: list[str] | None = None
         self._href: str | None = None
         self._text: list[str] = []
+        self.html = html
         self.feed(html)
         self.text = " ".join("".join(self._text).split())
 
@@ -100,6 +102,11 @@ class Document(HTMLParser):
         self._text.append(data)
         if self._cell is not None:
             self._cell.append(data)
+
+    def key_figures(self) -> dict[str, tuple[str, str]]:
+        """The key-figure tiles: label → (value, the link the value opens)."""
+        found = re.findall(r'text-transform:uppercase[^>]*>([^<]*)</div><div[^>]*><a href="([^"]*)"[^>]*>([^<]*)</a>', self.html)
+        return {unescape(label): (unescape(value), unescape(href)) for label, href, value in found}
 
     def table(self, *headers: str) -> list[dict[str, str]]:
         """The one data table that has these headers."""
@@ -171,25 +178,36 @@ def test_every_link_carries_its_dates_and_opens_that_view(ann, opened):
 
 
 def test_a_trials_figures_are_those_its_pages_show(ann, opened):
-    """T-1's enrolled and CPI, and T-1's and T-2's late milestones, as the Enrollment, Budget and Portfolio pages show them."""
-    trials = {row["Trial"].split()[0]: row for row in ann.table("Trial", "Enrolled / target", "CPI", "Late milestones")}
+    """T-1's enrolled and CPI, and each trial's overdue milestones, as the pages its links open show them."""
+    trials = {row["Trial"].split()[0]: row for row in ann.table("Trial", "Enrolled / target", "CPI", "Milestones overdue")}
     assert set(trials) == {"T-1", "T-2"}
     t1 = trials["T-1"]
     assert t1["Enrolled / target"] == "3 / 10" and t1["CPI"] == "1.22"  # hand-counted (tiny_portfolio)
     assert metrics(opened(t1["Enrolled / target href"]))["Enrolled"] == t1["Enrolled / target"].split(" / ")[0]
     assert metrics(opened(t1["CPI href"]))["CPI"] == t1["CPI"]
     for row in trials.values():
-        # The trial opens on its overview; the Portfolio page for the same view has the late-milestone tile.
-        assert "/overview?" in row["Trial href"]
-        assert metrics(opened(row["Trial href"].replace("/overview?", "/?")))["Milestones late"] == row["Late milestones"]
-    assert trials["T-2"]["Late milestones"] == "1"  # the drug product release, due 06-01
+        # The count links to the trial's Vendors page, whose tile of the same label says the same number.
+        assert "/vendors?" in row["Milestones overdue href"]
+        assert metrics(opened(row["Milestones overdue href"]))["Milestones overdue"] == row["Milestones overdue"]
+    assert trials["T-2"]["Milestones overdue"] == "1"  # the drug product release, due 06-01
+    assert trials["T-1"]["Worst milestone slip"] == "Last patient in +45 d"
+
+
+def test_the_key_figures_are_the_tiles_their_links_open(ann, module_env, tiny_url):
+    """Each key figure of ann's e-mail, opened by ann, lands on a page with a tile of the same label and number."""
+    tiles = ann.key_figures()
+    assert tiles["Milestones overdue"][0] == "1" and tiles["Enrolled"][0] == "3" and tiles["Budget spent"][0] == "38%"
+    for label, (value, href) in tiles.items():
+        page, params = page_and_params(href)
+        at = open_page(module_env, tiny_url, page, user=tiny_portfolio.ACME_USER, **params)
+        assert metrics(at)[label] == value, label
 
 
 def test_the_digest_reports_what_changed_in_the_week(ann):
     """T-2 turned red on schedule (drug product release overdue); its two supply forecasts slipped; the supply conflict."""
     (changed,) = ann.table("Trial", "Overall health", "What changed")
     assert changed["Trial"].startswith("T-2") and changed["Overall health"] == "● Watch → ● At risk"
-    assert changed["What changed"].startswith("Schedule turned red: Drug product released +44 days")
+    assert changed["What changed"].startswith("Schedule turned red: Drug product released +44 d")
     slipped = ann.table("Trial", "Milestone", "Forecast", "Moved")
     assert [(r["Trial"], r["Moved"]) for r in slipped] == [("T-2", "+44 d"), ("T-2", "+19 d")]
     (supply,) = ann.table("Supply milestone", "Needed for", "Margin")

@@ -32,7 +32,8 @@ def test_trial_tiles_show_the_hand_counted_figures(t1):
     assert tiles["% of plan to date"] == "43%"  # 3 of 7 planned by 30 June
     # Nobody enrolled between 23 and 30 June (the compare date defaults to a week before).
     assert next(m for m in t1.metric if m.label == "Enrolled").delta == "no change"
-    assert "Last patient in (P50)" in tiles
+    assert "Last patient in (model P50)" in tiles
+    assert tiles["Last patient in (CRO forecast)"] == "15 Jan 2027"  # recorded 1 June
     assert "3 of 10 target (30%) · plan 7 by now · planned LPI 01 Dec 2026" in visible_text(t1)
 
 
@@ -42,7 +43,7 @@ def test_trial_tiles_show_the_change_since_the_compare_date(monkeypatch, tiny_ur
     assert not at.exception
     deltas = {m.label: m.delta for m in at.metric}
     assert deltas["Enrolled"] == "+1"
-    assert deltas["P(meet planned LPI)"].endswith(" pts")
+    assert deltas["P(LPI by plan)"].endswith(" pts")
 
 
 def test_the_curve_has_actual_plan_and_the_forecast_fan(t1):
@@ -93,7 +94,7 @@ def test_the_portfolio_view_is_read_a_page_at_a_time(monkeypatch, tiny_url):
 def test_a_trial_with_too_few_sites_forecasts_from_the_planned_rate_and_says_so(t1):
     # T-1 has 2 sites open (S3 is planned but not activated): too few to fit, so the plan's rate is the prior.
     assert any("Too little data to fit" in c and "planned" in c for c in t1.caption.values)
-    p = next(m for m in t1.metric if m.label == "P(meet planned LPI)").value
+    p = next(m for m in t1.metric if m.label == "P(LPI by plan)").value
     assert p.endswith("%") and int(p[:-1]) < 50
 
 

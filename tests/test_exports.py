@@ -143,9 +143,9 @@ def excel_buttons(at) -> list:
     ("page", "trial", "sheets"),
     [
         ("portfolio", "T-2", ["Trials"]),
-        ("enrollment", "T-2", ["Sites"]),
-        ("sites", "T-2", ["Sites"]),
-        ("budget", "T-1", ["Vendors", "Change orders"]),  # T-2 has no contract yet: no budget tables
+        ("enrollment", "T-2", ["Countries", "Sites"]),
+        ("sites", "T-2", ["Sites", "Countries"]),
+        ("budget", "T-1", ["Vendors", "Categories", "Change orders"]),  # T-2 has no contract yet: no budget tables
         ("vendors", "T-2", ["Supply risks", "Forecast changes", "Vendor scorecard", "Upcoming milestones", "All milestones"]),
     ],
 )
@@ -181,7 +181,7 @@ def test_a_signed_in_users_export_holds_their_sponsors_trials_only(monkeypatch, 
 
 def test_a_page_with_several_tables_keeps_the_csv_buttons_and_adds_one_excel_button(monkeypatch, tiny_url):
     at = open_page(monkeypatch, tiny_url, "budget", trial="T-1", as_of=AS_OF)
-    assert [b.proto.label for b in at.main.get("download_button")] == ["⬇️ Vendors (CSV)", "⬇️ Change orders (CSV)"]
+    assert [b.proto.label for b in at.main.get("download_button")] == ["⬇️ Vendors (CSV)", "⬇️ Download categories (CSV)", "⬇️ Change orders (CSV)"]
     assert len(excel_buttons(at)) == 1
 
 

@@ -1,5 +1,6 @@
 """Trial overview: one trial's health, enrollment, worst sites, budget, milestones and changes, each linking to its page."""
 
+import pandas as pd
 import pytest
 
 import tiny_portfolio
@@ -21,9 +22,15 @@ def test_the_overview_of_t1_shows_the_hand_counted_figures_and_links_to_every_pa
     assert not at.exception
     assert at.title[0].value == "Trial overview · T-1"
     tiles = metrics(at)
-    assert tiles["Enrolled (of 10)"] == "3"
+    assert tiles["Enrolled"] == "3"
     assert tiles["% of plan to date"] == "43%"
     assert tiles["CPI"] == "1.22"  # EV 550 ÷ AC 450
+    assert tiles["BAC"] == "$1.2k" and tiles["AC"] == "$450"
+    # The LPI: the CRO's forecast recorded on 1 June beside the model's median, and the days between them.
+    assert tiles["Last patient in (CRO forecast)"] == "15 Jan 2027"
+    model = tiles["Last patient in (model P50)"]
+    gap = (pd.Timestamp(model) - pd.Timestamp("2027-01-15")).days
+    assert tiles["Model P50 − CRO forecast"] == f"{gap:+,} d"
     tables = html_tables(at)
     milestones = tables[-1]
     lpi = next(m for m in milestones if m["Milestone"].startswith("Last patient in"))
@@ -42,9 +49,11 @@ def test_the_overview_says_what_changed_since_the_compare_date(monkeypatch, tiny
     assert not at.exception
     text = visible_text(at)
     assert "What changed since 30 Jun" in text
-    assert "+1 enrolled" in text
+    assert "Enrolled: 3 → 4" in text
+    assert "CPI: 1.22 → 0.43" in text and "Budget: On track → At risk" in text  # the July invoice counts from 1 July
+    assert "Last patient in (CRO forecast): 15 Jan 2027 → 01 Mar 2027" in text
     assert "Last patient in" in text and "forecast moved" in text
-    assert {m.label: m.delta for m in at.metric}["Enrolled (of 10)"] == "+1"
+    assert {m.label: m.delta for m in at.metric}["Enrolled"] == "+1"
 
 
 def test_without_a_trial_the_overview_lists_the_trials_to_pick(monkeypatch, tiny_url):

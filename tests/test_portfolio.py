@@ -32,7 +32,7 @@ def test_tiles_show_the_hand_counted_figures(acme):
     assert tiles["Enrolled"] == "3"
     assert tiles["Sites active"] == "2"
     assert tiles["Budget spent"] == "38%"
-    assert tiles["Milestones late"] == "1"
+    assert tiles["Milestones overdue"] == "1"  # T-2's drug product release: a contract milestone
     assert "3 of 18 planned subjects enrolled (17%)." in visible_text(acme)
 
 
@@ -42,11 +42,13 @@ def test_tiles_and_table_show_what_changed_since_the_compare_date(monkeypatch, t
     assert not at.exception
     deltas = {m.label: m.delta for m in at.metric}
     assert deltas["Enrolled"] == "+1"
-    assert deltas["Milestones late"] == "+1"
+    assert deltas["Milestones overdue"] == "+1"
     assert deltas["Active trials"] == "no change"
     (table,) = html_tables(at)
     changed = {row["Trial"]: row["Since 30 Jun"] for row in table}
-    assert changed == {"T-1": "+1 enrolled", "T-2": "+1 late milestone"}
+    assert "Enrolled: 3 → 4" in changed["T-1"]
+    assert "CPI: 1.22 → 0.43" in changed["T-1"]  # the July invoice of 999 counts from 1 July
+    assert changed["T-2"] == "Milestones overdue: 1 → 2"
 
 
 def test_the_trial_table_has_one_row_per_trial_with_its_health_worst_first(acme):
@@ -55,15 +57,15 @@ def test_the_trial_table_has_one_row_per_trial_with_its_health_worst_first(acme)
     t1, t2 = table
     assert t1["Trial href"] == "./overview?sponsor=ACME&trial=T-1&as_of=2026-06-30"
     assert t1["Enrolled / target"] == "3 / 10 30%"
-    assert t1["Enrollment"] == "At risk"  # P(last patient in by 1 Dec) is low: 3 of 10 with 2 sites open
-    assert t1["Budget"] == "On track"  # CPI 550 / 450
-    assert t1["CPI"] == "1.22"
-    assert t1["Schedule"] == "At risk"  # LPI forecast 45 days late
+    assert t1["CPI"] == "1.22"  # budget on track: no reason in "why"
     assert t1["Indication"] == "NSCLC Oncology · phase II · Enrolling"
-    assert t1["Next milestone"] == "Last patient in 15 Jan 2027" and t1["Slip"] == "+45 d"
-    assert t2["Enrollment"] == "No data"  # not yet enrolling
+    assert t1["Worst milestone slip"] == "Last patient in +45 d"
+    # Enrollment at risk (P(last patient in by 1 Dec) is low: 3 of 10 with 2 sites open); LPI forecast 45 days late.
+    assert t1["Why (red and amber)"].startswith("At risk P(LPI by plan) ") and "At risk Last patient in +45 d" in t1["Why (red and amber)"]
+    assert "CPI" not in t1["Why (red and amber)"], "a green dimension is no reason"
     assert t2["CPI"] == "—"  # no contract: undefined, not zero
-    assert t2["Next milestone"] == "Drug product released 15 Jul 2026" and t2["Slip"] == "+44 d"
+    assert t2["Worst milestone slip"] == "Drug product released +44 d"  # overdue since 1 Jun, expected 15 Jul
+    assert t2["Why (red and amber)"] == "At risk Drug product released +44 d"  # not enrolling yet: enrollment grey
     assert t2["Overall"] == "At risk"
 
 

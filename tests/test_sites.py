@@ -131,7 +131,7 @@ def t1(monkeypatch, sites_url):
 
 def test_the_trial_view_tiles_and_table(t1):
     tiles = metrics(t1)
-    assert tiles["Active sites"] == "2"
+    assert tiles["Sites active"] == "2"
     assert tiles["Non-enrolling sites"] == "0"
     assert tiles["Sites with a red flag"] == "0"
     table = t1.dataframe[0].value.set_index("site_name")
@@ -146,7 +146,7 @@ def test_the_trial_view_tiles_and_table(t1):
     assert (s1["screen_failure"], s1["dropout"]) == (pytest.approx(100 / 3), 50)
     assert s1["deviation_rate"] == pytest.approx(1 / 192 * 100 * 365.25 / 12)
     assert s1["enrollment_rate"] == pytest.approx(2 / (166 / (365.25 / 12)))
-    assert len(t1.main.get("download_button")) == 1
+    assert [b.proto.label for b in t1.main.get("download_button")] == ["⬇️ Download sites (CSV)", "⬇️ Download countries (CSV)"]
 
 
 def test_the_funnel_plot_has_sites_and_limits_and_says_when_too_few_sites_can_be_flagged(t1):
