@@ -3,18 +3,17 @@
 import streamlit as st
 
 from dashboard import ui
+from dashboard.links import DEFAULT_PAGE
+from dashboard.links import PAGES as LINK_PAGES
 from queries import portfolio
 
 st.set_page_config(page_title="Trial portfolio", page_icon="📊", layout="wide", initial_sidebar_state="expanded")
 
+ICONS = {"portfolio": "🗂️", "overview": "🧭", "enrollment": "📈", "sites": "🏥", "budget": "💶", "vendors": "🏭", "methods": "📖"}
+# One page per name of links.PAGES (the one list of pages), served at that name.
 PAGES = {
-    "portfolio": st.Page("pages/portfolio.py", title="Portfolio", icon="🗂️", url_path="portfolio", default=True),
-    "overview": st.Page("pages/overview.py", title="Trial overview", icon="🧭", url_path="overview"),
-    "enrollment": st.Page("pages/enrollment.py", title="Enrollment", icon="📈", url_path="enrollment"),
-    "sites": st.Page("pages/sites.py", title="Sites", icon="🏥", url_path="sites"),
-    "budget": st.Page("pages/budget.py", title="Budget", icon="💶", url_path="budget"),
-    "vendors": st.Page("pages/vendors.py", title="Vendors", icon="🏭", url_path="vendors"),
-    "methods": st.Page("pages/methods.py", title="Methods & definitions", icon="📖", url_path="methods"),
+    name: st.Page(f"pages/{name}.py", title=title, icon=ICONS[name], url_path=name, default=name == DEFAULT_PAGE)
+    for name, title in LINK_PAGES.items()
 }
 
 # The built-in sidebar menu drops the query string and resets bound widgets: hide it and draw our own.

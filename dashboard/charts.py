@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.formats import MARKER_COLOURS
+
 # Health colours (always shown beside a label, never alone).
-HEALTH_COLOUR = {"green": "#2e7d32", "amber": "#f2a900", "red": "#c62828", "grey": "#9e9e9e"}
+HEALTH_COLOUR = MARKER_COLOURS
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 
 
@@ -64,8 +66,8 @@ def enrollment_vs_plan(trials: pd.DataFrame, health_labels: dict[str, str]) -> g
     return _layout(fig, height=max(260, 34 * len(df) + 90), title="Enrollment against plan")
 
 
-def cost_vs_schedule(trials: pd.DataFrame, health_labels: dict[str, str]) -> go.Figure:
-    """Per trial: CPI against SPI, with the 0.85 and 0.95 thresholds; below-left is over budget and late."""
+def cost_vs_schedule(trials: pd.DataFrame, health_labels: dict[str, str], *, green: float = 0.95, amber: float = 0.85) -> go.Figure:
+    """Per trial: CPI against SPI, with the amber and green thresholds (settings); below-left is over budget and late."""
     df = trials.dropna(subset=["cpi", "spi"])
     fig = go.Figure()
     fig.add_scatter(
@@ -79,12 +81,12 @@ def cost_vs_schedule(trials: pd.DataFrame, health_labels: dict[str, str]) -> go.
         customdata=[health_labels[h] for h in df["budget_health"]],
         hovertemplate="%{text}<br>CPI %{y:.2f} · SPI %{x:.2f}<br>Budget: %{customdata}<extra></extra>",
     )
-    for value, dash in ((0.85, "dot"), (0.95, "dash")):
+    for value, dash in ((amber, "dot"), (green, "dash")):
         fig.add_hline(y=value, line=dict(color="#90a4ae", dash=dash, width=1))
         fig.add_vline(x=value, line=dict(color="#90a4ae", dash=dash, width=1))
     # Always show the thresholds, however well or badly the trials do.
-    low = min([0.75, *df["spi"], *df["cpi"]]) - 0.05
-    high = max([1.15, *df["spi"], *df["cpi"]]) + 0.05
+    low = min([amber - 0.1, *df["spi"], *df["cpi"]]) - 0.05
+    high = max([green + 0.2, *df["spi"], *df["cpi"]]) + 0.05
     fig.update_xaxes(title_text="SPI (earned ÷ planned)", gridcolor="#eceff1", range=[low, high])
     fig.update_yaxes(title_text="CPI (earned ÷ actual cost)", gridcolor="#eceff1", range=[low, high])
     return _layout(fig, height=420, title="Cost and schedule performance")

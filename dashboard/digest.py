@@ -39,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashboard import access, cli, health, registry
 from dashboard.db import UsageError, report_cli_error
 from dashboard.forecast import Forecasts
+from dashboard.formats import CHIP_COLOURS
 from dashboard.links import COMPARE_DAYS, ViewState, page_url
 from dashboard.metrics import (
     HEALTH_ORDER,
@@ -322,6 +323,13 @@ def _brief(d: Digest) -> Bullets:
     return Bullets(items)
 
 
+def _change_note(d: Digest, v: registry.Value) -> str:
+    """A key figure's change over the period in words: "+23 this week", "no change this week", or nothing to compare."""
+    if v.change_display is None:
+        return "nothing to compare with" if v.then is None and v.value is not None else ""
+    return f"{v.change_display} {_period(d)}" if v.change_display != "no change" else f"no change {_period(d)}"
+
+
 KEY_FIGURES = (("active_trials", "portfolio"), ("enrolled", "enrollment"), ("sites_active", "sites"),
                ("budget_spent", "budget"), ("milestones_overdue", "vendors"))
 
@@ -331,14 +339,13 @@ def _key_figures(d: Digest) -> list[Tile]:
     tiles = []
     for key, page in KEY_FIGURES:
         v = d.figure(key)
-        change = v.change_display
-        note = f"{change} {_period(d)}" if change and change != "no change" else f"no change {_period(d)}" if change else ""
+        note = _change_note(d, v)
         if key == "budget_spent" and v.value is None and not d.now.budgeted.empty:
             note = "in " + " · ".join(sorted(d.now.budgeted["reporting_currency"].unique())) + ": not added up"
         tiles.append(Tile(v.label, v.display, note, d.link(page)))
     pulls = d.figure("stability_pulls_overdue")
     if pulls.value:
-        tiles.append(Tile(pulls.label, pulls.display, f"{pulls.change_display} {_period(d)}", d.link("vendors")))
+        tiles.append(Tile(pulls.label, pulls.display, _change_note(d, pulls), d.link("vendors")))
     return tiles
 
 
@@ -469,10 +476,10 @@ def _milestone_blocks(d: Digest) -> list:
                     Cell([_trial_link(d, r.protocol_number, "vendors")], note="new" if r.status_then != "late" else None),
                     _milestone_cell(r),
                     Cell([_day(r.baseline_date)]),
-                    Cell([health.expected_text(r.status, r.baseline_date, r.forecast_date, r.actual_date, r.actual_source, d.as_of)]),
+                    Cell([text]),
                     Cell([_slip_chip(r)]),
                 ]
-                for r in late.itertuples(index=False)
+                for r, text in zip(late.itertuples(index=False), health.expected_column(late, d.as_of))
             ],
             nowrap=(2, 4),
         ), "vendors")
@@ -639,7 +646,6 @@ def _footer(d: Digest) -> list[list[Run]]:
 
 FONT = "font-family:Arial,Helvetica,sans-serif;"
 INK, MUTED, RULE, BRAND = "#263238", "#607d8b", "#e0e6e8", "#0f5c6e"
-CHIP_COLOURS = {"green": ("#e8f5e9", "#1b5e20"), "amber": ("#fff4d6", "#7a5c00"), "red": ("#ffebee", "#b71c1c"), "grey": ("#eeeeee", "#555555")}
 
 
 def _html_runs(runs: list[Run]) -> str:

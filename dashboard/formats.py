@@ -17,6 +17,12 @@ def money(amount: float | None) -> str:
     return f"{amount:,.0f}"
 
 
+# Health colours, one palette for every surface: (background, text) of a chip (pages and e-mail), and the
+# marker colour of a chart. The words beside them are metrics.HEALTH_WORD (colour is never shown alone).
+CHIP_COLOURS = {"green": ("#e8f5e9", "#1b5e20"), "amber": ("#fff4d6", "#7a5c00"), "red": ("#ffebee", "#b71c1c"),
+                "grey": ("#eeeeee", "#555555")}
+MARKER_COLOURS = {"green": "#2e7d32", "amber": "#f2a900", "red": "#c62828", "grey": "#9e9e9e"}
+
 # The symbols readers know at a glance; any other currency is written with its ISO code.
 CURRENCY_SYMBOL = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
 

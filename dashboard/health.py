@@ -69,19 +69,31 @@ def worst_milestones(statuses: pd.DataFrame, as_of: date, settings: Settings) ->
     return ranked.drop_duplicates("protocol_number").drop(columns=["_rank", "_slip"])
 
 
-def expected_text(status: str, baseline, forecast, actual, actual_source, as_of: date) -> str:
-    """When a milestone is expected, in words: its actual when done, "overdue since <baseline>" when overdue
-    (or its forecast, if that is still to come), else its forecast or baseline. Never a past date as the expectation."""
-    def day(value) -> str:
-        return f"{pd.Timestamp(value):%d %b %Y}"
+def expected_column(statuses: pd.DataFrame, as_of: date) -> pd.Series:
+    """When each milestone (milestone_statuses rows) is expected, in words: its actual when done ("done on …", "by the
+    enrollment data" when that is where it comes from), "overdue since <baseline>" when overdue (or its forecast, if
+    that is still to come), else its forecast or baseline. Never a past date presented as the expectation."""
+    def day(column: str) -> pd.Series:
+        return pd.to_datetime(statuses[column]).dt.strftime("%d %b %Y")
 
-    if actual is not None and not pd.isna(actual):
-        return f"done on {day(actual)}" + (" by the enrollment data" if actual_source == "enrollment" else "")
-    if status == "late":
-        if forecast is not None and not pd.isna(forecast) and pd.Timestamp(forecast) > pd.Timestamp(as_of):
-            return f"{day(forecast)} (overdue since {day(baseline)})"
-        return f"overdue since {day(baseline)}"
-    return day(baseline if forecast is None or pd.isna(forecast) else forecast)
+    actual, forecast, baseline = day("actual_date"), day("forecast_date"), day("baseline_date")
+    done = statuses["actual_date"].notna()
+    source = statuses["actual_source"] if "actual_source" in statuses else pd.Series(None, index=statuses.index, dtype=object)
+    late = statuses["status"] == "late"
+    coming = pd.to_datetime(statuses["forecast_date"]) > pd.Timestamp(as_of)
+    out = forecast.where(statuses["forecast_date"].notna(), baseline)
+    out = out.where(~late, ("overdue since " + baseline).where(~coming, forecast + " (overdue since " + baseline + ")"))
+    by_enrollment = (source == "enrollment").fillna(False).astype(bool)
+    return out.where(~done, ("done on " + actual).where(~by_enrollment, "done on " + actual + " by the enrollment data"))
+
+
+def expected_text(status: str, baseline, forecast, actual, actual_source, as_of: date) -> str:
+    """expected_column for one milestone."""
+    row = pd.DataFrame({
+        "status": [status], "baseline_date": pd.to_datetime([baseline]), "forecast_date": pd.to_datetime([forecast]),
+        "actual_date": pd.to_datetime([actual]), "actual_source": pd.Series([actual_source], dtype=object),
+    })
+    return str(expected_column(row, as_of).iloc[0])
 
 
 def trial_health(
@@ -108,17 +120,19 @@ def trial_health(
         metrics.enrollment_health(e, p, green=settings.enrollment_green, amber=settings.enrollment_amber)
         for e, p in zip(out["n_enrolled"], out["planned_to_date"])
     ]
+    # The figure the enrollment colour follows (registry keys): the forecast's probability once there is one.
+    out["enrollment_driver"] = "pct_of_plan_to_date"
     if outlooks:
         out["p_meet_plan"] = [getattr(outlooks.get(p), "p_meet_plan", None) for p in out["protocol_number"]]
         out["p_meet_plan"] = out["p_meet_plan"].astype("float64")
         # Not yet enrolling (no site open, nobody in) stays grey however confident the plan-based forecast is.
         enrolling = (out["n_sites_active"] > 0) | (out["n_enrolled"] > 0)
+        by_forecast = enrolling & out["p_meet_plan"].notna()
         out["enrollment_health"] = [
-            metrics.probability_health(q, green=settings.probability_green, amber=settings.probability_amber)
-            if started and not pd.isna(q)
-            else h
-            for q, h, started in zip(out["p_meet_plan"], out["enrollment_health"], enrolling)
+            metrics.probability_health(q, green=settings.probability_green, amber=settings.probability_amber) if use else h
+            for q, h, use in zip(out["p_meet_plan"], out["enrollment_health"], by_forecast)
         ]
+        out.loc[by_forecast, "enrollment_driver"] = "p_meet_lpi_plan"
 
     budget = evm.set_index("protocol_number")
     figures = {

@@ -389,8 +389,10 @@ def _lpi_cro(b: Basis) -> date | None:
     m = _lpi_milestone(b)
     if m is None or len(b.trials) != 1:
         return None
-    when = m["actual_date"] if not pd.isna(m["actual_date"]) else m["forecast_date"] if not pd.isna(m["forecast_date"]) else m["baseline_date"]
-    return pd.Timestamp(when).date()
+    if m["status"] == "late":  # overdue: expected no earlier than the as-of date, whatever a stale forecast says
+        forecast = m["forecast_date"]
+        return max(b.as_of, pd.Timestamp(forecast).date()) if not pd.isna(forecast) else b.as_of
+    return pd.Timestamp(m["due_date"]).date()  # actual if done, else the forecast, else the baseline
 
 
 def _lpi_cro_shown(value, b: Basis) -> str | None:
@@ -469,7 +471,8 @@ P, O, E, S, B, V, MAIL = "portfolio", "overview", "enrollment", "sites", "budget
 
 _FIGURES: list[Figure] = [
     # Portfolio
-    Figure("active_trials", "Active trials", "count", None, "Trials in start-up, enrolling or follow-up on the as-of date.",
+    Figure("active_trials", "Active trials", "count", None,
+           "Trials whose status is start-up, enrolling or follow-up (the status as last loaded: it carries no date).",
            _count(lambda t: t["is_active"]), levels=("portfolio",), pages=(P, MAIL)),
     Figure("trials_at_risk", "Trials at risk", "count", "down", "Trials whose overall health is red (at risk).",
            _count(lambda t: t["overall_health"] == "red"), levels=("portfolio",), pages=(P, MAIL), part="forecast"),
@@ -481,7 +484,7 @@ _FIGURES: list[Figure] = [
            _count(lambda t: t["overall_health"] == "grey"), levels=("portfolio",), pages=(P, MAIL), part="forecast"),
     # Health of a trial (domain.md §7)
     Figure("overall_health", "Overall", "health", None, "The worst of the enrollment, budget and schedule colours.",
-           lambda b: None, levels=("trial",), pages=(P, O), colour=_dimension("overall_health"), part="forecast"),
+           lambda b: None, levels=("trial",), pages=(P, O, MAIL), colour=_dimension("overall_health"), part="forecast"),
     Figure("enrollment_health", "Enrollment", "health", None,
            "Once a forecast exists, the colour of P(LPI by plan); before that, of % of plan to date; grey before "
            "enrollment starts.", lambda b: None, levels=("trial",), pages=(P, O, E), colour=_dimension("enrollment_health"), part="forecast"),
@@ -495,13 +498,13 @@ _FIGURES: list[Figure] = [
            "Subjects randomized or enrolled on or before the as-of date; screen failures never count.",
            _sum("n_enrolled"), pages=(P, O, E, MAIL)),
     Figure("enrollment_target", "Enrollment target", "count", None, "The planned enrollment of the trials.",
-           _sum("n_planned_subjects"), pages=(P, O, E)),
+           _sum("n_planned_subjects"), pages=(P, O, E, MAIL)),
     Figure("pct_to_target", "% of target", "percent", "up", "Enrolled ÷ enrollment target.",
            lambda b: metrics.ratio(b.trials["n_enrolled"].sum(), b.trials["n_planned_subjects"].sum()), pages=(P, E, MAIL), listed=False),
     Figure("pct_of_plan_to_date", "% of plan to date", "percent", "up",
            "Enrolled ÷ the baseline plan's cumulative enrollment on the as-of date (linear within the month).",
            lambda b: metrics.ratio(b.trials["n_enrolled"].sum(), b.trials["planned_to_date"].sum()),
-           pages=(O, E), colour=lambda v, b: _plan_colour(v, b), thresholds=_PLAN_RULE),
+           pages=(O, E, MAIL), colour=lambda v, b: _plan_colour(v, b), thresholds=_PLAN_RULE),
     Figure("sites_active", "Sites active", "count", None, "Sites activated and not closed on the as-of date.",
            _sum("n_sites_active"), pages=(P, E, S, MAIL)),
     Figure("sites_non_enrolling", "Non-enrolling sites", "count", "down",
@@ -515,7 +518,7 @@ _FIGURES: list[Figure] = [
            colour=lambda v, b: None if _missing(v) else _probability_colour(v, b), thresholds=_P_RULE, part="forecast"),
     Figure("lpi_model", "Last patient in (model P50)", "date", "down",
            "The model's median date for enrollment to reach its target; once it has, the day it did.",
-           _lpi_model, levels=("trial",), pages=(O, E), shown=_lpi_model_shown, part="forecast"),
+           _lpi_model, levels=("trial",), pages=(P, O, E), shown=_lpi_model_shown, part="forecast"),
     Figure("lpi_model_p10", "Last patient in (model P10)", "date", "down",
            "The early edge of the model's forecast: 1 outcome in 10 is earlier.", _quantile(0.1), levels=("trial",), pages=(O, E), part="forecast"),
     Figure("lpi_model_p90", "Last patient in (model P90)", "date", "down",
@@ -540,26 +543,26 @@ _FIGURES: list[Figure] = [
     Figure("pct_complete", "Work complete", "percent", "up", "Earned value ÷ budget at completion (EV ÷ BAC).",
            _earned("pct_complete"), pages=(B,), listed=False),
     Figure("bac", "BAC", "money", None, "Budget at completion: contracted value + change orders approved by the as-of date.",
-           _earned("bac"), pages=(B, O)),
+           _earned("bac"), pages=(B, O, MAIL)),
     Figure("pv", "PV", "money", None,
            "Planned value: the approved plan's spend to the as-of date, a month's planned spend accruing by day.",
            _earned("pv"), pages=(B,), listed=False),
     Figure("ev", "EV", "money", "up",
            "Earned value: units delivered (sites activated, subjects enrolled, visits done) × contracted prices, plus "
            "milestone fees achieved.", _earned("ev"), pages=(B, O), listed=False),
-    Figure("ac", "AC", "money", None, "Actual cost: invoiced + accrued (ASC 730).", _earned("ac"), pages=(B, O), listed=False),
+    Figure("ac", "AC", "money", None, "Actual cost: invoiced + accrued (ASC 730), a month's cost accruing by day within the month.", _earned("ac"), pages=(B, O, MAIL), listed=False),
     Figure("cpi", "CPI", "index", "up", "Cost performance index: EV ÷ AC.", _earned("cpi"),
            pages=(P, O, B, MAIL), colour=lambda v, b: _index_colour(v, b), thresholds=_INDEX_RULE),
     Figure("spi", "SPI", "index", "up", "Schedule performance index: EV ÷ PV.", _earned("spi"),
-           pages=(O, B), colour=lambda v, b: _index_colour(v, b), thresholds=_INDEX_RULE),
+           pages=(P, O, B), colour=lambda v, b: _index_colour(v, b), thresholds=_INDEX_RULE),
     Figure("cv", "CV", "money", "up", "Cost variance: EV − AC.", _earned("cv"), pages=(B,), listed=False),
     Figure("sv", "SV", "money", "up", "Schedule variance: EV − PV.", _earned("sv"), pages=(B,), listed=False),
-    Figure("eac", "EAC", "money", "down", "Estimate at completion: BAC ÷ CPI.", _earned("eac"), pages=(B, O)),
+    Figure("eac", "EAC", "money", "down", "Estimate at completion: BAC ÷ CPI.", _earned("eac"), pages=(B, O, MAIL)),
     Figure("eac_atypical", "EAC (one-off overrun)", "money", "down",
            "Estimate at completion if the overrun so far is a one-off: AC + (BAC − EV).", _earned("eac_atypical"), pages=(B,)),
     Figure("etc", "ETC", "money", None, "Estimate to complete: EAC − AC.", _earned("etc"), pages=(B,), listed=False),
     Figure("vac", "VAC", "money", "up", "Variance at completion: BAC − EAC (negative: an expected overrun).",
-           _earned("vac"), pages=(B,)),
+           _earned("vac"), pages=(B, MAIL)),
     Figure("tcpi", "TCPI", "index", "down",
            "To-complete performance index: (BAC − EV) ÷ (BAC − AC), the cost efficiency the remaining work needs to finish "
            "within budget; undefined once AC reaches BAC.", _earned("tcpi"), pages=(B,)),
@@ -583,7 +586,7 @@ _FIGURES: list[Figure] = [
            "Stability pulls (ICH Q1A) not done whose baseline date has passed.", _sum("n_stability_pulls_overdue"), pages=(V, MAIL)),
     Figure("schedule_slip", "Worst milestone slip", "days", "down",
            "The slip of the milestone that sets the schedule colour: the worst open milestone overdue or due within "
-           "{s.schedule_horizon_days} days.", _schedule_slip, levels=("trial",), pages=(P, O),
+           "{s.schedule_horizon_days} days.", _schedule_slip, levels=("trial",), pages=(P, O, MAIL),
            shown=_schedule_slip_shown, colour=_dimension("schedule_health"), thresholds=_SCHEDULE_RULE),
     Figure("supply_conflicts", "Supply conflicts", "count", "down",
            "Open links where the supply milestone, with its lead time, lands after the clinical milestone it must precede.",
@@ -687,14 +690,12 @@ def moved(values: list[Value]) -> list[Value]:
 DIMENSIONS = ("enrollment", "budget", "schedule")
 
 
-def _enrollment_driver(b: Basis) -> str:
-    """The figure the enrollment colour follows: P(LPI by plan) once there is a forecast, else % of plan to date."""
-    return "p_meet_lpi_plan" if _compute(FIGURES["p_meet_lpi_plan"], b) is not None else "pct_of_plan_to_date"
-
-
 def drivers(b: Basis) -> dict[str, str]:
-    """For a one-trial basis: dimension → the key of the figure that sets its colour."""
-    return {"enrollment": _enrollment_driver(b), "budget": "cpi", "schedule": "schedule_slip"}
+    """For a one-trial basis: dimension → the key of the figure that sets its colour (health.trial_health says which
+    one the enrollment colour followed: P(LPI by plan) once the trial enrolls and has a forecast, else % of plan)."""
+    row = b.trial_row()
+    enrollment = row["enrollment_driver"] if row is not None and "enrollment_driver" in row else "pct_of_plan_to_date"
+    return {"enrollment": enrollment, "budget": "cpi", "schedule": "schedule_slip"}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from streamlit.errors import StreamlitAuthError
 
 from dashboard import access, exports, registry
-from dashboard.formats import money  # noqa: F401  (pages write amounts as ui.money)
+from dashboard.formats import CHIP_COLOURS, money  # noqa: F401  (pages write amounts as ui.money)
 from dashboard.db import make_engine
 from dashboard.links import (
     DEFAULT_PAGE,
@@ -442,9 +442,7 @@ _TABLE_CSS = """
 .dash-table .muted {color: #78909c; font-size: 13px;}
 .chip {display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 13px; white-space: nowrap;}
 .chip::before {content: "●"; margin-right: 4px;}
-.chip.green {background: #e8f5e9; color: #1b5e20;} .chip.amber {background: #fff8e1; color: #8d6e00;}
-.chip.red {background: #ffebee; color: #b71c1c;} .chip.grey {background: #f5f5f5; color: #616161;}
-.bar {background: #eceff1; border-radius: 3px; height: 8px; width: 90px; display: inline-block; vertical-align: middle;}
+""" + "".join(f".chip.{h} {{background: {bg}; color: {fg};}}\n" for h, (bg, fg) in CHIP_COLOURS.items()) + """.bar {background: #eceff1; border-radius: 3px; height: 8px; width: 90px; display: inline-block; vertical-align: middle;}
 .bar span {display: block; height: 8px; border-radius: 3px; background: #0F5C6E;}
 </style>
 """

@@ -1,7 +1,7 @@
 """Methods & definitions: every figure of the registry with its definition, unit, colour rule and pages, the site
 indicators, and domain.md's worked examples computed by the code itself — generated, so it cannot drift from it."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import streamlit as st
 
@@ -159,6 +159,17 @@ for text, baseline, forecast, actual in cases:
                  "slip": ui.cell(f"{m.slip_days:+d} d"), "colour": ui.chip(m.rag)})
 st.markdown(f"Milestones as of {d:%d %b %Y}, with the default tolerances (amber above 0 days, red above 30):")
 ui.html_table(rows, {"milestone": "Milestone", "status": "Status", "slip": "Slip", "colour": "Colour"})
+
+planned = [date(2026, 1, 1) + timedelta(days=7 * k) for k in range(20)]
+activated = [d + timedelta(days=2) for d in planned[:8]] + [date(2026, 9, 1)] * 12
+checks = metrics.on_time_activation(planned, activated, 20, date(2026, 6, 30))
+st.markdown("On-time site activation: 20 sites planned a week apart from 1 Jan 2026, the first 8 activated two days after "
+            "their plan and the other 12 in September; as of 30 Jun 2026:")
+ui.html_table(
+    [{"share": ui.cell(f"{c.share:.0%} of planned sites"), "date": ui.cell(f"{c.plan_date:%d %b %Y}"),
+      "result": ui.cell(f"{c.n_activated} of {c.n_planned} planned = {c.on_time:.0%}")} for c in checks],
+    {"share": "The plan reaches", "date": "On", "result": "Activated ÷ planned by then"},
+)
 
 st.header("Freshness")
 st.markdown(

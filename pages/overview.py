@@ -62,8 +62,8 @@ if scope.trial is None:
     st.stop()
 
 with st.spinner("Loading the trial…"):
-    now = overview.view_basis(ui.composed, scope, settings, vendor=True)
-    then = overview.view_basis(ui.composed, overview.then_scope(scope), settings, vendor=True)
+    now = overview.view_basis(ui.composed, scope.replace(site=None), settings, flags=True, vendor=True)
+    then = overview.view_basis(ui.composed, overview.then_scope(scope).replace(site=None), settings, flags=True, vendor=True)
 row = now.trial_row()
 outlook = now.outlook
 since = scope.since
@@ -125,7 +125,7 @@ more("enrollment", "Enrollment: funnel, countries, activation")
 
 # --- Worst sites --------------------------------------------------------------------------------
 st.subheader("Worst sites")
-flagged = ui.composed(overview.flagged_sites, scope.replace(site=None)).sites
+flagged = now.flags
 worst = flagged[(flagged["n_red"] + flagged["n_amber"]) > 0].sort_values(["n_red", "n_amber", "site_number"],
                                                                           ascending=[False, False, True]).head(WORST_SITES)
 if worst.empty:
@@ -176,10 +176,7 @@ shown = pd.concat([open_[open_["status"] == "late"], open_[open_["status"] != "l
 if shown.empty:
     st.caption("No open milestones.")
 else:
-    expected = [
-        health.expected_text(m.status, m.baseline_date, m.forecast_date, m.actual_date, m.actual_source, scope.as_of)
-        for m in shown.itertuples(index=False)
-    ]
+    expected = list(health.expected_column(shown, scope.as_of))
     ui.html_table(
         [
             {

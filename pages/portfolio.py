@@ -135,6 +135,7 @@ ui.download_table(
 drawn = trials.set_index("protocol_number").loc[shown].reset_index()
 left, right = st.columns([3, 2])
 left.plotly_chart(charts.enrollment_vs_plan(drawn, HEALTH_LABEL), width="stretch", config={"displaylogo": False})
-right.plotly_chart(charts.cost_vs_schedule(drawn, HEALTH_LABEL), width="stretch", config={"displaylogo": False})
+right.plotly_chart(charts.cost_vs_schedule(drawn, HEALTH_LABEL, green=settings.index_green, amber=settings.index_amber),
+                   width="stretch", config={"displaylogo": False})
 if len(shown) < len(trials):
     st.caption(f"The charts show the {len(shown)} trials of this page of the table, of {len(trials):,}.")

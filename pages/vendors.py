@@ -207,8 +207,9 @@ if upcoming.empty:
     st.caption(f"No open contracted milestone is overdue or due in the next {UPCOMING_DAYS} days.")
 else:
     table = upcoming.assign(
-        status_label=upcoming["status"].map(MILESTONE_STATUS_LABEL), colour=upcoming["rag"].map(ui.health_label)
-    )[["protocol_number", "lane", "vendor_name", "milestone_name", "baseline_date", "forecast_date", "slip_days", "status_label",
+        status_label=upcoming["status"].map(MILESTONE_STATUS_LABEL), colour=upcoming["rag"].map(ui.health_label),
+        expected=health.expected_column(upcoming, scope.as_of),
+    )[["protocol_number", "lane", "vendor_name", "milestone_name", "baseline_date", "expected", "slip_days", "status_label",
        "colour", "payment_amount"]]
     upcoming_shown = ui.page_of(table, "upcoming_page", "milestones")
     st.dataframe(
@@ -216,7 +217,7 @@ else:
         column_config={
             "protocol_number": "Trial", "lane": "Lane", "vendor_name": "Vendor", "milestone_name": "Milestone",
             "baseline_date": st.column_config.DateColumn("Baseline", format="DD MMM YYYY"),
-            "forecast_date": st.column_config.DateColumn("Forecast", format="DD MMM YYYY"),
+            "expected": st.column_config.TextColumn("Expected", help="The forecast; for an overdue milestone, since when."),
             "slip_days": st.column_config.NumberColumn("Slip (d)", format="%+d"),
             "status_label": "Status", "colour": "Colour",
             "payment_amount": st.column_config.NumberColumn("Payment", format="localized"),
@@ -229,10 +230,11 @@ else:
 
 # --- Every milestone ---------------------------------------------------------------------------
 with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expiry included"):
-    everything = statuses.assign(status_label=statuses["status"].map(MILESTONE_STATUS_LABEL), colour=statuses["rag"].map(ui.health_label))[
-        ["protocol_number", "lane", "vendor_name", "milestone_name", "milestone_kind", "baseline_date", "forecast_date", "actual_date",
-         "slip_days", "status_label", "colour", "payment_amount"]
-    ]
+    everything = statuses.assign(
+        status_label=statuses["status"].map(MILESTONE_STATUS_LABEL), colour=statuses["rag"].map(ui.health_label),
+        expected=health.expected_column(statuses, scope.as_of),
+    )[["protocol_number", "lane", "vendor_name", "milestone_name", "milestone_kind", "baseline_date", "forecast_date", "actual_date",
+       "expected", "slip_days", "status_label", "colour", "payment_amount"]]
     everything_shown = ui.page_of(everything, "milestones_page", "milestones")
     st.dataframe(
         everything_shown,
@@ -241,6 +243,7 @@ with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expir
             "baseline_date": st.column_config.DateColumn("Baseline", format="DD MMM YYYY"),
             "forecast_date": st.column_config.DateColumn("Forecast", format="DD MMM YYYY"),
             "actual_date": st.column_config.DateColumn("Actual", format="DD MMM YYYY"),
+            "expected": st.column_config.TextColumn("Expected"),
             "slip_days": st.column_config.NumberColumn("Slip (d)", format="%+d"),
             "status_label": "Status", "colour": "Colour",
             "payment_amount": st.column_config.NumberColumn("Payment", format="localized"),

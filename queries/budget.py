@@ -26,7 +26,7 @@ from dashboard.schema import (
     unit_price,
     vendor,
 )
-from queries import rollups
+from queries import rollups, vendors
 from queries.common import frame, month_start, scoped_trial_ids
 
 EVM_DTYPES = {"bac": "float", "pv": "float", "ev": "float", "ac": "float"}
@@ -52,13 +52,14 @@ def _events(scope: Scope) -> Select:
         .select_from(planned_spend.outerjoin(change_order, change_order.c.change_order_id == planned_spend.c.change_order_id))
         .where(planned_spend.c.contract_id.in_(contracts), or_(planned_spend.c.change_order_id.is_(None), approved))
     )
+    # A month's cost accrues by day within the month, as the plan does: the cost to the date.
     actual = select(
         actual_cost.c.contract_id,
         actual_cost.c.month_date,
         actual_cost.c.cost_category,
         zero.label("pv"),
         zero.label("ev"),
-        (actual_cost.c.invoiced_amount + actual_cost.c.accrued_amount).label("ac"),
+        _accrued(actual_cost.c.invoiced_amount + actual_cost.c.accrued_amount, actual_cost.c.month_date, as_of).label("ac"),
     ).where(actual_cost.c.contract_id.in_(contracts), actual_cost.c.month_date <= as_of)
 
     def earned(unit_type: str, units):
@@ -96,16 +97,20 @@ def _events(scope: Scope) -> Select:
     visits = rollups.upto({"n_visits": as_of}, scoped_trial_ids(scope), by="month", name="visit_months")
     visits_done = select(visits.c.trial_id, visits.c.month_date, visits.c.n_visits.label("n_units")).subquery("visits_done")
 
+    # A milestone's fee is earned when it is done, as every page counts it done (the LPI by the enrollment data too).
+    done_by = vendors.reached(scope)
+    done_on = vendors.actual_on(as_of, done_by)
     fees = select(
         contract.c.contract_id,
-        month_start(milestone.c.actual_date).label("month_date"),
+        month_start(done_on).label("month_date"),
         literal("service_fee").label("cost_category"),
         zero.label("pv"),
         milestone.c.payment_amount.label("ev"),
         zero.label("ac"),
     ).select_from(
         milestone.join(contract, and_(contract.c.trial_id == milestone.c.trial_id, contract.c.vendor_id == milestone.c.vendor_id))
-    ).where(contract.c.contract_id.in_(contracts), milestone.c.actual_date <= as_of)
+        .outerjoin(done_by, done_by.c.trial_id == milestone.c.trial_id)
+    ).where(contract.c.contract_id.in_(contracts), done_on.is_not(None))
     return union_all(
         planned,
         actual,
@@ -132,21 +137,25 @@ def _bac(scope: Scope):
     )
 
 
-def _pv_to_date(events, as_of):
-    """The sum of planned value accrued by as_of: whole months before its month, and the share of its own month
-    passed by then (domain.md §5: a month's planned spend accrues by day, so PV and SPI do not jump on the 1st).
+def _accrued(amount, month_date, as_of):
+    """How much of a month's `amount` (planned or actual, dated the first of its month) has accrued by as_of: all of
+    it for a month before as_of's, the share of as_of's own month passed by then, none after (domain.md §5: "to the
+    date", so PV, AC, CPI and SPI do not jump on the 1st of a month).
 
-    The share is exact decimal arithmetic rounded to cents, so SQLite and PostgreSQL give the same PV.
+    The share is exact decimal arithmetic rounded to cents, so SQLite and PostgreSQL give the same amounts.
     """
     first = as_of.replace(day=1)
     share = literal(Decimal(share_of_month(as_of)).quantize(Decimal("1e-12")), Numeric(14, 12))
-    return func.sum(
-        case(
-            (events.c.month_date < first, events.c.pv),
-            (events.c.month_date == first, func.round(cast(events.c.pv, Numeric(14, 2)) * share, 2)),
-            else_=0,
-        )
+    return case(
+        (month_date < first, amount),
+        (month_date == first, func.round(cast(amount, Numeric(14, 2)) * share, 2)),
+        else_=0,
     )
+
+
+def _pv_to_date(events, as_of):
+    """The sum of planned value accrued by as_of (the events hold the whole plan, future months included)."""
+    return func.sum(_accrued(events.c.pv, events.c.month_date, as_of))
 
 
 def _to_date(scope: Scope):

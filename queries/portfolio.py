@@ -96,7 +96,6 @@ def trial_summary(conn: Connection, scope: Scope) -> pd.DataFrame:
         .subquery("plan")
     )
     reached = target_reached(trials)
-    reached = target_reached(trials)
     query = (
         select(
             trial.c.protocol_number,

@@ -47,26 +47,27 @@ def _forecast_on(day: date, of: FromClause = milestone) -> _ForecastOn:
     return _ForecastOn(forecast_date, recorded)
 
 
-def _reached(scope: Scope):
+def reached(scope: Scope):
     """The day each scoped trial's enrollment reached its target (a subquery to outer-join on trial_id)."""
     return target_reached(scoped_trial_ids(scope))
 
 
-def _actual_on(day: date, reached, of: FromClause = milestone):
+def actual_on(day: date, target, of: FromClause = milestone):
     """The milestone's (of `of`) actual date if it was done by `day`: as recorded (a later actual had not happened
-    yet) or, for the last patient in, the day enrollment reached its target by then, recorded or not (domain.md §7)."""
+    yet) or, for the last patient in, the day enrollment reached its target (`target`: the subquery of `reached`,
+    outer-joined on trial_id) by then, recorded or not (domain.md §7)."""
     return case(
         (of.c.actual_date <= day, of.c.actual_date),
-        (and_(of.c.milestone_code == LPI_CODE, reached.c.target_reached_date <= day), reached.c.target_reached_date),
+        (and_(of.c.milestone_code == LPI_CODE, target.c.target_reached_date <= day), target.c.target_reached_date),
         else_=None,
     )
 
 
-def _actual_source(day: date, reached, of: FromClause = milestone):
-    """Where the actual of _actual_on comes from: "recorded", "enrollment" (the enrollment data), or NULL when not done."""
+def actual_source(day: date, target, of: FromClause = milestone):
+    """Where the actual of actual_on comes from: "recorded", "enrollment" (the enrollment data), or NULL when not done."""
     return case(
         (of.c.actual_date <= day, literal("recorded")),
-        (and_(of.c.milestone_code == LPI_CODE, reached.c.target_reached_date <= day), literal("enrollment")),
+        (and_(of.c.milestone_code == LPI_CODE, target.c.target_reached_date <= day), literal("enrollment")),
         else_=None,
     )
 
@@ -75,7 +76,7 @@ def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
     """One row per milestone in scope: baseline, the forecast last recorded ≤ as_of, the actual if ≤ as_of."""
     as_of = scope.as_of
     forecast = _forecast_on(as_of)
-    reached = _reached(scope)
+    done_by = reached(scope)
     precedes = milestone.alias("precedes")
     query = (
         select(
@@ -92,8 +93,8 @@ def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
             milestone.c.baseline_date,
             forecast.forecast_date.label("forecast_date"),
             forecast.recorded_date.label("forecast_recorded_date"),
-            _actual_on(as_of, reached).label("actual_date"),
-            _actual_source(as_of, reached).label("actual_source"),
+            actual_on(as_of, done_by).label("actual_date"),
+            actual_source(as_of, done_by).label("actual_source"),
             milestone.c.payment_amount,
             precedes.c.milestone_code.label("precedes_code"),
             milestone.c.lead_time_days,
@@ -102,7 +103,7 @@ def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:
             milestone.join(trial, trial.c.trial_id == milestone.c.trial_id)
             .join(vendor, vendor.c.vendor_id == milestone.c.vendor_id)
             .outerjoin(precedes, precedes.c.milestone_id == milestone.c.precedes_milestone_id)
-            .outerjoin(reached, reached.c.trial_id == milestone.c.trial_id)
+            .outerjoin(done_by, done_by.c.trial_id == milestone.c.trial_id)
         )
         .where(milestone.c.trial_id.in_(scoped_trial_ids(scope)))
         .order_by(trial.c.protocol_number, milestone.c.lane, milestone.c.sequence)
@@ -153,6 +154,7 @@ def forecast_changes(conn: Connection, scope: Scope) -> pd.DataFrame:
     The expected date is the forecast as recorded on the day, or the baseline when none had been recorded yet.
     """
     as_of, since = scope.as_of, scope.since
+    done_by = reached(scope)
     new, old = _forecast_on(as_of), _forecast_on(since)
     new_date = func.coalesce(new.forecast_date, milestone.c.baseline_date)
     old_date = func.coalesce(old.forecast_date, milestone.c.baseline_date)
@@ -173,11 +175,12 @@ def forecast_changes(conn: Connection, scope: Scope) -> pd.DataFrame:
         .select_from(
             milestone.join(trial, trial.c.trial_id == milestone.c.trial_id)
             .join(vendor, vendor.c.vendor_id == milestone.c.vendor_id)
+            .outerjoin(done_by, done_by.c.trial_id == milestone.c.trial_id)
         )
         .where(
             milestone.c.trial_id.in_(scoped_trial_ids(scope)),
             # A milestone done by `since` no longer moves; one done since then moved to its actual date.
-            (milestone.c.actual_date.is_(None)) | (milestone.c.actual_date > since),
+            actual_on(since, done_by).is_(None),
             new_date != old_date,
         )
         .order_by(func.abs(days_between(new_date, old_date)).desc(), trial.c.protocol_number, milestone.c.lane, milestone.c.sequence)
@@ -201,7 +204,7 @@ def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
     Each date is the actual if done by as_of, else the forecast recorded by then, else the baseline.
     """
     as_of = scope.as_of
-    reached = _reached(scope)
+    done_by = reached(scope)
     clinical = milestone.alias("clinical")
     supply_forecast, clinical_forecast = _forecast_on(as_of), _forecast_on(as_of, clinical)
     supply_vendor, clinical_vendor = vendor.alias("supply_vendor"), vendor.alias("clinical_vendor")
@@ -212,16 +215,16 @@ def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
             milestone.c.milestone_name.label("supply_name"),
             supply_vendor.c.vendor_name.label("supply_vendor_name"),
             milestone.c.baseline_date.label("supply_baseline_date"),
-            func.coalesce(_actual_on(as_of, reached), supply_forecast.forecast_date, milestone.c.baseline_date).label("supply_date"),
-            _actual_on(as_of, reached).is_not(None).label("is_supply_done"),
+            func.coalesce(actual_on(as_of, done_by), supply_forecast.forecast_date, milestone.c.baseline_date).label("supply_date"),
+            actual_on(as_of, done_by).is_not(None).label("is_supply_done"),
             clinical.c.milestone_code.label("clinical_code"),
             clinical.c.milestone_name.label("clinical_name"),
             clinical_vendor.c.vendor_name.label("clinical_vendor_name"),
             clinical.c.baseline_date.label("clinical_baseline_date"),
-            func.coalesce(_actual_on(as_of, reached, clinical), clinical_forecast.forecast_date, clinical.c.baseline_date).label(
+            func.coalesce(actual_on(as_of, done_by, clinical), clinical_forecast.forecast_date, clinical.c.baseline_date).label(
                 "clinical_date"
             ),
-            _actual_on(as_of, reached, clinical).is_not(None).label("is_clinical_done"),
+            actual_on(as_of, done_by, clinical).is_not(None).label("is_clinical_done"),
             milestone.c.lead_time_days,
         )
         .select_from(
@@ -233,7 +236,7 @@ def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
             .join(trial, trial.c.trial_id == milestone.c.trial_id)
             .join(supply_vendor, supply_vendor.c.vendor_id == milestone.c.vendor_id)
             .join(clinical_vendor, clinical_vendor.c.vendor_id == clinical.c.vendor_id)
-            .outerjoin(reached, reached.c.trial_id == milestone.c.trial_id)
+            .outerjoin(done_by, done_by.c.trial_id == milestone.c.trial_id)
         )
         .where(milestone.c.trial_id.in_(scoped_trial_ids(scope)))
         .order_by(trial.c.protocol_number, milestone.c.sequence)
@@ -266,8 +269,8 @@ def vendor_scorecard(conn: Connection, scope: Scope, tolerance_days: int = 0) ->
     """
     as_of = scope.as_of
     d = as_date(as_of)
-    reached = _reached(scope)
-    actual = _actual_on(as_of, reached)
+    done_by = reached(scope)
+    actual = actual_on(as_of, done_by)
     fc = _forecast_on(as_of).forecast_date
     base = milestone.c.baseline_date
     expected = func.coalesce(fc, base)
@@ -299,7 +302,7 @@ def vendor_scorecard(conn: Connection, scope: Scope, tolerance_days: int = 0) ->
         .select_from(
             milestone.join(trial, trial.c.trial_id == milestone.c.trial_id)
             .join(sponsor, sponsor.c.sponsor_id == trial.c.sponsor_id)
-            .outerjoin(reached, reached.c.trial_id == milestone.c.trial_id)
+            .outerjoin(done_by, done_by.c.trial_id == milestone.c.trial_id)
         )
         .where(milestone.c.trial_id.in_(scoped_trial_ids(scope)), milestone.c.milestone_kind == "contract")
         .subquery("per_milestone")

@@ -8,18 +8,11 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from dashboard.links import PAGES
 from dashboard.settings import get_settings
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGE_FILES = {
-    "portfolio": "pages/portfolio.py",
-    "overview": "pages/overview.py",
-    "enrollment": "pages/enrollment.py",
-    "sites": "pages/sites.py",
-    "budget": "pages/budget.py",
-    "vendors": "pages/vendors.py",
-    "methods": "pages/methods.py",
-}
+PAGE_FILES = {name: f"pages/{name}.py" for name in PAGES}
 
 
 def open_page(

@@ -57,8 +57,9 @@ def test_earned_value_counts_units_delivered_by_the_date(conn, day, bac, pv, ev,
     assert (row.bac, row.pv, row.ev, row.ac) == (bac, pv, ev, ac)
 
 
-def test_planned_value_accrues_by_day_across_every_month_boundary_of_the_demo(demo_url):
-    """On the 1st, PV grows by exactly a day's share of that month's planned spend, never by the whole month (issue 16)."""
+def test_planned_value_and_cost_accrue_by_day_across_every_month_boundary_of_the_demo(demo_url):
+    """On the 1st, PV and AC grow by exactly a day's share of that month's planned spend and cost, never by the whole
+    month, so CPI and SPI hold across month boundaries (issue 16)."""
     import calendar
 
     from sqlalchemy import select
@@ -67,18 +68,22 @@ def test_planned_value_accrues_by_day_across_every_month_boundary_of_the_demo(de
     with engine.connect() as c:
         first, last = c.execute(select(func.min(schema.planned_spend.c.month_date), func.max(schema.planned_spend.c.month_date))).one()
         approvals = set(c.execute(select(schema.change_order.c.approved_date).where(schema.change_order.c.approved_date.is_not(None))).scalars())
+        signed_on = dict(c.execute(select(schema.contract.c.contract_number, schema.contract.c.signed_date)).all())
         month, checked = first.replace(day=1), 0
         while month <= last:
             start = month.replace(year=month.year + 1, month=1) if month.month == 12 else month.replace(month=month.month + 1)
             before, on = start - timedelta(days=1), start
-            if on not in approvals:  # a change order approved that day adds its whole plan at once, as it should
-                pv_before = budget.evm_by_contract(c, scope_on(before)).set_index("contract_number")["pv"]
-                pv_on = budget.evm_by_contract(c, scope_on(on)).set_index("contract_number")["pv"]
-                planned = _planned_in_month(c, start, on)
-                daily = planned.reindex(pv_on.index, fill_value=0) / calendar.monthrange(start.year, start.month)[1]
-                growth = pv_on - pv_before.reindex(pv_on.index, fill_value=0)
-                # Each planned row accrues to the cent: a contract with several rows may differ by a few cents.
-                assert growth.to_numpy() == pytest.approx(daily.to_numpy(), abs=0.05), start
+            # A change order approved that day adds its whole plan at once, as does a contract signed that day: as they should.
+            if on not in approvals:
+                days = calendar.monthrange(start.year, start.month)[1]
+                was = budget.evm_by_contract(c, scope_on(before)).set_index("contract_number")
+                now = budget.evm_by_contract(c, scope_on(on)).set_index("contract_number")
+                now = now[[signed_on[n] != on for n in now.index]]
+                for column, in_month in (("pv", _planned_in_month(c, start, on)), ("ac", _cost_in_month(c, start))):
+                    daily = in_month.reindex(now.index, fill_value=0) / days
+                    growth = now[column] - was[column].reindex(now.index, fill_value=0)
+                    # Each row accrues to the cent: a contract with several rows may differ by a few cents.
+                    assert growth.to_numpy() == pytest.approx(daily.to_numpy(), abs=0.05), (column, start)
                 checked += 1
             month = start
     engine.dispose()
@@ -96,6 +101,18 @@ def _planned_in_month(c, month: date, as_of: date) -> pd.Series:
         .where(ps.c.month_date == month, ct.c.signed_date <= as_of,
                or_(ps.c.change_order_id.is_(None), and_(co.c.approved_date.is_not(None), co.c.approved_date <= as_of)))
         .group_by(ct.c.contract_number)
+    ).all()
+    return pd.Series({number: float(amount) for number, amount in rows}, dtype="float64")
+
+
+def _cost_in_month(c, month: date) -> pd.Series:
+    """Per contract: the cost (invoiced + accrued) of `month`."""
+    from sqlalchemy import select
+
+    ac, ct = schema.actual_cost, schema.contract
+    rows = c.execute(
+        select(ct.c.contract_number, func.sum(ac.c.invoiced_amount + ac.c.accrued_amount))
+        .join(ct, ct.c.contract_id == ac.c.contract_id).where(ac.c.month_date == month).group_by(ct.c.contract_number)
     ).all()
     return pd.Series({number: float(amount) for number, amount in rows}, dtype="float64")
 

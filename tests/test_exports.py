@@ -204,7 +204,7 @@ def test_the_excel_button_downloads_the_pages_tables(page, app_server, tiny_url,
     page.goto(f"{base}/budget?trial=T-1&as_of={AS_OF}&since=2026-06-01")
     name, book = download_workbook(page, tmp_path)
     assert name == f"budget_T-1_{AS_OF}.xlsx"
-    assert book.sheetnames == ["View", "Vendors", "Change orders"]
+    assert book.sheetnames == ["View", "Vendors", "Categories", "Change orders"]
     view = {r[0].value: r[1].value for r in book["View"].iter_rows()}
     assert view["Trial"] == "T-1" and view["Sponsor"] == "Acme Biotech"
     assert view["As of"] == datetime(2026, 6, 30) and view["Compared with (since)"] == datetime(2026, 6, 1)

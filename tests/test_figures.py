@@ -165,7 +165,7 @@ def test_a_sponsors_budget_tiles_are_the_registrys(monkeypatch, small_demo_db, e
     assert _check_tiles(at, "budget", document, None) == 10
 
 
-@pytest.mark.parametrize("as_of", DATES[:2], ids=str)
+@pytest.mark.parametrize("as_of", [DATES[0], DATES[1], DATES[3]], ids=str)
 @pytest.mark.parametrize("trial", [demo.OVERRUN_TRIAL, demo.SUPPLY_RISK_TRIAL])
 def test_every_trial_tile_is_the_registrys_figure(monkeypatch, small_demo_db, expected, as_of, trial):
     document = expected(as_of, trial)
@@ -177,7 +177,7 @@ def test_every_trial_tile_is_the_registrys_figure(monkeypatch, small_demo_db, ex
         _check_tiles(at, page, document, trial)
 
 
-@pytest.mark.parametrize("as_of", DATES[:2], ids=str)
+@pytest.mark.parametrize("as_of", DATES, ids=str)
 def test_the_portfolio_tables_csv_holds_the_registrys_values(monkeypatch, small_demo_db, expected, as_of):
     document = expected(as_of)
     at = open_page(monkeypatch, small_demo_db, "portfolio", as_of=as_of.isoformat())
@@ -200,10 +200,10 @@ def test_the_portfolio_tables_csv_holds_the_registrys_values(monkeypatch, small_
             else:
                 assert float(cell) == pytest.approx(want), (row.protocol_number, key)
             compared += 1
-    assert compared > 10 * len(table)
+    assert compared >= 10 * len(table)
 
 
-@pytest.mark.parametrize("as_of", DATES[:2], ids=str)
+@pytest.mark.parametrize("as_of", DATES, ids=str)
 def test_the_emails_key_figures_are_the_registrys(small_demo_db, expected, tmp_path, as_of):
     document = expected(as_of)
     out = tmp_path / "digest.html"
@@ -215,3 +215,18 @@ def test_the_emails_key_figures_are_the_registrys(small_demo_db, expected, tmp_p
     assert {"Enrolled", "Milestones overdue", "Budget spent"} <= set(tiles)
     for label, (value, _) in tiles.items():
         assert value == shown[label]["display"], label
+
+
+@pytest.mark.parametrize("as_of", DATES, ids=str)
+def test_the_vendor_scorecards_overdue_add_up_to_the_registrys(small_demo_db, expected, as_of):
+    """The scorecard counts slips and overdue milestones in SQL: held to the registry's one definition of overdue."""
+    from dashboard.access import Scope
+    from queries import vendors
+
+    engine = make_engine(small_demo_db)
+    with engine.connect() as conn:
+        ids = tuple(sorted(g.sponsor_id for g in granted_sponsors(conn, None)))
+        card = vendors.vendor_scorecard(conn, Scope(ids, as_of=as_of, since=as_of - timedelta(days=7)))
+    engine.dispose()
+    overdue = _by_label(expected(as_of), None)["Milestones overdue"]["value"]
+    assert int(card["n_overdue"].sum()) == overdue

@@ -50,7 +50,8 @@ def test_the_overview_says_what_changed_since_the_compare_date(monkeypatch, tiny
     text = visible_text(at)
     assert "What changed since 30 Jun" in text
     assert "Enrolled: 3 → 4" in text
-    assert "CPI: 1.22 → 0.43" in text and "Budget: On track → At risk" in text  # the July invoice counts from 1 July
+    # AC 450 + 10/31 of the July invoice of 999 = 772.26 against EV 630: CPI 0.82, budget red.
+    assert "CPI: 1.22 → 0.82" in text and "Budget: On track → At risk" in text
     assert "Last patient in (CRO forecast): 15 Jan 2027 → 01 Mar 2027" in text
     assert "Last patient in" in text and "forecast moved" in text
     assert {m.label: m.delta for m in at.metric}["Enrolled"] == "+1"

@@ -47,7 +47,7 @@ def test_tiles_and_table_show_what_changed_since_the_compare_date(monkeypatch, t
     (table,) = html_tables(at)
     changed = {row["Trial"]: row["Since 30 Jun"] for row in table}
     assert "Enrolled: 3 → 4" in changed["T-1"]
-    assert "CPI: 1.22 → 0.43" in changed["T-1"]  # the July invoice of 999 counts from 1 July
+    assert "CPI: 1.22 → 0.82" in changed["T-1"]  # 10/31 of the July invoice of 999 has accrued by 10 July
     assert changed["T-2"] == "Milestones overdue: 1 → 2"
 
 

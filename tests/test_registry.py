@@ -187,7 +187,14 @@ def test_labels_are_unique_and_every_figure_is_defined_on_methods():
         assert f.pages, f.key
 
 
-def test_definitions_follow_the_settings(monkeypatch, tiny_db):
+@pytest.fixture
+def settings_restored():
+    """Settings read again after the test, so the values it set do not leak into later tests."""
+    yield
+    get_settings.cache_clear()
+
+
+def test_definitions_follow_the_settings(monkeypatch, tiny_db, settings_restored):
     """Change a threshold and the Methods page states the new rule (issue 16: captions that hard-coded 80 %)."""
     monkeypatch.setenv("DASHBOARD_PROBABILITY_GREEN", "0.7")
     monkeypatch.setenv("DASHBOARD_SCHEDULE_HORIZON_DAYS", "120")
@@ -198,4 +205,3 @@ def test_definitions_follow_the_settings(monkeypatch, tiny_db):
     assert "80%" not in registry.FIGURES["p_meet_lpi_plan"].threshold_text(get_settings())
     for key in ("tcpi", "etc", "cv", "sv", "milestones_overdue", "stability_pulls_overdue", "lpi_cro", "lpi_gap"):
         assert registry.FIGURES[key].label in text, key
-    get_settings.cache_clear()
