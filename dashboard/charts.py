@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.formats import MARKER_COLOURS
+from dashboard.formats import MARKER_COLOURS, plotly_text
 
 # Health colours (always shown beside a label, never alone).
 HEALTH_COLOUR = MARKER_COLOURS
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
+
+
+def _literal(value):
+    """A builder's argument with every text from the data made literal for Plotly (frames, rows and strings)."""
+    if isinstance(value, pd.DataFrame):
+        text = [c for c in value.columns if value[c].dtype == object or pd.api.types.is_string_dtype(value[c].dtype)]
+        return value.assign(**{c: plotly_text(value[c]) for c in text}) if text else value
+    if isinstance(value, pd.Series) and value.dtype == object:
+        return pd.Series([plotly_text(pd.Series([v]))[0] if isinstance(v, str) else v for v in value], index=value.index, dtype=object)
+    if isinstance(value, str):
+        return plotly_text(pd.Series([value]))[0]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(plotly_text(pd.Series(value, dtype=object)))
+    return value
+
+
+def plain_text(builder):
+    """Every figure builder takes its text from the data: names, titles and labels are shown as written, never read
+    as Plotly's markup (<a href>, <b>, entities), whatever a loaded file holds."""
+
+    @functools.wraps(builder)
+    def wrapped(*args, **kwargs):
+        return builder(*(_literal(a) for a in args), **{k: _literal(v) for k, v in kwargs.items()})
+
+    return wrapped
 
 
 def _layout(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figure:
@@ -27,6 +54,7 @@ def _layout(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figu
     return fig
 
 
+@plain_text
 def enrollment_vs_plan(trials: pd.DataFrame, health_labels: dict[str, str]) -> go.Figure:
     """Per trial: enrolled (bar, coloured by enrollment health), planned to date and target (markers)."""
     df = trials.sort_values("protocol_number", ascending=False)
@@ -66,6 +94,7 @@ def enrollment_vs_plan(trials: pd.DataFrame, health_labels: dict[str, str]) -> g
     return _layout(fig, height=max(260, 34 * len(df) + 90), title="Enrollment against plan")
 
 
+@plain_text
 def cost_vs_schedule(trials: pd.DataFrame, health_labels: dict[str, str], *, green: float = 0.95, amber: float = 0.85) -> go.Figure:
     """Per trial: CPI against SPI, with the amber and green thresholds (settings); below-left is over budget and late."""
     df = trials.dropna(subset=["cpi", "spi"])
@@ -99,6 +128,7 @@ def _month_end(months: pd.Series) -> pd.Series:
     return pd.to_datetime(months) + pd.offsets.MonthEnd(0)
 
 
+@plain_text
 def enrollment_curve(
     enrolled_by_month: pd.DataFrame,
     plan_by_month: pd.DataFrame,
@@ -170,6 +200,7 @@ def enrollment_curve(
     return _layout(fig, height=420, title="Enrollment against plan, and the last-patient-in forecast")
 
 
+@plain_text
 def screening_funnel(row: pd.Series) -> go.Figure:
     """Screened → screen-failed → enrolled → discontinued → completed, as a funnel of counts."""
     stages = ["Screened", "Screen failed", "Enrolled", "Discontinued", "Completed"]
@@ -186,6 +217,7 @@ def screening_funnel(row: pd.Series) -> go.Figure:
     return _layout(fig, height=320, title="Screening funnel")
 
 
+@plain_text
 def by_country(countries: pd.DataFrame) -> go.Figure:
     """Per country: enrolled (bar) and the sites' enrollment targets (marker)."""
     df = countries.sort_values("n_enrolled")
@@ -199,6 +231,7 @@ def by_country(countries: pd.DataFrame) -> go.Figure:
     return _layout(fig, height=max(260, 30 * len(df) + 90), title="Enrollment by country")
 
 
+@plain_text
 def activation_curve(activation_by_month: pd.DataFrame, *, as_of) -> go.Figure:
     """Cumulative sites activated against the baseline activation plan."""
     df = activation_by_month.sort_values("month_date")
@@ -216,6 +249,7 @@ def activation_curve(activation_by_month: pd.DataFrame, *, as_of) -> go.Figure:
     return _layout(fig, height=320, title="Site activation against plan")
 
 
+@plain_text
 def cycle_times(sites: pd.DataFrame) -> go.Figure:
     """Distribution of site start-up cycle times: selected → activated and activated → first subject (days)."""
     fig = go.Figure()
@@ -231,6 +265,7 @@ def cycle_times(sites: pd.DataFrame) -> go.Figure:
     return _layout(fig, height=260, title="Site start-up cycle times")
 
 
+@plain_text
 def lpi_forecasts(rows: pd.DataFrame) -> go.Figure:
     """Per trial still enrolling: the P10–P90 range and median of the last-patient-in date against the planned LPI.
 
@@ -262,6 +297,7 @@ def lpi_forecasts(rows: pd.DataFrame) -> go.Figure:
 # --- Budget ------------------------------------------------------------------------------------
 
 
+@plain_text
 def s_curve(months: pd.DataFrame, *, as_of, eac: float | None, planned_end=None) -> go.Figure:
     """Cumulative planned (PV), earned (EV) and actual (AC) value by month, with the EAC projection to the planned end."""
     df = months.sort_values("month_date")
@@ -285,6 +321,7 @@ def s_curve(months: pd.DataFrame, *, as_of, eac: float | None, planned_end=None)
     return _layout(fig, height=420, title="Planned, earned and actual value")
 
 
+@plain_text
 def bac_over_time(changes: pd.DataFrame, *, base: float, as_of) -> go.Figure:
     """Budget at completion as approved change orders move it, from the contracted value."""
     approved = changes.dropna(subset=["approved_date"]).sort_values("approved_date")
@@ -302,6 +339,7 @@ def bac_over_time(changes: pd.DataFrame, *, base: float, as_of) -> go.Figure:
     return _layout(fig, height=300, title="Budget at completion over time")
 
 
+@plain_text
 def invoiced_vs_accrued(months: pd.DataFrame) -> go.Figure:
     """Actual cost by month: invoiced, and accrued but not yet invoiced."""
     df = months.sort_values("month_date")
@@ -335,6 +373,7 @@ def _days(values: pd.Series) -> np.ndarray:
     return out
 
 
+@plain_text
 def milestone_timeline(
     statuses: pd.DataFrame, *, as_of, status_labels: dict[str, str], title: str, links: pd.DataFrame | None = None
 ) -> go.Figure:
@@ -416,6 +455,7 @@ MILESTONE_SHORT = {
 CLUSTER_DAYS = 120
 
 
+@plain_text
 def portfolio_timeline(
     statuses: pd.DataFrame, *, as_of, status_labels: dict[str, str], order: list[str] | None = None
 ) -> go.Figure:
@@ -493,6 +533,7 @@ def portfolio_timeline(
 FLAG_LABEL = {"green": "Within limits", "amber": "Beyond ±2", "red": "Beyond ±3", "grey": "Too few to flag"}
 
 
+@plain_text
 def funnel_plot(
     points: pd.DataFrame, limits: pd.DataFrame, *, pooled: float, title: str, x_title: str, y_title: str, y_format: str
 ) -> go.Figure:
@@ -523,6 +564,7 @@ def funnel_plot(
     return _layout(fig, height=420, title=title)
 
 
+@plain_text
 def sites_by_country(countries: pd.DataFrame) -> go.Figure:
     """Per country: sites activated (bar) and subjects enrolled (bar)."""
     df = countries.sort_values("n_enrolled")

@@ -104,8 +104,27 @@ def _cell_value(value):
     return str(value)
 
 
+# Text a spreadsheet would run as a formula or command (OWASP, CSV injection): = + - @, tab and carriage return.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value):
+    """A text value from the data made inert for a spreadsheet: one that starts like a formula gets a leading
+    apostrophe, shown as typed; numbers, dates and other text are unchanged. The same in the CSV and the workbook."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its text neutralised (see neutralised); numbers stay numbers."""
+    text = [c for c in frame.columns if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype)]
+    return frame.assign(**{c: frame[c].map(neutralised) for c in text}) if text else frame
+
+
 def _text(cell: Cell, value) -> None:
-    """Write text that Excel must not read as a formula (a value from a data file may start with "=")."""
+    """Write a value, text as text: never read as a formula (a value from a data file may start with "=")."""
+    value = neutralised(value)
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"

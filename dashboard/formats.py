@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pandas as pd
@@ -50,3 +51,23 @@ def day(value: date | pd.Timestamp | None) -> str:
     if value is None or pd.isna(value):
         return "—"
     return f"{pd.Timestamp(value):%d %b %Y}"
+
+
+# Markdown (as Streamlit renders it: CommonMark, GFM, LaTeX between $, :colour[…] and :emoji: directives) gives these
+# characters a meaning; a backslash before any ASCII punctuation shows it as itself.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^%@,;?/])")
+
+
+def md(value) -> str:
+    """A value from the data as literal text inside Markdown (titles, captions, notices): never a link, an image,
+    emphasis, a formula or a directive. Line breaks become spaces."""
+    text = " ".join(str(value).split())
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def plotly_text(values: pd.Series) -> pd.Series:
+    """Text from the data as Plotly shows it literally: Plotly reads <b>, <a href=…>, <br> and entities in labels,
+    hovers and ticks, so the characters that start them are written as entities."""
+    return values.astype("string").str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False).str.replace(
+        ">", "&gt;", regex=False
+    ).astype(object).where(values.notna(), None)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from streamlit.errors import StreamlitAuthError
 
 from dashboard import access, exports, registry
-from dashboard.formats import CHIP_COLOURS, money  # noqa: F401  (pages write amounts as ui.money)
+from dashboard.formats import CHIP_COLOURS, md, money  # noqa: F401  (pages write amounts as ui.money, data in Markdown as ui.md)
 from dashboard.db import make_engine
 from dashboard.links import (
     DEFAULT_PAGE,
@@ -273,14 +273,14 @@ def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
         if email is None:
             st.caption("🧪 **Demo mode**: every sponsor is visible.")
         else:
-            st.caption(f"Signed in as {email}")
+            st.caption(f"Signed in as {md(email)}")
             sign_out_control(st)
         if len(grants) > 1:
             # A bound selectbox writes its displayed label to the URL, so the options are the codes themselves.
             names = {g.sponsor_code: g.sponsor_name for g in grants}
             st.selectbox("Sponsor", list(names), index=None, key="sponsor", bind="query-params", placeholder="All sponsors")
             if st.session_state.get("sponsor") in names:
-                st.caption(names[st.session_state["sponsor"]])
+                st.caption(md(names[st.session_state["sponsor"]]))
         sponsor_code = st.session_state.get("sponsor")
         choices = trials if not sponsor_code else trials[trials["sponsor_code"] == sponsor_code]
         st.selectbox(
@@ -299,7 +299,7 @@ def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
             trial_choices.append(view.trial)
         st.selectbox("Trial", trial_choices, index=None, key="trial", bind="query-params", placeholder="All trials (portfolio)")
         if st.session_state.get("trial") in titles:
-            st.caption(titles[st.session_state["trial"]])
+            st.caption(md(titles[st.session_state["trial"]]))
         st.date_input(
             "As of", value=today, min_value=EARLIEST_DATE, max_value=LATEST_DATE, key="as_of",
             bind="query-params", format="YYYY-MM-DD",
@@ -384,7 +384,7 @@ def share_link(ctx: Context, page: str) -> str:
 def show_notices(ctx: Context) -> None:
     """Plain sentences about anything in the link that was dropped."""
     for notice in ctx.notices:
-        st.warning(notice, icon="⚠️")
+        st.warning(md(notice), icon="⚠️")
 
 
 def freshness_line(ctx: Context, loads: pd.DataFrame) -> None:
@@ -595,7 +595,7 @@ def download_table(label: str, frame: pd.DataFrame, file_name_stem: str, sheet: 
     shown = frame.copy()  # as shown now, whatever the page does to its frame afterwards
 
     def build() -> bytes:
-        return shown.to_csv(index=False).encode("utf-8")
+        return exports.neutralise(shown).to_csv(index=False).encode("utf-8")
 
     st.download_button(label, build, f"{file_name_stem}.csv", "text/csv", on_click="ignore")
     ctx = st.session_state.get(_CONTEXT_KEY)

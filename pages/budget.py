@@ -26,7 +26,7 @@ def evm_rows(df, first: str, first_header: str):
         ev = metrics.earned_value(r.bac, r.pv, r.ev, r.ac)
         rows.append(
             {
-                "name": getattr(r, first),
+                "name": ui.cell(getattr(r, first)),
                 "bac": ui.money(ev.bac), "pv": ui.money(ev.pv), "ev": ui.money(ev.ev), "ac": ui.money(ev.ac),
                 "cpi": f"{ui.cell(ev.cpi, '{:.2f}')} {ui.chip(health(ev.cpi))}",
                 "spi": f"{ui.cell(ev.spi, '{:.2f}')} {ui.chip(health(ev.spi))}",
@@ -45,10 +45,10 @@ with st.spinner("Loading budgets…"):
     now = overview.view_basis(ui.composed, scope, settings, forecast=False)
     then = overview.view_basis(ui.composed, overview.then_scope(scope), settings, forecast=False)
 
-title = f"Budget · {scope.trial}" if scope.trial else "Budget"
+title = f"Budget · {ui.md(scope.trial)}" if scope.trial else "Budget"
 st.title(title)
 st.caption(
-    f"{'Every trial in view' if scope.trial is None else now.trials.iloc[0]['trial_title'] if not now.trials.empty else ''}"
+    f"{'Every trial in view' if scope.trial is None else ui.md(now.trials.iloc[0]['trial_title']) if not now.trials.empty else ''}"
     f" · as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}"
 )
 if now.budgeted.empty:
@@ -62,7 +62,7 @@ def figure(key: str, basis=now, was=then) -> registry.Value:
 
 if now.currency is None:
     st.warning(
-        "The trials in view report in different currencies (" + ", ".join(sorted(now.budgeted["reporting_currency"].unique()))
+        "The trials in view report in different currencies (" + ", ".join(ui.md(c) for c in sorted(now.budgeted["reporting_currency"].unique()))
         + "), which cannot be added up. Pick a sponsor in the sidebar to see totals.",
         icon="💱",
     )
@@ -73,8 +73,8 @@ else:
     vac = figure("vac")
     st.caption(
         f"{'Expected overrun' if (vac.value or 0) < 0 else 'Expected within budget'} · EAC if the overrun so far is a "
-        f"one-off (AC + BAC − EV): {figure('eac_atypical').display} · ETC {figure('etc').display} · "
-        f"CV {figure('cv').display} · SV {figure('sv').display}."
+        f"one-off (AC + BAC − EV): {ui.md(figure('eac_atypical').display)} · ETC {ui.md(figure('etc').display)} · "
+        f"CV {ui.md(figure('cv').display)} · SV {ui.md(figure('sv').display)}."
     )
     st.html(
         f"<b>CPI</b> {ui.chip(figure('cpi').health)} &nbsp; <b>SPI</b> {ui.chip(figure('spi').health)}"
@@ -151,7 +151,7 @@ with left:
 with right:
     ui.figure(st, figure("cost_per_subject"), scope.since,
               note=f"Planned: {figure('planned_cost_per_subject').display} (BAC ÷ enrollment target).")
-    st.caption(f"Planned: {figure('planned_cost_per_subject').display} per subject (BAC ÷ enrollment target).")
+    st.caption(f"Planned: {ui.md(figure('planned_cost_per_subject').display)} per subject (BAC ÷ enrollment target).")
 
 st.subheader("Change orders")
 changes = ui.cached(budget.change_orders, scope)

@@ -98,8 +98,9 @@ if scope.trial is None:
 # ---------------------------------------------------------------------- trial view
 row = trials.iloc[0]
 outlook = outlooks[row.protocol_number]
-st.title(f"Enrollment · {row.protocol_number}")
-st.caption(f"{row.trial_title} · phase {row.phase} · {row.therapeutic_area} · as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}")
+st.title(f"Enrollment · {ui.md(row.protocol_number)}")
+st.caption(f"{ui.md(row.trial_title)} · phase {ui.md(row.phase)} · {ui.md(row.therapeutic_area)} · as of {scope.as_of:%d %b %Y} · "
+           f"changes since {scope.since:%d %b %Y}")
 
 then = overview.view_basis(ui.composed, overview.then_scope(scope), settings)
 since = scope.since
@@ -121,7 +122,7 @@ context.append(f"planned LPI {figure('lpi_planned').display}")
 if not outlook.is_complete:
     context.append(f"model P10–P90 {figure('lpi_model_p10').display} – {figure('lpi_model_p90').display}")
 st.caption(
-    " · ".join(context) + ". The enrollment colour follows the model (P(LPI by plan)); the schedule colour follows the "
+    " · ".join(ui.md(c) for c in context) + ". The enrollment colour follows the model (P(LPI by plan)); the schedule colour follows the "
     "CRO's forecast of the LPI milestone."
 )
 if outlook.forecast is not None:
@@ -197,7 +198,7 @@ with right:
     st.plotly_chart(charts.cycle_times(sites), width="stretch")
 
 non_enrolling = registry.non_enrolling_sites(now)
-st.subheader(f"Non-enrolling sites: {figure('sites_non_enrolling').display} of {figure('sites_active').display} active")
+st.subheader(f"Non-enrolling sites: {ui.md(figure('sites_non_enrolling').display)} of {ui.md(figure('sites_active').display)} active")
 st.caption(registry.FIGURES["sites_non_enrolling"].text(settings))
 if not non_enrolling.empty:
     st.dataframe(

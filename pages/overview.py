@@ -73,9 +73,9 @@ def figure(key: str) -> registry.Value:
     return registry.evaluate(key, now, then)
 
 
-st.title(f"Trial overview · {row.protocol_number}")
+st.title(f"Trial overview · {ui.md(row.protocol_number)}")
 st.caption(
-    f"{row.trial_title} · phase {row.phase} · {row.therapeutic_area} · as of {scope.as_of:%d %b %Y} "
+    f"{ui.md(row.trial_title)} · phase {ui.md(row.phase)} · {ui.md(row.therapeutic_area)} · as of {scope.as_of:%d %b %Y} "
     f"· changes since {since:%d %b %Y}"
 )
 st.html(" &nbsp; ".join(f"<b>{label}</b> {ui.chip(figure(key).health)}" for key, label in DIMENSIONS))
@@ -107,8 +107,9 @@ st.markdown("**Last patient in: the model and the CRO side by side**")
 for column, key in zip(st.columns(4), ("lpi_model", "lpi_cro", "lpi_gap")):
     ui.figure(column, figure(key), since)
 st.caption(
-    f"Enrolled {figure('enrolled').display} of {row.n_planned_subjects:,} · planned LPI {figure('lpi_planned').display} · "
-    f"model P10–P90 {figure('lpi_model_p10').display} – {figure('lpi_model_p90').display}. "
+    f"Enrolled {ui.md(figure('enrolled').display)} of {row.n_planned_subjects:,} · planned LPI "
+    f"{ui.md(figure('lpi_planned').display)} · model P10–P90 {ui.md(figure('lpi_model_p10').display)} – "
+    f"{ui.md(figure('lpi_model_p90').display)}. "
     "The enrollment colour follows the model (P(LPI by plan)); the schedule colour follows the CRO's forecast of the LPI "
     "milestone."
 )

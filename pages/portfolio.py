@@ -29,7 +29,7 @@ trials = now.trials
 
 st.title("Portfolio")
 sponsors = ", ".join(sorted(trials["sponsor_name"].unique())) if not trials.empty else ""
-st.caption(f"{sponsors} · as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}")
+st.caption(f"{ui.md(sponsors)} · as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}")
 
 if trials.empty:
     st.info("No trials match these filters. Clear the therapeutic area or phase filter in the sidebar to see more.")
@@ -48,12 +48,12 @@ st.html(
 )
 enrolled, target, share = (registry.evaluate(k, now) for k in ("enrolled", "enrollment_target", "pct_to_target"))
 if target.value:
-    st.caption(f"{enrolled.display} of {target.display} planned subjects enrolled ({share.display}).")
+    st.caption(f"{ui.md(enrolled.display)} of {ui.md(target.display)} planned subjects enrolled ({ui.md(share.display)}).")
 for currency in sorted(now.budgeted["reporting_currency"].unique()):
     part = now.restrict(now.budgeted.loc[now.budgeted["reporting_currency"] == currency, "protocol_number"])
     spent, ac, bac, ev = (registry.evaluate(k, part) for k in ("budget_spent", "ac", "bac", "ev"))
-    st.caption(f"Budget in {currency}: spent {ac.display} of {bac.display} ({spent.display}) at completion; "
-               f"work delivered is worth {ev.display} (earned value).")
+    st.caption(f"Budget in {ui.md(currency)}: spent {ui.md(ac.display)} of {ui.md(bac.display)} ({ui.md(spent.display)}) "
+               f"at completion; work delivered is worth {ui.md(ev.display)} (earned value).")
 
 # --- The trial table ------------------------------------------------------------------------
 st.subheader("Trials, worst first", help=registry.SEVERITY_TEXT + " Click a protocol number to open the trial's overview.")

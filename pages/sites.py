@@ -106,16 +106,16 @@ if scope.trial is None:
     st.stop()
 
 # ---------------------------------------------------------------------- trial view
-st.title(f"Sites · {scope.trial}")
-st.caption(f"Trial {scope.trial} · as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}")
+st.title(f"Sites · {ui.md(scope.trial)}")
+st.caption(f"Trial {ui.md(scope.trial)} · as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}")
 if flagged.empty:
-    st.info(f"Trial {scope.trial} has no sites yet.")
+    st.info(f"Trial {ui.md(scope.trial)} has no sites yet.")
     st.stop()
 
 site_numbers = list(flagged["site_number"])
 chosen_site = scope.site
 if chosen_site is not None and chosen_site not in site_numbers:
-    st.warning(f"Site {chosen_site!r} was not found in trial {scope.trial}; showing all its sites.", icon="⚠️")
+    st.warning(f"Site {ui.md(chosen_site)} was not found in trial {ui.md(scope.trial)}; showing all its sites.", icon="⚠️")
     chosen_site = None
 
 shown = {key: registry.evaluate(key, now, then)
@@ -123,7 +123,7 @@ shown = {key: registry.evaluate(key, now, then)
 for column, (key, value) in zip(st.columns(4), shown.items()):
     ui.figure(column, value, scope.since, note=flag_note if key.endswith("_flag") else None)
 share = metrics.ratio(shown["sites_non_enrolling"].value, shown["sites_active"].value)
-st.caption(f"{shown['sites_active'].display} of {len(flagged):,} sites active · non-enrolling: "
+st.caption(f"{ui.md(shown['sites_active'].display)} of {len(flagged):,} sites active · non-enrolling: "
            f"{'—' if share is None else format(share, '.0%')} of active (industry benchmark: about 1 in 3).")
 
 medians = {key: values(flagged, key).median() for key in INDICATORS}
@@ -131,10 +131,10 @@ medians = {key: values(flagged, key).median() for key in INDICATORS}
 if chosen_site is not None:
     # ------------------------------------------------------------------ site drill-down
     r = flagged[flagged["site_number"] == chosen_site].iloc[0]
-    st.subheader(f"Site {r['site_number']} · {r['site_name']}")
-    st.caption(f"{r['country_name']} · {r['site_status']} · activated {day(r['activated_date'])} · "
+    st.subheader(f"Site {ui.md(r['site_number'])} · {ui.md(r['site_name'])}")
+    st.caption(f"{ui.md(r['country_name'])} · {ui.md(r['site_status'])} · activated {day(r['activated_date'])} · "
                f"{int(r['n_enrolled'])} enrolled of {int(r['n_planned_subjects'])} planned")
-    st.markdown(ui.link(ctx.link("sites", site=None), f"← All sites of {scope.trial}"), unsafe_allow_html=True)
+    st.html(ui.link(ctx.link("sites", site=None), f"← All sites of {scope.trial}"))
     rows, raw = [], []
     for key in INDICATORS:
         ind = SITE_INDICATORS[key]
@@ -207,7 +207,7 @@ else:
     )
 
 # ---------------------------------------------------------------------- site table
-st.subheader(f"Sites of {scope.trial}")
+st.subheader(f"Sites of {ui.md(scope.trial)}")
 table = pd.DataFrame({
     "site": [ctx.link("sites", site=n) for n in flagged["site_number"]],
     "site_name": flagged["site_name"],

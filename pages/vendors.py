@@ -26,14 +26,14 @@ with st.spinner("Loading vendor milestones…"):
     then = overview.view_basis(ui.composed, overview.then_scope(scope), settings, forecast=False, vendor=True)
     scorecard = ui.cached(vendors.vendor_scorecard, scope, tolerance_days=settings.milestone_amber_days)
 
-st.title("Vendors" + (f" · {scope.trial}" if scope.trial else ""))
+st.title("Vendors" + (f" · {ui.md(scope.trial)}" if scope.trial else ""))
 st.caption(
-    f"{'Trial ' + scope.trial if scope.trial else 'Every trial in view'} · CRO and CMO milestones as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}"
+    f"{'Trial ' + ui.md(scope.trial) if scope.trial else 'Every trial in view'} · CRO and CMO milestones as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}"
 )
 
 statuses = now.milestones
 if statuses.empty:
-    st.info("No vendor milestones are recorded for " + (f"trial {scope.trial}." if scope.trial else "the trials in view."))
+    st.info("No vendor milestones are recorded for " + (f"trial {ui.md(scope.trial)}." if scope.trial else "the trials in view."))
     st.stop()
 
 
@@ -62,9 +62,9 @@ if not risks.empty:
     st.subheader("⚠️ Supply risk", help="Margin = clinical milestone date − lead time − supply milestone date (actual if done, else forecast).")
     for r in conflicts.itertuples(index=False):
         st.error(
-            f"**{r.protocol_number}: {r.supply_name}** ({r.supply_vendor_name}, {day(r.supply_date)}) threatens "
-            f"**{r.clinical_name}** ({r.clinical_vendor_name}, {day(r.clinical_date)}): with {r.lead_time_days} days of lead time "
-            f"the supply is **{r.conflict_days} days late**.",
+            f"**{ui.md(r.protocol_number)}: {ui.md(r.supply_name)}** ({ui.md(r.supply_vendor_name)}, {day(r.supply_date)}) "
+            f"threatens **{ui.md(r.clinical_name)}** ({ui.md(r.clinical_vendor_name)}, {day(r.clinical_date)}): with "
+            f"{r.lead_time_days} days of lead time the supply is **{r.conflict_days} days late**.",
             icon="🚚",
         )
     ui.html_table(
@@ -126,7 +126,7 @@ else:
              "the top; narrow the view "
              "with the filters, or see every milestone in the table below. " if n_trials > TIMELINE_TRIALS else "")
             + "Key milestones only: "
-            + ", ".join(f"{short} {names[code].lower()}" for code, short in charts.MILESTONE_SHORT.items() if code in names)
+            + ", ".join(f"{short} {ui.md(names[code].lower())}" for code, short in charts.MILESTONE_SHORT.items() if code in names)
             + ". ◆ forecast, ● actual; the grey bar runs from the baseline. Pick a trial for all its milestones."
         )
 

@@ -99,7 +99,18 @@ def test_numbers_and_dates_keep_their_type_and_get_a_format(book):
 
 def test_text_from_the_data_is_never_a_formula(book):
     reason = book["Change orders"]["D3"]
-    assert reason.data_type == "s" and reason.value.startswith("=HYPERLINK")
+    assert reason.data_type == "s" and reason.value == """'=HYPERLINK("http://evil.example","click")"""
+
+
+@pytest.mark.parametrize("text", ["=HYPERLINK(\"http://x\",\"y\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tx", "\rx"])
+def test_the_csv_and_the_workbook_neutralise_formulas_the_same_way(text):
+    frame = pd.DataFrame({"name": [text, "plain"], "amount": [-440.0, 12.5]})
+    csv = exports.neutralise(frame)
+    book = openpyxl.load_workbook(io.BytesIO(exports.workbook([("T", frame)], VIEW)))
+    assert csv["name"].tolist() == ["'" + text, "plain"]
+    # The workbook holds the same text (XML stores a carriage return as a line break).
+    assert [book["T"]["A2"].value, book["T"]["A3"].value] == ["'" + text.replace("\r", "\n"), "plain"]
+    assert csv["amount"].tolist() == [-440.0, 12.5] == [book["T"]["B2"].value, book["T"]["B3"].value], "numbers stay numbers"
 
 
 def test_columns_are_as_wide_as_their_content(book):
