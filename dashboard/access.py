@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -10,6 +11,18 @@ from sqlalchemy import Connection, func, select
 
 from dashboard.links import ViewState
 from dashboard.schema import sponsor, user_access
+
+
+# A plausible e-mail address and nothing else (it comes from a header, an identity provider or a command line).
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def valid_email(value) -> str | None:
+    """The address, lower-cased, if `value` is a plausible e-mail address; None otherwise."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip().lower()
+    return value if _EMAIL.match(value) else None
 
 
 @dataclass(frozen=True)

@@ -880,6 +880,9 @@ def send(messages: list[EmailMessage], settings: Settings) -> None:
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
+    for flag, value in (("--to", args.to), ("--user", args.user)):
+        if value is not None and access.valid_email(value) is None:
+            raise UsageError(f"{flag} {value[:80]!r} is not an e-mail address")
     if args.to and not (args.send and args.user):
         raise UsageError("--to needs --send and --user (whose access the digest is built for)")
     if args.all_sponsors and (args.user or args.send):

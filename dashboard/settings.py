@@ -71,9 +71,23 @@ class Settings(BaseSettings):
         default="X-Forwarded-Email", min_length=1, description="Header the trusted proxy puts the signed-in e-mail in"
     )
     sign_out_url: str | None = Field(default=None, description="Header mode: the proxy's sign-out address, shown as a link")
+    proxy_secret: SecretStr | None = Field(
+        default=None, description="Header mode: a secret the proxy sends in proxy_secret_header; requests without it are refused"
+    )
+    proxy_secret_header: str = Field(default="X-Proxy-Secret", min_length=1, description="Header mode: the header holding the proxy's secret")
     oidc_provider: str | None = Field(
         default=None, description="OIDC mode: the provider's name under [auth] in secrets.toml, if more than one"
     )
+    oidc_issuers_without_email_verified: str = Field(
+        default="",
+        description="OIDC mode: issuers (the `iss` claim, comma-separated) whose e-mails are trusted without an "
+        "email_verified claim, for providers that never send it",
+    )
+
+    def trusts_unverified_email(self, issuer: str | None) -> bool:
+        """Whether an ID token from `issuer` without an email_verified claim may still identify its user."""
+        trusted = {i.strip().rstrip("/") for i in self.oidc_issuers_without_email_verified.split(",") if i.strip()}
+        return issuer is not None and str(issuer).rstrip("/") in trusted
 
     def is_demo_database(self) -> bool:
         """Whether the database is the embedded demo file (the only one anonymous mode may show by default)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import importlib
 import json
 import re
@@ -138,18 +139,9 @@ def context() -> Context:
     return st.session_state[_CONTEXT_KEY]
 
 
-# A plausible e-mail address and nothing else: it comes from a header or an identity provider.
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 # Where the page and view of a link opened while signed out wait during the sign-in round trip.
 RETURN_COOKIE = "dashboard_return"
 _RETURNED_KEY = "_dashboard_returned"
-
-
-def _valid_email(value) -> str | None:
-    if not isinstance(value, str):
-        return None
-    value = value.strip().lower()
-    return value if _EMAIL.match(value) else None
 
 
 def _stop_with(message: str, *, sign_out: bool = False) -> None:
@@ -176,8 +168,16 @@ def identify(page: str) -> str | None:
             )
         return None
     if settings.auth_mode == "header":
+        # Defence in depth: with a shared secret set, only requests the proxy forwarded (it adds the secret) count.
+        if settings.proxy_secret is not None:
+            given = (st.context.headers.get(settings.proxy_secret_header) or "").encode()
+            if not hmac.compare_digest(given, settings.proxy_secret.get_secret_value().encode()):
+                _stop_with(
+                    "This dashboard only answers through your organisation's sign-in. Open it from the address your "
+                    "administrator gave you."
+                )
         # The proxy in front of us authenticates and sets this header; it must strip it from client requests.
-        email = _valid_email(st.context.headers.get(settings.auth_header))
+        email = access.valid_email(st.context.headers.get(settings.auth_header))
         if email is None:
             _stop_with(
                 "You are not signed in. This dashboard is opened through your organisation's sign-in; "
@@ -187,9 +187,23 @@ def identify(page: str) -> str | None:
     # st.user comes from a cookie signed with the server's secret: a browser cannot make one up.
     if not st.user.get("is_logged_in"):
         _sign_in(page)
-    email = _valid_email(st.user.get("email"))
+    email = access.valid_email(st.user.get("email"))
     if email is None:
         _stop_with("Your sign-in did not give an e-mail address, so your access cannot be looked up.", sign_out=True)
+    # An e-mail the provider has not verified may be anyone's (some providers let users type it in).
+    verified = st.user.get("email_verified")
+    if verified is None and not settings.trusts_unverified_email(st.user.get("iss")):
+        _stop_with(
+            "Your sign-in did not say whether your e-mail address is verified, so it cannot be used to look up your "
+            "access. Ask your dashboard administrator (DASHBOARD_OIDC_ISSUERS_WITHOUT_EMAIL_VERIFIED).",
+            sign_out=True,
+        )
+    if verified is not None and verified is not True and str(verified).lower() != "true":
+        _stop_with(
+            "Your identity provider says your e-mail address is not verified, so it cannot be used to look up your "
+            "access. Verify it with your provider and sign in again.",
+            sign_out=True,
+        )
     _return_after_sign_in(page)
     return email
 

@@ -115,7 +115,7 @@ if flagged.empty:
 site_numbers = list(flagged["site_number"])
 chosen_site = scope.site
 if chosen_site is not None and chosen_site not in site_numbers:
-    st.warning(f"Site {ui.md(chosen_site)} was not found in trial {ui.md(scope.trial)}; showing all its sites.", icon="⚠️")
+    st.warning(f"Site '{ui.md(chosen_site)}' was not found in trial {ui.md(scope.trial)}; showing all its sites.", icon="⚠️")
     chosen_site = None
 
 shown = {key: registry.evaluate(key, now, then)

@@ -16,12 +16,14 @@ PAGE_FILES = {name: f"pages/{name}.py" for name in PAGES}
 
 
 def open_page(
-    monkeypatch, database_url: str, page: str = "portfolio", *, user: str | None = None, query: dict | None = None, **params: str
+    monkeypatch, database_url: str, page: str = "portfolio", *, user: str | None = None, query: dict | None = None,
+    claims: dict | None = None, **params: str
 ) -> AppTest:
     """Run the app on `database_url` showing `page` with the query string `params` (or `query`), as a browser would.
 
-    With `user`, the app runs in OIDC mode signed in as that e-mail: AppTest's own `user` stands in for
-    the identity provider's signed cookie (no seam of ours: a real browser cannot set st.user).
+    With `user`, the app runs in OIDC mode signed in as that e-mail, verified (`claims` change or add ID-token
+    claims): AppTest's own `user` stands in for the identity provider's signed cookie (no seam of ours: a real
+    browser cannot set st.user).
     """
     monkeypatch.setenv("DASHBOARD_DATABASE_URL", database_url)
     if user is not None:
@@ -29,7 +31,7 @@ def open_page(
     get_settings.cache_clear()
     at = AppTest.from_file(APP, default_timeout=30)
     if user is not None:
-        at.user = {"is_logged_in": True, "email": user}
+        at.user = {"is_logged_in": True, "email": user, "email_verified": True, **(claims or {})}
     for key, value in {**(query or {}), **params}.items():
         at.query_params[key] = value
     if page != "portfolio":
@@ -38,11 +40,21 @@ def open_page(
     return at
 
 
+def read(markdown: str) -> str:
+    """Markdown source as a reader sees it: a backslash-escaped character (data is escaped so) is the character."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def notices(at: AppTest, kind: str = "warning") -> list[str]:
+    """The page's notices of `kind` (warning, info, error) as read."""
+    return [read(str(e.value)) for e in at.get(kind)]
+
+
 def visible_text(at: AppTest) -> str:
     """Everything a user can read on the page: titles, text, notices, tiles and table cells."""
     parts: list[str] = []
     for kind in ("title", "header", "subheader", "markdown", "caption", "warning", "info", "error", "success"):
-        parts.extend(str(element.value) for element in at.get(kind))
+        parts.extend(read(str(element.value)) for element in at.get(kind))
     for metric in at.metric:
         parts.extend([metric.label, str(metric.value), str(metric.delta or "")])
     for table in at.dataframe:

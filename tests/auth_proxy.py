@@ -18,8 +18,9 @@ SESSION_COOKIE = "proxy_user"
 class AuthProxy:
     """`with AuthProxy(listen_port, app_port, header) as proxy:` then browse http://127.0.0.1:<listen_port>/."""
 
-    def __init__(self, port: int, upstream_port: int, header: str):
-        self.port, self.upstream_port, self.header = port, upstream_port, header
+    def __init__(self, port: int, upstream_port: int, header: str, secret: tuple[str, str] | None = None):
+        """`secret`: a (header, value) the proxy adds to every request, as DASHBOARD_PROXY_SECRET expects."""
+        self.port, self.upstream_port, self.header, self.secret = port, upstream_port, header, secret
         self.seen_users: list[str | None] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -53,8 +54,8 @@ class AuthProxy:
         for field in fields:
             name, _, value = field.partition(":")
             lowered = name.strip().lower()
-            if lowered == self.header.lower():
-                continue  # never trust an identity header from the client
+            if lowered == self.header.lower() or (self.secret and lowered == self.secret[0].lower()):
+                continue  # never trust an identity (or secret) header from the client
             if lowered == "cookie":
                 cookie = SimpleCookie()
                 cookie.load(value.strip())
@@ -67,6 +68,8 @@ class AuthProxy:
             kept.append("Connection: close")  # one request per connection, so each one is rewritten
         if user:
             kept.append(f"{self.header}: {user}")
+        if self.secret:
+            kept.append(f"{self.secret[0]}: {self.secret[1]}")
         self.seen_users.append(user)
         return ("\r\n".join([request_line, *kept]) + "\r\n\r\n").encode("latin-1")
 

@@ -103,6 +103,28 @@ def open_as(browser, proxy: AuthProxy, email: str | None, *, claimed: str | None
     return context
 
 
+def test_with_a_proxy_secret_only_the_proxy_that_sends_it_is_believed(browser, app_server, demo_url):
+    """Defence in depth (issue 22): an identity header counts only beside the secret the real proxy adds."""
+    app_port = free_port()
+    app_server(demo_url, port=app_port, DASHBOARD_AUTH_MODE="header", DASHBOARD_AUTH_HEADER=HEADER,
+               DASHBOARD_PROXY_SECRET="s3cret-shared-with-the-proxy")
+    outcomes = {}
+    for name, secret in (("right", "s3cret-shared-with-the-proxy"), ("wrong", "guessed"), ("none", None)):
+        with AuthProxy(free_port(), app_port, HEADER, secret=("X-Proxy-Secret", secret) if secret else None) as proxy:
+            context = open_as(browser, proxy, demo.MAIN_USER)
+            page = context.new_page()
+            try:
+                page.goto(proxy.url)
+                settle(page)
+                outcomes[name] = page.locator("body").inner_text()
+            finally:
+                context.close()
+    assert f"Signed in as {demo.MAIN_USER}" in outcomes["right"] and HELIOS[1] in outcomes["right"]
+    for name in ("wrong", "none"):
+        assert "only answers through your organisation's sign-in" in outcomes[name], name
+        assert HELIOS[1] not in outcomes[name] and "Signed in" not in outcomes[name], name
+
+
 @pytest.mark.parametrize(("email", "own", "others"), [(demo.MAIN_USER, HELIOS, BOREALIS), (demo.OTHER_USER, BOREALIS, HELIOS)])
 def test_behind_the_proxy_each_user_sees_only_their_sponsor_on_every_page(browser, proxy, email, own, others):
     base = proxy.url

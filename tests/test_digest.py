@@ -13,7 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 import tiny_portfolio
-from apptest_helpers import metrics, open_page, visible_text
+from apptest_helpers import metrics, open_page, visible_text, notices
 from dashboard import digest
 from dashboard.links import PAGES
 from dashboard.settings import get_settings
@@ -170,7 +170,7 @@ def test_every_link_carries_its_dates_and_opens_that_view(ann, opened):
         if page == "methods":
             # The definitions page reads no view, so AppTest runs it without the frame: check the frame on the same query.
             at = opened(href.replace("/methods?", "/?"))
-        assert not [w for w in at.warning.values if "Ignored" in w or "not found" in w], href
+        assert not [w for w in notices(at) if "Ignored" in w or "not found" in w], href
         scope = at.session_state["_dashboard_context"].scope
         assert (scope.trial, scope.as_of, scope.since) == (params.get("trial"), date.fromisoformat(AS_OF), date.fromisoformat(SINCE)), href
         if "trial" in params:
@@ -233,6 +233,9 @@ def test_a_users_digest_holds_only_their_sponsors_trials(module_env, tiny_url, t
         ([], "say whose access the digest is for"),
         (["--all-sponsors", "--since", AS_OF], f"--since {AS_OF} is not before --as-of {AS_OF}"),
         (["--all-sponsors", "--url", "sqlite:////nowhere/at/all.db"], "no database file at /nowhere/at/all.db"),
+        # A malformed address is refused before any mail library sees it (issue 22: it printed a traceback).
+        (["--send", "--user", tiny_portfolio.ACME_USER, "--to", "boss@x.example\nBcc: all@x.example"], "--to "),
+        (["--send", "--user", tiny_portfolio.ACME_USER, "--to", "not-an-address"], "--to 'not-an-address' is not an e-mail address"),
     ],
 )
 def test_a_user_error_gets_one_plain_line_and_exit_code_2(module_env, tiny_url, tmp_path, capsys, args, message):

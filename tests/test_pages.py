@@ -3,7 +3,7 @@
 import pytest
 
 import tiny_portfolio
-from apptest_helpers import PAGE_FILES, open_page, visible_text
+from apptest_helpers import PAGE_FILES, open_page, visible_text, notices
 
 AS_OF = tiny_portfolio.AS_OF.isoformat()
 
@@ -27,7 +27,7 @@ def test_every_page_renders_without_parameters(monkeypatch, tiny_url, page):
 def test_every_page_renders_a_deep_link_to_one_trial(monkeypatch, tiny_url, page):
     at = open_page(monkeypatch, tiny_url, page, trial="T-2", as_of=AS_OF)
     assert not at.exception
-    assert not at.warning.values or all("not found" not in w for w in at.warning.values)
+    assert not notices(at) or all("not found" not in w for w in notices(at))
     if page != "methods":
         text = visible_text(at)
         assert "T-2" in text
@@ -38,13 +38,13 @@ def test_every_page_renders_a_deep_link_to_one_trial(monkeypatch, tiny_url, page
 def test_an_unknown_trial_gets_a_plain_not_found(monkeypatch, tiny_url, page):
     at = open_page(monkeypatch, tiny_url, page, trial="NOPE-1", as_of=AS_OF)
     assert not at.exception
-    assert any("'NOPE-1' was not found" in w for w in at.warning.values)
+    assert any("'NOPE-1' was not found" in w for w in notices(at))
 
 
 def test_a_malformed_date_gets_a_plain_message_and_today_is_shown(monkeypatch, tiny_url):
     at = open_page(monkeypatch, tiny_url, "portfolio", as_of="2026-02-30")
     assert not at.exception
-    assert any("as_of='2026-02-30'" in w and "not a date" in w for w in at.warning.values)
+    assert any("as_of='2026-02-30'" in w and "not a date" in w for w in notices(at))
     assert at.date_input[0].value.isoformat() != "2026-02-30"
 
 
@@ -61,7 +61,7 @@ def test_the_sidebar_filters_restore_from_the_link(monkeypatch, tiny_url):
 def test_a_trial_outside_the_links_sponsor_filter_is_shown_with_a_notice(monkeypatch, tiny_url):
     at = open_page(monkeypatch, tiny_url, "portfolio", sponsor="ACME", trial="X-9", as_of=AS_OF)
     assert not at.exception
-    assert any("Trial X-9 is not in the filter (sponsor ACME)" in w for w in at.warning.values)
+    assert any("Trial X-9 is not in the filter (sponsor ACME)" in w for w in notices(at))
     text = visible_text(at)
     assert "X-9" in text and "T-1" not in text
 
@@ -69,4 +69,4 @@ def test_a_trial_outside_the_links_sponsor_filter_is_shown_with_a_notice(monkeyp
 def test_a_future_as_of_date_is_flagged(monkeypatch, tiny_url):
     at = open_page(monkeypatch, tiny_url, "portfolio", as_of="2099-01-01")
     assert not at.exception
-    assert any("is in the future" in w for w in at.warning.values)
+    assert any("is in the future" in w for w in notices(at))

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tiny_portfolio
-from apptest_helpers import PAGE_FILES, open_page, visible_text
+from apptest_helpers import PAGE_FILES, open_page, visible_text, notices
+from apptest_helpers import metrics as metrics_of
 from dashboard.access import Scope
 from dashboard.db import make_engine
 from dashboard.links import KEYS
@@ -64,14 +65,39 @@ def test_a_signed_in_user_sees_only_their_sponsors_trials(monkeypatch, tiny_url,
         assert own in text, "the user's own trials are shown"
 
 
+@pytest.mark.parametrize(
+    "claims, refusal",
+    [
+        ({"email_verified": False}, "not verified"),
+        ({"email_verified": "false"}, "not verified"),
+        ({"email_verified": None, "iss": "https://idp.example"}, "did not say whether your e-mail address is verified"),
+    ],
+)
+def test_an_unverified_email_gets_no_access(monkeypatch, tiny_url, claims, refusal):
+    """A provider that lets users type in their e-mail must not give them a granted user's sponsors (issue 22)."""
+    at = open_page(monkeypatch, tiny_url, "portfolio", user=tiny_portfolio.ACME_USER, claims=claims, as_of=AS_OF)
+    assert not at.exception
+    assert any(refusal in e for e in at.error.values)
+    assert not at.metric and leaked(everything_shown(at), ACME_ONLY + OTHER_ONLY) == []
+    assert [b.label for b in at.button] == ["Sign out"]
+
+
+def test_a_provider_that_never_sends_email_verified_can_be_trusted_by_name(monkeypatch, tiny_url):
+    monkeypatch.setenv("DASHBOARD_OIDC_ISSUERS_WITHOUT_EMAIL_VERIFIED", "https://other.example, https://login.example/tenant/v2.0")
+    at = open_page(monkeypatch, tiny_url, "portfolio", user=tiny_portfolio.ACME_USER, as_of=AS_OF,
+                   claims={"email_verified": None, "iss": "https://login.example/tenant/v2.0/"})
+    assert not at.exception and not at.error
+    assert metrics_of(at)["Enrolled"] == "3"
+
+
 @pytest.mark.parametrize("page", ["portfolio", "enrollment", "sites", "budget", "vendors"])
 def test_a_link_to_another_sponsors_trial_says_not_found_like_a_missing_one(monkeypatch, tiny_url, page):
     # Sites are numbered within their trial: X-9's site S1 can only be named together with X-9.
     theirs = open_page(monkeypatch, tiny_url, page, user=ANN, trial="X-9", site="S1", as_of=AS_OF)
     missing = open_page(monkeypatch, tiny_url, page, user=ANN, trial="NOPE-1", site="S1", as_of=AS_OF)
     assert not theirs.exception and not missing.exception
-    assert [w.replace("X-9", "?") for w in theirs.warning.values] == [w.replace("NOPE-1", "?") for w in missing.warning.values]
-    assert any("was not found" in w for w in theirs.warning.values)
+    assert [w.replace("X-9", "?") for w in notices(theirs)] == [w.replace("NOPE-1", "?") for w in notices(missing)]
+    assert any("was not found" in w for w in notices(theirs))
     assert leaked(everything_shown(theirs).replace("'X-9'", ""), OTHER_ONLY) == []
 
 

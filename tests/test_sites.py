@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import insert
 
 import tiny_portfolio
-from apptest_helpers import html_tables, metrics, open_page, visible_text
+from apptest_helpers import html_tables, metrics, open_page, visible_text, notices
 from dashboard import demo, rollups
 from dashboard import schema as s
 from dashboard.access import Scope, granted_sponsors
@@ -179,7 +179,7 @@ def test_a_site_link_opens_its_drill_down(monkeypatch, sites_url):
 def test_an_unknown_site_says_not_found(monkeypatch, sites_url):
     at = open_page(monkeypatch, sites_url, "sites", trial="T-1", site="S9", as_of=AS_OF.isoformat())
     assert not at.exception
-    assert any("Site 'S9' was not found in trial T-1" in w for w in at.warning.values)
+    assert any("Site 'S9' was not found in trial T-1" in w for w in notices(at))
     assert not any(v.startswith("Site S9") for v in at.subheader.values)
 
 
