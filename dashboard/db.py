@@ -91,6 +91,10 @@ def make_engine(url: str, *, read_only: bool = True, statement_timeout_s: float 
             cursor.execute("PRAGMA foreign_keys=ON")
             if read_only:
                 cursor.execute("PRAGMA query_only=ON")
+            else:
+                # Write-ahead log (kept by the file once set): readers go on reading the last committed data while a
+                # load writes, instead of waiting for it; the dashboard's read-only connections inherit it.
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
             info = record.info
 

@@ -538,3 +538,33 @@ def test_postgresql_ids_continue_after_a_load(tiny_folder, pg_url):
             assert new_id > 2
     finally:
         engine.dispose()
+
+
+def test_a_page_answers_from_the_last_committed_data_while_a_load_writes(monkeypatch, tmp_path):
+    """SQLite readers are not blocked by a load (issue 22: a page waited 31.8 s, then said the database was down)."""
+    from apptest_helpers import metrics, open_page
+    from dashboard.db import make_engine
+
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    tiny_portfolio.build(url)
+    writer = make_engine(url, read_only=False).raw_connection()
+    try:
+        cursor = writer.cursor()
+        # A load well under way: a write transaction whose changes no longer fit the page cache (in the old
+        # rollback-journal mode, the moment SQLite locks every reader out until the load commits).
+        cursor.execute("PRAGMA cache_size=1")
+        cursor.execute("BEGIN IMMEDIATE")
+        cursor.executemany(
+            "INSERT INTO subject (trial_id, site_id, subject_number, screened_date, enrolled_date) VALUES (1, 1, ?, '2026-06-01', '2026-06-02')",
+            [(f"L{i:05d}",) for i in range(5_000)],
+        )
+        monkeypatch.setenv("DASHBOARD_STATEMENT_TIMEOUT_S", "5")
+        started = time.monotonic()
+        at = open_page(monkeypatch, url, "portfolio", sponsor="ACME", as_of=tiny_portfolio.AS_OF.isoformat())
+        took = time.monotonic() - started
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert metrics(at)["Enrolled"] == "3", "the committed data, not the load's"
+        assert took < 5, f"the page waited {took:.1f} s for the load"
+    finally:
+        writer.rollback()
+        writer.close()
