@@ -60,10 +60,15 @@ GRANTS = "user_access"
 ROOT = "sponsor"
 
 # Formats the column types cannot say, as (pattern, what to write).
+_CODE = (r"[A-Za-z0-9][A-Za-z0-9._-]*", "letters, digits, '.', '_' or '-', starting with a letter or digit (it is used in links)")
 FORMATS: dict[tuple[str, str], tuple[str, str]] = {
     ("country", "country_code"): (r"[A-Z]{2}", "two capital letters (ISO 3166-1 alpha-2, e.g. DE)"),
     ("sponsor", "reporting_currency"): (r"[A-Z]{3}", "three capital letters (ISO 4217, e.g. EUR)"),
-    ("user_access", "user_email"): (r"[^@\sA-Z]+@[^@\sA-Z]+\.[^@\sA-Z]+", "a lower-case e-mail address"),
+    ("user_access", "user_email"): (r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address"),
+    ("sponsor", "sponsor_code"): _CODE,
+    ("trial", "protocol_number"): _CODE,
+    ("site", "site_number"): _CODE,
+    ("vendor", "vendor_code"): _CODE,
 }
 
 
@@ -301,6 +306,11 @@ class FileSpec:
         return tuple(c.name for c in self.columns if c.own)
 
     @cached_property
+    def date_columns(self) -> tuple[str, ...]:
+        """The columns that hold dates."""
+        return tuple(c.name for c in self.columns if isinstance(c.source.type, Date))
+
+    @cached_property
     def model(self) -> type[BaseModel]:
         """A pydantic model of one row: types, required values, allowed values, formats, non-negative."""
         fields = {c.name: (_annotation(self.name, c), ...) for c in self.columns}
@@ -333,6 +343,10 @@ def _adapter(table: str, column: str):
     from pydantic import TypeAdapter
 
     return TypeAdapter(_annotation(table, file_spec(table).column(column)))
+
+
+# A date more than this many years after the load is refused: a mistyped year (2999 for 2029), never a plan.
+HORIZON_YEARS = 30
 
 
 def _human(name: str) -> str:
@@ -508,6 +522,21 @@ def _parse_decimal(value: Any) -> Any:
         _fail("is not a number")
 
 
+# Written as loaded, but kept in one form: grants match e-mails without regard to case (README).
+NORMALISE: dict[tuple[str, str], Any] = {("user_access", "user_email"): str.lower}
+# Characters a text may not hold: the C0 controls (NUL first) but tab and line breaks, and DEL. PostgreSQL refuses NUL
+# at write time with a message that names no file or line; the others would reach the pages and exports.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control(value: Any) -> Any:
+    if isinstance(value, str) and (found := _CONTROL.search(value)):
+        code = ord(found.group())
+        _fail(f"contains a control character (U+{code:04X}{', NUL' if code == 0 else ''}) at position {found.start() + 1}: "
+              "remove it")
+    return value
+
+
 def _pattern(pattern: str, what: str):
     compiled = re.compile(f"^(?:{pattern})$")
 
@@ -538,6 +567,9 @@ def _annotation(table: str, column: CsvColumn) -> Any:
         annotation = Annotated[str, Field(max_length=kind.length)] if kind.length else str
         if column.pattern:
             annotation = Annotated[annotation, BeforeValidator(_pattern(*column.pattern))]
+        if (table, column.name) in NORMALISE:
+            annotation = Annotated[annotation, BeforeValidator(lambda v, f=NORMALISE[(table, column.name)]: f(v) if isinstance(v, str) else v)]
+        annotation = Annotated[annotation, BeforeValidator(_no_control)]
     else:
         raise ContractError(f"{table}.{column.name}: no CSV type for {kind!r}")
     return Optional[annotation] if not column.required else annotation  # noqa: UP045 (a runtime type)
@@ -721,13 +753,19 @@ def render() -> str:
     w("  values for stays in the header with empty values. Quote values holding a comma, a quote or a line")
     w("  break, as every CSV writer does.")
     w("- **Empty** means no value. A required column may not be empty. Spaces around a value are ignored.")
+    w("- **Text** may hold any character but control characters (NUL and the others below U+0020, except tab")
+    w("  and line breaks): those are refused with their position. Text is shown as written, never as markup.")
     w("- **Dates**: `YYYY-MM-DD` (2026-03-31). A `month_date` is the first day of its month (2026-03-01).")
+    w(f"  A date more than {HORIZON_YEARS} years after the load is refused (a mistyped year: 2999 for 2029).")
     w("- **true/false**: `true` or `false`.")
     w("- **Whole numbers**: digits only (`12`). **Decimals**: `.` for decimals, no thousands separators,")
     w("  no currency sign, at most two decimals (`1250000.50`).")
     w("- **Amounts** (`*_amount`) are in the sponsor's reporting currency (`sponsor.csv`).")
-    w("- **Keys are text** and compared exactly: subject `001` is not subject `1`, and `S1` is not `s1`.")
-    w("  Spreadsheets drop leading zeros: check your numbers before you export.")
+    w("- **Keys are text**: subject `001` is not subject `1` (spreadsheets drop leading zeros: check your")
+    w("  numbers before you export). Letter case does not make another key: `s1` beside `S1`, or `hel-301`")
+    w("  beside a loaded `HEL-301`, is refused; write a key the same way every time. Codes used in links")
+    w("  (sponsor, protocol, site and vendor codes) hold letters, digits, `.`, `_` and `-` only.")
+    w("- **E-mails** (`user_access.csv`) are stored in lower case; sign-ins match them without regard to case.")
     w("- **No database ids**: rows refer to each other by their keys. A site is named by")
     w("  (`protocol_number`, `site_number`), a subject by (`protocol_number`, `subject_number`); a file")
     w("  names each row it refers to by the columns marked → below. Rows may refer to rows of the same")
@@ -771,6 +809,9 @@ def render() -> str:
     w("  its grants when `user_access.csv` is given) is deleted and the files are loaded in its place.")
     w("  Countries and vendors are shared by sponsors: they are upserted, never deleted. Other sponsors")
     w("  are untouched. Every row must belong to a sponsor in `sponsor.csv`.")
+    w("- **Shared reference rows** (countries, vendors) belong to no sponsor: a load may add new ones, but a")
+    w("  row already loaded must come as it is (one sponsor's feed may not rename another sponsor's vendor).")
+    w("  Only a load run with **`--reference`**, by whoever keeps the shared lists, changes them.")
     w("- A protocol, contract or change-order number is unique across sponsors: a row that would move")
     w("  one from another sponsor is refused.")
     w("- **`--dry-run`** checks the files and counts what would be inserted, updated and deleted,")

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashboard import rollups, schema
 from dashboard.contract import (
     GRANTS,
+    HORIZON_YEARS,
     ROOT,
     SAME_PARENT,
     FileSpec,
@@ -104,10 +105,16 @@ class Plan:
 
     directory: Path
     mode: str
+    reference: bool = False  # the load may change shared reference rows (countries, vendors) for every sponsor
     files: dict[str, Path] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     replaced: set[str] = field(default_factory=set)
     problems: Problems = field(default_factory=Problems)
+
+
+def _folded(key: tuple) -> tuple:
+    """A key as codes compare: text without regard to case."""
+    return tuple(v.casefold() if isinstance(v, str) else v for v in key)
 
 
 def _describe(columns: tuple[str, ...], values: tuple) -> str:
@@ -174,7 +181,7 @@ class CsvRows:
                 raise _NotUtf8(number) from None
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str | None]]]:
-        line = 1
+        previous_end = 0  # the last line of the record read last
         try:
             with open(self.path, "rb") as handle:
                 reader = csv.reader(self._text(handle))
@@ -187,9 +194,11 @@ class CsvRows:
                 if positions is None:
                     self.readable = False
                     return
+                previous_end = reader.line_num
                 width = len(header)
                 for fields in reader:
-                    line = reader.line_num
+                    # A record may span lines (a quoted value with line breaks): name the line it starts on.
+                    line, previous_end = previous_end + 1, reader.line_num
                     if not any(f.strip() for f in fields):
                         continue
                     if len(fields) != width:
@@ -201,7 +210,7 @@ class CsvRows:
             self.report(exc.line, None, "is not UTF-8 text: save the file as UTF-8 (in Excel: CSV UTF-8)")
             self.readable = False
         except csv.Error as exc:
-            self.report(line + 1, None, f"cannot be read as CSV: {exc}")
+            self.report(previous_end + 1, None, f"cannot be read as CSV: {exc}")
             self.readable = False
         except OSError as exc:
             self.report(None, None, f"cannot be read: {exc.strerror or exc}")
@@ -252,9 +261,15 @@ def _key_map(conn: Connection, name: str, extra: tuple[str, ...] = (), *, owner:
 class Checker:
     """Checks the files of a folder against the contract and what the database holds."""
 
-    def __init__(self, conn: Connection, directory: Path, mode: str, progress: Callable[[str], None]):
+    def __init__(self, conn: Connection, directory: Path, mode: str, progress: Callable[[str], None], *,
+                 reference: bool = False, horizon_years: int = HORIZON_YEARS, today: date | None = None):
         self.conn, self.progress = conn, progress
-        self.plan = Plan(directory=directory, mode=mode)
+        self.plan = Plan(directory=directory, mode=mode, reference=reference)
+        today = today or date.today()
+        # No fact or plan of a trial lies this far ahead: such a date is a typing mistake (2999 for 2029).
+        self.latest = date(today.year + horizon_years, today.month, min(today.day, 28))
+        self.folded: dict[str, dict[tuple, tuple[tuple, int]]] = {}  # key without case → (key as written, line)
+        self.folded_database: dict[str, dict[tuple, tuple]] = {}
         self.specs = file_specs()
         self.keys: dict[str, dict[tuple, int]] = {}  # natural keys of the files' rows → line
         self.owners: dict[str, dict[tuple, str]] = {}  # key → sponsor code, for tables whose key is theirs alone
@@ -367,6 +382,14 @@ class Checker:
                 report(line, spec.key[-1], f"duplicate key {_describe(spec.key, key)}: line {keys[key]} has the same")
             else:
                 keys[key] = line
+                self.check_case(spec, line, key, report)
+        for column in spec.date_columns:
+            value = values.get(column)
+            if isinstance(value, date) and value > self.latest:
+                report(line, column, f"{value.isoformat()} is more than {self.latest.year - date.today().year} years ahead: "
+                       "check the year")
+        if is_shared(name) and BAD not in key and not self.plan.reference:
+            self.check_shared(spec, line, key, values, report)
         for columns, seen in zip(spec.unique_keys[1:], others):
             other = tuple(values[c] for c in columns)
             if BAD in other or None in other:
@@ -406,6 +429,39 @@ class Checker:
             attrs[key] = tuple(values[c] for c in self.same_parent[name].columns)
         for ref_column, via_column in SAME_PARENT.get(name, ()):
             self.check_same_parent(spec, ref_column, via_column, values, line, report)
+
+    def check_case(self, spec: FileSpec, line: int, key: tuple, report) -> None:
+        """Codes are compared without regard to case: hel-301 beside HEL-301 would be a second trial in the files
+        or beside the database's, and a link could name either."""
+        name = spec.name
+        folded = _folded(key)
+        seen = self.folded.setdefault(name, {})
+        if folded in seen:
+            other, other_line = seen[folded]
+            report(line, spec.key[-1], f"{_describe(spec.key, key)} differs only in case from {_describe(spec.key, other)} "
+                   f"on line {other_line}: codes are compared without regard to case; write it the same way")
+            return
+        seen[folded] = (key, line)
+        if name not in self.folded_database:
+            self.folded_database[name] = {_folded(k): k for k in self.in_database(name)}
+        stored = self.folded_database[name].get(folded)
+        if stored is not None and stored != key:
+            report(line, spec.key[-1], f"{_describe(spec.key, key)} differs only in case from {_describe(spec.key, stored)} "
+                   "in the database: codes are compared without regard to case; write it as the database has it")
+
+    def check_shared(self, spec: FileSpec, line: int, key: tuple, values: dict, report) -> None:
+        """A shared reference row (a country, a vendor) that is already loaded stays as it is, unless the load says
+        it changes the list for every sponsor (--reference): one sponsor's feed may not rename another's vendor."""
+        columns = tuple(c for c in spec.own_columns if c not in spec.key)
+        stored = self.in_database(spec.name, extra=columns).get(key)
+        if stored is None:
+            return
+        for column, before in zip(columns, stored[2:]):
+            if values.get(column) is not BAD and values.get(column) != before:
+                report(line, column, f"{spec.name} {_describe(spec.key, key)} is shared by every sponsor and is loaded with "
+                       f"{column} {_describe((column,), (before,))}, not {_describe((column,), (values.get(column),))}: "
+                       "only a load with --reference changes shared reference data; write it as it is, or leave the row out")
+                return
 
     def check_reference(self, reference: Reference, target: tuple, line: int, report) -> None:
         parent = reference.parent
@@ -632,7 +688,7 @@ class Result:
 
 
 def load(url: str, directory: Path, *, mode: str = "upsert", dry_run: bool = False, source: str | None = None,
-         progress: Callable[[str], None] = lambda _text: None) -> Result:
+         progress: Callable[[str], None] = lambda _text: None, reference: bool = False) -> Result:
     """Check the folder and, if it has no problem, load it in one transaction (rolled back for a dry run)."""
     if mode not in MODES:
         raise UsageError(f"unknown mode {mode!r}: use upsert or replace")
@@ -649,7 +705,7 @@ def load(url: str, directory: Path, *, mode: str = "upsert", dry_run: bool = Fal
                     conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('dashboard.load'))"))
                 _ensure_schema(conn, progress, dry_run)
                 progress(f"Checking {directory} ({mode}):")
-                plan = Checker(conn, directory, mode, progress).run()
+                plan = Checker(conn, directory, mode, progress, reference=reference).run()
                 result = Result(plan=plan, source=source)
                 if plan.problems:
                     transaction.rollback()
@@ -715,6 +771,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="upsert (default): insert new rows, update changed ones; replace: swap the data of the sponsors in sponsor.csv")
     parser.add_argument("--dry-run", action="store_true", help="check the files and count the changes, write nothing")
     parser.add_argument("--source", help="name of the load on the dashboard's freshness line (default: the folder name)")
+    parser.add_argument("--reference", action="store_true",
+                        help="this load may change shared reference rows (countries, vendors) for every sponsor")
     args = parser.parse_args(argv)
 
     def progress(message: str) -> None:
@@ -723,7 +781,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         url, shown = cli_database_url(args.url)
-        result = load(url, args.directory, mode=args.mode, dry_run=args.dry_run, source=args.source, progress=progress)
+        result = load(url, args.directory, mode=args.mode, dry_run=args.dry_run, source=args.source, progress=progress,
+                      reference=args.reference)
     except (UsageError, SchemaStateError, ImportError, SQLAlchemyError) as exc:
         return report_cli_error(exc, "the load")
     except KeyboardInterrupt:

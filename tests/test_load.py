@@ -197,6 +197,15 @@ def _append_copy_of(file, line):
     return edit
 
 
+def _append_lowercase_copy(file, line, column):
+    def edit(folder):
+        rows = rows_of(folder / file)
+        copy = list(rows[line - 1])
+        copy[rows[0].index(column)] = copy[rows[0].index(column)].lower()
+        write_rows(folder / file, rows + [copy])
+    return edit
+
+
 def _add_column(file, name):
     def edit(folder):
         rows = rows_of(folder / file)
@@ -294,6 +303,29 @@ BAD_INPUTS = [
      "contract.csv:2: contract_number: the database already has contract 'C-1' for (protocol_number 'T-1', vendor_code 'CRO1')"),
     ("spend of a change order of another contract", _new_contract_and_spend_from_another_contracts_change_order,
      "planned_spend.csv:7: change_order_number: change_order 'CO-1' belongs to contract 'C-1', not to 'C-2'"),
+    # Issue 22: what the database could not store, or would store wrongly, is refused before anything is written.
+    ("a NUL byte", _set("site.csv", 2, "site_name", "Boston\x00General"),
+     "site.csv:2: site_name: contains a control character (U+0000, NUL) at position 7: remove it"),
+    ("a control character", _set("vendor.csv", 3, "vendor_name", "Fill\x1bFinish"),
+     "vendor.csv:3: vendor_name: contains a control character (U+001B) at position 5"),
+    ("a record over two lines is named by its first", _both(_set("trial.csv", 2, "trial_title", "Tiny\noncology study"),
+                                                          _set("trial.csv", 2, "n_planned_sites", "ten")),
+     "trial.csv:2: n_planned_sites: must be a whole number"),
+    ("the next record's line after a two-line one", _both(_set("trial.csv", 2, "trial_title", "Tiny\noncology study"),
+                                                        _set("trial.csv", 3, "phase", "3")),
+     "trial.csv:4: phase: must be one of"),
+    ("a key that differs only in case in the files", _append_lowercase_copy("site.csv", 2, "site_number"),
+     "site.csv:7: site_number: (protocol_number 'T-1', site_number 's1') differs only in case from "
+     "(protocol_number 'T-1', site_number 'S1') on line 2"),
+    ("a key that differs only in case from the database's", _set("vendor.csv", 2, "vendor_code", "cro1"),
+     "vendor.csv:2: vendor_code: 'cro1' differs only in case from 'CRO1' in the database"),
+    ("a code no link can carry", _set("sponsor.csv", 3, "sponsor_code", "OTHER CO"),
+     "sponsor.csv:3: sponsor_code: must be letters, digits, '.', '_' or '-'"),
+    ("a year mistyped", _set("visit.csv", 2, "visit_date", "2999-02-10"),
+     "visit.csv:2: visit_date: 2999-02-10 is more than 30 years ahead: check the year"),
+    ("a shared vendor renamed by a sponsor's feed", _set("vendor.csv", 2, "vendor_name", "Renamed by ACME"),
+     "vendor.csv:2: vendor_name: vendor 'CRO1' is shared by every sponsor and is loaded with vendor_name "
+     "'Global Clinical CRO', not 'Renamed by ACME': only a load with --reference changes shared reference data"),
 ]
 
 
@@ -568,3 +600,23 @@ def test_a_page_answers_from_the_last_committed_data_while_a_load_writes(monkeyp
     finally:
         writer.rollback()
         writer.close()
+
+
+def test_a_shared_vendor_changes_only_with_reference_and_then_for_everyone(folder, tiny_db, capsys):
+    """Sponsor A's feed cannot rename the vendor sponsor B also uses; the keeper of the shared list can, with --reference."""
+    set_value(folder, "vendor.csv", 2, "vendor_name", "Global Clinical Research")
+    code, _, err = run(capsys, folder, tiny_db)
+    assert code == 1 and "--reference" in err
+    code, out, err = run(capsys, folder, tiny_db, "--reference")
+    assert code == 0, err
+    assert count(tiny_db, "SELECT count(*) FROM vendor WHERE vendor_name = 'Global Clinical Research'") == 1
+
+
+def test_an_upper_case_e_mail_loads_in_lower_case(folder, tiny_db, capsys):
+    rows = rows_of(folder / "user_access.csv")
+    email = rows[1][rows[0].index("user_email")]
+    set_value(folder, "user_access.csv", 2, "user_email", email.upper())
+    code, _, err = run(capsys, folder, tiny_db)
+    assert code == 0, err
+    assert count(tiny_db, f"SELECT count(*) FROM user_access WHERE user_email = '{email}'") == 1
+    assert count(tiny_db, f"SELECT count(*) FROM user_access WHERE user_email = '{email.upper()}'") == 0
