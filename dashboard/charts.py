@@ -322,9 +322,10 @@ def s_curve(months: pd.DataFrame, *, as_of, eac: float | None, planned_end=None)
 
 
 @plain_text
-def bac_over_time(changes: pd.DataFrame, *, base: float, as_of) -> go.Figure:
-    """Budget at completion as approved change orders move it, from the contracted value."""
+def bac_over_time(changes: pd.DataFrame, *, bac: float, as_of) -> go.Figure:
+    """Budget at completion as approved change orders (`changes`, by as_of) moved it from the contracted value to `bac`."""
     approved = changes.dropna(subset=["approved_date"]).sort_values("approved_date")
+    base = float(bac) - float(approved["change_amount"].sum())
     x = [pd.Timestamp(approved["approved_date"].min()) - pd.Timedelta(days=30)] if not approved.empty else [pd.Timestamp(as_of)]
     y = [base]
     for day, amount in zip(approved["approved_date"], approved["change_amount"]):

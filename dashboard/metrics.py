@@ -373,6 +373,15 @@ SITE_INDICATORS: dict[str, SiteIndicator] = {
 }
 
 
+def indicator_values(frame: pd.DataFrame, key: str) -> pd.Series:
+    """Each site's (site_kpis rows) value of the indicator `key`, scaled as shown (per site-month, %, …); NaN when its
+    denominator is 0 or missing (empty is not zero)."""
+    ind = SITE_INDICATORS[key]
+    numerator = pd.to_numeric(frame[ind.numerator], errors="coerce").astype("float64")
+    denominator = pd.to_numeric(frame[ind.denominator], errors="coerce").astype("float64")
+    return numerator / denominator.where(denominator != 0) * ind.scale
+
+
 @dataclass(frozen=True)
 class SiteFlag:
     """One site's over-dispersion-adjusted z-score and flag; z is None and the flag grey when it is not eligible."""

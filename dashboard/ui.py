@@ -475,9 +475,11 @@ def bar(fraction: float | None) -> str:
     return f'<span class="bar"><span style="width:{width:.0f}%"></span></span> {float(fraction):.0%}'
 
 
-def link(href: str, text: str) -> str:
-    """An HTML link opening in the same tab (a full reload that keeps the view in the URL)."""
-    return f'<a href="{escape(href, quote=True)}" target="_self">{escape(text)}</a>'
+def link(href: str, text: str, *, style: bool = False) -> str:
+    """An HTML link opening in the same tab (a full reload that keeps the view in the URL); `style` gives it the
+    tables' link colour where it stands outside a table."""
+    look = ' style="color:#0F5C6E;text-decoration:none"' if style else ""
+    return f'<a href="{escape(href, quote=True)}" target="_self"{look}>{escape(text)}</a>'
 
 
 PAGE_ROWS = 500  # rows of a long table sent to the browser at once (issue 10: ≤ 2 MB a page)

@@ -176,8 +176,7 @@ with left:
 approved = changes[changes["change_order_status"] == "approved"] if not changes.empty else changes
 if not approved.empty:
     with right:
-        base = float(trial_row.bac) - float(approved["change_amount"].sum())
-        st.plotly_chart(charts.bac_over_time(changes, base=base, as_of=scope.as_of), width="stretch")
+        st.plotly_chart(charts.bac_over_time(changes, bac=trial_row.bac, as_of=scope.as_of), width="stretch")
 
 st.plotly_chart(charts.invoiced_vs_accrued(ui.cached(budget.invoiced_vs_accrued, scope)), width="stretch")
 st.caption("Cost is recognised when the work is done (ASC 730): actual cost = invoiced + accrued.")

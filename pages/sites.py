@@ -27,13 +27,6 @@ def min_denominator(key: str) -> float:
     return getattr(settings, SITE_INDICATORS[key].min_setting)
 
 
-def values(frame: pd.DataFrame, key: str) -> pd.Series:
-    """The indicator's value for each site, scaled for display; NaN when its denominator is 0 or missing (empty is not zero)."""
-    ind = SITE_INDICATORS[key]
-    numerator = pd.to_numeric(frame[ind.numerator], errors="coerce").astype("float64")
-    denominator = pd.to_numeric(frame[ind.denominator], errors="coerce").astype("float64")
-    return numerator / denominator.where(denominator != 0) * ind.scale
-
 
 FORMAT = {"enrollment_rate": "{:.2f}", "screen_failure": "{:.0f}%", "dropout": "{:.0f}%", "entry_lag": "{:.0f}%",
           "query_aging": "{:.0f}%", "query_rate": "{:.2f}", "deviation_rate": "{:.1f}"}
@@ -126,7 +119,7 @@ share = metrics.ratio(shown["sites_non_enrolling"].value, shown["sites_active"].
 st.caption(f"{ui.md(shown['sites_active'].display)} of {len(flagged):,} sites active · non-enrolling: "
            f"{'—' if share is None else format(share, '.0%')} of active (industry benchmark: about 1 in 3).")
 
-medians = {key: values(flagged, key).median() for key in INDICATORS}
+medians = {key: metrics.indicator_values(flagged, key).median() for key in INDICATORS}
 
 if chosen_site is not None:
     # ------------------------------------------------------------------ site drill-down
@@ -134,19 +127,19 @@ if chosen_site is not None:
     st.subheader(f"Site {ui.md(r['site_number'])} · {ui.md(r['site_name'])}")
     st.caption(f"{ui.md(r['country_name'])} · {ui.md(r['site_status'])} · activated {day(r['activated_date'])} · "
                f"{int(r['n_enrolled'])} enrolled of {int(r['n_planned_subjects'])} planned")
-    st.html(ui.link(ctx.link("sites", site=None), f"← All sites of {scope.trial}"))
+    st.html(f'<div style="font-weight:600">{ui.link(ctx.link("sites", site=None), f"← All sites of {scope.trial}", style=True)}</div>')
     rows, raw = [], []
     for key in INDICATORS:
         ind = SITE_INDICATORS[key]
         median = medians[key]
         raw.append({
             "indicator": ind.label, "unit": ind.unit,
-            "site_value": values(flagged[flagged["site_number"] == chosen_site], key).iloc[0], "trial_median": median,
+            "site_value": metrics.indicator_values(flagged[flagged["site_number"] == chosen_site], key).iloc[0], "trial_median": median,
             "numerator": r[ind.numerator], "denominator": r[ind.denominator], "z": r[f"z_{key}"], "flag": r[f"flag_{key}"],
         })
         rows.append({
             "indicator": ui.cell(f"{ind.label} ({ind.unit})"),
-            "site": ui.cell(values(flagged[flagged["site_number"] == chosen_site], key).iloc[0], FORMAT[key]),
+            "site": ui.cell(metrics.indicator_values(flagged[flagged["site_number"] == chosen_site], key).iloc[0], FORMAT[key]),
             "median": ui.cell(None if pd.isna(median) else median, FORMAT[key]),
             "of": ui.cell(None if pd.isna(r[ind.denominator]) else f"{r[ind.numerator]:,.0f} ÷ {r[ind.denominator]:,.0f}"),
             "z": ui.cell(None if pd.isna(r[f"z_{key}"]) else r[f"z_{key}"], "{:+.2f}"),
@@ -192,7 +185,7 @@ else:
     marks = pd.DataFrame({
         "site_label": [f"Site {s} · {n}" for s, n in zip(points["site_number"], points["site_name"])],
         "denominator": points[ind.denominator].astype(float),
-        "value": values(points, key).to_numpy(),
+        "value": metrics.indicator_values(points, key).to_numpy(),
         "flag": points[f"flag_{key}"],
         "z": points[f"z_{key}"],
     })
@@ -218,7 +211,7 @@ table = pd.DataFrame({
     "days_activated_to_first_subject": flagged["days_activated_to_first_subject"],
     "n_enrolled": flagged["n_enrolled"].astype("float64"),
     "pct_of_target": [None if (f := metrics.ratio(e, p)) is None else f * 100 for e, p in zip(flagged["n_enrolled"], flagged["n_planned_subjects"])],
-    **{key: values(flagged, key) for key in INDICATORS},
+    **{key: metrics.indicator_values(flagged, key) for key in INDICATORS},
     "n_screened": flagged["n_screened"].astype("float64"),
     "n_visits": flagged["n_visits"].astype("float64"),
     "mean_entry_lag_days": flagged["mean_entry_lag_days"],

@@ -41,7 +41,7 @@ def build_hostile(url: str, text: str) -> None:
     engine = make_engine(url, read_only=False)
     with engine.begin() as conn:
         conn.execute(update(s.sponsor).values(sponsor_name="Acme " + text))
-        conn.execute(update(s.trial).values(trial_title="Title " + text, indication="Ind " + text))
+        conn.execute(update(s.trial).values(trial_title="Title " + text, indication="Ind " + text, therapeutic_area="Area " + text))
         conn.execute(update(s.country).values(country_name="Land " + text))
         conn.execute(update(s.site).values(site_name="Site " + text))
         conn.execute(update(s.site).where(s.site.c.site_id == 2).values(site_name=FORMULA))
