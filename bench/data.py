@@ -71,7 +71,6 @@ def largest_trials(url: str, n: int) -> list[str]:
 
 def ensure(scale: str, database: str, url: str, log=print) -> dict:
     """The demo portfolio at `scale` in the database at `url`, built unless an up-to-date one is there; returns its record."""
-    from dashboard import demo
 
     n_trials = SCALES[scale]
     stamp = DATA_DIR / f"{database}-{scale}.json"

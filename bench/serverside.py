@@ -273,6 +273,7 @@ def measure_page(target: Target, page: str, view: str, *, repeat: int, timeout_s
         st.cache_data.clear()
         ui._predict.clear()
         ui._compose.clear()
+        ui._basis.clear()
         at = _app_test(page, params, timeout_s)
         this = _Trace()
         with _traced(this):

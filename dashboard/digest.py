@@ -479,7 +479,7 @@ def _milestone_blocks(d: Digest) -> list:
                     Cell([text]),
                     Cell([_slip_chip(r)]),
                 ]
-                for r, text in zip(late.itertuples(index=False), health.expected_column(late, d.as_of))
+                for r, text in zip(late.itertuples(index=False), late["expected"])
             ],
             nowrap=(2, 4),
         ), "vendors")

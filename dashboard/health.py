@@ -22,7 +22,8 @@ def _date(value) -> date | None:
 
 
 def milestone_statuses(milestones: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFrame:
-    """The milestones with slip_days, status, rag, is_done and due_date (actual if done, else forecast or baseline)."""
+    """The milestones with slip_days, status, rag, is_done, due_date (actual if done, else forecast or baseline) and
+    expected (when it is expected, in words: expected_column)."""
     out = milestones.copy()
     slip, status, rag = metrics.milestone_status_columns(
         out["baseline_date"], out["forecast_date"], out["actual_date"], as_of,
@@ -33,6 +34,7 @@ def milestone_statuses(milestones: pd.DataFrame, as_of: date, settings: Settings
     out["rag"] = rag
     out["is_done"] = out["actual_date"].notna()
     out["due_date"] = out["actual_date"].fillna(out["forecast_date"]).fillna(out["baseline_date"])
+    out["expected"] = expected_column(out, as_of)
     return out
 
 
@@ -145,7 +147,8 @@ def trial_health(
         metrics.index_health(c, green=settings.index_green, amber=settings.index_amber) for c in out["cpi"]
     ]
 
-    statuses = milestone_statuses(milestones, as_of, settings)
+    # Given milestone_statuses rows already (as queries.overview does), they are not worked out again.
+    statuses = milestones if "rag" in milestones else milestone_statuses(milestones, as_of, settings)
     open_ = statuses[~statuses["is_done"]]
     late = open_[open_["status"] == "late"]
     # Grouped once (not filtered per trial): a portfolio of hundreds of trials has tens of thousands of milestones.

@@ -61,6 +61,13 @@ class Basis:
     forecast: bool = True  # whether `outlooks` were forecast (and enrollment and overall health take them into account)
     # Each trial's own basis, split once when first asked (a portfolio of hundreds of trials is ranked trial by trial).
     _trials: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    # What several figures of one basis share, worked out once (a portfolio's hundreds of trials are each a basis).
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def _once(self, name: str, work: Callable[[], Any]) -> Any:
+        if name not in self._memo:
+            self._memo[name] = work()
+        return self._memo[name]
 
     def has(self, part: Part) -> bool:
         """Whether the basis holds the part a figure needs."""
@@ -108,14 +115,31 @@ class Basis:
     @property
     def budgeted(self) -> pd.DataFrame:
         """The trials with a budget (a signed contract)."""
-        return self.trials.dropna(subset=["bac"])
+        return self._once("budgeted", lambda: self.trials[self.trials["bac"].notna()])
 
     @property
     def currency(self) -> str | None:
         """The one reporting currency of the trials with a budget; None when there are several (amounts cannot be
         added up) or none."""
-        currencies = self.budgeted["reporting_currency"].unique()
-        return str(currencies[0]) if len(currencies) == 1 else None
+
+        def work() -> str | None:
+            currencies = self.budgeted["reporting_currency"].unique()
+            return str(currencies[0]) if len(currencies) == 1 else None
+
+        return self._once("currency", work)
+
+    @property
+    def earned(self) -> metrics.EarnedValue | None:
+        """The earned-value figures of the trials with a budget, summed; None without a budget or with several
+        currencies (amounts in different currencies cannot be added up)."""
+
+        def work() -> metrics.EarnedValue | None:
+            budgeted = self.budgeted
+            if budgeted.empty or self.currency is None:
+                return None
+            return metrics.earned_value(*(budgeted[c].sum() for c in ("bac", "pv", "ev", "ac")))
+
+        return self._once("earned", work)
 
     @property
     def outlook(self) -> health.Outlook | None:
@@ -124,7 +148,7 @@ class Basis:
 
     def trial_row(self):
         """The one row of a one-trial basis (None otherwise)."""
-        return self.trials.iloc[0] if len(self.trials) == 1 else None
+        return self._once("trial_row", lambda: self.trials.iloc[0] if len(self.trials) == 1 else None)
 
 
 @dataclass(frozen=True)
@@ -327,11 +351,7 @@ def _earned(field_name: str) -> Callable[[Basis], float | None]:
     """An earned-value figure of the trials with a budget, summed; None when there is none or currencies differ."""
 
     def compute(b: Basis) -> float | None:
-        budgeted = b.budgeted
-        if budgeted.empty or b.currency is None:
-            return None
-        figures = metrics.earned_value(*(budgeted[c].sum() for c in ("bac", "pv", "ev", "ac")))
-        return getattr(figures, field_name)
+        return None if b.earned is None else getattr(b.earned, field_name)
 
     return compute
 
@@ -381,8 +401,11 @@ def _lpi_model_shown(value, b: Basis) -> str | None:
 
 
 def _lpi_milestone(b: Basis):
-    rows = b.milestones[b.milestones["milestone_code"] == health.LPI_CODE]
-    return None if len(rows) != 1 else rows.iloc[0]
+    def work():
+        rows = b.milestones[b.milestones["milestone_code"] == health.LPI_CODE]
+        return None if len(rows) != 1 else rows.iloc[0]
+
+    return b._once("lpi_milestone", work)
 
 
 def _lpi_cro(b: Basis) -> date | None:
@@ -399,7 +422,7 @@ def _lpi_cro_shown(value, b: Basis) -> str | None:
     m = _lpi_milestone(b)
     if m is None or len(b.trials) != 1:
         return None
-    return health.expected_text(m["status"], m["baseline_date"], m["forecast_date"], m["actual_date"], m.get("actual_source"), b.as_of)
+    return m["expected"]
 
 
 def _lpi_cro_colour(value, b: Basis) -> Health | None:
@@ -641,7 +664,12 @@ def by_label(label: str) -> Figure | None:
 
 def evaluate(key: str, basis: Basis, then: Basis | None = None) -> Value:
     """The figure `key` for the view of `basis`, with its change since the view of `then` (the compare date)."""
-    figure = FIGURES[key]
+    if then is None:  # a figure of one basis, alone: worked out once per basis (a portfolio asks for every trial's)
+        return basis._once(("value", key), lambda: _evaluate(FIGURES[key], basis, None))
+    return _evaluate(FIGURES[key], basis, then)
+
+
+def _evaluate(figure: Figure, basis: Basis, then: Basis | None) -> Value:
     value = _compute(figure, basis)
     colour = None
     if figure.colour is not None and (figure.unit == "health" or not _missing(value)):
@@ -710,6 +738,10 @@ class Reason:
 
 def reasons(b: Basis) -> list[Reason]:
     """Why a one-trial basis is red or amber: the figure behind each red or amber dimension, worst first."""
+    return b._once("reasons", lambda: _reasons(b))
+
+
+def _reasons(b: Basis) -> list[Reason]:
     row = b.trial_row()
     if row is None:
         return []
@@ -757,4 +789,4 @@ SEVERITY_TEXT = (
 
 def worst_first(b: Basis) -> list[str]:
     """The protocol numbers of the basis, worst first (see severity)."""
-    return sorted(b.protocols, key=lambda p: severity(b.of_trial(p)))
+    return b._once("worst_first", lambda: sorted(b.protocols, key=lambda p: severity(b.of_trial(p))))

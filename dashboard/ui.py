@@ -95,6 +95,25 @@ def composed(function: Callable, scope: access.Scope):
     return result
 
 
+# The registry's Basis of a view, kept like the composed health it is made of: a portfolio of hundreds of trials
+# splits it by trial and sums each trial's budget once, then every warm run reuses that work. Shared by the runs of a
+# scope (a scope holds the user's sponsors: never another tenant's), so pages only read it, never change its frames.
+@st.cache_resource(ttl=_settings.cache_ttl_s, max_entries=_settings.cache_max_entries, show_spinner=False)
+def _basis(module: str, name: str, scope: access.Scope, url: str, options: tuple) -> registry.Basis:
+    view_basis = getattr(importlib.import_module(module), name)
+
+    def shared(function: Callable, part_scope: access.Scope):
+        return _compose(function.__module__, function.__name__, part_scope, url)
+
+    return view_basis(shared, scope, get_settings(), **dict(options))
+
+
+def basis(view_basis: Callable, scope: access.Scope, **options) -> registry.Basis:
+    """`view_basis(compose, scope, settings, **options)` (queries.overview.view_basis) composed from the cached parts,
+    itself cached by scope, database and options. Read-only: the pages of every run of this scope share it."""
+    return _basis(view_basis.__module__, view_basis.__name__, scope, get_settings().database_url, tuple(sorted(options.items())))
+
+
 def predict(sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None):
     """The enrollment forecast for one trial's sites, cached on its inputs (the same inputs give the same forecast)."""
     from dashboard.forecast import trial_inputs

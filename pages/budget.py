@@ -42,8 +42,8 @@ EXPORTED = ("bac", "pv", "ev", "ac", "budget_spent", "pct_complete", "cpi", "spi
 
 with st.spinner("Loading budgets…"):
     # Budget figures need no forecast: the page does not pay for forecasting every trial.
-    now = overview.view_basis(ui.composed, scope, settings, forecast=False)
-    then = overview.view_basis(ui.composed, overview.then_scope(scope), settings, forecast=False)
+    now = ui.basis(overview.view_basis, scope, forecast=False)
+    then = ui.basis(overview.view_basis, overview.then_scope(scope), forecast=False)
 
 title = f"Budget · {ui.md(scope.trial)}" if scope.trial else "Budget"
 st.title(title)

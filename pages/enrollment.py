@@ -16,7 +16,7 @@ EXPORTED = ("enrolled", "enrollment_target", "pct_to_target", "pct_of_plan_to_da
             "lpi_model_p10", "lpi_model_p90", "lpi_planned", "lpi_cro", "lpi_gap", "sites_non_enrolling")
 
 with st.spinner("Loading enrollment…"):
-    now = overview.view_basis(ui.composed, scope, settings)
+    now = ui.basis(overview.view_basis, scope)
     trials, sites, outlooks = now.trials, now.sites, now.outlooks
 
 
@@ -28,7 +28,7 @@ if scope.trial is None:
         st.info("No trials match these filters.")
         st.stop()
     # The tiles' changes need no forecast of the compare date: the portfolio view forecasts each trial once.
-    then = overview.view_basis(ui.composed, overview.then_scope(scope), settings, forecast=False)
+    then = ui.basis(overview.view_basis, overview.then_scope(scope), forecast=False)
     for column, key in zip(st.columns(5), ("enrolled", "pct_to_target", "pct_of_plan_to_date", "sites_active", "sites_non_enrolling")):
         ui.figure(column, registry.evaluate(key, now, then), scope.since)
     values = {
@@ -102,7 +102,7 @@ st.title(f"Enrollment · {ui.md(row.protocol_number)}")
 st.caption(f"{ui.md(row.trial_title)} · phase {ui.md(row.phase)} · {ui.md(row.therapeutic_area)} · as of {scope.as_of:%d %b %Y} · "
            f"changes since {scope.since:%d %b %Y}")
 
-then = overview.view_basis(ui.composed, overview.then_scope(scope), settings)
+then = ui.basis(overview.view_basis, overview.then_scope(scope))
 since = scope.since
 
 

@@ -5,7 +5,7 @@ from html import escape
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, health, metrics, registry, ui
+from dashboard import charts, metrics, registry, ui
 from dashboard.formats import day
 from dashboard.metrics import MILESTONE_STATUS_LABEL
 from dashboard.settings import get_settings
@@ -33,7 +33,7 @@ if scope.trial is None:
     st.title("Trial overview")
     st.caption("One trial on one page for the weekly review: pick a trial.")
     with st.spinner("Loading the trials…"):
-        found = overview.view_basis(ui.composed, scope, settings)
+        found = ui.basis(overview.view_basis, scope)
     if found.trials.empty:
         st.info("No trials match these filters.")
         st.stop()
@@ -62,8 +62,8 @@ if scope.trial is None:
     st.stop()
 
 with st.spinner("Loading the trial…"):
-    now = overview.view_basis(ui.composed, scope.replace(site=None), settings, flags=True, vendor=True)
-    then = overview.view_basis(ui.composed, overview.then_scope(scope).replace(site=None), settings, flags=True, vendor=True)
+    now = ui.basis(overview.view_basis, scope.replace(site=None), flags=True, vendor=True)
+    then = ui.basis(overview.view_basis, overview.then_scope(scope).replace(site=None), flags=True, vendor=True)
 row = now.trial_row()
 outlook = now.outlook
 since = scope.since
@@ -177,7 +177,7 @@ shown = pd.concat([open_[open_["status"] == "late"], open_[open_["status"] != "l
 if shown.empty:
     st.caption("No open milestones.")
 else:
-    expected = list(health.expected_column(shown, scope.as_of))
+    expected = list(shown["expected"])
     ui.html_table(
         [
             {

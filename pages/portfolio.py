@@ -23,8 +23,8 @@ EXPORTED = ("overall_health", "enrollment_health", "budget_health", "schedule_he
             "bac", "ac", "ev", "pv", "cpi", "spi", "eac", "milestones_overdue", "stability_pulls_overdue", "schedule_slip")
 
 with st.spinner("Loading the portfolio…"):
-    now = overview.view_basis(ui.composed, scope, settings)
-    then = overview.view_basis(ui.composed, overview.then_scope(scope), settings)
+    now = ui.basis(overview.view_basis, scope)
+    then = ui.basis(overview.view_basis, overview.then_scope(scope))
 trials = now.trials
 
 st.title("Portfolio")

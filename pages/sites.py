@@ -19,8 +19,8 @@ with st.spinner("Loading sites…"):
     # Flagged once per scope and cached: every site of the trial(s) against its peers, whichever site is in view.
     now_flagged = ui.composed(overview.flagged_sites, scope.replace(site=None))
     # The headline figures need no forecast: the sites page does not pay for forecasting every trial.
-    now = overview.view_basis(ui.composed, scope.replace(site=None), settings, forecast=False, flags=True)
-    then = overview.view_basis(ui.composed, overview.then_scope(scope).replace(site=None), settings, forecast=False, flags=True)
+    now = ui.basis(overview.view_basis, scope.replace(site=None), forecast=False, flags=True)
+    then = ui.basis(overview.view_basis, overview.then_scope(scope).replace(site=None), forecast=False, flags=True)
 
 
 def min_denominator(key: str) -> float:

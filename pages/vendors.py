@@ -22,8 +22,8 @@ TILES = (("milestones_overdue", "milestones_forecast_late", "supply_conflicts"),
 
 with st.spinner("Loading vendor milestones…"):
     # Milestone figures need no forecast: the page does not pay for forecasting every trial.
-    now = overview.view_basis(ui.composed, scope, settings, forecast=False, vendor=True)
-    then = overview.view_basis(ui.composed, overview.then_scope(scope), settings, forecast=False, vendor=True)
+    now = ui.basis(overview.view_basis, scope, forecast=False, vendor=True)
+    then = ui.basis(overview.view_basis, overview.then_scope(scope), forecast=False, vendor=True)
     scorecard = ui.cached(vendors.vendor_scorecard, scope, tolerance_days=settings.milestone_amber_days)
 
 st.title("Vendors" + (f" · {ui.md(scope.trial)}" if scope.trial else ""))
@@ -208,7 +208,6 @@ if upcoming.empty:
 else:
     table = upcoming.assign(
         status_label=upcoming["status"].map(MILESTONE_STATUS_LABEL), colour=upcoming["rag"].map(ui.health_label),
-        expected=health.expected_column(upcoming, scope.as_of),
     )[["protocol_number", "lane", "vendor_name", "milestone_name", "baseline_date", "expected", "slip_days", "status_label",
        "colour", "payment_amount"]]
     upcoming_shown = ui.page_of(table, "upcoming_page", "milestones")
@@ -232,7 +231,6 @@ else:
 with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expiry included"):
     everything = statuses.assign(
         status_label=statuses["status"].map(MILESTONE_STATUS_LABEL), colour=statuses["rag"].map(ui.health_label),
-        expected=health.expected_column(statuses, scope.as_of),
     )[["protocol_number", "lane", "vendor_name", "milestone_name", "milestone_kind", "baseline_date", "forecast_date", "actual_date",
        "expected", "slip_days", "status_label", "colour", "payment_amount"]]
     everything_shown = ui.page_of(everything, "milestones_page", "milestones")

@@ -38,13 +38,13 @@ def trial_health(run: Run, scope: Scope, settings: Settings, predict: Callable |
     (for views that show no forecast figure, so they do not pay for forecasting every trial).
     """
     summary = run(portfolio.trial_summary, scope)
-    milestones = run(vendors.milestones, scope)
+    statuses = health.milestone_statuses(run(vendors.milestones, scope), scope.as_of, settings)
     site_rows = run(enrollment.sites, scope)
     outlooks = {} if predict is None else health.enrollment_outlooks(
-        summary, run(enrollment.forecast_inputs, scope), site_rows, milestones, scope.as_of, predict, settings
+        summary, run(enrollment.forecast_inputs, scope), site_rows, statuses, scope.as_of, predict, settings
     )
-    trials = health.trial_health(summary, run(budget.evm_by_trial, scope), milestones, scope.as_of, settings, outlooks)
-    return TrialHealth(trials, health.milestone_statuses(milestones, scope.as_of, settings), site_rows, outlooks)
+    trials = health.trial_health(summary, run(budget.evm_by_trial, scope), statuses, scope.as_of, settings, outlooks)
+    return TrialHealth(trials, statuses, site_rows, outlooks)
 
 
 def trial_facts(run: Run, scope: Scope, settings: Settings, predict: Callable | None = None) -> TrialHealth:
