@@ -89,15 +89,6 @@ def expected_column(statuses: pd.DataFrame, as_of: date) -> pd.Series:
     return out.where(~done, ("done on " + actual).where(~by_enrollment, "done on " + actual + " by the enrollment data"))
 
 
-def expected_text(status: str, baseline, forecast, actual, actual_source, as_of: date) -> str:
-    """expected_column for one milestone."""
-    row = pd.DataFrame({
-        "status": [status], "baseline_date": pd.to_datetime([baseline]), "forecast_date": pd.to_datetime([forecast]),
-        "actual_date": pd.to_datetime([actual]), "actual_source": pd.Series([actual_source], dtype=object),
-    })
-    return str(expected_column(row, as_of).iloc[0])
-
-
 def trial_health(
     summary: pd.DataFrame,
     evm: pd.DataFrame,

@@ -59,8 +59,6 @@ class Basis:
     supply: pd.DataFrame | None = None
     moved: pd.DataFrame | None = None
     forecast: bool = True  # whether `outlooks` were forecast (and enrollment and overall health take them into account)
-    # Each trial's own basis, split once when first asked (a portfolio of hundreds of trials is ranked trial by trial).
-    _trials: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     # What several figures of one basis share, worked out once (a portfolio's hundreds of trials are each a basis).
     _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -94,19 +92,23 @@ class Basis:
 
     def of_trial(self, protocol: str) -> Basis:
         """The basis of one trial (an empty basis for a trial not in this one)."""
-        if not self._trials:
-            frames = {name: getattr(self, name) for name in ("trials", "milestones", "sites", "flags", "supply", "moved")}
-            groups = {
-                name: dict(tuple(frame.groupby("protocol_number", sort=False))) if frame is not None else None
-                for name, frame in frames.items()
-            }
-            for p in self.protocols:
-                self._trials[p] = replace(
-                    self,
-                    **{name: None if groups[name] is None else groups[name].get(p, frames[name].iloc[0:0]) for name in frames},
-                    outlooks={p: self.outlooks[p]} if p in self.outlooks else {},
-                )
-        return self._trials.get(protocol) or self.restrict([protocol])
+        return self._once("by_trial", self._split).get(protocol) or self.restrict([protocol])
+
+    def _split(self) -> dict[str, Basis]:
+        """Each trial's own basis, split in one pass (a portfolio of hundreds of trials is ranked trial by trial)."""
+        frames = {name: getattr(self, name) for name in ("trials", "milestones", "sites", "flags", "supply", "moved")}
+        groups = {
+            name: dict(tuple(frame.groupby("protocol_number", sort=False))) if frame is not None else None
+            for name, frame in frames.items()
+        }
+        return {
+            p: replace(
+                self,
+                **{name: None if groups[name] is None else groups[name].get(p, frames[name].iloc[0:0]) for name in frames},
+                outlooks={p: self.outlooks[p]} if p in self.outlooks else {},
+            )
+            for p in self.protocols
+        }
 
     @property
     def protocols(self) -> list[str]:

@@ -52,24 +52,24 @@ def reached(scope: Scope):
     return target_reached(scoped_trial_ids(scope))
 
 
+def _done_by(day: date, target, of: FromClause):
+    """How a milestone (of `of`) is done by `day`, first match wins: (condition, actual date, where it comes from)."""
+    return (
+        (of.c.actual_date <= day, of.c.actual_date, "recorded"),
+        (and_(of.c.milestone_code == LPI_CODE, target.c.target_reached_date <= day), target.c.target_reached_date, "enrollment"),
+    )
+
+
 def actual_on(day: date, target, of: FromClause = milestone):
     """The milestone's (of `of`) actual date if it was done by `day`: as recorded (a later actual had not happened
     yet) or, for the last patient in, the day enrollment reached its target (`target`: the subquery of `reached`,
     outer-joined on trial_id) by then, recorded or not (domain.md §7)."""
-    return case(
-        (of.c.actual_date <= day, of.c.actual_date),
-        (and_(of.c.milestone_code == LPI_CODE, target.c.target_reached_date <= day), target.c.target_reached_date),
-        else_=None,
-    )
+    return case(*((condition, when) for condition, when, _ in _done_by(day, target, of)), else_=None)
 
 
 def actual_source(day: date, target, of: FromClause = milestone):
     """Where the actual of actual_on comes from: "recorded", "enrollment" (the enrollment data), or NULL when not done."""
-    return case(
-        (of.c.actual_date <= day, literal("recorded")),
-        (and_(of.c.milestone_code == LPI_CODE, target.c.target_reached_date <= day), literal("enrollment")),
-        else_=None,
-    )
+    return case(*((condition, literal(source)) for condition, _, source in _done_by(day, target, of)), else_=None)
 
 
 def milestones(conn: Connection, scope: Scope) -> pd.DataFrame:

@@ -143,7 +143,11 @@ def test_when_enrollment_reaches_its_target_the_lpi_is_done_that_day_by_the_enro
     ],
 )
 def test_an_overdue_milestone_is_never_expected_on_a_past_date(status, forecast, actual, source, expected):
-    assert health.expected_text(status, date(2026, 6, 1), forecast, actual, source, date(2026, 6, 30)) == expected
+    row = pd.DataFrame({
+        "status": [status], "baseline_date": pd.to_datetime([date(2026, 6, 1)]), "forecast_date": pd.to_datetime([forecast]),
+        "actual_date": pd.to_datetime([actual]), "actual_source": pd.Series([source], dtype=object),
+    })
+    assert health.expected_column(row, date(2026, 6, 30)).iloc[0] == expected
 
 
 def _synthetic(rows: list[dict]) -> registry.Basis:
