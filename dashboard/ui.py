@@ -466,7 +466,7 @@ _TABLE_CSS = """
 <style>
 .dash-table {border-collapse: collapse; width: 100%; font-size: 14px; font-family: inherit;}
 .dash-table th {text-align: left; font-weight: 600; color: #37474f; border-bottom: 2px solid #cfd8dc;
-  padding: 6px 8px; white-space: nowrap;}
+  padding: 6px 8px; vertical-align: bottom;}
 .dash-table td {padding: 6px 8px; border-bottom: 1px solid #eceff1; vertical-align: middle;}
 .dash-table td.num, .dash-table th.num {text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap;}
 .dash-table td.nowrap, .dash-table .nowrap {white-space: nowrap;}
