@@ -91,11 +91,16 @@ class DateOrder:
     def check(self, row: dict) -> tuple[str, str] | None:
         later, earlier = row.get(self.later), row.get(self.earlier)
         if later is not None and earlier is not None and later < earlier:
-            return self.later, f"{later} is before {self.earlier} {earlier}"
+            return self.later, f"{later} is {'less than' if self.counts else 'before'} {self.earlier} {earlier}"
         return None
 
+    @property
+    def counts(self) -> bool:
+        """Whether the rule orders two counts (n_*), not two dates."""
+        return self.later.startswith("n_")
+
     def describe(self) -> str:
-        return f"`{self.later}` is not before `{self.earlier}`"
+        return f"`{self.later}` is {'at least' if self.counts else 'not before'} `{self.earlier}`"
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,41 @@ class SetWhen:
 
 
 @dataclass(frozen=True)
+class NeedsWhen:
+    """`needed` has a value when `when` equals `value`."""
+
+    needed: str
+    when: str
+    value: str
+
+    def check(self, row: dict) -> tuple[str, str] | None:
+        if row.get(self.when) == self.value and row.get(self.needed) is None:
+            return self.needed, f"is required when {self.when} is {self.value}"
+        return None
+
+    def describe(self) -> str:
+        return f"`{self.needed}` is set when `{self.when}` is `{self.value}`"
+
+
+@dataclass(frozen=True)
+class Between:
+    """A whole number from `low` to `high`, when given."""
+
+    column: str
+    low: int
+    high: int
+
+    def check(self, row: dict) -> tuple[str, str] | None:
+        value = row.get(self.column)
+        if value is not None and not self.low <= value <= self.high:
+            return self.column, f"{value} is not from {self.low} to {self.high}"
+        return None
+
+    def describe(self) -> str:
+        return f"`{self.column}` is from {self.low} to {self.high}"
+
+
+@dataclass(frozen=True)
 class FirstOfMonth:
     column: str
 
@@ -174,7 +214,17 @@ EXTRA_RULES: dict[str, tuple] = {
         Needs("discontinued_date", "enrolled_date"),
         Needs("completed_date", "enrolled_date"),
         NotBoth("discontinued_date", "completed_date", "a subject either completes the study or leaves it early"),
+        DateOrder("treatment_discontinued_date", "enrolled_date"),
+        Needs("treatment_discontinued_date", "enrolled_date"),
     ),
+    "data_query": (
+        DateOrder("answered_date", "opened_date"),
+        DateOrder("closed_date", "answered_date"),
+        SetWhen("closed_date", "query_status", "closed"),
+        NeedsWhen("answered_date", "query_status", "answered"),
+    ),
+    "deviation": (DateOrder("identified_date", "deviation_date"),),
+    "adverse_event": (DateOrder("reported_date", "aware_date"), Between("grade", 1, 5)),
     "contract": (DateOrder("planned_end_date", "signed_date"),),
     "change_order": (DateOrder("approved_date", "requested_date"), SetWhen("approved_date", "change_order_status", "approved")),
 }

@@ -9,12 +9,15 @@ a complete example for a data team to copy and for `python -m dashboard.load` to
 `generate()` returns the tables as DataFrames (one per table, the schema's columns, ids 1..n);
 `write()` bulk-inserts them (COPY on PostgreSQL); `build()` does both into a new database and adds a
 load_log row. `--trials 200` makes a large portfolio (about 12k sites, 200k subjects, 2M visits,
-500k data queries) in about half a minute on SQLite or PostgreSQL.
+500k data queries, 330k adverse events) in about half a minute on SQLite or PostgreSQL.
 
 Shapes follow domain.md: per-site enrollment rates drawn from a Gamma distribution (mean 0.5
 subjects per site-month, shape 1.5) with Poisson arrivals, staggered site activation, 25–35 %
-screen failure, 5–15 % dropout, visits every four weeks with data-entry lags, queries and
-deviations, earned value that actual cost tracks, milestones with a forecast history. Each trial
+screen failure, 5–15 % dropout, visits every four weeks with data-entry lags, queries (answered,
+then closed) and deviations (some undated), adverse events, treatment discontinuation, quality
+tolerance limits, earned value that actual cost tracks, milestones with a forecast history; the
+default portfolio's trials also get data-point and lab counts per visit, and three of them eCRF
+pages (the large portfolio's extra trials none, so it stays quick to build). Each trial
 is simulated in days from its CRO contract signature to the end of its story, then placed so
 that `today` falls in the life stage its status says; nothing after `today` is kept.
 
@@ -62,6 +65,25 @@ NEAR_MISS_TRIAL = "HEL-202"  # start-up: supply margin of a few days (0 ≤ marg
 CDMO_TRIAL = "HEL-102"  # the CDMO runs both the clinical (CRO) and the supply (CMO) lane
 FOLLOW_UP_TRIAL = "HEL-302"
 CLOSED_TRIAL = "HEL-401"
+# Safety and data-quality sources (domain.md §4a). The two safety sites are the sites of their trial with the most
+# subject-months on study on `today` (BAD_SITE aside) and are given these numbers, so their signals are clear whatever
+# the seed or --trials.
+UNDER_REPORTING_SITE = "1010"  # in BIG_TRIAL: reports about a sixth of its peers' adverse events per subject-month
+UNDER_REPORTING_FACTOR = 0.15  # its AE rate against its peers'
+LATE_SAE_TRIAL = FOLLOW_UP_TRIAL
+LATE_SAE_SITE = "1012"  # in LATE_SAE_TRIAL: four in five of its SAEs reach the sponsor 3–10 days after awareness
+UNDATED_DEVIATIONS_TRIAL = FOLLOW_UP_TRIAL  # two thirds of its deviations have no date; most of those an identified date
+QTL_BREACH_TRIAL = FOLLOW_UP_TRIAL  # its QTL_BREACH_FIGURE is above its limit today; its other QTLs well within
+QTL_BREACH_FIGURE = "dropout"
+# QTLs (figure, …) of the trials that have them; each limit is set from the trial's figure on `today` (see _qtls).
+QTL_TRIALS = {
+    BIG_TRIAL: ("deviation_rate", "dropout"),
+    OVERRUN_TRIAL: ("screen_failure", "dropout", "treatment_discontinuation"),
+    QTL_BREACH_TRIAL: ("deviation_rate", "dropout", "treatment_discontinuation"),
+    "BOR-301": ("deviation_rate", "dropout"),
+}
+CRF_PAGE_TRIALS = (BIG_TRIAL, OVERRUN_TRIAL, CDMO_TRIAL)  # the trials whose eCRF pages are loaded; the others have none
+CRF_PAGES = ("DM", "VS", "LB", "AE", "CM", "EX", "PE", "EG")  # DM (demographics) only at screening
 SHARED_TRIAL_OTHER = "BOR-201"  # the other sponsor's trial run by SHARED_VENDOR
 CDMO_VENDOR = "VERIDIAN"
 SHARED_VENDOR = "NORTHSTAR"  # CRO of BIG_TRIAL and of SHARED_TRIAL_OTHER: both sponsors
@@ -78,6 +100,7 @@ DEFAULT_TRIALS = 12
 # The default portfolio, and so every planted feature, is the same whatever --trials says.
 LARGE_TRIAL_RATE_FACTOR = 2.0
 LARGE_TRIAL_TREATMENT_FACTOR = 1.15
+LARGE_TRIAL_AE_RATE = 0.2  # adverse events per subject-month of those trials: the low end, so they stay quick to write
 
 RATE_MEAN = 0.5  # subjects per site-month
 RATE_SHAPE = 1.5
@@ -195,6 +218,16 @@ CHANGE_ORDER_REASONS = [
     ("Interim analysis added", "service_fee"),
     ("Investigator grant increase", "pass_through"),
 ]
+# Adverse event terms (MedDRA preferred terms), non-serious and serious.
+AE_TERMS = (
+    "Nausea", "Fatigue", "Headache", "Diarrhoea", "Rash", "Pyrexia", "Vomiting", "Cough", "Dizziness", "Arthralgia",
+    "Nasopharyngitis", "Hypertension", "Decreased appetite", "Constipation", "Insomnia", "Back pain", "Anaemia",
+    "Injection site reaction", "Pruritus", "Alanine aminotransferase increased",
+)
+SAE_TERMS = (
+    "Pneumonia", "Febrile neutropenia", "Sepsis", "Pulmonary embolism", "Acute kidney injury", "Myocardial infarction",
+    "Atrial fibrillation", "Dehydration", "Syncope", "Cardiac failure",
+)
 DEVIATION_TEXTS = (
     "Visit out of window",
     "Informed consent version not current",
@@ -230,6 +263,7 @@ class _Spec:
     role: str = ""
     rate_factor: float = 1.0  # enrollment rate and plan against RATE_MEAN
     treatment_factor: float = 1.0  # treatment visits against the phase's
+    large: bool = False  # one of the large portfolio's extra trials (no EDC detail: data points, labs, pages)
 
 
 # Dates are handled as float days since 1970-01-01 (NaN = none) and turned into dates at the end.
@@ -311,6 +345,7 @@ def _trial_specs(rng: np.random.Generator, n_trials: int) -> list[_Spec]:
             ))
             if j >= n_default:
                 specs[-1].rate_factor, specs[-1].treatment_factor = LARGE_TRIAL_RATE_FACTOR, LARGE_TRIAL_TREATMENT_FACTOR
+                specs[-1].large = True
         return specs
 
     return (
@@ -523,6 +558,35 @@ def _rank_within(groups: np.ndarray) -> np.ndarray:
     return np.arange(n) - np.repeat(starts, sizes) + 1
 
 
+def _site_labels(sim: dict, today: int) -> np.ndarray:
+    """Each site's number within its trial, less 1001: its position, except that the site with the most subject-days on
+    study by `today` (BAD_SITE aside) swaps numbers with UNDER_REPORTING_SITE in BIG_TRIAL, and with LATE_SAE_SITE in
+    LATE_SAE_TRIAL.
+
+    Only labels move (no random draw), so every other table is as it would be without the safety plants.
+    """
+    n = sim["n_sites"]
+    labels = np.arange(n)
+    spec = sim["spec"]
+    planted = {BIG_TRIAL: UNDER_REPORTING_SITE, LATE_SAE_TRIAL: LATE_SAE_SITE}.get(spec.protocol)
+    if planted is None or spec.large:
+        return labels
+    enrolled = sim["subj_enrolled"]
+    on = enrolled <= today
+    until = np.fmin(np.fmin(sim["subj_disc"], sim["subj_done"]), today)
+    days = np.bincount(sim["subj_site"][on], weights=(until - enrolled)[on], minlength=n)
+    if spec.role == "big":
+        days[int(BAD_SITE) - 1001] = -np.inf
+    site, wanted = int(np.argmax(days)), int(planted) - 1001
+    labels[wanted], labels[site] = labels[site], wanted
+    return labels
+
+
+def _sensible(value: float) -> float:
+    """A limit someone would write down: two significant digits (at most two decimals, as the demo writes them)."""
+    return round(float(f"{value:.2g}"), 2)
+
+
 def _phase_amounts(amounts: np.ndarray, total: float) -> np.ndarray:
     """Round monthly amounts to cents so they add up exactly to `total`."""
     if amounts.sum() <= 0:
@@ -545,6 +609,8 @@ def generate(seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None =
     rng = np.random.default_rng(seed)
     specs = _trial_specs(rng, n_trials)
     sims = [_simulate(rng, spec, T) for spec in specs]
+    # The safety and EDC-detail sources draw from a stream of their own, so adding them left the rest as it was.
+    extra = np.random.default_rng([seed, 4242])
     frames: dict[str, pd.DataFrame] = {}
 
     frames["sponsor"] = pd.DataFrame({
@@ -595,7 +661,7 @@ def generate(seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None =
         [~np.isnan(closed_kept), ~np.isnan(activated_kept), ~np.isnan(selected_kept)], ["closed", "active", "selected"], "planned"
     )
     country = cat("country")
-    site_local = np.arange(site_trial.size) - np.repeat(site_offset, n_sites)
+    site_local = np.concatenate([_site_labels(sim, T) for sim in sims])
     site_number = (1001 + site_local).astype(str)
     cities = [rng.choice(COUNTRIES[c][4]) for c in country]
     institutions = rng.choice(INSTITUTIONS, site_trial.size)
@@ -629,6 +695,18 @@ def generate(seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None =
     by_site = np.lexsort((screened, subj_site))
     number_in_site = np.empty(subj_site.size, dtype=np.int64)
     number_in_site[by_site] = _rank_within(subj_site[by_site])
+    # Treatment stopped early: most who leave the study stopped it on the day or in the weeks before; a few others
+    # stop it and stay on study for follow-up.
+    n_subj = subj_site.size
+    treat_span = np.array([sim["treat_days"] for sim in sims])[subj_trial]
+    leaves = ~np.isnan(disc)
+    stop_before = np.where(extra.random(n_subj) < 0.4, 0, extra.integers(1, 61, n_subj))
+    stays = ~leaves & (extra.random(n_subj) < 0.09)
+    stop_on_study = enrolled + np.floor(extra.uniform(0.1, 0.9, n_subj) * treat_span)
+    treatment_stopped = np.select(
+        [leaves & (extra.random(n_subj) < 0.85), stays], [np.maximum(enrolled, disc - stop_before), stop_on_study], NA
+    )
+    treatment_stopped = _upto(np.where(np.isnan(enrolled), NA, treatment_stopped), T)
     frames["subject"] = pd.DataFrame({
         "subject_id": _ids(subj_site.size),
         "trial_id": subj_trial + 1,
@@ -639,6 +717,7 @@ def generate(seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None =
         "enrolled_date": _dates(_upto(enrolled, T)),
         "discontinued_date": _dates(_upto(disc, T)),
         "completed_date": _dates(_upto(done, T)),
+        "treatment_discontinued_date": _dates(treatment_stopped),
     })
 
     # Enrollment plan per trial × country × month (cumulative, reaching the target in the LPI month).
@@ -712,6 +791,14 @@ def generate(seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None =
     q_trial = v_trial[q_visit]
     order = np.lexsort((q_visit, opened, q_trial))
     q_visit, opened, closed_q, q_trial = q_visit[order], opened[order], closed_q[order], q_trial[order]
+    # Most queries are answered by the site, then closed by data management after a review that takes a good part of
+    # the time to close, but a few weeks at most (so BAD_SITE's queries wait for the site); the others are closed
+    # without an answer. Status is as of today.
+    n_q = q_visit.size
+    review = np.minimum(np.floor(extra.uniform(0.3, 0.9, n_q) * (closed_q - opened)), 1 + np.floor(extra.exponential(5.0, n_q)))
+    answered = np.where(extra.random(n_q) < 0.85, np.maximum(opened, closed_q - review), NA)
+    closed_kept, answered = _upto(closed_q, T), _upto(answered, T)
+    query_status = np.where(~np.isnan(closed_kept), "closed", np.where(~np.isnan(answered), "answered", "open"))
     frames["data_query"] = pd.DataFrame({
         "data_query_id": _ids(q_visit.size),
         "trial_id": q_trial + 1,
@@ -719,7 +806,9 @@ def generate(seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None =
         "subject_id": v_subj[q_visit] + 1,
         "query_number": [f"Q-{k:06d}" for k in _rank_within(q_trial)],
         "opened_date": _dates(opened),
-        "closed_date": _dates(_upto(closed_q, T)),
+        "answered_date": _dates(answered),
+        "closed_date": _dates(closed_kept),
+        "query_status": query_status,
     })
 
     # Protocol deviations, on the day of a visit.
@@ -728,16 +817,42 @@ def generate(seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None =
     d_trial = v_trial[d_visit]
     order = np.lexsort((d_visit, v_date[d_visit], d_trial))
     d_visit, d_trial = d_visit[order], d_trial[order]
+    # Identified by the site or a monitor some days later (half of them with that day recorded); UNDATED_DEVIATIONS_TRIAL's
+    # log leaves two thirds undated, most with the day identified, a few with neither. Each row is loaded 1–7 days
+    # after the last day it has (identified, else its date; one with neither, after the day it was in fact identified),
+    # never after today: the day an undated one without an identified day counts from.
+    n_d = d_visit.size
+    happened = v_date[d_visit]
+    identified = np.minimum(happened + np.floor(extra.exponential(6.0, n_d)), T)
+    undated_trial = [sim["spec"].protocol for sim in sims].index(UNDATED_DEVIATIONS_TRIAL)
+    undated = (d_trial == undated_trial) & (extra.random(n_d) < 0.65)
+    no_identified = np.where(undated, extra.random(n_d) < 0.15, extra.random(n_d) < 0.5)
+    deviation_date = np.where(undated, NA, happened)
+    known = np.where(no_identified, np.where(undated, identified, happened), identified)
+    identified = np.where(no_identified, NA, identified)
+    loaded = np.minimum(known + extra.integers(1, 8, n_d), T)
+    is_important = rng.random(n_d) < 0.3
     frames["deviation"] = pd.DataFrame({
         "deviation_id": _ids(d_visit.size),
         "trial_id": d_trial + 1,
         "site_id": v_site[d_visit] + 1,
         "subject_id": v_subj[d_visit] + 1,
         "deviation_number": [f"PD-{k:05d}" for k in _rank_within(d_trial)],
-        "deviation_date": _dates(v_date[d_visit]),
-        "is_important": rng.random(d_visit.size) < 0.3,
+        "deviation_date": _dates(deviation_date),
+        "identified_date": _dates(identified),
+        "first_loaded_date": _dates(loaded),
+        "is_important": is_important,
         "description": rng.choice(DEVIATION_TEXTS, d_visit.size),
     })
+
+    # Safety and EDC detail (domain.md §4a), and the quality tolerance limits set on them.
+    frames["adverse_event"] = _adverse_events(extra, sims, T, subj_site, subj_trial, enrolled, disc, done, site_trial, site_number)
+    frames["crf_page"], frames["data_point"], frames["lab_result"] = _edc_detail(
+        extra, sims, T, v_trial, v_site, v_number, v_date, entered, locked, site_trial.size
+    )
+    counted = np.where(np.isnan(deviation_date), np.where(np.isnan(identified), loaded, identified), deviation_date)
+    frames["qtl"] = _qtls(sims, T, subj_trial, failed, enrolled, disc, done, treatment_stopped, d_trial[is_important],
+                          counted[is_important])
 
     # Contracts, unit prices and milestones, trial by trial.
     contract_rows, price_rows, milestone_rows, plan_parts = [], [], [], []
@@ -948,6 +1063,172 @@ def generate(seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None =
     return {t.name: frames[t.name] for t in schema.TABLES if t.name in frames}
 
 
+def _adverse_events(rng: np.random.Generator, sims: list[dict], T: int, subj_site: np.ndarray, subj_trial: np.ndarray,
+                    enrolled: np.ndarray, disc: np.ndarray, done: np.ndarray, site_trial: np.ndarray,
+                    site_number: np.ndarray) -> pd.DataFrame:
+    """Adverse events of enrolled subjects while on study: Poisson at the trial's rate per subject-month (0.45 in
+    oncology, 0.22–0.38 elsewhere, LARGE_TRIAL_AE_RATE in the large portfolio's extra trials), a little over-dispersed
+    between sites; 8–12 % serious. The site becomes aware 0–3 days after onset; an SAE reaches the sponsor on the day
+    or the next (95 %), a non-serious AE within weeks or not individually. Only events the site was aware of by
+    `today` are kept. Planted: BIG_TRIAL's UNDER_REPORTING_SITE reports UNDER_REPORTING_FACTOR of its
+    peers' rate; LATE_SAE_TRIAL's LATE_SAE_SITE reports four in five of its SAEs 3–10 days after awareness.
+    """
+    n_trials = len(sims)
+    trial_rate = np.where([sim["spec"].ta == "Oncology" for sim in sims], 0.45, rng.uniform(0.22, 0.38, n_trials))
+    trial_rate[[sim["spec"].large for sim in sims]] = LARGE_TRIAL_AE_RATE
+    sae_share = rng.uniform(0.08, 0.12, n_trials)
+    site_factor = rng.gamma(30.0, 1 / 30.0, site_trial.size)
+    protocols = [sim["spec"].protocol for sim in sims]
+    under = np.flatnonzero((site_trial == protocols.index(BIG_TRIAL)) & (site_number == UNDER_REPORTING_SITE))[0]
+    late_site = np.flatnonzero((site_trial == protocols.index(LATE_SAE_TRIAL)) & (site_number == LATE_SAE_SITE))[0]
+    site_factor[under] = UNDER_REPORTING_FACTOR
+
+    # On study from enrollment to the earliest of discontinuation, completion and today.
+    e_idx = np.flatnonzero(enrolled <= T)
+    start = enrolled[e_idx]
+    stop = np.fmin(np.fmin(disc[e_idx], done[e_idx]), T)
+    span = stop - start
+    counts = rng.poisson(trial_rate[subj_trial[e_idx]] * site_factor[subj_site[e_idx]] * span / DAYS_PER_MONTH)
+    a_subj = np.repeat(e_idx, counts)
+    onset = np.minimum(np.repeat(start, counts) + np.floor(rng.random(a_subj.size) * (np.repeat(span, counts) + 1)),
+                       np.repeat(stop, counts))
+    serious = rng.random(a_subj.size) < sae_share[subj_trial[a_subj]]
+    aware = onset + rng.choice(4, a_subj.size, p=[0.6, 0.25, 0.1, 0.05])
+    keep = aware <= T
+    a_subj, onset, serious, aware = a_subj[keep], onset[keep], serious[keep], aware[keep]
+    a_trial = subj_trial[a_subj]
+    order = np.lexsort((a_subj, aware, a_trial))
+    a_subj, onset, serious, aware, a_trial = a_subj[order], onset[order], serious[order], aware[order], a_trial[order]
+    n = a_subj.size
+
+    # Reporting to the sponsor.
+    sae_delay = rng.choice(7, n, p=[0.62, 0.33, 0.02, 0.01, 0.01, 0.005, 0.005]).astype(float)
+    at_late_site = serious & (subj_site[a_subj] == late_site)
+    late_rank = np.cumsum(at_late_site) - 1  # the site's SAEs in order of awareness
+    sae_delay = np.where(at_late_site & (late_rank % 5 != 4), rng.integers(3, 11, n), sae_delay)
+    ae_delay = np.where(rng.random(n) < 0.35, NA, rng.integers(0, 29, n))
+    reported = _upto(aware + np.where(serious, sae_delay, ae_delay), T)
+    aware_shown = np.where(~serious & (aware == onset) & (rng.random(n) < 0.5), NA, aware)
+    grade = np.where(serious, rng.choice([3, 4, 5], n, p=[0.75, 0.22, 0.03]), rng.choice([1, 2, 3], n, p=[0.6, 0.32, 0.08]))
+    term = np.where(serious, rng.choice(SAE_TERMS, n), rng.choice(AE_TERMS, n))
+    return pd.DataFrame({
+        "adverse_event_id": _ids(n),
+        "trial_id": a_trial + 1,
+        "subject_id": a_subj + 1,
+        "ae_number": [f"AE-{k:05d}" for k in _rank_within(a_trial)],
+        "onset_date": _dates(onset),
+        "is_serious": serious,
+        "aware_date": _dates(aware_shown),
+        "reported_date": _dates(reported),
+        "term": term,
+        "grade": grade.astype(np.int64),
+    })
+
+
+def _edc_detail(rng: np.random.Generator, sims: list[dict], T: int, v_trial: np.ndarray, v_site: np.ndarray,
+                v_number: np.ndarray, v_date: np.ndarray, entered: np.ndarray, locked: np.ndarray,
+                n_sites: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """eCRF pages, data-point counts and lab-result counts per visit, for the default portfolio's trials only (the large
+    portfolio's extra trials have none, so it stays quick to build); pages only for CRF_PAGE_TRIALS.
+
+    Data points: 40–120 per visit entered (none for a visit not yet entered), 2–6 % changed after entry (by site).
+    Labs: 20–40 results per visit, 0.5–2 % of grade ≥ 3 (by trial). Pages: 4–8 of CRF_PAGES per visit (DM at screening
+    only), each entered around its visit's entry day (most on it, some days before, some later), so BAD_SITE's pages
+    are as late as its visits; a page of a visit not entered is not entered.
+    """
+    detailed = np.array([not sim["spec"].large for sim in sims])
+    idx = np.flatnonzero(detailed[v_trial])
+    n = idx.size
+    points = np.where(np.isnan(entered[idx]), 0, rng.integers(40, 121, n))
+    changed = rng.binomial(points, rng.uniform(0.02, 0.06, n_sites)[v_site[idx]])
+    labs = rng.integers(20, 41, n)
+    abnormal = rng.binomial(labs, rng.uniform(0.005, 0.02, len(sims))[v_trial[idx]])
+    data_point = pd.DataFrame({
+        "data_point_id": _ids(n), "trial_id": v_trial[idx] + 1, "visit_id": idx + 1,
+        "n_data_points": points, "n_data_points_changed": changed,
+    })
+    lab_result = pd.DataFrame({
+        "lab_result_id": _ids(n), "trial_id": v_trial[idx] + 1, "visit_id": idx + 1,
+        "n_lab_results": labs, "n_lab_abnormal": abnormal,
+    })
+
+    with_pages = [i for i, sim in enumerate(sims) if sim["spec"].protocol in CRF_PAGE_TRIALS and not sim["spec"].large]
+    pidx = np.flatnonzero(np.isin(v_trial, with_pages))
+    m, n_pages = pidx.size, len(CRF_PAGES)
+    screening = v_number[pidx] == 1
+    keys = rng.random((m, n_pages))
+    keys[:, 0] = np.where(screening, -1.0, np.inf)  # DM first at screening, never after
+    wanted = np.where(screening, rng.integers(4, n_pages + 1, m), rng.integers(4, n_pages, m))
+    chosen = keys.argsort(axis=1).argsort(axis=1) < wanted[:, None]
+    row, page = np.nonzero(chosen)  # by visit, then in CRF_PAGES order
+    p_visit = pidx[row]
+    u = rng.random(row.size)
+    shift = np.select([u < 0.75, u < 0.85], [0, -rng.integers(1, 4, row.size)], 1 + np.floor(rng.exponential(6.0, row.size)))
+    p_entered = np.maximum(entered[p_visit] + shift, v_date[p_visit])
+    p_locked = locked[p_visit]
+    p_entered = np.where(p_locked <= T, np.maximum(np.minimum(p_entered, p_locked - 1), v_date[p_visit]), p_entered)
+    crf_page = pd.DataFrame({
+        "crf_page_id": _ids(row.size),
+        "trial_id": v_trial[p_visit] + 1,
+        "visit_id": p_visit + 1,
+        "page_name": np.array(CRF_PAGES)[page],
+        "entered_date": _dates(_upto(p_entered, T)),
+    })
+    return crf_page, data_point, lab_result
+
+
+def _qtl_figures(T: int, failed: np.ndarray, enrolled: np.ndarray, disc: np.ndarray, done: np.ndarray,
+                 treatment_stopped: np.ndarray, n_important: int) -> dict[str, float]:
+    """A trial's QTL figures on `today`, pooled over its sites as the dashboard pools them (dashboard/metrics.py):
+    screen failures in % of subjects with a known outcome, dropout and treatment discontinuation in % of subjects
+    enrolled, important deviations (counted from their date, else identified, else loaded) per 100 subject-months on
+    study."""
+    on = enrolled <= T
+    n_failed = int(np.sum(failed <= T))
+    left, finished = _upto(disc, T), _upto(done, T)
+    subject_days = float((np.fmin(np.fmin(left, finished), T) - enrolled)[on].sum())
+    n_enrolled = int(on.sum())
+    return {
+        "screen_failure": 100 * n_failed / (n_failed + n_enrolled) if n_failed + n_enrolled else NA,
+        "dropout": 100 * np.sum(on & (left <= T)) / n_enrolled if n_enrolled else NA,
+        "treatment_discontinuation": 100 * np.sum(on & (treatment_stopped <= T)) / n_enrolled if n_enrolled else NA,
+        "deviation_rate": 100 * DAYS_PER_MONTH * n_important / subject_days if subject_days else NA,
+    }
+
+
+def _qtls(sims: list[dict], T: int, subj_trial: np.ndarray, failed: np.ndarray, enrolled: np.ndarray, disc: np.ndarray,
+          done: np.ndarray, treatment_stopped: np.ndarray, important_trial: np.ndarray,
+          important_counted: np.ndarray) -> pd.DataFrame:
+    """Quality tolerance limits of the QTL_TRIALS, all 'above'. A real limit is set before the trial starts; the demo
+    sets it from the trial's figure on `today`: QTL_BREACH_TRIAL's QTL_BREACH_FIGURE at 0.7 × the figure (breached),
+    every other at 1.5 × (well within), rounded to two significant digits. A figure that is 0 or unknown gets none,
+    and so does one whose name is longer than qtl.qtl_figure holds (String(20) cannot hold 'treatment_discontinuation')."""
+    fits = schema.qtl.c.qtl_figure.type.length or 1000
+    rows = []
+    for i, sim in enumerate(sims):
+        protocol = sim["spec"].protocol
+        if protocol not in QTL_TRIALS or sim["spec"].large:
+            continue
+        mine = subj_trial == i
+        values = _qtl_figures(T, failed[mine], enrolled[mine], disc[mine], done[mine], treatment_stopped[mine],
+                              int(np.sum((important_trial == i) & (important_counted <= T))))
+        for figure in QTL_TRIALS[protocol]:
+            value = values[figure]
+            if not value > 0 or len(figure) > fits:
+                continue
+            breach = protocol == QTL_BREACH_TRIAL and figure == QTL_BREACH_FIGURE
+            limit = _sensible((0.7 if breach else 1.5) * value)
+            rows.append({"trial_id": i + 1, "qtl_figure": figure, "limit_value": limit, "direction": "above"})
+    out = pd.DataFrame(rows, columns=["trial_id", "qtl_figure", "limit_value", "direction"])
+    return pd.DataFrame({
+        "qtl_id": _ids(len(out)),
+        "trial_id": out["trial_id"].to_numpy(dtype=np.int64),
+        "qtl_figure": out["qtl_figure"].to_numpy(dtype=object),
+        "limit_value": out["limit_value"].to_numpy(dtype=float),
+        "direction": out["direction"].to_numpy(dtype=object),
+    })
+
+
 def _forecasts(rng: np.random.Generator, ms: pd.DataFrame, T: int) -> pd.DataFrame:
     """Forecast history per milestone: the baseline at signature, then re-forecasts on Mondays drifting to the outcome.
 
@@ -1124,12 +1405,26 @@ def _drop_foreign_keys(conn: Connection) -> list[tuple[str, str, str]]:
     return [tuple(row) for row in found]
 
 
+def _drop_sqlite_indexes(conn: Connection, table_name: str) -> list[str]:
+    """Drop a SQLite table's secondary indexes (not those of its keys and unique constraints); returns their CREATE
+    statements, to build them again after the table is filled."""
+    found = conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table_name,)
+    ).all()
+    quote = conn.dialect.identifier_preparer.quote
+    for name, _ in found:
+        conn.exec_driver_sql(f"DROP INDEX {quote(name)}")
+    return [sql for _, sql in found]
+
+
 def write(engine: Engine, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
     """Insert the frames into the existing schema, parents first, in one transaction; returns rows per table.
 
     On PostgreSQL the foreign keys are dropped for the load and added back after it, in the same
     transaction: checking them once over whole tables is several times faster than row by row
-    (2M visits: ~10 s instead of ~45 s), and they hold afterwards exactly as before.
+    (2M visits: ~10 s instead of ~45 s), and they hold afterwards exactly as before. On SQLite a
+    table's secondary indexes are dropped while it is filled and built again after it (sorting the
+    whole table once is quicker than growing the index row by row: 2M visits, ~5 s less).
     """
     counts: dict[str, int] = {}
     with engine.begin() as conn:
@@ -1144,7 +1439,10 @@ def write(engine: Engine, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
                 raise DemoError(f"table {table.name} has no column(s) {', '.join(sorted(unknown))}")
             columns = list(df.columns)
             values = [_python_values(df[c], dates_as_text=dates_as_text) for c in columns]
+            indexes = _drop_sqlite_indexes(conn, table.name) if dates_as_text and len(df) >= CHUNK_ROWS else []
             _insert_rows(conn, table.name, columns, list(zip(*values)))
+            for create in indexes:
+                conn.exec_driver_sql(create)
             counts[table.name] = len(df)
         counts[schema.site_month.name] = rollups.refresh(conn)
         quote = conn.dialect.identifier_preparer.quote

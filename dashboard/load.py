@@ -503,6 +503,7 @@ class Writer:
     def __init__(self, conn: Connection, plan: Plan, progress: Callable[[str], None]):
         self.conn, self.plan, self.progress = conn, plan, progress
         self.ids: dict[str, dict[tuple, int]] = {}
+        self.load_date = datetime.now(timezone.utc).date()  # the day of this load, for columns the loader fills when empty
         self.counts = {name: Counts(rows=plan.rows.get(name, 0)) for name in file_specs() if name in plan.files}
         self.inserted_into: set[str] = set()
         order = list(file_specs())
@@ -570,6 +571,7 @@ class Writer:
         counts = self.counts[spec.name]
         changed = update(table).where(pk == bindparam("_pk")).values({c: bindparam(f"_v_{c}") for c in columns})
         self_references = [r for r in spec.references if r.is_self]
+        defaulted = [c for c in spec.own_columns if table.c[c].info.get("loader_default") == "load_date"]
         touched: set[int] = set()  # rows inserted or updated, when a second round sets self-references
         done = 0
         for batch in _batches(_typed_rows(path, spec), BATCH_ROWS):
@@ -585,6 +587,9 @@ class Writer:
             inserts, updates = [], []
             for key, record in records:
                 row_id = keys.get(key)
+                for column in defaulted:  # an empty value keeps what is stored, else becomes the load's day
+                    if record[column] is None:
+                        record[column] = self.load_date if row_id is None else current[row_id][columns.index(column)]
                 if row_id is None:
                     row_id = keys[key] = next_id
                     next_id += 1

@@ -49,6 +49,13 @@ COST_CATEGORIES = ("service_fee", "pass_through")
 CHANGE_ORDER_STATUSES = ("proposed", "approved", "rejected")
 PAYMENT_STATUSES = ("not_due", "due", "invoiced", "paid")
 MILESTONE_KINDS = ("contract", "stability_pull", "expiry")
+QUERY_STATUSES = ("open", "answered", "closed")
+# Trial-level figures a quality tolerance limit may be set on: site indicators (dashboard/metrics.py) pooled over the trial.
+QTL_FIGURES = (
+    "deviation_rate", "minor_deviation_rate", "dropout", "treatment_discontinuation", "screen_failure", "ae_rate",
+    "sae_rate", "abnormal_lab_rate", "query_rate", "outstanding_query_rate", "entry_lag", "data_change_rate",
+)
+QTL_DIRECTIONS = ("above", "below")
 
 # Money: two decimals, large enough for a portfolio's totals.
 Money = Numeric(14, 2)
@@ -59,7 +66,7 @@ def _enum(name: str, allowed: tuple[str, ...], *, nullable: bool = False, commen
     quoted = ", ".join(f"'{v}'" for v in allowed)
     return Column(
         name,
-        String(20),
+        String(max(20, *(len(v) for v in allowed))),
         CheckConstraint(f"{name} IN ({quoted})", name=f"{name}_allowed"),
         nullable=nullable,
         comment=comment,
@@ -157,6 +164,8 @@ subject = Table(
     Column("enrolled_date", Date, nullable=True, comment="Randomized / enrolled"),
     Column("discontinued_date", Date, nullable=True, comment="Left the study before completing it"),
     Column("completed_date", Date, nullable=True, comment="Completed the study"),
+    Column("treatment_discontinued_date", Date, nullable=True,
+           comment="Stopped study treatment early (may stay on study for follow-up); empty = did not"),
     UniqueConstraint("trial_id", "subject_number"),
     CheckConstraint("enrolled_date IS NULL OR enrolled_date >= screened_date", name="enrolled_after_screened"),
     CheckConstraint("NOT (enrolled_date IS NOT NULL AND screen_failed_date IS NOT NULL)", name="failed_or_enrolled"),
@@ -205,7 +214,12 @@ data_query = Table(
     Column("subject_id", ForeignKey("subject.subject_id"), nullable=True, index=True),
     Column("query_number", String(24), nullable=False, comment="Query number within the trial"),
     Column("opened_date", Date, nullable=False),
-    Column("closed_date", Date, nullable=True, comment="Empty = still open"),
+    Column("answered_date", Date, nullable=True, comment="The site answered it; empty = not answered (a query is outstanding until closed)"),
+    Column("closed_date", Date, nullable=True, comment="Empty = still outstanding (open or answered)"),
+    Column("query_status", String(20), nullable=True,
+           comment="Status today: open, answered or closed; empty = closed when closed_date is set, else open "
+                   "(as-of views use the dates)",
+           info={"allowed": QUERY_STATUSES}),
     UniqueConstraint("trial_id", "query_number"),
     CheckConstraint("closed_date IS NULL OR closed_date >= opened_date", name="closed_after_opened"),
     Index("ix_data_query_trial_opened", "trial_id", "opened_date"),
@@ -221,12 +235,101 @@ deviation = Table(
     Column("site_id", ForeignKey("site.site_id"), nullable=False, index=True),
     Column("subject_id", ForeignKey("subject.subject_id"), nullable=True, index=True),
     Column("deviation_number", String(24), nullable=False, comment="Deviation number within the trial"),
-    Column("deviation_date", Date, nullable=False, comment="Deviation occurred"),
+    Column("deviation_date", Date, nullable=True, comment="Deviation occurred; empty when the source has no date"),
+    Column("identified_date", Date, nullable=True, comment="Deviation identified (by the site or a monitor)"),
+    Column("first_loaded_date", Date, nullable=True,
+           comment="Day the deviation was first loaded; the loader sets it when empty and keeps it on later loads. "
+                   "A deviation counts from deviation_date, else identified_date, else this day",
+           info={"loader_default": "load_date"}),
     Column("is_important", Boolean, nullable=False, comment="Important (major) protocol deviation"),
     Column("description", String(300), nullable=True),
     UniqueConstraint("trial_id", "deviation_number"),
     Index("ix_deviation_trial_date", "trial_id", "deviation_date"),
     info={"grain": "One row per protocol deviation.", "natural_key": ("protocol_number", "deviation_number")},
+)
+
+crf_page = Table(
+    "crf_page",
+    metadata,
+    Column("crf_page_id", Integer, primary_key=True),
+    Column("trial_id", ForeignKey("trial.trial_id"), nullable=False, index=True),
+    Column("visit_id", ForeignKey("visit.visit_id"), nullable=False, index=True, comment="The visit the page belongs to"),
+    Column("page_name", String(60), nullable=False, comment="eCRF page (form), e.g. VITALS"),
+    Column("entered_date", Date, nullable=True, comment="Page data entered in EDC; empty = not yet"),
+    UniqueConstraint("visit_id", "page_name"),
+    info={
+        "grain": "One row per eCRF page of a subject visit (optional: where a trial has pages, data-entry lag is counted per page).",
+        "natural_key": ("protocol_number", "subject_number", "visit_number", "page_name"),
+    },
+)
+
+data_point = Table(
+    "data_point",
+    metadata,
+    Column("data_point_id", Integer, primary_key=True),
+    Column("trial_id", ForeignKey("trial.trial_id"), nullable=False, index=True),
+    Column("visit_id", ForeignKey("visit.visit_id"), nullable=False, comment="The visit counted"),
+    _count("n_data_points", comment="Data points entered for the visit"),
+    _count("n_data_points_changed", comment="Of those, data points changed after their first entry"),
+    UniqueConstraint("visit_id"),
+    CheckConstraint("n_data_points >= n_data_points_changed", name="changed_within_entered"),
+    info={
+        "grain": "One row per subject visit with data-point counts (optional: the denominator of query and data-change rates).",
+        "natural_key": ("protocol_number", "subject_number", "visit_number"),
+    },
+)
+
+lab_result = Table(
+    "lab_result",
+    metadata,
+    Column("lab_result_id", Integer, primary_key=True),
+    Column("trial_id", ForeignKey("trial.trial_id"), nullable=False, index=True),
+    Column("visit_id", ForeignKey("visit.visit_id"), nullable=False, comment="The visit the samples were taken at"),
+    _count("n_lab_results", comment="Laboratory results reported for the visit"),
+    _count("n_lab_abnormal", comment="Of those, abnormal results of grade 3 or higher"),
+    UniqueConstraint("visit_id"),
+    CheckConstraint("n_lab_results >= n_lab_abnormal", name="abnormal_within_results"),
+    info={
+        "grain": "One row per subject visit with laboratory results: counts (optional: the abnormal lab rate).",
+        "natural_key": ("protocol_number", "subject_number", "visit_number"),
+    },
+)
+
+adverse_event = Table(
+    "adverse_event",
+    metadata,
+    Column("adverse_event_id", Integer, primary_key=True),
+    Column("trial_id", ForeignKey("trial.trial_id"), nullable=False),
+    Column("subject_id", ForeignKey("subject.subject_id"), nullable=False, index=True, comment="The subject who had it"),
+    Column("ae_number", String(24), nullable=False, comment="Adverse event number within the trial"),
+    Column("onset_date", Date, nullable=False, comment="The event started"),
+    Column("is_serious", Boolean, nullable=False, comment="Serious adverse event (SAE)"),
+    Column("aware_date", Date, nullable=True,
+           comment="The site became aware of it; empty = on its onset date. The event counts from this day"),
+    Column("reported_date", Date, nullable=True, comment="Reported to the sponsor (expected for SAEs); empty = not yet"),
+    Column("term", String(200), nullable=True, comment="Event term (e.g. MedDRA preferred term)"),
+    Column("grade", Integer, nullable=True, comment="Severity grade, 1 to 5 (CTCAE)"),
+    UniqueConstraint("trial_id", "ae_number"),
+    CheckConstraint("aware_date IS NULL OR aware_date >= onset_date", name="aware_after_onset"),
+    CheckConstraint("reported_date IS NULL OR reported_date >= onset_date", name="reported_after_onset"),
+    Index("ix_adverse_event_trial_aware", "trial_id", "aware_date"),
+    info={"grain": "One row per adverse event of a subject.", "natural_key": ("protocol_number", "ae_number")},
+)
+
+qtl = Table(
+    "qtl",
+    metadata,
+    Column("qtl_id", Integer, primary_key=True),
+    Column("trial_id", ForeignKey("trial.trial_id"), nullable=False, index=True),
+    _enum("qtl_figure", QTL_FIGURES, comment="The trial-level figure limited: a site indicator pooled over the trial's sites"),
+    Column("limit_value", Numeric(12, 4), nullable=False,
+           comment="The limit, in the figure's unit as shown (%, per 100 subject-months, …)", info={"unit": "figure's unit"}),
+    _enum("direction", QTL_DIRECTIONS, comment="above = breached when the figure is above the limit; below = when below"),
+    UniqueConstraint("trial_id", "qtl_figure"),
+    info={
+        "grain": "One row per quality tolerance limit of a trial (ICH E6(R3)): set before the trial starts.",
+        "natural_key": ("protocol_number", "qtl_figure"),
+    },
 )
 
 site_month = Table(

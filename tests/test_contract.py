@@ -113,7 +113,8 @@ def test_a_bad_value_says_what_to_write(table, column, value, expected):
         "contract": {"protocol_number": "T-1", "vendor_code": "V", "contract_number": "C-1", "signed_date": "2026-01-01",
                      "contracted_amount": "10.50", "planned_end_date": "2027-01-01"},
         "deviation": {"protocol_number": "T-1", "site_number": "S1", "subject_number": None, "deviation_number": "D1",
-                      "deviation_date": "2026-01-01", "is_important": "TRUE", "description": None},
+                      "deviation_date": "2026-01-01", "identified_date": None, "first_loaded_date": None,
+                      "is_important": "TRUE", "description": None},
         "country": {"country_code": "DE", "country_name": "Germany", "region": "Europe"},
         "user_access": {"user_email": "ann@acme.example", "sponsor_code": "ACME"},
     }[table]
@@ -127,7 +128,8 @@ def test_a_bad_value_says_what_to_write(table, column, value, expected):
 def test_rules_across_columns_name_the_later_column():
     spec = file_spec("subject")
     row = {"protocol_number": "T-1", "site_number": "S1", "subject_number": "001", "screened_date": "2026-02-01",
-           "screen_failed_date": None, "enrolled_date": "2026-01-15", "discontinued_date": None, "completed_date": None}
+           "screen_failed_date": None, "enrolled_date": "2026-01-15", "discontinued_date": None, "completed_date": None,
+           "treatment_discontinued_date": None}
     values, problems = spec.parse(row)
     assert values["enrolled_date"] == date(2026, 1, 15)
     assert problems == [("enrolled_date", "2026-01-15 is before screened_date 2026-02-01")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 import tiny_portfolio
 from alembic import command
 from dashboard import db
-from dashboard.schema import metadata, site_month, sponsor, visit
+from dashboard.schema import data_query, deviation, metadata, site_month, sponsor, visit
 from test_rollups import assert_roll_up_is_current
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -87,6 +88,32 @@ def test_upgrading_a_database_with_data_fills_the_site_month_roll_up(empty_db_ur
         assert visits == conn.execute(select(func.count()).select_from(visit)).scalar_one() > 0
     engine.dispose()
     assert_roll_up_is_current(empty_db_url)
+
+
+def test_upgrading_a_database_with_data_keeps_its_meaning_under_the_safety_sources(empty_db_url):
+    import test_sites  # tiny portfolio plus queries (open and closed) and dated deviations
+
+    test_sites.build(empty_db_url)
+    command.downgrade(db.alembic_config(url=empty_db_url), "0002")  # as a database made before adverse events
+    assert "adverse_event" not in inspect(db.make_engine(empty_db_url)).get_table_names()
+
+    db.upgrade(empty_db_url)
+
+    engine = db.make_engine(empty_db_url)
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(select(data_query.c.query_number, data_query.c.query_status)).all())
+        closed = {n for n, c in conn.execute(select(data_query.c.query_number, data_query.c.closed_date)) if c is not None}
+        dated = conn.execute(select(func.count()).select_from(deviation).where(deviation.c.deviation_date.is_not(None))).scalar_one()
+    engine.dispose()
+    assert statuses and {n for n, s in statuses.items() if s == "closed"} == closed
+    assert {s for n, s in statuses.items() if n not in closed} == {"open"}
+    assert dated == 3  # every deviation keeps its date
+    # The undated deviations the new schema allows can be stored.
+    engine = db.make_engine(empty_db_url, read_only=False)
+    with engine.begin() as conn:
+        conn.execute(deviation.insert().values(trial_id=1, site_id=1, deviation_number="U1", deviation_date=None,
+                                               identified_date=date(2026, 6, 1), is_important=True))
+    engine.dispose()
 
 
 def test_upgrade_refuses_tables_it_did_not_make(empty_db_url):

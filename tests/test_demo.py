@@ -12,6 +12,7 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from alembic import command
@@ -19,10 +20,14 @@ from sqlalchemy import insert, text
 
 from dashboard import demo
 from dashboard.db import alembic_config, current_revision, head_revision, make_engine
-from dashboard.schema import DERIVED_TABLES, TABLES, sponsor
+from dashboard.schema import DERIVED_TABLES, QTL_FIGURES, TABLES, sponsor
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 20)  # a fixed data cut, so the figures do not change from day to day
+DAYS_PER_MONTH = 365.25 / 12
+# Days on study of an enrolled subject by :today: enrollment to the earliest of discontinuation, completion and today.
+ON_STUDY_DAYS = ("julianday(MIN(COALESCE(s.discontinued_date, :today), COALESCE(s.completed_date, :today), :today))"
+                 " - julianday(s.enrolled_date)")
 
 
 @pytest.fixture(scope="module")
@@ -150,10 +155,13 @@ def test_no_actual_date_is_after_the_data_cut(demo_db):
     engine, _ = demo_db
     actual_columns = {
         "site": ["selected_date", "activated_date", "closed_date"],
-        "subject": ["screened_date", "screen_failed_date", "enrolled_date", "discontinued_date", "completed_date"],
+        "subject": ["screened_date", "screen_failed_date", "enrolled_date", "discontinued_date", "completed_date",
+                    "treatment_discontinued_date"],
         "visit": ["visit_date", "entered_date"],
-        "data_query": ["opened_date", "closed_date"],
-        "deviation": ["deviation_date"],
+        "data_query": ["opened_date", "answered_date", "closed_date"],
+        "deviation": ["deviation_date", "identified_date", "first_loaded_date"],
+        "adverse_event": ["onset_date", "aware_date", "reported_date"],
+        "crf_page": ["entered_date"],
         "milestone": ["actual_date"],
         "milestone_forecast": ["recorded_date"],
         "change_order": ["requested_date", "approved_date"],
@@ -400,6 +408,253 @@ def test_shared_vendor_serves_two_trials_of_both_sponsors(demo_db):
         SELECT COUNT(DISTINCT c.trial_id), COUNT(DISTINCT t.sponsor_id) FROM contract c
         JOIN vendor v USING (vendor_id) JOIN trial t ON t.trial_id = c.trial_id WHERE v.vendor_code = :v""", v=demo.SHARED_VENDOR)[0]
     assert n_trials >= 2 and n_sponsors == 2
+
+
+# Safety, data-quality and EDC sources (domain.md §4, §4a)
+
+
+def test_treatment_stops_with_or_before_study_discontinuation_and_some_stay_on_study(demo_db):
+    engine, _ = demo_db
+    assert scalar(engine, "SELECT COUNT(*) FROM subject WHERE treatment_discontinued_date IS NOT NULL "
+                          "AND (enrolled_date IS NULL OR treatment_discontinued_date < enrolled_date)") == 0
+    left, stopped_first, stopped_after = rows(engine, """
+        SELECT COUNT(*), SUM(treatment_discontinued_date <= discontinued_date), SUM(treatment_discontinued_date > discontinued_date)
+        FROM subject WHERE discontinued_date IS NOT NULL""")[0]
+    assert stopped_after == 0
+    assert stopped_first / left >= 0.75  # most who leave the study stopped treatment on the day or before
+    staying, stopped = rows(engine, """
+        SELECT COUNT(*), COUNT(treatment_discontinued_date) FROM subject
+        WHERE enrolled_date IS NOT NULL AND discontinued_date IS NULL""")[0]
+    assert 0.03 <= stopped / staying <= 0.12
+    assert scalar(engine, "SELECT COUNT(*) FROM subject WHERE completed_date IS NOT NULL AND treatment_discontinued_date >= completed_date") == 0
+
+
+def test_queries_are_answered_then_closed_and_their_status_agrees_with_the_dates(demo_db):
+    engine, _ = demo_db
+    counts = dict(rows(engine, "SELECT query_status, COUNT(*) FROM data_query GROUP BY query_status"))
+    assert set(counts) == {"open", "answered", "closed"}  # every query has a status, some answered but not closed
+    assert counts["answered"] >= 10
+    wrong = scalar(engine, """
+        SELECT COUNT(*) FROM data_query
+        WHERE (query_status = 'closed') <> (closed_date IS NOT NULL)
+           OR (query_status = 'answered' AND answered_date IS NULL)
+           OR (query_status = 'open' AND answered_date IS NOT NULL)
+           OR answered_date < opened_date OR answered_date > closed_date""")
+    assert wrong == 0
+    answered, closed = rows(engine, "SELECT COUNT(answered_date), COUNT(*) FROM data_query WHERE closed_date IS NOT NULL")[0]
+    assert 0.7 <= answered / closed <= 0.95
+    # BAD_SITE's outstanding queries wait for the site, not for data management.
+    bad = dict(rows(engine, """
+        SELECT q.query_status, COUNT(*) FROM data_query q JOIN site s USING (site_id) JOIN trial t ON t.trial_id = q.trial_id
+        WHERE t.protocol_number = :trial AND s.site_number = :site AND q.query_status <> 'closed' GROUP BY q.query_status""",
+        trial=demo.BIG_TRIAL, site=demo.BAD_SITE))
+    assert bad.get("open", 0) >= 20 and bad.get("open", 0) >= 4 * bad.get("answered", 0)
+
+
+def test_undated_deviations_in_one_trial_count_from_identified_or_loaded_days(demo_db):
+    engine, _ = demo_db
+    by_trial = {p: (n, undated, identified_only, neither) for p, n, undated, identified_only, neither in rows(engine, """
+        SELECT t.protocol_number, COUNT(*), COUNT(*) - COUNT(d.deviation_date),
+               SUM(d.deviation_date IS NULL AND d.identified_date IS NOT NULL),
+               SUM(d.deviation_date IS NULL AND d.identified_date IS NULL)
+        FROM deviation d JOIN trial t USING (trial_id) GROUP BY t.protocol_number""")}
+    n, undated, identified_only, neither = by_trial.pop(demo.UNDATED_DEVIATIONS_TRIAL)
+    assert n >= 50 and 0.55 <= undated / n <= 0.75
+    assert identified_only > neither >= 3  # most undated ones have the day they were identified, a few have neither
+    assert all(undated == 0 for _, undated, _, _ in by_trial.values())
+    assert scalar(engine, "SELECT COUNT(*) FROM deviation WHERE identified_date < deviation_date") == 0
+    assert scalar(engine, "SELECT COUNT(identified_date) FROM deviation WHERE deviation_date IS NOT NULL") > 0
+    # The demo writes the database itself, so it sets first_loaded_date on every row: 1–7 days after the row was known.
+    bad_loads = scalar(engine, """
+        SELECT COUNT(*) FROM deviation
+        WHERE first_loaded_date IS NULL OR first_loaded_date > :today
+           OR first_loaded_date < COALESCE(identified_date, deviation_date)
+           OR julianday(first_loaded_date) - julianday(COALESCE(identified_date, deviation_date)) > 7""")
+    assert bad_loads == 0
+
+
+def test_adverse_events_have_realistic_rates_and_dates(demo_db):
+    engine, _ = demo_db
+    n_ae, n_sae = rows(engine, "SELECT COUNT(*), SUM(is_serious) FROM adverse_event")[0]
+    subject_days = scalar(engine, f"SELECT SUM({ON_STUDY_DAYS}) FROM subject s WHERE s.enrolled_date <= :today")
+    assert 0.2 <= n_ae / (subject_days / DAYS_PER_MONTH) <= 0.5
+    assert 0.08 <= n_sae / n_ae <= 0.12
+    wrong = scalar(engine, """
+        SELECT COUNT(*) FROM adverse_event a JOIN subject s USING (subject_id)
+        WHERE s.enrolled_date IS NULL OR a.onset_date < s.enrolled_date
+           OR julianday(a.aware_date) - julianday(a.onset_date) NOT BETWEEN 0 AND 3
+           OR a.reported_date < COALESCE(a.aware_date, a.onset_date)
+           OR COALESCE(a.aware_date, a.onset_date) > :today
+           OR a.grade NOT BETWEEN 1 AND 5 OR a.term IS NULL OR a.trial_id <> s.trial_id""")
+    assert wrong == 0
+    # Some events are on their onset day (no aware date), some non-serious ones not reported individually.
+    assert scalar(engine, "SELECT COUNT(*) FROM adverse_event WHERE aware_date IS NULL") > 0
+    assert scalar(engine, "SELECT COUNT(*) FROM adverse_event WHERE NOT is_serious AND reported_date IS NULL") > 0
+    # Every trial with real exposure has adverse events.
+    without = rows(engine, f"""
+        SELECT t.protocol_number FROM trial t JOIN subject s USING (trial_id) WHERE s.enrolled_date <= :today
+        GROUP BY t.trial_id HAVING SUM({ON_STUDY_DAYS}) > 30 * {DAYS_PER_MONTH}
+           AND NOT EXISTS (SELECT 1 FROM adverse_event a WHERE a.trial_id = t.trial_id)""")
+    assert without == []
+
+
+def ae_by_site(engine, protocol: str) -> pd.DataFrame:
+    """Per site of the trial: subject-days on study and adverse events counted (from awareness, else onset) by TODAY."""
+    return pd.DataFrame(rows(engine, f"""
+        SELECT si.site_number,
+               COALESCE((SELECT SUM({ON_STUDY_DAYS}) FROM subject s WHERE s.site_id = si.site_id AND s.enrolled_date <= :today), 0),
+               (SELECT COUNT(*) FROM adverse_event a JOIN subject s USING (subject_id)
+                WHERE s.site_id = si.site_id AND COALESCE(a.aware_date, a.onset_date) <= :today)
+        FROM site si JOIN trial t USING (trial_id) WHERE t.protocol_number = :p""", p=protocol),
+        columns=["site", "days", "n_ae"]).set_index("site")
+
+
+def test_under_reporting_site_is_far_below_its_peers_and_flagged_low(demo_db):
+    engine, _ = demo_db
+    sites = ae_by_site(engine, demo.BIG_TRIAL)
+    under = sites.loc[demo.UNDER_REPORTING_SITE]
+    assert demo.UNDER_REPORTING_SITE != demo.BAD_SITE
+    assert under["days"] / DAYS_PER_MONTH >= 100  # good exposure: many subject-months
+    peers = sites.drop(index=demo.UNDER_REPORTING_SITE)
+    assert under["n_ae"] / under["days"] < peers["n_ae"].sum() / peers["days"].sum() / 5
+    # gsm's over-dispersion-adjusted z of a rate (domain.md §4), over the sites with 30 subject-days or more.
+    eligible = sites[sites["days"] >= 30]
+    pooled = eligible["n_ae"].sum() / eligible["days"].sum()
+    z = (eligible["n_ae"] / eligible["days"] - pooled) / np.sqrt(pooled / eligible["days"])
+    adjusted = z / np.sqrt(max(1.0, float((z ** 2).mean())))
+    assert adjusted.idxmin() == demo.UNDER_REPORTING_SITE
+    assert adjusted[demo.UNDER_REPORTING_SITE] < -3  # red, on the low side
+    assert adjusted.drop(index=demo.UNDER_REPORTING_SITE).min() > -2  # no other site looks like it
+
+
+def test_late_sae_site_reports_most_serious_events_late_and_the_rest_are_on_time(demo_db):
+    engine, _ = demo_db
+    saes = pd.DataFrame(rows(engine, """
+        SELECT t.protocol_number, si.site_number,
+               julianday(a.reported_date) - julianday(COALESCE(a.aware_date, a.onset_date))
+        FROM adverse_event a JOIN subject s USING (subject_id) JOIN site si ON si.site_id = s.site_id
+        JOIN trial t ON t.trial_id = a.trial_id
+        WHERE a.is_serious AND julianday(COALESCE(a.aware_date, a.onset_date)) < julianday(:today) - 1"""),
+        columns=["trial", "site", "delay"])  # SAEs due to the sponsor by today (ICH E2A: the day of awareness or the next)
+    saes["late"] = ~(saes["delay"] <= 1)  # reported later, or not yet reported
+    planted = (saes["trial"] == demo.LATE_SAE_TRIAL) & (saes["site"] == demo.LATE_SAE_SITE)
+    assert planted.sum() >= 5  # several SAEs
+    assert saes.loc[planted, "late"].mean() > 0.5
+    assert saes.loc[planted & saes["late"], "delay"].between(3, 10).all()
+    assert 1 - saes.loc[~planted, "late"].mean() >= 0.9
+
+
+@pytest.mark.parametrize("seed, n_trials", [(3, 8), (7, demo.MIN_TRIALS)])
+def test_safety_sites_are_the_best_exposed_of_their_trial_whatever_the_seed(seed, n_trials):
+    frames = demo.generate(seed=seed, n_trials=n_trials, today=TODAY)
+    subjects = frames["subject"].dropna(subset=["enrolled_date"])
+    until = subjects[["discontinued_date", "completed_date"]].min(axis=1).fillna(pd.Timestamp(TODAY))
+    days = (until - subjects["enrolled_date"]).dt.days.groupby(subjects["site_id"]).sum()
+    sites = frames["site"].merge(frames["trial"][["trial_id", "protocol_number"]]).set_index("site_id")
+    for protocol, number in ((demo.BIG_TRIAL, demo.UNDER_REPORTING_SITE), (demo.LATE_SAE_TRIAL, demo.LATE_SAE_SITE)):
+        in_trial = sites[(sites["protocol_number"] == protocol) & (sites["site_number"] != demo.BAD_SITE)]
+        exposure = days.reindex(in_trial.index, fill_value=0)
+        assert in_trial.loc[exposure.idxmax(), "site_number"] == number
+
+
+def qtl_figures(engine) -> dict[tuple[str, str], float]:
+    """Each trial's QTL figures on TODAY, pooled over its sites as the dashboard does (dashboard/metrics.py)."""
+    out = {}
+    for protocol, enrolled, failed, left, stopped, days, important in rows(engine, f"""
+        SELECT t.protocol_number,
+               (SELECT COUNT(*) FROM subject s WHERE s.trial_id = t.trial_id AND s.enrolled_date <= :today),
+               (SELECT COUNT(*) FROM subject s WHERE s.trial_id = t.trial_id AND s.screen_failed_date <= :today),
+               (SELECT COUNT(*) FROM subject s WHERE s.trial_id = t.trial_id AND s.enrolled_date <= :today
+                                                 AND s.discontinued_date <= :today),
+               (SELECT COUNT(*) FROM subject s WHERE s.trial_id = t.trial_id AND s.enrolled_date <= :today
+                                                 AND s.treatment_discontinued_date <= :today),
+               (SELECT SUM({ON_STUDY_DAYS}) FROM subject s WHERE s.trial_id = t.trial_id AND s.enrolled_date <= :today),
+               (SELECT COUNT(*) FROM deviation d WHERE d.trial_id = t.trial_id AND d.is_important
+                   AND COALESCE(d.deviation_date, d.identified_date, d.first_loaded_date) <= :today)
+        FROM trial t WHERE EXISTS (SELECT 1 FROM qtl q WHERE q.trial_id = t.trial_id)"""):
+        out[(protocol, "dropout")] = 100 * left / enrolled
+        out[(protocol, "treatment_discontinuation")] = 100 * stopped / enrolled
+        out[(protocol, "screen_failure")] = 100 * failed / (failed + enrolled)
+        out[(protocol, "deviation_rate")] = 100 * DAYS_PER_MONTH * important / days
+    return out
+
+
+def test_one_qtl_is_breached_and_every_other_is_well_within(demo_db):
+    engine, _ = demo_db
+    limits = rows(engine, """
+        SELECT t.protocol_number, q.qtl_figure, q.limit_value, q.direction FROM qtl q JOIN trial t USING (trial_id)""")
+    per_trial = pd.Series([r[0] for r in limits]).value_counts()
+    assert len(per_trial) >= 3 and per_trial.between(2, 3).all()
+    assert all(figure in QTL_FIGURES and direction == "above" for _, figure, _, direction in limits)
+    figures = qtl_figures(engine)
+    breached = [(p, f) for p, f, limit, _ in limits if figures[(p, f)] > limit]
+    assert breached == [(demo.QTL_BREACH_TRIAL, demo.QTL_BREACH_FIGURE)]
+    for protocol, figure, limit, _ in limits:
+        value = figures[(protocol, figure)]
+        if (protocol, figure) in breached:
+            assert value >= 1.3 * limit  # clearly above
+        else:
+            assert value <= limit / 1.3  # clearly within
+    assert sum(p == demo.QTL_BREACH_TRIAL for p, *_ in limits) >= 2
+
+
+def test_data_points_and_labs_for_every_visit_and_pages_for_some_trials(demo_db):
+    engine, _ = demo_db
+    # Every visit of the default portfolio has its data-point and lab counts.
+    for table in ("data_point", "lab_result"):
+        missing = scalar(engine, f"SELECT COUNT(*) FROM visit v LEFT JOIN {table} x USING (visit_id) WHERE x.visit_id IS NULL")
+        assert missing == 0, table
+    points, changed, labs, abnormal = rows(engine, """
+        SELECT SUM(p.n_data_points), SUM(p.n_data_points_changed), SUM(l.n_lab_results), SUM(l.n_lab_abnormal)
+        FROM data_point p JOIN lab_result l USING (visit_id)""")[0]
+    assert 0.02 <= changed / points <= 0.06 and 0.005 <= abnormal / labs <= 0.02
+    assert scalar(engine, """
+        SELECT COUNT(*) FROM data_point p JOIN visit v USING (visit_id)
+        WHERE (v.entered_date IS NULL AND p.n_data_points <> 0)
+           OR (v.entered_date IS NOT NULL AND p.n_data_points NOT BETWEEN 40 AND 120)""") == 0
+    assert scalar(engine, "SELECT COUNT(*) FROM lab_result WHERE n_lab_results NOT BETWEEN 20 AND 40") == 0
+    # eCRF pages: some trials have them, the others none.
+    with_pages = {r[0] for r in rows(engine, "SELECT DISTINCT t.protocol_number FROM crf_page c JOIN trial t USING (trial_id)")}
+    with_visits = {r[0] for r in rows(engine, "SELECT DISTINCT t.protocol_number FROM visit v JOIN trial t USING (trial_id)")}
+    assert demo.BIG_TRIAL in with_pages and with_pages == set(demo.CRF_PAGE_TRIALS)
+    assert len(with_visits - with_pages) >= 5
+    per_visit = rows(engine, """
+        SELECT MIN(n), MAX(n), COUNT(*) FROM (
+            SELECT v.visit_id, COUNT(c.crf_page_id) AS n FROM visit v JOIN trial t USING (trial_id)
+            LEFT JOIN crf_page c USING (visit_id) WHERE t.protocol_number IN (:a, :b, :c) GROUP BY v.visit_id)""",
+        a=demo.CRF_PAGE_TRIALS[0], b=demo.CRF_PAGE_TRIALS[1], c=demo.CRF_PAGE_TRIALS[2])[0]
+    assert per_visit[:2] == (4, 8) and per_visit[2] > 1000
+    assert {r[0] for r in rows(engine, "SELECT DISTINCT page_name FROM crf_page")} == set(demo.CRF_PAGES)
+    assert scalar(engine, "SELECT COUNT(*) FROM crf_page c JOIN visit v USING (visit_id) WHERE c.page_name = 'DM' AND v.visit_number <> 1") == 0
+    assert scalar(engine, """
+        SELECT COUNT(*) FROM crf_page c JOIN visit v USING (visit_id)
+        WHERE c.entered_date < v.visit_date OR (v.entered_date IS NULL AND c.entered_date IS NOT NULL)""") == 0
+    # Pages spread around their visit's entry day: most on it, some later.
+    same, later = rows(engine, """
+        SELECT AVG(c.entered_date = v.entered_date), AVG(c.entered_date > v.entered_date)
+        FROM crf_page c JOIN visit v USING (visit_id) WHERE c.entered_date IS NOT NULL""")[0]
+    assert 0.6 <= same <= 0.9 and 0.05 <= later <= 0.3
+    # BAD_SITE's pages are late as its visits are: the most pages entered > 10 days after the visit (or not by then).
+    late = dict(rows(engine, """
+        SELECT s.site_number,
+               AVG(CASE WHEN julianday(COALESCE(c.entered_date, :today)) - julianday(v.visit_date) > 10 THEN 1.0 ELSE 0.0 END)
+        FROM crf_page c JOIN visit v USING (visit_id) JOIN site s ON s.site_id = v.site_id JOIN trial t ON t.trial_id = v.trial_id
+        WHERE t.protocol_number = :trial AND julianday(v.visit_date) < julianday(:today) - 10
+        GROUP BY s.site_number HAVING COUNT(DISTINCT v.visit_id) >= 10""", trial=demo.BIG_TRIAL))
+    assert max(late, key=late.get) == demo.BAD_SITE
+    assert late[demo.BAD_SITE] >= max(v for k, v in late.items() if k != demo.BAD_SITE) + 0.2
+
+
+def test_a_large_portfolios_extra_trials_have_no_edc_detail():
+    n_trials = demo.DEFAULT_TRIALS + 3
+    frames = demo.generate(seed=7, n_trials=n_trials, today=TODAY)
+    large = {i + 1 for i, spec in enumerate(demo._trial_specs(np.random.default_rng(7), n_trials)) if spec.large}
+    with_visits = set(frames["visit"]["trial_id"])
+    assert large & with_visits  # the check below means something
+    for table in ("data_point", "lab_result"):
+        assert set(frames[table]["trial_id"]) == with_visits - large, table
+    assert not set(frames["crf_page"]["trial_id"]) & large
+    assert large & with_visits <= set(frames["adverse_event"]["trial_id"])  # every trial has its safety data
 
 
 # Loading

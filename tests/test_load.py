@@ -381,7 +381,7 @@ def test_problems_are_capped_with_a_count_of_the_rest(folder, tiny_db, capsys):
     n = load.MAX_SHOWN + 12
     with open(folder / "deviation.csv", "a", encoding="utf-8") as handle:
         for i in range(n):
-            handle.write(f"T-1,S1,,PD-{i},2026-02-30,true,\n")  # no 30 February
+            handle.write(f"T-1,S1,,PD-{i},2026-02-30,,,true,\n")  # no 30 February
     code, _, err = run(capsys, folder, tiny_db)
     assert code == 1
     shown = [line for line in err.splitlines() if line.startswith("deviation.csv:")]
@@ -620,3 +620,29 @@ def test_an_upper_case_e_mail_loads_in_lower_case(folder, tiny_db, capsys):
     assert code == 0, err
     assert count(tiny_db, f"SELECT count(*) FROM user_access WHERE user_email = '{email}'") == 1
     assert count(tiny_db, f"SELECT count(*) FROM user_access WHERE user_email = '{email.upper()}'") == 0
+
+
+@pytest.mark.parametrize(("file", "header", "row", "expected"), [
+    ("adverse_event", "protocol_number,subject_number,ae_number,onset_date,is_serious,aware_date,reported_date,term,grade",
+     "T-1,001,AE-1,2026-03-01,true,2026-03-02,2026-03-01,,2",
+     "adverse_event.csv:2: reported_date: 2026-03-01 is before aware_date 2026-03-02"),
+    ("adverse_event", "protocol_number,subject_number,ae_number,onset_date,is_serious,aware_date,reported_date,term,grade",
+     "T-1,001,AE-1,2026-03-01,true,,,Nausea,9", "adverse_event.csv:2: grade: 9 is not from 1 to 5"),
+    ("adverse_event", "protocol_number,subject_number,ae_number,onset_date,is_serious,aware_date,reported_date,term,grade",
+     "T-1,999,AE-1,2026-03-01,false,,,,", "adverse_event.csv:2: subject_number"),
+    ("crf_page", "protocol_number,subject_number,visit_number,page_name,entered_date",
+     "T-1,001,7,VS,2026-03-01", "crf_page.csv:2: visit_number"),
+    ("data_point", "protocol_number,subject_number,visit_number,n_data_points,n_data_points_changed",
+     "T-1,001,1,10,12", "data_point.csv:2: n_data_points: 10 is less than n_data_points_changed 12"),
+    ("lab_result", "protocol_number,subject_number,visit_number,n_lab_results,n_lab_abnormal",
+     "T-1,001,1,-1,0", "lab_result.csv:2: n_lab_results: must not be negative"),
+    ("qtl", "protocol_number,qtl_figure,limit_value,direction", "T-1,vibes,10,above", "qtl.csv:2: qtl_figure: must be one of"),
+    ("data_query", "protocol_number,site_number,subject_number,query_number,opened_date,answered_date,closed_date,query_status",
+     "T-1,S1,,Q-9,2026-03-01,,,answered", "data_query.csv:2: answered_date: is required when query_status is answered"),
+])
+def test_the_new_files_name_the_line_column_and_problem_and_load_nothing(folder, tiny_db, capsys, file, header, row, expected):
+    (folder / f"{file}.csv").write_text(f"{header}\n{row}\n", encoding="utf-8")
+    code, _, err = run(capsys, folder, tiny_db)
+    assert code == 1
+    lines = problem_lines(err)
+    assert len(lines) == 1 and lines[0].startswith(expected), lines
