@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
+from dashboard.metrics import SITE_INDICATORS
 from dashboard.schema import PHASES
 
 # Every key the product uses in a query string, in the order links write them.
@@ -29,7 +30,7 @@ PAGES = {
 DEFAULT_PAGE = "portfolio"
 
 # Site quality indicators a page can be focused on (domain.md §4).
-INDICATORS = ("enrollment_rate", "screen_failure", "dropout", "entry_lag", "query_aging", "query_rate", "deviation_rate")
+INDICATORS = tuple(SITE_INDICATORS)
 
 EARLIEST_DATE = date(2000, 1, 1)
 LATEST_DATE = date(2100, 12, 31)
@@ -79,7 +80,7 @@ def _reason(key: str) -> str:
     if key == "phase":
         return "the phase must be one of " + ", ".join(PHASES)
     if key == "indicator":
-        return "the indicator must be one of " + ", ".join(INDICATORS)
+        return "the indicator must be a site indicator code such as " + INDICATORS[0] + " (Methods lists them)"
     return "not a valid value"
 
 

@@ -32,8 +32,8 @@ HEALTH_LABEL: dict[Health, str] = {h: f"{HEALTH_ICON[h]} {HEALTH_WORD[h]}" for h
 
 
 def _value(x: Number | None) -> float | None:
-    """Return x as a float, or None when it is missing (None or NaN)."""
-    if x is None:
+    """Return x as a float, or None when it is missing (None, NaN or pandas' NA)."""
+    if x is None or x is pd.NA:
         return None
     value = float(x)
     return None if math.isnan(value) else value
@@ -337,12 +337,15 @@ def on_time_rate(n_done_on_time: Number | None, n_done: Number | None) -> float 
 # --- §4 Site flags ----------------------------------------------------------------------------
 
 FlagKind = Literal["proportion", "rate"]
-BadSide = Literal["high", "low"]
+BadSide = Literal["high", "low", "both"]
 
 
 @dataclass(frozen=True)
 class SiteIndicator:
-    """A flagged site indicator of domain.md §4: numerator ÷ denominator columns of queries.sites.site_kpis."""
+    """A flagged site indicator of domain.md §4 and §4a: numerator ÷ denominator columns of queries.sites.site_kpis.
+
+    `bad_side` "both" flags a site on either side (AE and SAE rates: low is under-reporting). `basis`, when set, is
+    the site_kpis column saying what the denominator counts for the site's trial (e.g. eCRF pages or visits)."""
 
     label: str
     kind: FlagKind
@@ -353,41 +356,101 @@ class SiteIndicator:
     scale: float  # multiply the ratio by this to show it
     unit: str
     denominator_label: str
+    definition: str = ""
+    basis: str | None = None
+    safety: bool = False
 
+
+PER_100_MONTHS = 100 * DAYS_PER_MONTH
 
 SITE_INDICATORS: dict[str, SiteIndicator] = {
     "enrollment_rate": SiteIndicator("Enrollment rate", "rate", "n_enrolled", "days_open", "low", "flag_min_days",
-                                     DAYS_PER_MONTH, "per site-month", "Site-days open"),
+                                     DAYS_PER_MONTH, "per site-month", "Site-days open",
+                                     "Subjects enrolled ÷ site-months the site has been open."),
     "screen_failure": SiteIndicator("Screen failure", "proportion", "n_screen_failed", "n_outcome_known", "high",
-                                    "flag_min_subjects", 100, "%", "Subjects with a known screening outcome"),
-    "dropout": SiteIndicator("Dropout", "proportion", "n_discontinued", "n_enrolled", "high", "flag_min_subjects", 100, "%",
-                             "Subjects enrolled"),
-    "entry_lag": SiteIndicator("Late data entry", "proportion", "n_visits_late", "n_visits", "high", "flag_min_visits", 100,
-                               "% of visits > 10 days", "Visits done"),
-    "query_aging": SiteIndicator("Query aging", "proportion", "n_queries_open_30d", "n_queries", "high", "flag_min_queries",
-                                 100, "% open > 30 days", "Queries raised"),
-    "query_rate": SiteIndicator("Query rate", "rate", "n_queries", "n_visits_entered", "high", "flag_min_visits", 1,
-                                "queries per visit", "Visits entered"),
-    "deviation_rate": SiteIndicator("Deviation rate", "rate", "n_important_deviations", "subject_days", "high",
-                                    "flag_min_days", 100 * DAYS_PER_MONTH, "per 100 subject-months", "Subject-days on study"),
+                                    "flag_min_subjects", 100, "%", "Subjects with a known screening outcome",
+                                    "Subjects who failed screening ÷ subjects screened with a known outcome (failed or enrolled)."),
+    "dropout": SiteIndicator("Study discontinuation", "proportion", "n_discontinued", "n_enrolled", "high", "flag_min_subjects",
+                             100, "%", "Subjects enrolled", "Enrolled subjects who left the study early ÷ subjects enrolled."),
+    "treatment_discontinuation": SiteIndicator(
+        "Treatment discontinuation", "proportion", "n_treatment_discontinued", "n_enrolled", "high", "flag_min_subjects", 100, "%",
+        "Subjects enrolled", "Enrolled subjects who stopped study treatment early (on study or not) ÷ subjects enrolled."),
+    "ae_rate": SiteIndicator("AE rate", "rate", "n_ae", "subject_days", "both", "flag_min_days", PER_100_MONTHS,
+                             "per 100 subject-months", "Subject-days on study",
+                             "Adverse events the site was aware of ÷ subject-months on study (enrolled to completion, "
+                             "discontinuation or the as-of date). Low is flagged too: a site far below its peers may be under-reporting.",
+                             safety=True),
+    "sae_rate": SiteIndicator("SAE rate", "rate", "n_sae", "subject_days", "both", "flag_min_days", PER_100_MONTHS,
+                              "per 100 subject-months", "Subject-days on study",
+                              "Serious adverse events the site was aware of ÷ subject-months on study; flagged on both sides, "
+                              "as the AE rate.", safety=True),
+    "deviation_rate": SiteIndicator("Important deviation rate", "rate", "n_important_deviations", "subject_days", "high",
+                                    "flag_min_days", PER_100_MONTHS, "per 100 subject-months", "Subject-days on study",
+                                    "Important protocol deviations ÷ subject-months on study."),
+    "minor_deviation_rate": SiteIndicator("Deviation rate (not important)", "rate", "n_minor_deviations", "subject_days", "high",
+                                          "flag_min_days", PER_100_MONTHS, "per 100 subject-months", "Subject-days on study",
+                                          "Protocol deviations not classed important ÷ subject-months on study."),
+    "abnormal_lab_rate": SiteIndicator("Abnormal lab rate", "proportion", "n_lab_abnormal", "n_lab_results", "high",
+                                       "flag_min_lab_results", 100, "% of results grade ≥ 3", "Lab results",
+                                       "Laboratory results of grade 3 or higher ÷ laboratory results, at visits done by the date.",
+                                       safety=True),
+    "entry_lag": SiteIndicator("Late data entry", "proportion", "n_entry_late", "n_entry_units", "high", "flag_min_visits", 100,
+                               "% entered > 10 days", "eCRF pages (visits where pages are not loaded)",
+                               "eCRF pages entered more than 10 days after the visit, or still not entered 10 days after it, ÷ "
+                               "pages of the visits done; per visit where the trial has no page data.", basis="entry_basis"),
+    "query_aging": SiteIndicator("Queries open > 30 days", "proportion", "n_queries_open_30d", "n_queries", "high",
+                                 "flag_min_queries", 100, "% open > 30 days today", "Queries raised",
+                                 "Queries still outstanding on the as-of date and raised more than 30 days before it ÷ queries raised."),
+    "outstanding_query_rate": SiteIndicator(
+        "Outstanding query rate", "proportion", "n_queries_outstanding_30d", "n_queries", "high", "flag_min_queries", 100,
+        "% ever outstanding > 30 days", "Queries raised",
+        "Queries outstanding (open or answered, not closed) for more than 30 days at any time up to the date ÷ queries raised "
+        "(the risk-monitoring convention)."),
+    "query_rate": SiteIndicator("Query rate", "rate", "n_queries", "n_query_base", "high", "flag_min_visits", 100,
+                                "per 100 data points (or visits)", "Data points (visits entered where points are not loaded)",
+                                "Queries raised ÷ data points entered, per 100; per 100 visits entered where the trial has no "
+                                "data-point counts.", basis="query_basis"),
+    "data_change_rate": SiteIndicator("Data change rate", "proportion", "n_data_points_changed", "n_data_points", "high",
+                                      "flag_min_data_points", 100, "% of data points", "Data points",
+                                      "Data points changed after their first entry ÷ data points entered."),
 }
 
 
 def indicator_values(frame: pd.DataFrame, key: str) -> pd.Series:
     """Each site's (site_kpis rows) value of the indicator `key`, scaled as shown (per site-month, %, …); NaN when its
     denominator is 0 or missing (empty is not zero)."""
+    numerator, denominator = _terms(frame, key)
+    return numerator / denominator.where(denominator != 0) * SITE_INDICATORS[key].scale
+
+
+def _terms(frame: pd.DataFrame, key: str) -> tuple[pd.Series, pd.Series]:
+    """The indicator's numerator and denominator columns of site_kpis rows, as floats (NaN where missing)."""
     ind = SITE_INDICATORS[key]
-    numerator = pd.to_numeric(frame[ind.numerator], errors="coerce").astype("float64")
-    denominator = pd.to_numeric(frame[ind.denominator], errors="coerce").astype("float64")
-    return numerator / denominator.where(denominator != 0) * ind.scale
+    return tuple(pd.to_numeric(frame[c], errors="coerce").astype("float64") for c in (ind.numerator, ind.denominator))
+
+
+def pooled_value(frame: pd.DataFrame, key: str) -> float | None:
+    """The indicator pooled over the given sites (sum of numerators ÷ sum of denominators, scaled): a trial-level figure
+    such as a QTL's; None when no site has a denominator (the source is not loaded or nothing happened yet)."""
+    numerator, denominator = _terms(frame, key)
+    known = denominator.notna() & numerator.notna()
+    value = ratio(numerator[known].sum(), denominator[known].sum()) if known.any() else None
+    return None if value is None else value * SITE_INDICATORS[key].scale
 
 
 @dataclass(frozen=True)
 class SiteFlag:
-    """One site's over-dispersion-adjusted z-score and flag; z is None and the flag grey when it is not eligible."""
+    """One site's over-dispersion-adjusted z-score and flag; z is None and the flag grey when it is not eligible.
+
+    `side` is the side of the pool the site is on ("high" or "low"); `withheld` says an eligible site's flag was
+    withheld because too few events were observed or expected (`observed`, `expected`)."""
 
     z: float | None
     flag: Health
+    side: str | None = None
+    withheld: bool = False
+    observed: float | None = None
+    expected: float | None = None
 
 
 @dataclass(frozen=True)
@@ -409,13 +472,17 @@ def flag_peer_groups(
     min_denominator: float,
     amber: float = 2.0,
     red: float = 3.0,
+    min_events: float = 0.0,
 ) -> tuple[list[SiteFlag], dict]:
     """Flag each site against the other sites of its group (its trial), all groups at once: domain.md §4.
 
     Zink et al. 2018, as in gsm: among the eligible sites of a group (denominator at least
     `min_denominator`), the pooled ratio and φ = max(1, mean unadjusted z²); each eligible site's
     z = (ratio − pooled) / sqrt(φ · variance), flagged amber / red beyond `amber` / `red` on the bad side;
-    the other sites are grey. Returns the flags in input order and each group's PeerBaseline.
+    the other sites are grey. `bad_side` "both" flags either side. An eligible site is flagged only when at least
+    `min_events` events were observed or are expected at its size under the pooled ratio (pooled × denominator):
+    otherwise its flag is withheld (grey, `withheld`), so one event at a tiny site is not red, while a site that
+    should have had many events and reported few still is. Returns the flags in input order and each group's PeerBaseline.
     """
     frame = pd.DataFrame({
         "group": list(groups),
@@ -436,11 +503,19 @@ def flag_peer_groups(
     mean_square = pd.Series(unadjusted ** 2).groupby(frame["group"].to_numpy(), sort=False).mean()
     phi = mean_square.clip(lower=1.0).fillna(1.0)
     z = unadjusted / np.sqrt(phi.reindex(frame["group"]).to_numpy())
-    bad = z if bad_side == "high" else -z
-    flags = [
-        SiteFlag(z=None, flag="grey") if not ok else SiteFlag(z=float(value), flag="red" if b > red else "amber" if b > amber else "green")
-        for ok, value, b in zip(eligible.to_numpy(), z, bad)
-    ]
+    bad = z if bad_side == "high" else -z if bad_side == "low" else np.abs(z)
+    expected = pooled * den
+    observed = frame["num"].to_numpy()
+    flags = []
+    for ok, value, b, o, e in zip(eligible.to_numpy(), z, bad, observed, expected):
+        if not ok:
+            flags.append(SiteFlag(z=None, flag="grey"))
+            continue
+        side = "high" if value > 0 else "low" if value < 0 else None
+        colour = "red" if b > red else "amber" if b > amber else "green"
+        withheld = colour != "green" and max(o, e) < min_events
+        flags.append(SiteFlag(z=float(value), flag="grey" if withheld else colour, side=side, withheld=withheld,
+                              observed=float(o), expected=float(e)))
     counts = eligible.groupby(frame["group"].to_numpy(), sort=False).sum()
     pooled_by_group = sums["num"] / sums["den"]
     baselines = {
@@ -473,13 +548,14 @@ def flag_sites(
     min_denominator: float,
     amber: float = 2.0,
     red: float = 3.0,
+    min_events: float = 0.0,
 ) -> list[SiteFlag]:
     """Flag each site of one trial against its peers (flag_peer_groups with one group)."""
     numerators = list(numerators)
     if not numerators:
         return []
     flags, _ = flag_peer_groups([0] * len(numerators), numerators, denominators, kind=kind, bad_side=bad_side,
-                                min_denominator=min_denominator, amber=amber, red=red)
+                                min_denominator=min_denominator, amber=amber, red=red, min_events=min_events)
     return flags
 
 

@@ -55,6 +55,7 @@ class Basis:
     milestones: pd.DataFrame
     outlooks: dict[str, health.Outlook]
     sites: pd.DataFrame
+    qtls: pd.DataFrame | None = None  # health.qtl_status rows
     flags: pd.DataFrame | None = None
     supply: pd.DataFrame | None = None
     moved: pd.DataFrame | None = None
@@ -86,7 +87,7 @@ class Basis:
 
         return replace(
             self, trials=narrow(self.trials), milestones=narrow(self.milestones), sites=narrow(self.sites),
-            outlooks={p: o for p, o in self.outlooks.items() if p in keep}, flags=narrow(self.flags),
+            outlooks={p: o for p, o in self.outlooks.items() if p in keep}, flags=narrow(self.flags), qtls=narrow(self.qtls),
             supply=narrow(self.supply), moved=narrow(self.moved),
         )
 
@@ -96,7 +97,7 @@ class Basis:
 
     def _split(self) -> dict[str, Basis]:
         """Each trial's own basis, split in one pass (a portfolio of hundreds of trials is ranked trial by trial)."""
-        frames = {name: getattr(self, name) for name in ("trials", "milestones", "sites", "flags", "supply", "moved")}
+        frames = {name: getattr(self, name) for name in ("trials", "milestones", "sites", "qtls", "flags", "supply", "moved")}
         groups = {
             name: dict(tuple(frame.groupby("protocol_number", sort=False))) if frame is not None else None
             for name, frame in frames.items()
@@ -474,6 +475,62 @@ def non_enrolling_sites(b: Basis) -> pd.DataFrame:
     return sites[pd.Series(mask, index=sites.index, dtype=bool)]
 
 
+def _sae_on_time(b: Basis) -> float | None:
+    due = pd.to_numeric(b.trials["n_sae_due"], errors="coerce")
+    on_time = pd.to_numeric(b.trials["n_sae_on_time"], errors="coerce")
+    return metrics.ratio(on_time.sum(), due.sum()) if due.notna().any() else None
+
+
+def _sae_colour(value, b: Basis) -> Health:
+    return metrics.index_health(value, green=b.settings.sae_on_time_green, amber=b.settings.sae_on_time_amber)
+
+
+def qtl_breaches(b: Basis) -> pd.DataFrame:
+    """The basis's QTLs (health.qtl_status rows) that are breached on the as-of date."""
+    q = b.qtls
+    if q is None or q.empty:
+        return pd.DataFrame(columns=["protocol_number", "qtl_figure", "label", "unit", "limit_value", "direction", "value", "breached"])
+    return q[q["breached"].fillna(False).astype(bool)]
+
+
+def _qtl_breaches(b: Basis) -> int | None:
+    if b.qtls is None or b.qtls["value"].isna().all():
+        return None  # no QTL set, or none has data yet: nothing to say, not "no breach"
+    return len(qtl_breaches(b))
+
+
+WORST_SITES_TEXT = (
+    "Worst first: sites with the most red flags (a non-enrolling active site counts as one), then the most safety flags "
+    "(AE, SAE or abnormal lab rate), then amber flags, then the longest without a subject."
+)
+
+
+def worst_sites(b: Basis) -> pd.DataFrame:
+    """The basis's sites (flags rows) flagged amber or red on an indicator, or active and non-enrolling, worst first
+    (WORST_SITES_TEXT), each with `problems`: (colour, words) pairs such as ("red", "AE rate (low)") or ("red",
+    "Non-enrolling for 96 days"), and `non_enrolling_days` (empty unless non-enrolling)."""
+    f = b.flags
+    if f is None or f.empty:
+        return pd.DataFrame(columns=[*([] if f is None else f.columns), "problems", "non_enrolling_days"])
+    idle = non_enrolling_sites(b)
+    idle_days = dict(zip(zip(idle["protocol_number"], idle["site_number"]), idle["days_open"]))
+    days = pd.Series([idle_days.get(k) for k in zip(f["protocol_number"], f["site_number"])], index=f.index, dtype="float64")
+    problems = []
+    for (_, r), d in zip(f.iterrows(), days):
+        found = [
+            (r[f"flag_{k}"], ind.label + (f" ({r[f'side_{k}']})" if ind.bad_side == "both" else ""))
+            for k, ind in metrics.SITE_INDICATORS.items() if r[f"flag_{k}"] in ("red", "amber")
+        ]
+        found.sort(key=lambda p: -HEALTH_ORDER[p[0]])
+        if not pd.isna(d):
+            found.insert(0, ("red", f"Non-enrolling for {int(d)} days"))
+        problems.append(found)
+    out = f.assign(problems=problems, non_enrolling_days=days, _reds=f["n_red"] + days.notna().astype(int))
+    out = out[out["_reds"] + out["n_amber"] > 0]
+    return out.sort_values(["_reds", "n_safety", "n_amber", "non_enrolling_days", "protocol_number", "site_number"],
+                           ascending=[False, False, False, False, True, True], na_position="last").drop(columns="_reds")
+
+
 def _open_supply(b: Basis, risk: str) -> int | None:
     if b.supply is None:
         return None
@@ -633,6 +690,22 @@ _FIGURES: list[Figure] = [
     Figure("sites_amber_flag", "Sites with an amber flag only", "count", "down",
            "Sites with an indicator flagged amber and none red.",
            _count(lambda f: (f["n_red"] == 0) & (f["n_amber"] > 0), "flags"), part="flags", pages=(S,)),
+    Figure("sites_safety_flag", "Sites with a safety flag", "count", "down",
+           "Sites with the AE rate, SAE rate or abnormal lab rate flagged amber or red against the other sites of their "
+           "trial, on either side for AE and SAE rates (low: possible under-reporting).",
+           _count(lambda f: f["n_safety"] > 0, "flags"), part="flags", pages=(O, S)),
+    # Quality and safety (domain.md §4a)
+    Figure("sae_on_time", "SAEs reported on time", "percent", "up",
+           "Serious adverse events reported to the sponsor on the day the site became aware of them or the next, ÷ SAEs "
+           "due by the as-of date (reported by then, or known to the site for more than a day); trials without "
+           "adverse-event data are left out.",
+           _sae_on_time, pages=(O, S, MAIL), colour=_sae_colour,
+           thresholds="Green from {s.sae_on_time_green:.0%}, amber from {s.sae_on_time_amber:.0%}, red below."),
+    Figure("qtl_breaches", "QTL breaches", "count", "down",
+           "Quality tolerance limits of the trials (set per trial before it starts) whose trial-level figure, the site "
+           "indicator pooled over the trial's sites, is past its limit on the as-of date; no data where no QTL is set.",
+           _qtl_breaches, pages=(P, O, MAIL), colour=lambda v, b: "red" if v else "green",
+           thresholds="Red when any QTL is breached, else green."),
 ]
 
 FIGURES: dict[str, Figure] = {f.key: f for f in _FIGURES}
@@ -650,7 +723,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Vendor milestones": ("milestones_contracted", "milestones_overdue", "milestones_forecast_late",
                           "stability_pulls_overdue", "schedule_slip", "supply_conflicts", "supply_near_misses",
                           "forecasts_moved", "forecasts_slipped"),
-    "Sites": ("sites_red_flag", "sites_amber_flag"),
+    "Sites": ("sites_red_flag", "sites_amber_flag", "sites_safety_flag"),
+    "Quality and safety": ("sae_on_time", "qtl_breaches"),
 }
 _BY_LABEL: dict[str, Figure] = {f.label: f for f in _FIGURES}
 assert len(FIGURES) == len(_FIGURES) and len(_BY_LABEL) == len(_FIGURES), "figure keys and labels are unique"
@@ -739,7 +813,8 @@ class Reason:
 
 
 def reasons(b: Basis) -> list[Reason]:
-    """Why a one-trial basis is red or amber: the figure behind each red or amber dimension, worst first."""
+    """Why a one-trial basis is red or amber: the figure behind each red or amber dimension, and each breached QTL
+    (red), worst first."""
     return b._once("reasons", lambda: _reasons(b))
 
 
@@ -767,6 +842,9 @@ def _reasons(b: Basis) -> list[Reason]:
             }[key]
             excess = 0.0 if v.value is None else (green - v.value) / max(green - amber, 1e-9)
         out.append(Reason(dimension, colour, text, max(excess, 0.0)))
+    for _, q in qtl_breaches(b).iterrows():  # a breached quality tolerance limit is reported whatever the colours say
+        excess = abs(q["value"] - q["limit_value"]) / max(abs(q["limit_value"]), 1e-9)
+        out.append(Reason("quality", "red", health.qtl_text(q), excess))
     return sorted(out, key=lambda r: (-HEALTH_ORDER[r.health], -r.excess))
 
 
@@ -785,7 +863,7 @@ SEVERITY_TEXT = (
     "Worst first: by overall colour, then the number of red dimensions (enrollment, budget, schedule), then amber "
     "ones, then how far the figures behind them are past their green thresholds, counted in widths of the amber band "
     "(e.g. CPI 0.75 with thresholds 0.95 and 0.85 is 2 widths past; a slip of 45 days with tolerances 0 and 30 "
-    "days is 1.5), summed; then by protocol number."
+    "days is 1.5), summed; a breached quality tolerance limit counts as a red one; then by protocol number."
 )
 
 

@@ -50,7 +50,17 @@ class Settings(BaseSettings):
     flag_min_subjects: int = Field(default=3, ge=1, description="Minimum subjects for screen failure and dropout flags")
     flag_min_days: int = Field(default=30, ge=1, description="Minimum subject-days (deviations) or site-days (enrollment rate)")
     flag_min_visits: int = Field(default=10, ge=1, description="Minimum visits for data-entry and query-rate flags")
-    flag_min_queries: int = Field(default=10, ge=1, description="Minimum queries for the query-aging flag")
+    flag_min_queries: int = Field(default=10, ge=1, description="Minimum queries for the query-aging flags")
+    flag_min_data_points: int = Field(default=200, ge=1, description="Minimum data points for the data-change flag")
+    flag_min_lab_results: int = Field(default=50, ge=1, description="Minimum lab results for the abnormal-lab flag")
+    flag_min_events: float = Field(
+        default=3, ge=0,
+        description="A site is flagged only when at least this many events occurred or are expected at its size "
+        "under its trial's pooled rate (so one event at a tiny site is not red)",
+    )
+
+    sae_on_time_green: float = Field(default=0.95, ge=0, le=1, description="Share of SAEs reported on time at or above: green")
+    sae_on_time_amber: float = Field(default=0.85, ge=0, le=1, description="Share of SAEs reported on time at or above (below green): amber")
 
     # Status e-mail (python -m dashboard.digest --send).
     smtp_host: str = Field(default="localhost", description="SMTP server the status e-mail is sent through")

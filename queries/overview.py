@@ -29,6 +29,7 @@ class TrialHealth:
     milestones: pd.DataFrame  # health.milestone_statuses rows
     sites: pd.DataFrame  # enrollment.sites rows
     outlooks: dict[str, health.Outlook]
+    qtls: pd.DataFrame  # health.qtl_status rows
 
 
 def trial_health(run: Run, scope: Scope, settings: Settings, predict: Callable | None) -> TrialHealth:
@@ -44,7 +45,16 @@ def trial_health(run: Run, scope: Scope, settings: Settings, predict: Callable |
         summary, run(enrollment.forecast_inputs, scope), site_rows, statuses, scope.as_of, predict, settings
     )
     trials = health.trial_health(summary, run(budget.evm_by_trial, scope), statuses, scope.as_of, settings, outlooks)
-    return TrialHealth(trials, statuses, site_rows, outlooks)
+    safety = run(sites.safety_by_trial, scope)
+    trials = trials.merge(safety[["protocol_number", "n_sae_due", "n_sae_on_time"]], on="protocol_number", how="left")
+    return TrialHealth(trials, statuses, site_rows, outlooks, quality_limits(run, scope))
+
+
+def quality_limits(run: Run, scope: Scope) -> pd.DataFrame:
+    """The QTLs of the scope's trials with each trial's figure (its sites' indicator, pooled) and whether it is breached."""
+    limits = run(sites.qtl_limits, scope)
+    kpis = {p: run(sites.site_kpis, scope.replace(trial=p, site=None)) for p in limits["protocol_number"].unique()}
+    return health.qtl_status(limits, kpis)
 
 
 def trial_facts(run: Run, scope: Scope, settings: Settings, predict: Callable | None = None) -> TrialHealth:
@@ -96,7 +106,7 @@ def view_basis(
     flagged = compose(flagged_sites, scope.replace(site=None)) if flags else None
     risks = compose(vendor_risks, scope) if vendor else None
     return Basis(
-        scope.as_of, settings, found.trials, found.milestones, found.outlooks, found.sites,
+        scope.as_of, settings, found.trials, found.milestones, found.outlooks, found.sites, qtls=found.qtls,
         flags=None if flagged is None else flagged.sites,
         supply=None if risks is None else risks.supply,
         moved=None if risks is None else risks.moved,

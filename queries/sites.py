@@ -1,4 +1,10 @@
-"""Site queries: per-site enrollment, screening, data entry, queries and deviations as of a date, and a country roll-up (domain.md §2, §4)."""
+"""Site queries: per-site enrollment, screening, data entry, queries, deviations, adverse events and lab and data-point
+counts as of a date, and a country roll-up (domain.md §2, §4, §4a).
+
+The optional sources (adverse_event, crf_page, data_point, lab_result) are "no data" (empty), never 0, for a trial
+that has none of their rows: `site_kpis` empties their counts, and says per trial which denominator late entry and
+the query rate use (eCRF pages or visits; data points or visits entered).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,15 @@ from sqlalchemy import BigInteger, Connection, Float, and_, case, cast, func, li
 
 from dashboard.access import Scope
 from dashboard.rollups import late_cutoff
-from dashboard.schema import country, data_query, deviation, site, subject, trial
+from dashboard.schema import (
+    adverse_event, country, crf_page, data_point, data_query, deviation, lab_result, qtl, site, subject, trial, visit,
+)
 from queries import enrollment, rollups
 from queries.common import as_date, days_between, frame, scoped_trial_ids
 
 QUERY_AGE_DAYS = 30  # a query open longer than this on as_of is old
+SAE_REPORT_DAYS = 1  # an SAE reaches the sponsor on time on the day the site became aware of it or the next (ICH E2A)
+LATE_ENTRY_DAYS = 10  # an eCRF page entered more than this many days after its visit, or not by then, is late
 
 
 def _count(condition):
@@ -38,6 +48,7 @@ def _subjects(scope: Scope):
             _count(failed).label("n_screen_failed"),
             _count(or_(failed, enrolled)).label("n_outcome_known"),
             _count(and_(enrolled, subject.c.discontinued_date <= as_of)).label("n_discontinued"),
+            _count(and_(enrolled, subject.c.treatment_discontinued_date <= as_of)).label("n_treatment_discontinued"),
             func.sum(case((enrolled, days_between(on_study_until, subject.c.enrolled_date)), else_=literal(0.0))).label("subject_days"),
         )
         .where(subject.c.trial_id.in_(scoped_trial_ids(scope)))
@@ -80,6 +91,32 @@ def _queries(scope: Scope):
         .group_by(data_query.c.site_id)
         .subquery("young_queries")
     )
+    # Outstanding more than QUERY_AGE_DAYS at some time up to as_of: raised more than that before as_of, and closed
+    # (if at all) more than that after it was raised. A query closed after as_of was outstanding on it.
+    slow = (
+        select(
+            data_query.c.site_id,
+            func.count().label("n_slow"),
+        )
+        .where(
+            data_query.c.trial_id.in_(scoped_trial_ids(scope)),
+            data_query.c.opened_date < as_date(as_of - timedelta(days=QUERY_AGE_DAYS)),
+            or_(data_query.c.closed_date.is_(None),
+                days_between(data_query.c.closed_date, data_query.c.opened_date) > QUERY_AGE_DAYS),
+        )
+        .group_by(data_query.c.site_id)
+        .subquery("slow_queries")
+    )
+    answered = (
+        select(data_query.c.site_id, func.count().label("n_answered"))
+        .where(
+            data_query.c.trial_id.in_(scoped_trial_ids(scope)),
+            data_query.c.answered_date <= as_of,
+            or_(data_query.c.closed_date.is_(None), data_query.c.closed_date > as_of),
+        )
+        .group_by(data_query.c.site_id)
+        .subquery("answered_queries")
+    )
     n_open = counts.c.n_queries_opened - counts.c.n_queries_closed
     return (
         select(
@@ -87,8 +124,14 @@ def _queries(scope: Scope):
             counts.c.n_queries_opened.label("n_queries"),
             n_open.label("n_queries_open"),
             (n_open - func.coalesce(young.c.n_young, 0)).label("n_queries_open_30d"),
+            func.coalesce(slow.c.n_slow, 0).label("n_queries_outstanding_30d"),
+            func.coalesce(answered.c.n_answered, 0).label("n_queries_answered"),
         )
-        .select_from(counts.outerjoin(young, young.c.site_id == counts.c.site_id))
+        .select_from(
+            counts.outerjoin(young, young.c.site_id == counts.c.site_id)
+            .outerjoin(slow, slow.c.site_id == counts.c.site_id)
+            .outerjoin(answered, answered.c.site_id == counts.c.site_id)
+        )
         .subquery("site_queries")
     )
 
@@ -130,28 +173,161 @@ def _median_days_to_close(scope: Scope):
     )
 
 
+def deviation_counted_date():
+    """The day a deviation counts from in as-of views: its date, else the day it was identified, else the day it was
+    first loaded (docs/data-contract.md), so a view as of a past date does not change when undated rows arrive later."""
+    return func.coalesce(deviation.c.deviation_date, deviation.c.identified_date, deviation.c.first_loaded_date)
+
+
 def _deviations(scope: Scope):
     return (
         select(
             deviation.c.site_id,
             func.count().label("n_deviations"),
             _count(deviation.c.is_important).label("n_important_deviations"),
+            _count(deviation.c.deviation_date.is_(None)).label("n_deviations_undated"),
         )
-        .where(deviation.c.trial_id.in_(scoped_trial_ids(scope)), deviation.c.deviation_date <= scope.as_of)
+        .where(deviation.c.trial_id.in_(scoped_trial_ids(scope)), deviation_counted_date() <= scope.as_of)
         .group_by(deviation.c.site_id)
         .subquery("site_deviations")
     )
 
 
+def ae_counted_date():
+    """The day an adverse event counts from: the day the site became aware of it, else its onset."""
+    return func.coalesce(adverse_event.c.aware_date, adverse_event.c.onset_date)
+
+
+def _adverse_events(scope: Scope):
+    """Per site: AEs and SAEs the site was aware of by as_of, and SAE reporting timeliness (domain.md §4a).
+
+    An SAE is due to the sponsor by SAE_REPORT_DAYS after the site became aware. It counts once it is reported by as_of
+    or past due on it: on time when reported within SAE_REPORT_DAYS of awareness, else late (reported later, or not yet
+    reported though due). One not yet due and not yet reported is left out.
+    """
+    return (
+        select(subject.c.site_id, *_ae_counts(scope.as_of))
+        .select_from(adverse_event.join(subject, subject.c.subject_id == adverse_event.c.subject_id))
+        .where(adverse_event.c.trial_id.in_(scoped_trial_ids(scope)), ae_counted_date() <= scope.as_of)
+        .group_by(subject.c.site_id)
+        .subquery("site_adverse_events")
+    )
+
+
+def _ae_counts(as_of):
+    """The AE counts of _adverse_events, over the adverse events counted by as_of (the caller's WHERE)."""
+    aware = ae_counted_date()
+    serious = adverse_event.c.is_serious
+    reported = adverse_event.c.reported_date <= as_of
+    on_time = and_(reported, days_between(adverse_event.c.reported_date, aware) <= SAE_REPORT_DAYS)
+    past_due = aware < as_date(as_of - timedelta(days=SAE_REPORT_DAYS))
+    return (
+        func.count().label("n_ae"),
+        _count(serious).label("n_sae"),
+        _count(and_(serious, or_(reported, past_due))).label("n_sae_due"),
+        _count(and_(serious, on_time)).label("n_sae_on_time"),
+    )
+
+
+def safety_by_trial(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per trial in scope with adverse-event data (trials without are left out: no data): AEs, SAEs, SAEs due
+    to the sponsor and reported on time, as of the date (the per-site counts of site_kpis, summed)."""
+    counted = ae_counted_date() <= scope.as_of
+    per_trial = (
+        select(adverse_event.c.trial_id, *_ae_counts(scope.as_of))
+        .where(adverse_event.c.trial_id.in_(scoped_trial_ids(scope)), counted)
+        .group_by(adverse_event.c.trial_id)
+        .subquery("trial_adverse_events")
+    )
+    has_data = select(adverse_event.c.trial_id).where(adverse_event.c.trial_id == trial.c.trial_id).exists()
+    names = ("n_ae", "n_sae", "n_sae_due", "n_sae_on_time")
+    query = (
+        select(trial.c.protocol_number, *[func.coalesce(per_trial.c[n], 0).label(n) for n in names])
+        .select_from(trial.outerjoin(per_trial, per_trial.c.trial_id == trial.c.trial_id))
+        .where(trial.c.trial_id.in_(scoped_trial_ids(scope)), has_data)
+        .order_by(trial.c.protocol_number)
+    )
+    return frame(conn, query, {n: "int" for n in names})
+
+
+def qtl_limits(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per quality tolerance limit of the trials in scope: the figure, its limit and direction."""
+    query = (
+        select(trial.c.protocol_number, qtl.c.qtl_figure, qtl.c.limit_value, qtl.c.direction)
+        .select_from(qtl.join(trial, trial.c.trial_id == qtl.c.trial_id))
+        .where(trial.c.trial_id.in_(scoped_trial_ids(scope)))
+        .order_by(trial.c.protocol_number, qtl.c.qtl_figure)
+    )
+    return frame(conn, query, {"protocol_number": "str", "qtl_figure": "str", "limit_value": "float", "direction": "str"})
+
+
+def _visit_sources(scope: Scope):
+    """Per site: data points (entered, changed) and lab results (all, grade ≥ 3) of the visits done by as_of."""
+    done = and_(visit.c.trial_id.in_(scoped_trial_ids(scope)), visit.c.visit_date <= scope.as_of)
+    points = (
+        select(visit.c.site_id, func.sum(data_point.c.n_data_points).label("n_data_points"),
+               func.sum(data_point.c.n_data_points_changed).label("n_data_points_changed"))
+        .select_from(data_point.join(visit, visit.c.visit_id == data_point.c.visit_id))
+        .where(done).group_by(visit.c.site_id).subquery("site_data_points")
+    )
+    labs = (
+        select(visit.c.site_id, func.sum(lab_result.c.n_lab_results).label("n_lab_results"),
+               func.sum(lab_result.c.n_lab_abnormal).label("n_lab_abnormal"))
+        .select_from(lab_result.join(visit, visit.c.visit_id == lab_result.c.visit_id))
+        .where(done).group_by(visit.c.site_id).subquery("site_labs")
+    )
+    return points, labs
+
+
+def _pages(scope: Scope):
+    """Per site: eCRF pages of the visits done by as_of, and those late (entered more than LATE_ENTRY_DAYS after the
+    visit, or not entered though that many days have passed) — the visit rule of dashboard/rollups.py, per page."""
+    lag = days_between(crf_page.c.entered_date, visit.c.visit_date)
+    late = and_(visit.c.visit_date <= late_cutoff(scope.as_of),
+                or_(crf_page.c.entered_date.is_(None), crf_page.c.entered_date > scope.as_of, lag > LATE_ENTRY_DAYS))
+    return (
+        select(visit.c.site_id, func.count().label("n_pages"), _count(late).label("n_pages_late"))
+        .select_from(crf_page.join(visit, visit.c.visit_id == crf_page.c.visit_id))
+        .where(visit.c.trial_id.in_(scoped_trial_ids(scope)), visit.c.visit_date <= scope.as_of)
+        .group_by(visit.c.site_id)
+        .subquery("site_pages")
+    )
+
+
+# Optional sources: a trial with no row in the table has "no data" for these counts (domain.md §4a).
+SOURCES = {
+    "adverse_event": (adverse_event, ("n_ae", "n_sae", "n_sae_due", "n_sae_on_time")),
+    "crf_page": (crf_page, ("n_pages", "n_pages_late")),
+    "data_point": (data_point, ("n_data_points", "n_data_points_changed")),
+    "lab_result": (lab_result, ("n_lab_results", "n_lab_abnormal")),
+}
+
+
+def trials_with_sources(conn: Connection, scope: Scope) -> dict[str, set[str]]:
+    """For each optional source, the protocol numbers in scope that have at least one of its rows (whatever their dates)."""
+    found = {}
+    for name, (table, _) in SOURCES.items():
+        query = select(trial.c.protocol_number).where(
+            trial.c.trial_id.in_(scoped_trial_ids(scope)),
+            select(table.c.trial_id).where(table.c.trial_id == trial.c.trial_id).exists(),
+        )
+        found[name] = {row[0] for row in conn.execute(query)}
+    return found
+
+
 _COUNTS = (
-    "n_screen_failed", "n_outcome_known", "n_discontinued", "n_visits", "n_visits_entered", "n_visits_late",
-    "n_queries", "n_queries_open", "n_queries_open_30d", "n_deviations", "n_important_deviations",
+    "n_screen_failed", "n_outcome_known", "n_discontinued", "n_treatment_discontinued", "n_visits", "n_visits_entered",
+    "n_visits_late", "n_queries", "n_queries_open", "n_queries_open_30d", "n_queries_outstanding_30d", "n_queries_answered",
+    "n_deviations", "n_important_deviations", "n_deviations_undated", "n_ae", "n_sae", "n_sae_due", "n_sae_on_time",
+    "n_pages", "n_pages_late", "n_data_points", "n_data_points_changed", "n_lab_results", "n_lab_abnormal",
 )
 
 
 def _quality(scope: Scope):
     """Per site in scope: the quality counts, zero where the site has no rows (the means and medians stay empty)."""
-    parts = {"subjects": _subjects(scope), "visits": _visits(scope), "queries": _queries(scope), "deviations": _deviations(scope)}
+    points, labs = _visit_sources(scope)
+    parts = {"subjects": _subjects(scope), "visits": _visits(scope), "queries": _queries(scope), "deviations": _deviations(scope),
+             "adverse_events": _adverse_events(scope), "pages": _pages(scope), "points": points, "labs": labs}
     close_times = _median_days_to_close(scope)
     counts = [func.coalesce(part.c[name], 0).label(name) for part in parts.values() for name in _COUNTS if name in part.c]
     joined = site.join(trial, trial.c.trial_id == site.c.trial_id).join(country, country.c.country_id == site.c.country_id)
@@ -179,10 +355,30 @@ _QUALITY_DTYPES = {name: "int" for name in _COUNTS} | {
 
 
 def site_kpis(conn: Connection, scope: Scope) -> pd.DataFrame:
-    """One row per site in scope: enrollment.sites' columns plus screening, visits, data entry, queries and deviations as of the date."""
+    """One row per site in scope: enrollment.sites' columns plus screening, visits, data entry, queries, deviations,
+    adverse events, lab results and data points as of the date.
+
+    Counts of an optional source the site's trial has no row of are empty (no data). `entry_basis` says whether late
+    entry counts eCRF pages or visits for the site's trial (n_entry_units, n_entry_late); `query_basis` whether the
+    query rate is per data point or per visit entered (n_query_base).
+    """
     basics = enrollment.sites(conn, scope)
     quality = frame(conn, _quality(scope).order_by(trial.c.protocol_number, site.c.site_number), _QUALITY_DTYPES)
-    return basics.merge(quality.drop(columns=["country_code", "country_name"]), on=["protocol_number", "site_number"], how="left")
+    out = basics.merge(quality.drop(columns=["country_code", "country_name"]), on=["protocol_number", "site_number"], how="left")
+    present = trials_with_sources(conn, scope)
+    for name, (_, columns) in SOURCES.items():
+        missing = ~out["protocol_number"].isin(present[name])
+        for column in columns:
+            out[column] = out[column].astype("Int64").mask(missing)
+    pages = out["protocol_number"].isin(present["crf_page"])
+    out["entry_basis"] = pd.Series(["eCRF pages" if p else "visits" for p in pages], index=out.index, dtype="object")
+    out["n_entry_units"] = out["n_pages"].where(pages, out["n_visits"])
+    out["n_entry_late"] = out["n_pages_late"].where(pages, out["n_visits_late"])
+    points = out["protocol_number"].isin(present["data_point"])
+    out["query_basis"] = pd.Series(["data points" if p else "visits entered" for p in points], index=out.index, dtype="object")
+    out["n_query_base"] = out["n_data_points"].where(points, out["n_visits_entered"])
+    out["n_minor_deviations"] = out["n_deviations"] - out["n_important_deviations"]
+    return out
 
 
 def by_country(conn: Connection, scope: Scope) -> pd.DataFrame:
@@ -220,4 +416,4 @@ def by_country(conn: Connection, scope: Scope) -> pd.DataFrame:
     return frame(conn, query, dtypes)
 
 
-QUERIES = [site_kpis, by_country]
+QUERIES = [site_kpis, by_country, safety_by_trial, qtl_limits]

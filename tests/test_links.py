@@ -31,7 +31,7 @@ def test_unknown_keys_are_ignored_and_empty_values_are_absent():
         ("as_of", "1900-01-01", "not a date"),
         ("since", "yesterday", "not a date"),
         ("phase", "V", "phase must be one of"),
-        ("indicator", "vibes", "indicator must be one of"),
+        ("indicator", "vibes", "must be a site indicator code"),
         ("trial", "x' OR '1'='1", "not a valid value"),
         ("trial", "A" * 500, "not a valid value"),
         ("ta", "<script>alert(1)</script>", "not a valid value"),

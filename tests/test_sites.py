@@ -142,7 +142,7 @@ def test_the_trial_view_tiles_and_table(t1):
     assert s1["entry_lag"] == pytest.approx(100 / 3) and s1["mean_entry_lag_days"] == pytest.approx(23 / 3)
     assert (s2["entry_lag"], s2["mean_entry_lag_days"]) == (100, 60)
     assert pd.isna(s3["entry_lag"]) and pd.isna(s3["mean_entry_lag_days"])  # no visits: empty, not 0
-    assert (s1["query_aging"], s1["median_days_to_close"], s1["query_rate"]) == (20, 7, pytest.approx(5 / 3))
+    assert (s1["query_aging"], s1["median_days_to_close"], s1["query_rate"]) == (20, 7, pytest.approx(500 / 3))  # per 100 visits
     assert (s1["screen_failure"], s1["dropout"]) == (pytest.approx(100 / 3), 50)
     assert s1["deviation_rate"] == pytest.approx(1 / 192 * 100 * 365.25 / 12)
     assert s1["enrollment_rate"] == pytest.approx(2 / (166 / (365.25 / 12)))
@@ -173,7 +173,9 @@ def test_a_site_link_opens_its_drill_down(monkeypatch, sites_url):
     lag = next(r for r in drill if r["Indicator"].startswith("Late data entry"))
     assert lag["This site"] == "100%" and lag["Numerator ÷ denominator"] == "2 ÷ 2" and lag["Flag"] == "No data"
     text = visible_text(at)
-    assert "0 of 3 raised" in text and "2 of 2 visits late, mean lag 60.0 days" in text
+    assert "3 raised, 0 outstanding today" in text and "2 of 2 visits late (> 10 days) · mean visit entry lag 60.0 days" in text
+    # The tiny portfolio loads no adverse events: no data, not zero.
+    assert "no adverse-event data loaded for this trial" in text
 
 
 def test_an_unknown_site_says_not_found(monkeypatch, sites_url):
@@ -204,7 +206,7 @@ def test_the_demo_bad_site_is_flagged_on_data_entry_and_queries(monkeypatch, dem
     assert flags["Late data entry"]["Flag"] == "At risk"
     assert flags["Query rate"]["Flag"] == "At risk"
     # 48 of its 96 queries are old, the others' almost none; with 11 sites of ≥ 10 queries |z| ≤ √11 and it reaches 2.79.
-    assert flags["Query aging"]["Flag"] in ("Watch", "At risk") and float(flags["Query aging"]["z"]) > 2
+    assert flags["Queries open > 30 days"]["Flag"] in ("Watch", "At risk") and float(flags["Queries open > 30 days"]["z"]) > 2
 
 
 def test_the_demo_portfolio_view_lists_the_bad_site_first_with_a_link(monkeypatch, demo_url):
