@@ -577,6 +577,37 @@ def _budget_blocks(d: Digest) -> list:
     ]
 
 
+def _quality_blocks(d: Digest) -> list:
+    """Breached quality tolerance limits (each trial linked to its Overview) and SAE reporting timeliness."""
+    blocks: list = []
+    breaches = registry.qtl_breaches(d.now)
+    if d.now.qtls is None or d.now.qtls.empty:
+        blocks.append(["No quality tolerance limit is loaded for these trials."])
+    elif breaches.empty:
+        blocks.append([f"No quality tolerance limit is breached ({_plural(len(d.now.qtls), 'limit')} set)."])
+    else:
+        blocks.append([f"{_plural(len(breaches), 'quality tolerance limit')} breached — report to management and in the "
+                       "clinical study report (ICH E6(R3)):"])
+        blocks.append(Table(["Trial", "QTL", "Trial value", "Limit"], [
+            [Cell([_trial_link(d, q.protocol_number)]), Cell([Chip("red", q.label)], note=q.unit),
+             Cell([f"{q.value:.3g}"]), Cell([f"{q.direction} {q.limit_value:g}"])]
+            for q in breaches.itertuples(index=False)
+        ], numeric=(2, 3), nowrap=(0,)))
+    v = d.figure("sae_on_time")
+    if v.value is None:
+        blocks.append([f"{v.label}: no serious adverse event due yet, or no adverse-event data."])
+    else:
+        late = []
+        for protocol in d.now.protocols:
+            t = d.figure("sae_on_time", protocol)
+            if t.health in ("red", "amber"):
+                late.append([_trial_link(d, protocol, "sites"), f" {t.display}"])
+        line: list[Run] = [f"{v.label} (by the day after the site became aware): ", Chip(v.health, v.display), " across the trials"]
+        line += ([" — below target in "] + _joined(late) + ["."]) if late else ["."]
+        blocks.append(line)
+    return blocks
+
+
 def _all_trials(d: Digest) -> Table:
     """Every trial, worst first (the Portfolio page's order), with the figures of its row there."""
     t = d.trials.set_index("protocol_number")
@@ -619,6 +650,7 @@ def sections(d: Digest) -> list[Section]:
         Section("Milestones", d.link("vendors"), _milestone_blocks(d)),
         Section(f"Enrollment {_period(d)}", d.link("enrollment"), _enrollment_blocks(d)),
         Section("Budget alerts", d.link("budget"), _budget_blocks(d)),
+        Section("Quality and safety", d.link("overview"), _quality_blocks(d)),
         Section("Every trial", d.link("portfolio"), [_all_trials(d)]),
     ]
 

@@ -481,9 +481,10 @@ _TABLE_CSS = """
 """
 
 
-def chip(health: str) -> str:
-    """A health colour as an HTML chip: a coloured dot and the word (never colour alone)."""
-    return f'<span class="chip {health}" title="{HEALTH_WORD[health]}">{HEALTH_WORD[health]}</span>'
+def chip(health: str, word: str | None = None) -> str:
+    """A health colour as an HTML chip: a coloured dot and the word (never colour alone); `word` replaces the colour's."""
+    text = escape(word) if word is not None else HEALTH_WORD[health]
+    return f'<span class="chip {health}" title="{text}">{text}</span>'
 
 
 def bar(fraction: float | None) -> str:

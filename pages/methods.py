@@ -86,20 +86,26 @@ rows = []
 for key, ind in SITE_INDICATORS.items():
     minimum = getattr(settings, ind.min_setting)
     rows.append({
-        "indicator": f"<b>{ui.cell(ind.label)}</b>",
+        "indicator": f"<b>{ui.cell(ind.label)}</b>" + (" · safety" if ind.safety else "")
+        + f'<br><span class="muted">{ui.cell(key)}</span>',
+        "definition": ui.cell(ind.definition),
         "ratio": ui.cell(f"{ind.numerator} ÷ {ind.denominator}"),
         "unit": ui.cell(ind.unit),
-        "bad": ui.cell("low" if ind.bad_side == "low" else "high"),
+        "bad": ui.cell({"low": "low", "high": "high", "both": "high or low"}[ind.bad_side]),
         "minimum": ui.cell(f"{minimum:,} ({ind.denominator_label.lower()})"),
     })
-ui.html_table(rows, {"indicator": "Indicator", "ratio": "Numerator ÷ denominator (columns)", "unit": "Unit",
-                     "bad": "Flagged when", "minimum": "Smallest denominator flagged"})
+ui.html_table(rows, {"indicator": "Indicator", "definition": "Definition", "ratio": "Numerator ÷ denominator (columns)",
+                     "unit": "Unit", "bad": "Flagged when", "minimum": "Smallest denominator flagged"})
 st.markdown(
     f"""
 A site is flagged when it is unusual among the sites of the same trial (the over-dispersion-adjusted z-score of
 Zink et al. 2018, as in Gilead's gsm): z = (site ratio − pooled ratio) ÷ √(φ × variance), with φ the mean of the
 unadjusted z² (at least 1). |z| above {settings.flag_amber_z:g} on the bad side is amber, above {settings.flag_red_z:g}
-red. Sites below the smallest denominator are neither flagged nor used as peers. With N eligible sites no |z| can
+red; the AE and SAE rates are flagged on **both** sides, a low one saying *possible under-reporting*. Sites below the
+smallest denominator are neither flagged nor used as peers. A flag also needs **at least {settings.flag_min_events:g}
+events**, observed or expected at the site's size under the trial's pooled rate (pooled rate × the site's denominator):
+otherwise it is withheld and the site's drill-down says so, so one event at a four-subject site is not red, while a
+site that should have reported many adverse events and reported few still is. With N eligible sites no |z| can
 exceed √N, so a trial with fewer than {int(settings.flag_amber_z ** 2) + 1} eligible sites cannot show amber: the page
 says so. The **funnel plot** draws each site's ratio against its denominator, with the pooled ratio and the limits
 pooled ± 2 and ± 3 × √(φ × variance at that denominator).
@@ -109,6 +115,32 @@ visits entered); **median days to close** a query; **cycle times** (site selecte
 subject enrolled, in days); **on-time activation** (sites activated ÷ sites planned, on the dates the activation plan
 reaches 25 %, 50 % and 75 % of its sites); the **screen-failure rate** (screen failures ÷ screened subjects with a known
 outcome) and **dropout rate** (discontinued ÷ enrolled); the **enrollment rate** (enrolled ÷ site-months open).
+
+**Dates that count, and sources that may be missing.**
+- *Exposure* is subject-days on study: from enrollment to completion, discontinuation or the as-of date, whichever
+  comes first; rates are per 100 subject-months (a month is 365.25 ÷ 12 days).
+- An *adverse event* counts from the day the site became aware of it (its onset when no awareness date is given).
+- A *deviation* counts from its date; an undated one from the day it was identified, else the day it was first loaded
+  (the loader records that day and keeps it on later loads), so a view as of a past date does not change when undated
+  deviations arrive later.
+- A query is *outstanding* until it is closed, answered or not. The **outstanding query rate** counts queries
+  outstanding more than 30 days at any time up to the date (the risk-monitoring convention); **queries open > 30 days**
+  counts those outstanding on the as-of date and raised more than 30 days before it.
+- **Late data entry** counts eCRF pages where the trial loads them (crf_page.csv), else visits; the **query rate** is
+  per 100 data points where the trial loads data-point counts, else per 100 visits entered. The Sites page says which.
+- Adverse events, eCRF pages, data points and lab results are optional files: a trial without any of their rows shows
+  **no data** (—) for their indicators, never 0.
+
+**SAE reporting timeliness** (ICH E2A, GCP: serious adverse events reach the sponsor within 24 hours of the site's
+awareness): an SAE is due by the day after the site became aware of it. It counts once it is reported by the as-of date
+or is past due on it: **on time** when reported on the day of awareness or the next, **late** otherwise (reported later,
+or due and not yet reported). SAEs reported on time ÷ SAEs counted, per site, per trial, per CRO (the trials whose
+clinical lane it runs) and for the portfolio.
+
+**Quality tolerance limits** (ICH E6(R2) 5.0.7, E6(R3)): limits a trial sets before it starts on a few trial-level
+figures, loaded as qtl.csv (figure, limit, direction). The trial's figure is the site indicator pooled over all its
+sites (sum of numerators ÷ sum of denominators, in the indicator's unit). A breach shows on the Overview, in the
+Portfolio's *why* and in the status e-mail; no data is not a breach.
 """
 )
 

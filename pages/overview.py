@@ -5,7 +5,7 @@ from html import escape
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, metrics, registry, ui
+from dashboard import charts, registry, ui
 from dashboard.formats import day
 from dashboard.metrics import MILESTONE_STATUS_LABEL
 from dashboard.settings import get_settings
@@ -126,26 +126,17 @@ more("enrollment", "Enrollment: funnel, countries, activation")
 
 # --- Worst sites --------------------------------------------------------------------------------
 st.subheader("Worst sites")
-flagged = now.flags
-worst = flagged[(flagged["n_red"] + flagged["n_amber"]) > 0].sort_values(["n_red", "n_amber", "site_number"],
-                                                                          ascending=[False, False, True]).head(WORST_SITES)
+worst = registry.worst_sites(now).head(WORST_SITES)
 if worst.empty:
-    st.caption("No site is flagged amber or red against its peers.")
+    st.caption("No site is flagged amber or red against its peers, and no active site is non-enrolling.")
 else:
-    flag_names = [
-        ", ".join(ind.label for key, ind in metrics.SITE_INDICATORS.items() if getattr(r, f"flag_{key}") in ("red", "amber"))
-        for r in worst.itertuples(index=False)
-    ]
     ui.html_table(
         [
             {
                 "site": ui.link(ctx.link("sites", site=r.site_number), r.site_number),
                 "name": ui.cell(r.site_name),
                 "country": ui.cell(r.country_name),
-                "flags": ", ".join(
-                    f"{ui.chip(getattr(r, f'flag_{key}'))} {ui.cell(ind.label)}"
-                    for key, ind in metrics.SITE_INDICATORS.items() if getattr(r, f"flag_{key}") in ("red", "amber")
-                ),
+                "flags": ", ".join(f"{ui.chip(colour)} {ui.cell(text)}" for colour, text in r.problems),
             }
             for r in worst.itertuples(index=False)
         ],
@@ -154,9 +145,36 @@ else:
     )
     ui.download_table(
         "⬇️ Download worst sites (CSV)",
-        worst[["site_number", "site_name", "country_name", "n_red", "n_amber"]].assign(flagged_on=flag_names),
+        worst[["site_number", "site_name", "country_name", "n_red", "n_amber", "n_safety", "non_enrolling_days"]].assign(
+            flagged_on=["; ".join(text for _, text in p) for p in worst["problems"]]),
         f"worst_sites_{scope.trial}_{scope.as_of}", sheet="Worst sites",
     )
+    st.caption(registry.WORST_SITES_TEXT)
+
+# --- Quality and safety ---------------------------------------------------------------------------
+st.subheader("Quality and safety")
+for column, key in zip(st.columns(4), ("qtl_breaches", "sae_on_time", "sites_safety_flag")):
+    ui.figure(column, figure(key), since)
+if now.qtls is not None and not now.qtls.empty:
+    ui.html_table(
+        [
+            {
+                "qtl": ui.cell(q.label),
+                "value": ui.cell(None if pd.isna(q.value) else q.value, "{:.3g}"),
+                "limit": ui.cell(f"{'above' if q.direction == 'above' else 'below'} {q.limit_value:g}"),
+                "unit": ui.cell(q.unit),
+                "status": ui.chip("grey" if pd.isna(q.breached) else "red" if q.breached else "green")
+                + " " + ui.cell("No data" if pd.isna(q.breached) else "Breached" if q.breached else "Within limit"),
+            }
+            for q in now.qtls.itertuples(index=False)
+        ],
+        {"qtl": "Quality tolerance limit", "value": "Trial value", "limit": "Breached when", "unit": "Unit", "status": "Status"},
+        numeric=("value",), nowrap=("status",),
+    )
+    st.caption("Each figure is the site indicator pooled over the trial's sites (Methods). A breach is reported to the "
+               "sponsor's management and in the clinical study report (ICH E6(R3)).")
+else:
+    st.caption("No quality tolerance limit is loaded for this trial.")
 more("sites", "Sites: every indicator and the funnel plot")
 
 # --- Budget -------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, metrics, registry, ui
+from dashboard import charts, health, metrics, registry, ui
 from dashboard.links import INDICATORS
 from dashboard.metrics import SITE_INDICATORS
 from dashboard.settings import get_settings
@@ -28,8 +28,11 @@ def min_denominator(key: str) -> float:
 
 
 
-FORMAT = {"enrollment_rate": "{:.2f}", "screen_failure": "{:.0f}%", "dropout": "{:.0f}%", "entry_lag": "{:.0f}%",
-          "query_aging": "{:.0f}%", "query_rate": "{:.2f}", "deviation_rate": "{:.1f}"}
+FORMAT = {"enrollment_rate": "{:.2f}", "screen_failure": "{:.0f}%", "dropout": "{:.0f}%", "treatment_discontinuation": "{:.0f}%",
+          "ae_rate": "{:.1f}", "sae_rate": "{:.1f}", "deviation_rate": "{:.1f}", "minor_deviation_rate": "{:.1f}",
+          "abnormal_lab_rate": "{:.1f}%", "entry_lag": "{:.0f}%", "query_aging": "{:.0f}%", "outstanding_query_rate": "{:.0f}%",
+          "query_rate": "{:.1f}", "data_change_rate": "{:.1f}%"}
+assert set(FORMAT) == set(INDICATORS), "every site indicator has a format"
 
 
 def day(value) -> str:
@@ -50,15 +53,65 @@ def few_sites_note(n_eligible: int, what: str) -> str | None:
 
 
 flagged, baselines = now_flagged.sites, now_flagged.baselines
+PORTFOLIO_TILES = ("sites_active", "sites_non_enrolling", "sae_on_time", "sites_red_flag", "sites_amber_flag", "sites_safety_flag")
 
 
 
 flag_note = (
     f"Flags compare each site with the other sites of its trial (over-dispersion-adjusted z-score, Zink et al. 2018): "
-    f"|z| > {settings.flag_amber_z:g} on the bad side is amber, > {settings.flag_red_z:g} red. Sites below a minimum "
+    f"|z| > {settings.flag_amber_z:g} on the bad side is amber, > {settings.flag_red_z:g} red; AE and SAE rates are flagged "
+    f"low as well as high (low: possible under-reporting). Sites below a minimum "
     f"({settings.flag_min_subjects} subjects, {settings.flag_min_days} subject- or site-days, {settings.flag_min_visits} visits, "
-    f"{settings.flag_min_queries} queries) are not flagged and not used as peers. See Methods."
+    f"{settings.flag_min_queries} queries) are not flagged and not used as peers, and a flag needs at least "
+    f"{settings.flag_min_events:g} events observed or expected at the site's size. See Methods."
 )
+
+
+def flag_names(r) -> list[str]:
+    """The indicators a site is flagged amber or red on, with the side of a two-sided one: "AE rate (low)"."""
+    return [
+        SITE_INDICATORS[k].label + (f" ({r[f'side_{k}']})" if SITE_INDICATORS[k].bad_side == "both" else "")
+        for k in INDICATORS if r[f"flag_{k}"] in ("red", "amber")
+    ]
+
+def unit_of(key: str) -> str:
+    """An indicator's unit for the trial in view (the query rate's denominator depends on the trial's sources)."""
+    if key == "query_rate":
+        return f"per 100 {flagged['query_basis'].iloc[0]}"
+    if key == "entry_lag":
+        return f"% of {flagged['entry_basis'].iloc[0]} entered > 10 days"
+    return SITE_INDICATORS[key].unit
+
+
+def denominator_of(key: str) -> str:
+    """What an indicator's denominator counts for the trial in view."""
+    basis = SITE_INDICATORS[key].basis
+    return flagged[basis].iloc[0].capitalize() if basis else SITE_INDICATORS[key].denominator_label
+
+
+def count(value) -> str:
+    return "no data" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
+def site_summary(r) -> str:
+    """The drill-down's counts in sentences: queries, deviations, data entry and safety (Markdown)."""
+    close = "—" if pd.isna(r["median_days_to_close"]) else f"{r['median_days_to_close']:.1f}"
+    undated = int(r["n_deviations_undated"])
+    lag = "—" if pd.isna(r["mean_entry_lag_days"]) else f"{r['mean_entry_lag_days']:.1f} days"
+    lines = [
+        f"**Queries:** {int(r['n_queries']):,} raised, {int(r['n_queries_open']):,} outstanding today "
+        f"({int(r['n_queries_answered']):,} answered, awaiting closure), {int(r['n_queries_open_30d']):,} outstanding more than "
+        f"30 days today, {int(r['n_queries_outstanding_30d']):,} ever · median days to close {close}",
+        f"**Deviations:** {int(r['n_deviations']):,}, of which {int(r['n_important_deviations']):,} important"
+        + (f"; {undated:,} undated, counted from the day identified (else loaded)" if undated else ""),
+        f"**Data entry:** {count(r['n_entry_late'])} of {count(r['n_entry_units'])} {r['entry_basis']} late (> 10 days) · "
+        f"mean visit entry lag {lag}",
+        "**Safety:** no adverse-event data loaded for this trial" if pd.isna(r["n_ae"]) else
+        f"**Safety:** {count(r['n_ae'])} adverse events, {count(r['n_sae'])} serious · SAEs reported on time "
+        f"(by the day after the site knew): {count(r['n_sae_on_time'])} of {count(r['n_sae_due'])} due",
+    ]
+    return "  \n".join(lines)
+
 
 if scope.trial is None:
     # ------------------------------------------------------------------ portfolio view
@@ -67,10 +120,11 @@ if scope.trial is None:
     if flagged.empty:
         st.info("No sites match these filters.")
         st.stop()
-    for column, key in zip(st.columns(4), ("sites_active", "sites_non_enrolling", "sites_red_flag", "sites_amber_flag")):
-        ui.figure(column, registry.evaluate(key, now, then), scope.since, note=flag_note if key.endswith("_flag") else None)
+    for row in (PORTFOLIO_TILES[:3], PORTFOLIO_TILES[3:]):
+        for column, key in zip(st.columns(3), row):
+            ui.figure(column, registry.evaluate(key, now, then), scope.since, note=flag_note if key.endswith("_flag") else None)
     worst = flagged[(flagged["n_red"] + flagged["n_amber"]) > 0].sort_values(
-        ["n_red", "n_amber", "protocol_number", "site_number"], ascending=[False, False, True, True]
+        ["n_red", "n_safety", "n_amber", "protocol_number", "site_number"], ascending=[False, False, False, True, True]
     )
     st.subheader("Worst sites across trials")
     if worst.empty:
@@ -78,7 +132,7 @@ if scope.trial is None:
     else:
         rows = []
         for _, r in worst.head(WORST_SITES).iterrows():
-            names = [SITE_INDICATORS[k].label for k in INDICATORS if r[f"flag_{k}"] in ("red", "amber")]
+            names = flag_names(r)
             rows.append({
                 "site": ui.link(ctx.link("sites", trial=r["protocol_number"], site=r["site_number"]), r["site_number"]),
                 "trial": ui.cell(r["protocol_number"]),
@@ -111,13 +165,17 @@ if chosen_site is not None and chosen_site not in site_numbers:
     st.warning(f"Site '{ui.md(chosen_site)}' was not found in trial {ui.md(scope.trial)}; showing all its sites.", icon="⚠️")
     chosen_site = None
 
-shown = {key: registry.evaluate(key, now, then)
-          for key in ("sites_active", "sites_non_enrolling", "sites_red_flag", "sites_amber_flag")}
-for column, (key, value) in zip(st.columns(4), shown.items()):
+shown = {key: registry.evaluate(key, now, then) for key in PORTFOLIO_TILES}
+for column, (key, value) in zip([*st.columns(3), *st.columns(3)], shown.items()):
     ui.figure(column, value, scope.since, note=flag_note if key.endswith("_flag") else None)
 share = metrics.ratio(shown["sites_non_enrolling"].value, shown["sites_active"].value)
+entry_basis, query_basis = flagged["entry_basis"].iloc[0], flagged["query_basis"].iloc[0]
+missing = [name for name, columns in (("adverse events", "n_ae"), ("eCRF pages", "n_pages"), ("data-point counts", "n_data_points"),
+                                      ("lab results", "n_lab_results")) if flagged[columns].isna().all()]
 st.caption(f"{ui.md(shown['sites_active'].display)} of {len(flagged):,} sites active · non-enrolling: "
-           f"{'—' if share is None else format(share, '.0%')} of active (industry benchmark: about 1 in 3).")
+           f"{'—' if share is None else format(share, '.0%')} of active (industry benchmark: about 1 in 3). "
+           f"Late data entry counts **{entry_basis}** and the query rate is per 100 **{query_basis}** for this trial."
+           + (f" Not loaded for this trial: {', '.join(missing)} — their indicators show no data (—), not zero." if missing else ""))
 
 medians = {key: metrics.indicator_values(flagged, key).median() for key in INDICATORS}
 
@@ -136,26 +194,22 @@ if chosen_site is not None:
             "indicator": ind.label, "unit": ind.unit,
             "site_value": metrics.indicator_values(flagged[flagged["site_number"] == chosen_site], key).iloc[0], "trial_median": median,
             "numerator": r[ind.numerator], "denominator": r[ind.denominator], "z": r[f"z_{key}"], "flag": r[f"flag_{key}"],
+            "note": health.flag_reason(r, key, settings),
         })
         rows.append({
-            "indicator": ui.cell(f"{ind.label} ({ind.unit})"),
+            "indicator": ui.cell(f"{ind.label} ({unit_of(key)})"),
             "site": ui.cell(metrics.indicator_values(flagged[flagged["site_number"] == chosen_site], key).iloc[0], FORMAT[key]),
             "median": ui.cell(None if pd.isna(median) else median, FORMAT[key]),
             "of": ui.cell(None if pd.isna(r[ind.denominator]) else f"{r[ind.numerator]:,.0f} ÷ {r[ind.denominator]:,.0f}"),
             "z": ui.cell(None if pd.isna(r[f"z_{key}"]) else r[f"z_{key}"], "{:+.2f}"),
-            "flag": ui.chip(r[f"flag_{key}"]),
+            "flag": ui.chip("grey", "Withheld") if r[f"withheld_{key}"] else ui.chip(r[f"flag_{key}"]),
+            "note": ui.cell(raw[-1]["note"]),
         })
     ui.html_table(rows, {"indicator": "Indicator", "site": "This site", "median": "Trial median", "of": "Numerator ÷ denominator",
-                         "z": "z", "flag": "Flag"}, numeric=("site", "median", "of", "z"), nowrap=("flag",))
+                         "z": "z", "flag": "Flag", "note": "Why"}, numeric=("site", "median", "of", "z"), nowrap=("flag",))
     ui.download_table(ui.download_label(f"site {r['site_number']}'s indicators", len(raw)), pd.DataFrame(raw),
                       f"site_{scope.trial}_{r['site_number']}_{scope.as_of}", sheet="Site indicators")
-    st.markdown(
-        f"**Open queries:** {int(r['n_queries_open'])} of {int(r['n_queries'])} raised, {int(r['n_queries_open_30d'])} open more than 30 days · "
-        f"median days to close {ui.cell(r['median_days_to_close'], '{:.1f}') if not pd.isna(r['median_days_to_close']) else '—'}  \n"
-        f"**Deviations:** {int(r['n_deviations'])}, of which {int(r['n_important_deviations'])} important · "
-        f"**Data entry:** {int(r['n_visits_late'])} of {int(r['n_visits'])} visits late, mean lag "
-        f"{'—' if pd.isna(r['mean_entry_lag_days']) else format(r['mean_entry_lag_days'], '.1f') + ' days'}"
-    )
+    st.markdown(site_summary(r))
     st.divider()
 
 # ---------------------------------------------------------------------- funnel plot
@@ -167,12 +221,12 @@ key = st.selectbox(
 )
 ind = SITE_INDICATORS[key]
 baseline = baselines[scope.trial, key]
-note = few_sites_note(baseline.n_eligible, ind.denominator_label.lower())
+note = few_sites_note(baseline.n_eligible, denominator_of(key).lower())
 if note:
     st.info(note, icon="ℹ️")
 points = flagged[flagged[ind.denominator].fillna(0) > 0]
 if baseline.pooled is None or points.empty:
-    st.caption(f"No site has enough {ind.denominator_label.lower()} to draw the funnel plot.")
+    st.caption(f"No site has enough {denominator_of(key).lower()} to draw the funnel plot.")
 else:
     top = float(points[ind.denominator].max())
     steps = [max(min_denominator(key), 1) + (top - max(min_denominator(key), 1)) * i / 60 for i in range(61)]
@@ -190,8 +244,8 @@ else:
         "z": points[f"z_{key}"],
     })
     st.plotly_chart(
-        charts.funnel_plot(marks, curve, pooled=baseline.pooled * ind.scale, title=f"{ind.label} against {ind.denominator_label.lower()}",
-                           x_title=ind.denominator_label, y_title=f"{ind.label} ({ind.unit})", y_format=".2f"),
+        charts.funnel_plot(marks, curve, pooled=baseline.pooled * ind.scale, title=f"{ind.label} against {denominator_of(key).lower()}",
+                           x_title=denominator_of(key), y_title=f"{ind.label} ({unit_of(key)})", y_format=".2f"),
         width="stretch",
     )
     st.caption(
@@ -218,18 +272,25 @@ table = pd.DataFrame({
     "n_queries": flagged["n_queries"].astype("float64"),
     "median_days_to_close": flagged["median_days_to_close"],
     "n_important_deviations": flagged["n_important_deviations"].astype("float64"),
+    "n_ae": flagged["n_ae"].astype("float64"),
+    "n_sae": flagged["n_sae"].astype("float64"),
+    "sae_on_time": flagged["sae_on_time"].astype("float64") * 100,
     "flags": [
-        ", ".join(f"{metrics.HEALTH_ICON[f]} {SITE_INDICATORS[k].label}" for k, f in zip(INDICATORS, site_flags) if f in ("red", "amber"))
-        for site_flags in zip(*(flagged[f"flag_{k}"] for k in INDICATORS))
+        ", ".join(f"{metrics.HEALTH_ICON[r[f'flag_{k}']]} {name}" for k, name in zip(
+            [k for k in INDICATORS if r[f"flag_{k}"] in ("red", "amber")], flag_names(r)))
+        for _, r in flagged.iterrows()
     ],
 })
+per_100 = "data points" if query_basis == "data points" else "visits"
 column = st.column_config
 st.dataframe(
     table,
     column_order=["site", "site_name", "country_code", "site_status", "flags", "n_enrolled", "pct_of_target", "enrollment_rate",
-                  "n_screened", "screen_failure", "dropout", "n_visits", "entry_lag", "mean_entry_lag_days", "n_queries",
-                  "query_rate", "query_aging", "median_days_to_close", "n_important_deviations", "deviation_rate", "activated_date",
-                  "days_selected_to_activated", "days_activated_to_first_subject"],
+                  "n_screened", "screen_failure", "dropout", "treatment_discontinuation", "n_ae", "ae_rate", "n_sae", "sae_rate",
+                  "sae_on_time", "abnormal_lab_rate", "n_visits", "entry_lag", "mean_entry_lag_days", "n_queries", "query_rate",
+                  "query_aging", "outstanding_query_rate", "median_days_to_close", "data_change_rate", "n_important_deviations",
+                  "deviation_rate", "minor_deviation_rate", "activated_date", "days_selected_to_activated",
+                  "days_activated_to_first_subject"],
     column_config={
         "site": column.LinkColumn("Site", display_text=r"site=([^&]+)", pinned=True),
         "site_name": column.TextColumn("Institution"),
@@ -242,19 +303,36 @@ st.dataframe(
         "enrollment_rate": column.NumberColumn("Per site-month", format="%.2f", help="Enrolled ÷ site-months open"),
         "n_screened": column.NumberColumn("Screened", format="%d"),
         "screen_failure": column.NumberColumn("Screen failure", format="%.0f%%", help="Screen-failed ÷ subjects with a known outcome"),
-        "dropout": column.NumberColumn("Dropout", format="%.0f%%", help="Discontinued ÷ enrolled"),
+        "dropout": column.NumberColumn("Study discontinuation", format="%.0f%%", help="Left the study early ÷ enrolled"),
+        "treatment_discontinuation": column.NumberColumn("Treatment discontinuation", format="%.0f%%",
+                                                         help="Stopped study treatment early ÷ enrolled"),
+        "n_ae": column.NumberColumn("AEs", format="%d", help="Adverse events the site knew of by the date; empty: no AE data"),
+        "ae_rate": column.NumberColumn("AEs per 100 subject-months", format="%.1f",
+                                       help="Flagged low as well as high: a site far below its peers may be under-reporting"),
+        "n_sae": column.NumberColumn("SAEs", format="%d"),
+        "sae_rate": column.NumberColumn("SAEs per 100 subject-months", format="%.1f"),
+        "sae_on_time": column.NumberColumn("SAEs on time", format="%.0f%%",
+                                           help="SAEs reported to the sponsor by the day after the site became aware ÷ SAEs due"),
+        "abnormal_lab_rate": column.NumberColumn("Labs grade ≥ 3", format="%.1f%%", help="Lab results of grade 3 or more ÷ lab results"),
         "n_visits": column.NumberColumn("Visits", format="%d"),
-        "entry_lag": column.NumberColumn("Entered > 10 d", format="%.0f%%",
-                                         help="Visits entered more than 10 days after the visit, or still not entered after 10 days, ÷ visits done"),
+        "entry_lag": column.NumberColumn(f"{entry_basis.capitalize()} entered > 10 d", format="%.0f%%",
+                                         help=f"{entry_basis.capitalize()} entered more than 10 days after the visit, or still not "
+                                              f"entered after 10 days, ÷ {entry_basis} of the visits done"),
         "mean_entry_lag_days": column.NumberColumn("Mean lag (d)", format="%.1f",
                                                    help="Days from visit to entry, each capped at 60, over the visits entered; empty when none is"),
         "n_queries": column.NumberColumn("Queries", format="%d"),
-        "query_rate": column.NumberColumn("Queries per visit", format="%.2f", help="Queries ÷ visits entered"),
-        "query_aging": column.NumberColumn("Open > 30 d", format="%.0f%%", help="Queries open more than 30 days on the as-of date ÷ queries raised"),
+        "query_rate": column.NumberColumn(f"Queries per 100 {per_100}", format="%.1f", help=f"Queries ÷ {query_basis} × 100"),
+        "query_aging": column.NumberColumn("Outstanding > 30 d today", format="%.0f%%",
+                                           help="Queries outstanding on the as-of date, raised more than 30 days before it, ÷ queries raised"),
+        "outstanding_query_rate": column.NumberColumn("Ever outstanding > 30 d", format="%.0f%%",
+                                                      help="Queries outstanding more than 30 days at any time ÷ queries raised"),
         "median_days_to_close": column.NumberColumn("Median days to close", format="%.1f"),
+        "data_change_rate": column.NumberColumn("Data changed", format="%.1f%%", help="Data points changed after entry ÷ data points"),
         "n_important_deviations": column.NumberColumn("Important deviations", format="%d"),
-        "deviation_rate": column.NumberColumn("Deviations per 100 subject-months", format="%.1f",
+        "deviation_rate": column.NumberColumn("Important deviations per 100 subject-months", format="%.1f",
                                               help="Important deviations ÷ subject-days on study"),
+        "minor_deviation_rate": column.NumberColumn("Other deviations per 100 subject-months", format="%.1f",
+                                                    help="Deviations not classed important ÷ subject-days on study"),
         "activated_date": column.DateColumn("Activated", format="YYYY-MM-DD"),
         "days_selected_to_activated": column.NumberColumn("Selected → activated (d)", format="%d"),
         "days_activated_to_first_subject": column.NumberColumn("Activated → 1st subject (d)", format="%d"),
