@@ -583,15 +583,17 @@ def _quality_blocks(d: Digest) -> list:
     breaches = registry.qtl_breaches(d.now)
     if d.now.qtls is None or d.now.qtls.empty:
         blocks.append(["No quality tolerance limit is loaded for these trials."])
+    elif d.figure("qtl_breaches").value is None:
+        blocks.append([f"{_plural(len(d.now.qtls), 'quality tolerance limit')} set; none has data yet."])
     elif breaches.empty:
         blocks.append([f"No quality tolerance limit is breached ({_plural(len(d.now.qtls), 'limit')} set)."])
     else:
         blocks.append([f"{_plural(len(breaches), 'quality tolerance limit')} breached — report to management and in the "
                        "clinical study report (ICH E6(R3)):"])
         blocks.append(Table(["Trial", "QTL", "Trial value", "Limit"], [
-            [Cell([_trial_link(d, q.protocol_number)]), Cell([Chip("red", q.label)], note=q.unit),
-             Cell([f"{q.value:.3g}"]), Cell([f"{q.direction} {q.limit_value:g}"])]
-            for q in breaches.itertuples(index=False)
+            [Cell([_trial_link(d, q["protocol_number"])]), Cell([Chip("red", q["label"])]),
+             *(Cell([text]) for text in health.qtl_values(q))]
+            for _, q in breaches.iterrows()
         ], numeric=(2, 3), nowrap=(0,)))
     v = d.figure("sae_on_time")
     if v.value is None:

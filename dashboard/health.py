@@ -313,8 +313,7 @@ def flag_reason(row, key: str, settings: Settings) -> str | None:
     two-sided flag is on, or why a flag was withheld (too few events) or not computed (no data, too small)."""
     ind = metrics.SITE_INDICATORS[key]
     flag, side = row[f"flag_{key}"], row[f"side_{key}"]
-    denominator = row[ind.denominator]
-    if denominator is None or pd.isna(denominator):
+    if any(row[c] is None or pd.isna(row[c]) for c in (ind.numerator, ind.denominator)):
         return "No data: the trial has not loaded this source."
     if row[f"withheld_{key}"]:
         return (f"Flag withheld: {row[ind.numerator]:,.0f} event(s) observed and {row[f'expected_{key}']:.1f} expected at the "
@@ -343,14 +342,20 @@ def qtl_status(limits: pd.DataFrame, kpis: dict[str, pd.DataFrame]) -> pd.DataFr
     return pd.DataFrame(rows, columns=columns).astype({"value": "float64"})
 
 
-def qtl_text(row) -> str:
-    """A QTL and where its figure stands, in words: "QTL breached: Study discontinuation 10.5% > limit 7.4%"."""
+def qtl_values(row) -> tuple[str, str]:
+    """A QTL's trial value and limit as written: ("10.5%", "above 7.4%"), ("2.1", "above 3 per 100 subject-months")."""
     unit = row["unit"]
     percent = unit.startswith("%")
     value = "no data" if row["value"] is None or pd.isna(row["value"]) else f"{row['value']:.3g}" + ("%" if percent else "")
     limit = f"{row['limit_value']:g}" + ("%" if percent else f" {unit}")
+    return value, f"{row['direction']} {limit}"
+
+
+def qtl_text(row) -> str:
+    """A QTL and where its figure stands, in words: "QTL breached: Study discontinuation 10.5% > limit 7.4%"."""
+    value, limit = qtl_values(row)
     sign = ">" if row["direction"] == "above" else "<"
-    return f"QTL {'breached' if row['breached'] else 'set'}: {row['label']} {value} {sign} limit {limit}"
+    return f"QTL {'breached' if row['breached'] else 'set'}: {row['label']} {value} {sign} limit {limit.split(' ', 1)[1]}"
 
 
 def cro_sae_timeliness(milestones: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:

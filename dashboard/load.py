@@ -497,6 +497,11 @@ class Checker:
 # Second pass: write.
 
 
+def _loader_defaulted(spec: FileSpec) -> list[str]:
+    """The file's columns the loader fills with the load's day when empty (and keeps on later loads)."""
+    return [c for c in spec.own_columns if spec.table.c[c].info.get("loader_default") == "load_date"]
+
+
 class Writer:
     """Writes checked files into the database on one connection, inside the caller's transaction."""
 
@@ -504,6 +509,7 @@ class Writer:
         self.conn, self.plan, self.progress = conn, plan, progress
         self.ids: dict[str, dict[tuple, int]] = {}
         self.load_date = datetime.now(timezone.utc).date()  # the day of this load, for columns the loader fills when empty
+        self.kept: dict[str, dict[tuple, dict]] = {}  # replace mode: the filled values of the rows it deleted, by natural key
         self.counts = {name: Counts(rows=plan.rows.get(name, 0)) for name in file_specs() if name in plan.files}
         self.inserted_into: set[str] = set()
         order = list(file_specs())
@@ -546,7 +552,16 @@ class Writer:
         return table.c[reference.db_column].in_(select(parent_pk).where(self.in_scope(reference.parent, sponsor_ids)))
 
     def delete_replaced(self) -> None:
-        """Delete everything the replaced sponsors own, children first (the grants only when user_access.csv is given)."""
+        """Delete everything the replaced sponsors own, children first (the grants only when user_access.csv is given).
+
+        Values the loader filled itself (a deviation's first load day) are kept by natural key first, so a replaced
+        row that comes back keeps them: a replace load does not move an undated deviation to today."""
+        for name, spec in file_specs().items():
+            defaulted = _loader_defaulted(spec)
+            if defaulted and name in self.plan.files:
+                query = csv_select(name, [*spec.key, *defaulted])
+                self.kept[name] = {tuple(row[:len(spec.key)]): dict(zip(defaulted, row[len(spec.key):]))
+                                   for row in self.conn.execute(query.with_only_columns(*list(query.selected_columns)[1:]))}
         sponsor_ids = select(schema.sponsor.c.sponsor_id).where(schema.sponsor.c.sponsor_code.in_(sorted(self.plan.replaced)))
         for name, spec in reversed(file_specs().items()):
             if name == ROOT or is_shared(name) or (name == GRANTS and name not in self.plan.files):
@@ -571,7 +586,8 @@ class Writer:
         counts = self.counts[spec.name]
         changed = update(table).where(pk == bindparam("_pk")).values({c: bindparam(f"_v_{c}") for c in columns})
         self_references = [r for r in spec.references if r.is_self]
-        defaulted = [c for c in spec.own_columns if table.c[c].info.get("loader_default") == "load_date"]
+        defaulted = _loader_defaulted(spec)
+        kept = self.kept.get(spec.name, {})
         touched: set[int] = set()  # rows inserted or updated, when a second round sets self-references
         done = 0
         for batch in _batches(_typed_rows(path, spec), BATCH_ROWS):
@@ -587,9 +603,12 @@ class Writer:
             inserts, updates = [], []
             for key, record in records:
                 row_id = keys.get(key)
-                for column in defaulted:  # an empty value keeps what is stored, else becomes the load's day
+                for column in defaulted:  # an empty value keeps what is (or was, before a replace) stored, else the load's day
                     if record[column] is None:
-                        record[column] = self.load_date if row_id is None else current[row_id][columns.index(column)]
+                        if row_id is not None:
+                            record[column] = current[row_id][columns.index(column)]
+                        else:
+                            record[column] = kept.get(key, {}).get(column) or self.load_date
                 if row_id is None:
                     row_id = keys[key] = next_id
                     next_id += 1

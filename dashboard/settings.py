@@ -59,8 +59,8 @@ class Settings(BaseSettings):
         "under its trial's pooled rate (so one event at a tiny site is not red)",
     )
 
-    sae_on_time_green: float = Field(default=0.95, ge=0, le=1, description="Share of SAEs reported on time at or above: green")
-    sae_on_time_amber: float = Field(default=0.85, ge=0, le=1, description="Share of SAEs reported on time at or above (below green): amber")
+    sae_on_time_green: float = Field(default=0.9, ge=0, le=1, description="Share of SAEs reported on time at or above: green")
+    sae_on_time_amber: float = Field(default=0.8, ge=0, le=1, description="Share of SAEs reported on time at or above (below green): amber")
 
     # Status e-mail (python -m dashboard.digest --send).
     smtp_host: str = Field(default="localhost", description="SMTP server the status e-mail is sent through")

@@ -128,6 +128,9 @@ outcome) and **dropout rate** (discontinued ÷ enrolled); the **enrollment rate*
   counts those outstanding on the as-of date and raised more than 30 days before it.
 - **Late data entry** counts eCRF pages where the trial loads them (crf_page.csv), else visits; the **query rate** is
   per 100 data points where the trial loads data-point counts, else per 100 visits entered. The Sites page says which.
+- In a trial that loads eCRF pages, a visit done without any page row counts as one page, late by the visit rule.
+- Data-point and lab-result counts are per visit, counted at the visits done by the date, as last loaded: a view of a
+  past date uses today's count of changed data points.
 - Adverse events, eCRF pages, data points and lab results are optional files: a trial without any of their rows shows
   **no data** (—) for their indicators, never 0.
 

@@ -5,7 +5,7 @@ from html import escape
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, registry, ui
+from dashboard import charts, health, registry, ui
 from dashboard.formats import day
 from dashboard.metrics import MILESTONE_STATUS_LABEL
 from dashboard.settings import get_settings
@@ -159,16 +159,15 @@ if now.qtls is not None and not now.qtls.empty:
     ui.html_table(
         [
             {
-                "qtl": ui.cell(q.label),
-                "value": ui.cell(None if pd.isna(q.value) else q.value, "{:.3g}"),
-                "limit": ui.cell(f"{'above' if q.direction == 'above' else 'below'} {q.limit_value:g}"),
-                "unit": ui.cell(q.unit),
-                "status": ui.chip("grey" if pd.isna(q.breached) else "red" if q.breached else "green")
-                + " " + ui.cell("No data" if pd.isna(q.breached) else "Breached" if q.breached else "Within limit"),
+                "qtl": ui.cell(q["label"]),
+                "value": ui.cell(health.qtl_values(q)[0]),
+                "limit": ui.cell(health.qtl_values(q)[1]),
+                "status": ui.chip("grey" if pd.isna(q["breached"]) else "red" if q["breached"] else "green")
+                + " " + ui.cell("No data" if pd.isna(q["breached"]) else "Breached" if q["breached"] else "Within limit"),
             }
-            for q in now.qtls.itertuples(index=False)
+            for _, q in now.qtls.iterrows()
         ],
-        {"qtl": "Quality tolerance limit", "value": "Trial value", "limit": "Breached when", "unit": "Unit", "status": "Status"},
+        {"qtl": "Quality tolerance limit", "value": "Trial value", "limit": "Breached when", "status": "Status"},
         numeric=("value",), nowrap=("status",),
     )
     st.caption("Each figure is the site indicator pooled over the trial's sites (Methods). A breach is reported to the "

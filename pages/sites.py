@@ -123,23 +123,20 @@ if scope.trial is None:
     for row in (PORTFOLIO_TILES[:3], PORTFOLIO_TILES[3:]):
         for column, key in zip(st.columns(3), row):
             ui.figure(column, registry.evaluate(key, now, then), scope.since, note=flag_note if key.endswith("_flag") else None)
-    worst = flagged[(flagged["n_red"] + flagged["n_amber"]) > 0].sort_values(
-        ["n_red", "n_safety", "n_amber", "protocol_number", "site_number"], ascending=[False, False, False, True, True]
-    )
+    worst = registry.worst_sites(now)
     st.subheader("Worst sites across trials")
     if worst.empty:
-        st.info("No site is flagged amber or red.")
+        st.info("No site is flagged amber or red, and no active site is non-enrolling.")
     else:
         rows = []
         for _, r in worst.head(WORST_SITES).iterrows():
-            names = flag_names(r)
             rows.append({
                 "site": ui.link(ctx.link("sites", trial=r["protocol_number"], site=r["site_number"]), r["site_number"]),
                 "trial": ui.cell(r["protocol_number"]),
                 "name": ui.cell(r["site_name"]),
                 "country": ui.cell(r["country_name"]),
                 "red": f"{int(r['n_red'])}", "amber": f"{int(r['n_amber'])}",
-                "flags": ui.chip(r["worst_flag"]) + " " + ui.cell(", ".join(names)),
+                "flags": ", ".join(f"{ui.chip(colour)} {ui.cell(text)}" for colour, text in r["problems"]),
             })
         ui.html_table(
             rows,
@@ -147,6 +144,7 @@ if scope.trial is None:
              "amber": "Amber flags", "flags": "Flagged on"},
             numeric=("red", "amber"), nowrap=("site", "trial"),
         )
+        st.caption(registry.WORST_SITES_TEXT)
     st.caption(flag_note)
     ui.download_table(ui.download_label("sites", len(flagged), min(len(worst), WORST_SITES)), flagged, f"sites_{scope.as_of}",
                       sheet="Sites")

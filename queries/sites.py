@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 from datetime import timedelta
 
-from sqlalchemy import BigInteger, Connection, Float, and_, case, cast, func, literal, or_, select
+from sqlalchemy import BigInteger, Connection, Float, and_, case, cast, func, literal, or_, select, union_all
 
 from dashboard.access import Scope
 from dashboard.rollups import late_cutoff
@@ -92,30 +92,19 @@ def _queries(scope: Scope):
         .subquery("young_queries")
     )
     # Outstanding more than QUERY_AGE_DAYS at some time up to as_of: raised more than that before as_of, and closed
-    # (if at all) more than that after it was raised. A query closed after as_of was outstanding on it.
-    slow = (
-        select(
-            data_query.c.site_id,
-            func.count().label("n_slow"),
-        )
-        .where(
-            data_query.c.trial_id.in_(scoped_trial_ids(scope)),
-            data_query.c.opened_date < as_date(as_of - timedelta(days=QUERY_AGE_DAYS)),
-            or_(data_query.c.closed_date.is_(None),
-                days_between(data_query.c.closed_date, data_query.c.opened_date) > QUERY_AGE_DAYS),
-        )
-        .group_by(data_query.c.site_id)
-        .subquery("slow_queries")
+    # (if at all) more than that after it was raised (a query closed after as_of was outstanding on it). Answered:
+    # answered by as_of and not closed by it. One scan of the scope's queries for both.
+    slow = and_(
+        data_query.c.opened_date < as_date(as_of - timedelta(days=QUERY_AGE_DAYS)),
+        or_(data_query.c.closed_date.is_(None), days_between(data_query.c.closed_date, data_query.c.opened_date) > QUERY_AGE_DAYS),
     )
-    answered = (
-        select(data_query.c.site_id, func.count().label("n_answered"))
-        .where(
-            data_query.c.trial_id.in_(scoped_trial_ids(scope)),
-            data_query.c.answered_date <= as_of,
-            or_(data_query.c.closed_date.is_(None), data_query.c.closed_date > as_of),
-        )
+    answered_now = and_(data_query.c.answered_date <= as_of,
+                        or_(data_query.c.closed_date.is_(None), data_query.c.closed_date > as_of))
+    outstanding = (
+        select(data_query.c.site_id, _count(slow).label("n_slow"), _count(answered_now).label("n_answered"))
+        .where(data_query.c.trial_id.in_(scoped_trial_ids(scope)), data_query.c.opened_date <= as_of)
         .group_by(data_query.c.site_id)
-        .subquery("answered_queries")
+        .subquery("outstanding_queries")
     )
     n_open = counts.c.n_queries_opened - counts.c.n_queries_closed
     return (
@@ -124,13 +113,12 @@ def _queries(scope: Scope):
             counts.c.n_queries_opened.label("n_queries"),
             n_open.label("n_queries_open"),
             (n_open - func.coalesce(young.c.n_young, 0)).label("n_queries_open_30d"),
-            func.coalesce(slow.c.n_slow, 0).label("n_queries_outstanding_30d"),
-            func.coalesce(answered.c.n_answered, 0).label("n_queries_answered"),
+            func.coalesce(outstanding.c.n_slow, 0).label("n_queries_outstanding_30d"),
+            func.coalesce(outstanding.c.n_answered, 0).label("n_queries_answered"),
         )
         .select_from(
             counts.outerjoin(young, young.c.site_id == counts.c.site_id)
-            .outerjoin(slow, slow.c.site_id == counts.c.site_id)
-            .outerjoin(answered, answered.c.site_id == counts.c.site_id)
+            .outerjoin(outstanding, outstanding.c.site_id == counts.c.site_id)
         )
         .subquery("site_queries")
     )
@@ -263,33 +251,55 @@ def qtl_limits(conn: Connection, scope: Scope) -> pd.DataFrame:
 
 def _visit_sources(scope: Scope):
     """Per site: data points (entered, changed) and lab results (all, grade ≥ 3) of the visits done by as_of."""
-    done = and_(visit.c.trial_id.in_(scoped_trial_ids(scope)), visit.c.visit_date <= scope.as_of)
+    # Filtered on the counts' own trial: the database starts from their (few) rows, not from every visit in scope.
+    done = visit.c.visit_date <= scope.as_of
     points = (
         select(visit.c.site_id, func.sum(data_point.c.n_data_points).label("n_data_points"),
                func.sum(data_point.c.n_data_points_changed).label("n_data_points_changed"))
         .select_from(data_point.join(visit, visit.c.visit_id == data_point.c.visit_id))
-        .where(done).group_by(visit.c.site_id).subquery("site_data_points")
+        .where(data_point.c.trial_id.in_(scoped_trial_ids(scope)), done).group_by(visit.c.site_id).subquery("site_data_points")
     )
     labs = (
         select(visit.c.site_id, func.sum(lab_result.c.n_lab_results).label("n_lab_results"),
                func.sum(lab_result.c.n_lab_abnormal).label("n_lab_abnormal"))
         .select_from(lab_result.join(visit, visit.c.visit_id == lab_result.c.visit_id))
-        .where(done).group_by(visit.c.site_id).subquery("site_labs")
+        .where(lab_result.c.trial_id.in_(scoped_trial_ids(scope)), done).group_by(visit.c.site_id).subquery("site_labs")
     )
     return points, labs
 
 
 def _pages(scope: Scope):
     """Per site: eCRF pages of the visits done by as_of, and those late (entered more than LATE_ENTRY_DAYS after the
-    visit, or not entered though that many days have passed) — the visit rule of dashboard/rollups.py, per page."""
+    visit, or not entered though that many days have passed) — the visit rule of dashboard/rollups.py, per page.
+
+    In a trial that loads pages, a visit done without any page row counts as one page, late by the visit rule: a
+    site that has entered nothing of a visit must not look better than one that entered it late."""
+    as_of = scope.as_of
     lag = days_between(crf_page.c.entered_date, visit.c.visit_date)
-    late = and_(visit.c.visit_date <= late_cutoff(scope.as_of),
-                or_(crf_page.c.entered_date.is_(None), crf_page.c.entered_date > scope.as_of, lag > LATE_ENTRY_DAYS))
-    return (
-        select(visit.c.site_id, func.count().label("n_pages"), _count(late).label("n_pages_late"))
+    due = visit.c.visit_date <= late_cutoff(as_of)
+    late = and_(due, or_(crf_page.c.entered_date.is_(None), crf_page.c.entered_date > as_of, lag > LATE_ENTRY_DAYS))
+    pages = (
+        select(visit.c.site_id, func.count().label("n"), _count(late).label("n_late"))
         .select_from(crf_page.join(visit, visit.c.visit_id == crf_page.c.visit_id))
-        .where(visit.c.trial_id.in_(scoped_trial_ids(scope)), visit.c.visit_date <= scope.as_of)
+        .where(crf_page.c.trial_id.in_(scoped_trial_ids(scope)), visit.c.visit_date <= as_of)
         .group_by(visit.c.site_id)
+    )
+    visit_lag = days_between(visit.c.entered_date, visit.c.visit_date)
+    visit_late = and_(due, or_(visit.c.entered_date.is_(None), visit.c.entered_date > as_of, visit_lag > LATE_ENTRY_DAYS))
+    without_pages = (
+        select(visit.c.site_id, func.count().label("n"), _count(visit_late).label("n_late"))
+        .where(
+            visit.c.trial_id.in_(scoped_trial_ids(scope)),
+            visit.c.trial_id.in_(select(crf_page.c.trial_id).distinct()),
+            visit.c.visit_date <= as_of,
+            ~select(crf_page.c.crf_page_id).where(crf_page.c.visit_id == visit.c.visit_id).exists(),
+        )
+        .group_by(visit.c.site_id)
+    )
+    both = union_all(pages, without_pages).subquery("page_parts")
+    return (
+        select(both.c.site_id, func.sum(both.c.n).label("n_pages"), func.sum(both.c.n_late).label("n_pages_late"))
+        .group_by(both.c.site_id)
         .subquery("site_pages")
     )
 

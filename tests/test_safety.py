@@ -12,7 +12,7 @@ import test_sites
 import tiny_portfolio
 from apptest_helpers import html_tables, metrics as tiles, open_page, visible_text
 from conftest import SMALL_DEMO_TODAY
-from dashboard import demo, digest, load, metrics, registry, rollups
+from dashboard import demo, digest, health, load, metrics, registry, rollups
 from dashboard import schema as s
 from dashboard.access import Scope
 from dashboard.contract import export_csv
@@ -187,7 +187,8 @@ def test_an_undated_deviation_counts_from_identified_else_loaded(safety_url):
     assert kpis(safety_url).loc["S1", "n_deviations"] == 4  # + D5, loaded 06-20
 
 
-def test_the_loader_dates_an_undated_deviation_by_its_first_load_and_keeps_it(tmp_path):
+def exported_with_deviations(tmp_path, *lines: str):
+    """The tiny portfolio in SQLite, exported as the contract's CSV files with `lines` added to deviation.csv."""
     url = f"sqlite:///{tmp_path / 'load.db'}"
     tiny_portfolio.build(url)
     folder = tmp_path / "csv"
@@ -197,8 +198,13 @@ def test_the_loader_dates_an_undated_deviation_by_its_first_load_and_keeps_it(tm
         export_csv(conn, folder)
     engine.dispose()
     with open(folder / "deviation.csv", "a", encoding="utf-8") as handle:
-        handle.write("T-1,S1,,PD-U1,,2026-06-10,,true,identified only\n")
-        handle.write("T-1,S1,,PD-U2,,,,false,no date at all\n")
+        handle.writelines(line + "\n" for line in lines)
+    return url, folder
+
+
+def test_the_loader_dates_an_undated_deviation_by_its_first_load_and_keeps_it(tmp_path):
+    url, folder = exported_with_deviations(tmp_path, "T-1,S1,,PD-U1,,2026-06-10,,true,identified only",
+                                           "T-1,S1,,PD-U2,,,,false,no date at all")
     assert load.load(url, folder).ok
     engine = make_engine(url)
     with engine.connect() as conn:
@@ -337,3 +343,43 @@ def test_non_enrolling_sites_are_among_the_overviews_worst_sites(monkeypatch, sm
     engine.dispose()
     # The page lists the registry's worst sites, in its order.
     assert [r["Site"] for r in worst] == list(registry.worst_sites(basis)["site_number"].head(len(worst)))
+
+
+def test_a_replace_load_keeps_the_day_an_undated_deviation_was_first_loaded(tmp_path):
+    # As a CTMS exports it: no value in the loader's own column.
+    url, folder = exported_with_deviations(tmp_path, "T-1,S1,,PD-U2,,,,false,no date at all")
+    assert load.load(url, folder).ok
+    engine = make_engine(url, read_only=False)
+    with engine.begin() as conn:  # as if that first load had been in January
+        conn.execute(update(s.deviation).where(s.deviation.c.deviation_number == "PD-U2").values(first_loaded_date=D("2026-01-05")))
+    engine.dispose()
+    assert load.load(url, folder, mode="replace").ok  # the same export again, replacing the sponsor's data
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        kept = conn.execute(select(s.deviation.c.first_loaded_date).where(s.deviation.c.deviation_number == "PD-U2")).scalar_one()
+    engine.dispose()
+    assert kept == D("2026-01-05")
+    assert kpis(url, D("2026-01-05")).loc["S1", "n_deviations_undated"] == 1
+
+
+def test_a_visit_without_any_page_row_counts_as_a_late_page(tmp_path):
+    url = f"sqlite:///{tmp_path / 'pages.db'}"
+    build(url)
+    engine = make_engine(url, read_only=False)
+    with engine.begin() as conn:  # 004's first visit (never entered) loses its only page row
+        visit_id = conn.execute(select(s.visit.c.visit_id).where(s.visit.c.subject_id == 4, s.visit.c.visit_number == 1)).scalar_one()
+        conn.execute(s.crf_page.delete().where(s.crf_page.c.visit_id == visit_id))
+    engine.dispose()
+    s2 = kpis(url).loc["S2"]
+    assert (int(s2["n_entry_units"]), int(s2["n_entry_late"])) == (3, 2)  # as with the page row: not better for entering less
+
+
+def test_a_trial_without_adverse_event_data_says_no_data_on_the_drill_down(safety_url):
+    engine = make_engine(safety_url)
+    with engine.connect() as conn:
+        run = lambda query, scope, **kw: query(conn, scope, **kw)  # noqa: E731
+        flagged = overview.flagged_sites(run, Scope(sponsor_ids=(1, 2), as_of=AS_OF, since=AS_OF), Settings()).sites
+    engine.dispose()
+    other = flagged.set_index(["protocol_number", "site_number"]).loc[("X-9", "S1")]
+    assert health.flag_reason(other, "ae_rate", Settings()).startswith("No data")
+    assert not health.flag_reason(other, "dropout", Settings()) or "No data" not in health.flag_reason(other, "dropout", Settings())

@@ -188,7 +188,7 @@ def test_an_unknown_site_says_not_found(monkeypatch, sites_url):
 def test_the_portfolio_view_without_flags_says_so(monkeypatch, sites_url):
     at = open_page(monkeypatch, sites_url, "sites", as_of=AS_OF.isoformat())
     assert not at.exception
-    assert "No site is flagged amber or red." in at.info.values
+    assert "No site is flagged amber or red, and no active site is non-enrolling." in at.info.values
 
 
 @pytest.fixture(scope="module")
