@@ -383,3 +383,16 @@ def test_a_trial_without_adverse_event_data_says_no_data_on_the_drill_down(safet
     other = flagged.set_index(["protocol_number", "site_number"]).loc[("X-9", "S1")]
     assert health.flag_reason(other, "ae_rate", Settings()).startswith("No data")
     assert not health.flag_reason(other, "dropout", Settings()) or "No data" not in health.flag_reason(other, "dropout", Settings())
+
+
+def test_the_vendor_scorecard_gives_each_cro_the_sae_timeliness_of_its_trials(monkeypatch, safety_url):
+    at = open_page(monkeypatch, safety_url, "vendors", as_of=AS_OF.isoformat(), sponsor="ACME")
+    assert not at.exception
+    (card,) = [t for t in html_tables(at) if t and "SAEs on time (CRO)" in t[0]]
+    by_vendor = {r["Vendor"]: r["SAEs on time (CRO)"] for r in card}
+    # CRO1 runs T-1's clinical lane (1 of 3 SAEs due on time) and T-2's (no AE data); the CMO runs none.
+    assert by_vendor["Global Clinical CRO"].replace(" ", "") == "33%(1/3)"
+    assert by_vendor["Fill & Finish CMO"] == "—"
+    # The same count as the Overview's tile for T-1, its only trial with AE data.
+    overview_page = open_page(monkeypatch, safety_url, "overview", trial="T-1", as_of=AS_OF.isoformat())
+    assert tiles(overview_page)["SAEs reported on time"] == "33%"
