@@ -515,6 +515,8 @@ def worst_sites(b: Basis) -> pd.DataFrame:
     idle = non_enrolling_sites(b)
     idle_days = dict(zip(zip(idle["protocol_number"], idle["site_number"]), idle["days_open"]))
     days = pd.Series([idle_days.get(k) for k in zip(f["protocol_number"], f["site_number"])], index=f.index, dtype="float64")
+    keep = (f["n_red"] + f["n_amber"] > 0) | days.notna()  # only these are listed: the others need no words
+    f, days = f[keep], days[keep]
     problems = []
     for (_, r), d in zip(f.iterrows(), days):
         found = [
