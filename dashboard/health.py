@@ -288,15 +288,15 @@ def flag_sites_by_trial(frame: pd.DataFrame, settings: Settings) -> tuple[pd.Dat
     baselines = {}
     for key, ind in metrics.SITE_INDICATORS.items():
         minimum = getattr(settings, ind.min_setting)
-        found, by_trial = metrics.flag_peer_groups(
+        found, by_trial = metrics.flag_peer_columns(
             frame["protocol_number"], frame[ind.numerator], frame[ind.denominator], kind=ind.kind, bad_side=ind.bad_side,
             min_denominator=minimum, amber=settings.flag_amber_z, red=settings.flag_red_z, min_events=settings.flag_min_events,
         )
-        frame[f"z_{key}"] = [float("nan") if f.z is None else f.z for f in found]
-        frame[f"flag_{key}"] = [f.flag for f in found]
-        frame[f"side_{key}"] = [f.side for f in found]
-        frame[f"withheld_{key}"] = [f.withheld for f in found]
-        frame[f"expected_{key}"] = [float("nan") if f.expected is None else f.expected for f in found]
+        frame[f"z_{key}"] = found.z
+        frame[f"flag_{key}"] = found.flag
+        frame[f"side_{key}"] = found.side
+        frame[f"withheld_{key}"] = found.withheld
+        frame[f"expected_{key}"] = found.expected
         baselines.update({(protocol, key): baseline for protocol, baseline in by_trial.items()})
     flags = frame[[f"flag_{key}" for key in metrics.SITE_INDICATORS]]
     frame["n_red"] = (flags == "red").sum(axis=1)
@@ -304,7 +304,8 @@ def flag_sites_by_trial(frame: pd.DataFrame, settings: Settings) -> tuple[pd.Dat
     frame["worst_flag"] = [metrics.worst_health(*row) for row in flags.itertuples(index=False)]
     safety = [f"flag_{key}" for key, ind in metrics.SITE_INDICATORS.items() if ind.safety]
     frame["n_safety"] = frame[safety].isin(("red", "amber")).sum(axis=1)
-    frame["sae_on_time"] = [metrics.ratio(n, d) for n, d in zip(frame["n_sae_on_time"], frame["n_sae_due"])]
+    due = pd.to_numeric(frame["n_sae_due"], errors="coerce").astype("float64")
+    frame["sae_on_time"] = pd.to_numeric(frame["n_sae_on_time"], errors="coerce").astype("float64") / due.where(due > 0)
     return frame, baselines
 
 

@@ -462,7 +462,26 @@ class PeerBaseline:
     n_eligible: int
 
 
-def flag_peer_groups(
+@dataclass(frozen=True)
+class PeerFlags:
+    """flag_peer_groups' answer as columns, one entry per site in input order (what a table of thousands of sites
+    needs): z (NaN when not eligible), flag, side ("high", "low" or None), withheld, observed and expected events."""
+
+    z: np.ndarray
+    flag: np.ndarray
+    side: np.ndarray
+    withheld: np.ndarray
+    observed: np.ndarray
+    expected: np.ndarray
+    eligible: np.ndarray
+
+
+def _as_floats(values) -> np.ndarray:
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype="object")
+    return pd.to_numeric(series, errors="coerce").astype("float64").to_numpy()
+
+
+def flag_peer_columns(
     groups: Iterable,
     numerators: Iterable,
     denominators: Iterable,
@@ -473,7 +492,7 @@ def flag_peer_groups(
     amber: float = 2.0,
     red: float = 3.0,
     min_events: float = 0.0,
-) -> tuple[list[SiteFlag], dict]:
+) -> tuple[PeerFlags, dict]:
     """Flag each site against the other sites of its group (its trial), all groups at once: domain.md §4.
 
     Zink et al. 2018, as in gsm: among the eligible sites of a group (denominator at least
@@ -482,13 +501,10 @@ def flag_peer_groups(
     the other sites are grey. `bad_side` "both" flags either side. An eligible site is flagged only when at least
     `min_events` events were observed or are expected at its size under the pooled ratio (pooled × denominator):
     otherwise its flag is withheld (grey, `withheld`), so one event at a tiny site is not red, while a site that
-    should have had many events and reported few still is. Returns the flags in input order and each group's PeerBaseline.
+    should have had many events and reported few still is. Returns the flags as columns and each group's PeerBaseline.
     """
-    frame = pd.DataFrame({
-        "group": list(groups),
-        "num": pd.to_numeric(pd.Series(list(numerators), dtype="object"), errors="coerce").astype(float).to_numpy(),
-        "den": pd.to_numeric(pd.Series(list(denominators), dtype="object"), errors="coerce").astype(float).to_numpy(),
-    })
+    group_values = groups.to_numpy() if isinstance(groups, pd.Series) else np.asarray(list(groups), dtype=object)
+    frame = pd.DataFrame({"group": group_values, "num": _as_floats(numerators), "den": _as_floats(denominators)})
     eligible = frame["num"].notna() & frame["den"].notna() & (frame["den"] > 0) & (frame["den"] >= min_denominator)
     kept = frame[eligible]
     sums = kept.groupby("group", sort=False)[["num", "den"]].sum()
@@ -499,23 +515,18 @@ def flag_peer_groups(
         variance = pooled * (1 - pooled) / den if kind == "proportion" else pooled / den
         # Every eligible site at 0 % (or 100 %): nobody differs from the pool.
         unadjusted = np.where(variance > 0, (ratio_ - pooled) / np.sqrt(np.where(variance > 0, variance, 1.0)), 0.0)
-    unadjusted = np.where(eligible.to_numpy(), unadjusted, np.nan)
+    ok = eligible.to_numpy()
+    unadjusted = np.where(ok, unadjusted, np.nan)
     mean_square = pd.Series(unadjusted ** 2).groupby(frame["group"].to_numpy(), sort=False).mean()
     phi = mean_square.clip(lower=1.0).fillna(1.0)
     z = unadjusted / np.sqrt(phi.reindex(frame["group"]).to_numpy())
     bad = z if bad_side == "high" else -z if bad_side == "low" else np.abs(z)
-    expected = pooled * den
     observed = frame["num"].to_numpy()
-    flags = []
-    for ok, value, b, o, e in zip(eligible.to_numpy(), z, bad, observed, expected):
-        if not ok:
-            flags.append(SiteFlag(z=None, flag="grey"))
-            continue
-        side = "high" if value > 0 else "low" if value < 0 else None
-        colour = "red" if b > red else "amber" if b > amber else "green"
-        withheld = colour != "green" and max(o, e) < min_events
-        flags.append(SiteFlag(z=float(value), flag="grey" if withheld else colour, side=side, withheld=withheld,
-                              observed=float(o), expected=float(e)))
+    expected = pooled * den
+    colour = np.where(bad > red, "red", np.where(bad > amber, "amber", "green")).astype(object)
+    withheld = ok & (colour != "green") & (np.fmax(observed, expected) < min_events)
+    flag = np.where(~ok | withheld, "grey", colour).astype(object)
+    side = np.where(~ok, None, np.where(z > 0, "high", np.where(z < 0, "low", None))).astype(object)
     counts = eligible.groupby(frame["group"].to_numpy(), sort=False).sum()
     pooled_by_group = sums["num"] / sums["den"]
     baselines = {
@@ -526,6 +537,18 @@ def flag_peer_groups(
         )
         for group in counts.index
     }
+    return PeerFlags(z, flag, side, withheld, observed, np.where(ok, expected, np.nan), ok), baselines
+
+
+def flag_peer_groups(groups: Iterable, numerators: Iterable, denominators: Iterable, **options) -> tuple[list[SiteFlag], dict]:
+    """flag_peer_columns with one SiteFlag per site (input order) and each group's PeerBaseline."""
+    found, baselines = flag_peer_columns(groups, numerators, denominators, **options)
+    flags = [
+        SiteFlag(z=float(z), flag=f, side=sd, withheld=bool(w), observed=float(o), expected=float(e)) if ok
+        else SiteFlag(z=None, flag="grey")
+        for ok, z, f, sd, w, o, e in zip(found.eligible, found.z, found.flag, found.side, found.withheld, found.observed,
+                                         found.expected)
+    ]
     return flags, baselines
 
 
