@@ -135,7 +135,8 @@ if scope.trial is None:
                 "trial": ui.cell(r["protocol_number"]),
                 "name": ui.cell(r["site_name"]),
                 "country": ui.cell(r["country_name"]),
-                "red": f"{int(r['n_red'])}", "amber": f"{int(r['n_amber'])}",
+                # Counted as listed: a non-enrolling site's red problem counts with the red flags.
+                "red": f"{sum(c == 'red' for c, _ in r['problems'])}", "amber": f"{sum(c == 'amber' for c, _ in r['problems'])}",
                 "flags": ", ".join(f"{ui.chip(colour)} {ui.cell(text)}" for colour, text in r["problems"]),
             })
         ui.html_table(

@@ -396,3 +396,14 @@ def test_the_vendor_scorecard_gives_each_cro_the_sae_timeliness_of_its_trials(mo
     # The same count as the Overview's tile for T-1, its only trial with AE data.
     overview_page = open_page(monkeypatch, safety_url, "overview", trial="T-1", as_of=AS_OF.isoformat())
     assert tiles(overview_page)["SAEs reported on time"] == "33%"
+
+
+def test_the_portfolio_worst_sites_count_what_they_list(monkeypatch, small_demo_db):
+    at = open_page(monkeypatch, small_demo_db, "sites", as_of=SMALL_DEMO_TODAY.isoformat())
+    assert not at.exception
+    (worst,) = [t for t in html_tables(at) if t and "Flagged on" in t[0]]
+    assert any("Non-enrolling for" in r["Flagged on"] for r in worst)
+    assert any("(low)" in r["Flagged on"] for r in worst)  # the under-reporting site is among them
+    for r in worst:
+        assert int(r["Red flags"]) == r["Flagged on"].count("At risk"), r
+        assert int(r["Amber flags"]) == r["Flagged on"].count("Watch"), r
