@@ -592,7 +592,7 @@ def _quality_blocks(d: Digest) -> list:
                        "clinical study report (ICH E6(R3)):"])
         blocks.append(Table(["Trial", "QTL", "Trial value", "Limit"], [
             [Cell([_trial_link(d, q["protocol_number"])]), Cell([Chip("red", q["label"])]),
-             *(Cell([text]) for text in health.qtl_values(q))]
+             Cell([health.qtl_values(q)[0]]), Cell([f"{q['direction']} {health.qtl_values(q)[1]}"])]
             for _, q in breaches.iterrows()
         ], numeric=(2, 3), nowrap=(0,)))
     v = d.figure("sae_on_time")

@@ -304,8 +304,7 @@ def flag_sites_by_trial(frame: pd.DataFrame, settings: Settings) -> tuple[pd.Dat
     frame["worst_flag"] = [metrics.worst_health(*row) for row in flags.itertuples(index=False)]
     safety = [f"flag_{key}" for key, ind in metrics.SITE_INDICATORS.items() if ind.safety]
     frame["n_safety"] = frame[safety].isin(("red", "amber")).sum(axis=1)
-    due = pd.to_numeric(frame["n_sae_due"], errors="coerce").astype("float64")
-    frame["sae_on_time"] = pd.to_numeric(frame["n_sae_on_time"], errors="coerce").astype("float64") / due.where(due > 0)
+    frame["sae_on_time"] = metrics.ratios(frame["n_sae_on_time"], frame["n_sae_due"])
     return frame, baselines
 
 
@@ -339,24 +338,25 @@ def qtl_status(limits: pd.DataFrame, kpis: dict[str, pd.DataFrame]) -> pd.DataFr
             "protocol_number": r.protocol_number, "qtl_figure": r.qtl_figure, "label": ind.label, "unit": ind.unit,
             "limit_value": float(r.limit_value), "direction": r.direction, "value": value, "breached": breached,
         })
-    columns = ["protocol_number", "qtl_figure", "label", "unit", "limit_value", "direction", "value", "breached"]
-    return pd.DataFrame(rows, columns=columns).astype({"value": "float64"})
+    return pd.DataFrame(rows, columns=QTL_COLUMNS).astype({"value": "float64"})
+
+
+QTL_COLUMNS = ["protocol_number", "qtl_figure", "label", "unit", "limit_value", "direction", "value", "breached"]
 
 
 def qtl_values(row) -> tuple[str, str]:
-    """A QTL's trial value and limit as written: ("10.5%", "above 7.4%"), ("2.1", "above 3 per 100 subject-months")."""
+    """A QTL's trial value and limit as written, in its unit: ("10.5%", "7.4%"), ("2.1", "3 per 100 subject-months")."""
     unit = row["unit"]
     percent = unit.startswith("%")
     value = "no data" if row["value"] is None or pd.isna(row["value"]) else f"{row['value']:.3g}" + ("%" if percent else "")
-    limit = f"{row['limit_value']:g}" + ("%" if percent else f" {unit}")
-    return value, f"{row['direction']} {limit}"
+    return value, f"{row['limit_value']:g}" + ("%" if percent else f" {unit}")
 
 
 def qtl_text(row) -> str:
     """A QTL and where its figure stands, in words: "QTL breached: Study discontinuation 10.5% > limit 7.4%"."""
     value, limit = qtl_values(row)
     sign = ">" if row["direction"] == "above" else "<"
-    return f"QTL {'breached' if row['breached'] else 'set'}: {row['label']} {value} {sign} limit {limit.split(' ', 1)[1]}"
+    return f"QTL {'breached' if row['breached'] else 'set'}: {row['label']} {value} {sign} limit {limit}"
 
 
 def cro_sae_timeliness(milestones: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
@@ -364,9 +364,6 @@ def cro_sae_timeliness(milestones: pd.DataFrame, trials: pd.DataFrame) -> pd.Dat
     the trials where the vendor runs the clinical (CRO) lane, summed; empty where none of its trials has AE data."""
     pairs = milestones.loc[milestones["lane"] == "CRO", ["vendor_code", "protocol_number"]].drop_duplicates()
     counts = pairs.merge(trials[["protocol_number", "n_sae_due", "n_sae_on_time"]], on="protocol_number", how="left")
-    for column in ("n_sae_due", "n_sae_on_time"):
-        counts[column] = pd.to_numeric(counts[column], errors="coerce").astype("float64")
+    counts = counts.astype({"n_sae_due": "float64", "n_sae_on_time": "float64"})
     out = counts.groupby("vendor_code", as_index=False)[["n_sae_due", "n_sae_on_time"]].sum(min_count=1)
-    out["sae_on_time"] = [metrics.ratio(n, d) for n, d in zip(out["n_sae_on_time"], out["n_sae_due"])]
-    out["sae_on_time"] = out["sae_on_time"].astype("float64")
-    return out
+    return out.assign(sae_on_time=metrics.ratios(out["n_sae_on_time"], out["n_sae_due"]))

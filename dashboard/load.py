@@ -559,9 +559,9 @@ class Writer:
         for name, spec in file_specs().items():
             defaulted = _loader_defaulted(spec)
             if defaulted and name in self.plan.files:
-                query = csv_select(name, [*spec.key, *defaulted])
-                self.kept[name] = {tuple(row[:len(spec.key)]): dict(zip(defaulted, row[len(spec.key):]))
-                                   for row in self.conn.execute(query.with_only_columns(*list(query.selected_columns)[1:]))}
+                n = len(spec.key)  # csv_select's rows: the id, then the key, then the filled columns
+                self.kept[name] = {tuple(row[1:n + 1]): dict(zip(defaulted, row[n + 1:]))
+                                   for row in self.conn.execute(csv_select(name, [*spec.key, *defaulted]))}
         sponsor_ids = select(schema.sponsor.c.sponsor_id).where(schema.sponsor.c.sponsor_code.in_(sorted(self.plan.replaced)))
         for name, spec in reversed(file_specs().items()):
             if name == ROOT or is_shared(name) or (name == GRANTS and name not in self.plan.files):

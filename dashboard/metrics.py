@@ -416,11 +416,18 @@ SITE_INDICATORS: dict[str, SiteIndicator] = {
 }
 
 
+def ratios(numerators, denominators) -> pd.Series:
+    """ratio for columns: numerator ÷ denominator row by row, NaN where either is missing or the denominator is 0."""
+    numerator = pd.to_numeric(pd.Series(numerators), errors="coerce").astype("float64")
+    denominator = pd.to_numeric(pd.Series(denominators), errors="coerce").astype("float64")
+    return numerator / denominator.where(denominator != 0)
+
+
 def indicator_values(frame: pd.DataFrame, key: str) -> pd.Series:
     """Each site's (site_kpis rows) value of the indicator `key`, scaled as shown (per site-month, %, …); NaN when its
     denominator is 0 or missing (empty is not zero)."""
-    numerator, denominator = _terms(frame, key)
-    return numerator / denominator.where(denominator != 0) * SITE_INDICATORS[key].scale
+    ind = SITE_INDICATORS[key]
+    return ratios(frame[ind.numerator], frame[ind.denominator]) * ind.scale
 
 
 def _terms(frame: pd.DataFrame, key: str) -> tuple[pd.Series, pd.Series]:

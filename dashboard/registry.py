@@ -489,7 +489,7 @@ def qtl_breaches(b: Basis) -> pd.DataFrame:
     """The basis's QTLs (health.qtl_status rows) that are breached on the as-of date."""
     q = b.qtls
     if q is None or q.empty:
-        return pd.DataFrame(columns=["protocol_number", "qtl_figure", "label", "unit", "limit_value", "direction", "value", "breached"])
+        return pd.DataFrame(columns=health.QTL_COLUMNS)
     return q[q["breached"].fillna(False).astype(bool)]
 
 
@@ -505,6 +505,16 @@ WORST_SITES_TEXT = (
 )
 
 
+def site_flags(row) -> list[tuple[str, str]]:
+    """A site's (flags row) amber and red indicators as (colour, words), red first: ("red", "AE rate (low)") — a
+    two-sided indicator says its side."""
+    found = [
+        (row[f"flag_{k}"], ind.label + (f" ({row[f'side_{k}']})" if ind.bad_side == "both" else ""))
+        for k, ind in metrics.SITE_INDICATORS.items() if row[f"flag_{k}"] in ("red", "amber")
+    ]
+    return sorted(found, key=lambda p: -HEALTH_ORDER[p[0]])
+
+
 def worst_sites(b: Basis) -> pd.DataFrame:
     """The basis's sites (flags rows) flagged amber or red on an indicator, or active and non-enrolling, worst first
     (WORST_SITES_TEXT), each with `problems`: (colour, words) pairs such as ("red", "AE rate (low)") or ("red",
@@ -515,20 +525,13 @@ def worst_sites(b: Basis) -> pd.DataFrame:
     idle = non_enrolling_sites(b)
     idle_days = dict(zip(zip(idle["protocol_number"], idle["site_number"]), idle["days_open"]))
     days = pd.Series([idle_days.get(k) for k in zip(f["protocol_number"], f["site_number"])], index=f.index, dtype="float64")
-    keep = (f["n_red"] + f["n_amber"] > 0) | days.notna()  # only these are listed: the others need no words
+    keep = (f["n_red"] + f["n_amber"] > 0) | days.notna()  # only these are listed
     f, days = f[keep], days[keep]
-    problems = []
-    for (_, r), d in zip(f.iterrows(), days):
-        found = [
-            (r[f"flag_{k}"], ind.label + (f" ({r[f'side_{k}']})" if ind.bad_side == "both" else ""))
-            for k, ind in metrics.SITE_INDICATORS.items() if r[f"flag_{k}"] in ("red", "amber")
-        ]
-        found.sort(key=lambda p: -HEALTH_ORDER[p[0]])
-        if not pd.isna(d):
-            found.insert(0, ("red", f"Non-enrolling for {int(d)} days"))
-        problems.append(found)
+    problems = [
+        ([("red", f"Non-enrolling for {int(d)} days")] if not pd.isna(d) else []) + site_flags(r)
+        for (_, r), d in zip(f.iterrows(), days)
+    ]
     out = f.assign(problems=problems, non_enrolling_days=days, _reds=f["n_red"] + days.notna().astype(int))
-    out = out[out["_reds"] + out["n_amber"] > 0]
     return out.sort_values(["_reds", "n_safety", "n_amber", "non_enrolling_days", "protocol_number", "site_number"],
                            ascending=[False, False, False, False, True, True], na_position="last").drop(columns="_reds")
 

@@ -34,12 +34,19 @@ class Measure:
 _ONE = literal_column("1", Integer)
 _lag = days_between(visit.c.entered_date, visit.c.visit_date)
 
+
+def late_prone(entered_date, visit_date):
+    """Whether data of a visit (or one of its eCRF pages) entered on `entered_date` is late once LATE_ENTRY_DAYS have
+    passed since the visit: entered later than that, or never (count it only for visits up to late_cutoff)."""
+    return or_(entered_date.is_(None), days_between(entered_date, visit_date) > LATE_ENTRY_DAYS)
+
+
 MEASURES: dict[str, Measure] = {
     "n_visits": Measure(visit, visit.c.visit_date, _ONE),
     # Late once LATE_ENTRY_DAYS have passed since the visit (see late_cutoff): entered later than that, or never.
     "n_visits_late_prone": Measure(
         visit, visit.c.visit_date,
-        case((or_(visit.c.entered_date.is_(None), _lag > LATE_ENTRY_DAYS), _ONE), else_=literal_column("0", Integer)),
+        case((late_prone(visit.c.entered_date, visit.c.visit_date), _ONE), else_=literal_column("0", Integer)),
     ),
     "n_visits_entered": Measure(visit, visit.c.entered_date, _ONE),
     "entry_lag_days": Measure(

@@ -161,7 +161,7 @@ if now.qtls is not None and not now.qtls.empty:
             {
                 "qtl": ui.cell(q["label"]),
                 "value": ui.cell(health.qtl_values(q)[0]),
-                "limit": ui.cell(health.qtl_values(q)[1]),
+                "limit": ui.cell(f"{q['direction']} {health.qtl_values(q)[1]}"),
                 "status": ui.chip("grey" if pd.isna(q["breached"]) else "red" if q["breached"] else "green")
                 + " " + ui.cell("No data" if pd.isna(q["breached"]) else "Breached" if q["breached"] else "Within limit"),
             }

@@ -67,13 +67,6 @@ flag_note = (
 )
 
 
-def flag_names(r) -> list[str]:
-    """The indicators a site is flagged amber or red on, with the side of a two-sided one: "AE rate (low)"."""
-    return [
-        SITE_INDICATORS[k].label + (f" ({r[f'side_{k}']})" if SITE_INDICATORS[k].bad_side == "both" else "")
-        for k in INDICATORS if r[f"flag_{k}"] in ("red", "amber")
-    ]
-
 def unit_of(key: str) -> str:
     """An indicator's unit for the trial in view (the query rate's denominator depends on the trial's sources)."""
     if key == "query_rate":
@@ -275,12 +268,10 @@ table = pd.DataFrame({
     "n_sae": flagged["n_sae"].astype("float64"),
     "sae_on_time": flagged["sae_on_time"].astype("float64") * 100,
     "flags": [
-        ", ".join(f"{metrics.HEALTH_ICON[r[f'flag_{k}']]} {name}" for k, name in zip(
-            [k for k in INDICATORS if r[f"flag_{k}"] in ("red", "amber")], flag_names(r)))
+        ", ".join(f"{metrics.HEALTH_ICON[colour]} {words}" for colour, words in registry.site_flags(r))
         for _, r in flagged.iterrows()
     ],
 })
-per_100 = "data points" if query_basis == "data points" else "visits"
 column = st.column_config
 st.dataframe(
     table,
@@ -320,7 +311,7 @@ st.dataframe(
         "mean_entry_lag_days": column.NumberColumn("Mean lag (d)", format="%.1f",
                                                    help="Days from visit to entry, each capped at 60, over the visits entered; empty when none is"),
         "n_queries": column.NumberColumn("Queries", format="%d"),
-        "query_rate": column.NumberColumn(f"Queries per 100 {per_100}", format="%.1f", help=f"Queries ÷ {query_basis} × 100"),
+        "query_rate": column.NumberColumn(f"Queries {unit_of('query_rate')}", format="%.1f", help=f"Queries ÷ {query_basis} × 100"),
         "query_aging": column.NumberColumn("Outstanding > 30 d today", format="%.0f%%",
                                            help="Queries outstanding on the as-of date, raised more than 30 days before it, ÷ queries raised"),
         "outstanding_query_rate": column.NumberColumn("Ever outstanding > 30 d", format="%.0f%%",

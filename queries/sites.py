@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import BigInteger, Connection, Float, and_, case, cast, func, literal, or_, select, union_all
 
 from dashboard.access import Scope
-from dashboard.rollups import late_cutoff
+from dashboard.rollups import late_cutoff, late_prone
 from dashboard.schema import (
     adverse_event, country, crf_page, data_point, data_query, deviation, lab_result, qtl, site, subject, trial, visit,
 )
@@ -23,7 +23,6 @@ from queries.common import as_date, days_between, frame, scoped_trial_ids
 
 QUERY_AGE_DAYS = 30  # a query open longer than this on as_of is old
 SAE_REPORT_DAYS = 1  # an SAE reaches the sponsor on time on the day the site became aware of it or the next (ICH E2A)
-LATE_ENTRY_DAYS = 10  # an eCRF page entered more than this many days after its visit, or not by then, is late
 
 
 def _count(condition):
@@ -269,23 +268,21 @@ def _visit_sources(scope: Scope):
 
 
 def _pages(scope: Scope):
-    """Per site: eCRF pages of the visits done by as_of, and those late (entered more than LATE_ENTRY_DAYS after the
-    visit, or not entered though that many days have passed) — the visit rule of dashboard/rollups.py, per page.
+    """Per site: eCRF pages of the visits done by as_of, and those late: the visit rule of dashboard/rollups.py
+    (late_prone, for visits up to late_cutoff), per page.
 
     In a trial that loads pages, a visit done without any page row counts as one page, late by the visit rule: a
     site that has entered nothing of a visit must not look better than one that entered it late."""
     as_of = scope.as_of
-    lag = days_between(crf_page.c.entered_date, visit.c.visit_date)
-    due = visit.c.visit_date <= late_cutoff(as_of)
-    late = and_(due, or_(crf_page.c.entered_date.is_(None), crf_page.c.entered_date > as_of, lag > LATE_ENTRY_DAYS))
+    due = visit.c.visit_date <= late_cutoff(as_of)  # entered after as_of is then more than the allowed days late
+    late = and_(due, late_prone(crf_page.c.entered_date, visit.c.visit_date))
     pages = (
         select(visit.c.site_id, func.count().label("n"), _count(late).label("n_late"))
         .select_from(crf_page.join(visit, visit.c.visit_id == crf_page.c.visit_id))
         .where(crf_page.c.trial_id.in_(scoped_trial_ids(scope)), visit.c.visit_date <= as_of)
         .group_by(visit.c.site_id)
     )
-    visit_lag = days_between(visit.c.entered_date, visit.c.visit_date)
-    visit_late = and_(due, or_(visit.c.entered_date.is_(None), visit.c.entered_date > as_of, visit_lag > LATE_ENTRY_DAYS))
+    visit_late = and_(due, late_prone(visit.c.entered_date, visit.c.visit_date))
     without_pages = (
         select(visit.c.site_id, func.count().label("n"), _count(visit_late).label("n_late"))
         .where(

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, update
 
 import test_sites
 import tiny_portfolio
-from apptest_helpers import html_tables, metrics as tiles, open_page, visible_text
+from apptest_helpers import html_tables, metrics as tiles, open_page
 from conftest import SMALL_DEMO_TODAY
 from dashboard import demo, digest, health, load, metrics, registry, rollups
 from dashboard import schema as s
