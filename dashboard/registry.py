@@ -176,7 +176,7 @@ class Figure:
     listed: bool = True  # listed in "what changed" when it moves (False: it grows with the work every week by design)
     costly: bool = False  # computed only where a page shows it (it re-runs a simulation)
 
-    def text(self, settings: Settings) -> str:
+    def definition_text(self, settings: Settings) -> str:
         """The definition with the settings' values in it."""
         return self.definition.format(s=settings)
 

@@ -730,7 +730,7 @@ def figure(container, value: registry.Value, since: date, *, note: str | None = 
     (green when it moved the good way), and its definition and colour rule as the tooltip."""
     settings = get_settings()
     f = value.figure
-    parts = [f.text(settings)]
+    parts = [f.definition_text(settings)]
     if f.threshold_text(settings):
         parts.append(f"Colour: {f.threshold_text(settings)}.")
     if note:

@@ -69,8 +69,8 @@ if scope.trial is None:
         nowrap=("trial", "plan", "p50", "planned", "health"),
     )
     st.caption(
-        f"{registry.FIGURES['lpi_model'].text(settings)} {registry.FIGURES['lpi_cro'].text(settings)} "
-        f"{registry.FIGURES['p_meet_lpi_plan'].label}: {registry.FIGURES['p_meet_lpi_plan'].text(settings)}"
+        f"{registry.FIGURES['lpi_model'].definition_text(settings)} {registry.FIGURES['lpi_cro'].definition_text(settings)} "
+        f"{registry.FIGURES['p_meet_lpi_plan'].label}: {registry.FIGURES['p_meet_lpi_plan'].definition_text(settings)}"
     )
     forecasting = [
         {"protocol_number": p, "p10": values[p]["lpi_model_p10"].value, "p50": values[p]["lpi_model"].value,
@@ -199,7 +199,7 @@ with right:
 
 non_enrolling = registry.non_enrolling_sites(now)
 st.subheader(f"Non-enrolling sites: {ui.md(figure('sites_non_enrolling').display)} of {ui.md(figure('sites_active').display)} active")
-st.caption(registry.FIGURES["sites_non_enrolling"].text(settings))
+st.caption(registry.FIGURES["sites_non_enrolling"].definition_text(settings))
 if not non_enrolling.empty:
     st.dataframe(
         non_enrolling[["site_number", "site_name", "country_name", "activated_date", "days_open", "n_screened"]],

@@ -39,7 +39,7 @@ st.markdown(f"Colours always come with a label: {', '.join(HEALTH_LABEL.values()
 for key in ("enrollment_health", "budget_health", "schedule_health", "overall_health"):
     figure = registry.FIGURES[key]
     rule = figure.threshold_text(settings)
-    st.markdown(f"- **{figure.label}**: {figure.text(settings)}" + (f" Colour: {rule}." if rule else ""))
+    st.markdown(f"- **{figure.label}**: {figure.definition_text(settings)}" + (f" Colour: {rule}." if rule else ""))
 enrollment = registry.FIGURES["pct_of_plan_to_date"], registry.FIGURES["p_meet_lpi_plan"]
 st.markdown(
     f"- The enrollment colour's figures: **{enrollment[1].label}** ({enrollment[1].threshold_text(settings)}) once there is "
@@ -55,7 +55,7 @@ for group, keys in registry.GROUPS.items():
         rule = f.threshold_text(settings)
         rows.append({
             "figure": f"<b>{ui.cell(f.label)}</b>",
-            "definition": ui.cell(f.text(settings)),
+            "definition": ui.cell(f.definition_text(settings)),
             "unit": ui.cell(registry.UNIT_WORDS[f.unit]),
             "colour": ui.cell(rule[:1].upper() + rule[1:] if rule else None),
             "change": ui.cell("counted over the period" if f.period else None if not f.compares

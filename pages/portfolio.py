@@ -98,9 +98,9 @@ ui.html_table(
 )
 st.caption(
     f"{registry.SEVERITY_TEXT} Why: the figure behind each red or amber dimension. "
-    f"Enrollment: {registry.FIGURES['enrollment_health'].text(settings)} "
-    f"Budget: {registry.FIGURES['budget_health'].text(settings)} "
-    f"Schedule: {registry.FIGURES['schedule_health'].text(settings)} "
+    f"Enrollment: {registry.FIGURES['enrollment_health'].definition_text(settings)} "
+    f"Budget: {registry.FIGURES['budget_health'].definition_text(settings)} "
+    f"Schedule: {registry.FIGURES['schedule_health'].definition_text(settings)} "
     f"Worst milestone slip: the milestone that sets the schedule colour. Since {scope.since:%d %b}: the headline figures "
     "of the trial that moved since the compare date. Each dimension's colour is in the CSV and on the trial's overview; "
     "definitions and colour rules on the Methods page."

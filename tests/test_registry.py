@@ -187,7 +187,7 @@ def test_labels_are_unique_and_every_figure_is_defined_on_methods():
     assert sorted(grouped) == sorted(registry.FIGURES)
     settings = Settings()
     for f in registry.FIGURES.values():
-        assert f.text(settings).endswith(".") and "{" not in f.text(settings), f.key
+        assert f.definition_text(settings).endswith(".") and "{" not in f.definition_text(settings), f.key
         assert f.pages, f.key
 
 
