@@ -230,3 +230,30 @@ def test_the_vendor_scorecards_overdue_add_up_to_the_registrys(small_demo_db, ex
     engine.dispose()
     overdue = _by_label(expected(as_of), None)["Milestones overdue"]["value"]
     assert int(card["n_overdue"].sum()) == overdue
+
+
+@pytest.mark.parametrize("as_of", DATES, ids=str)
+def test_sae_timeliness_and_qtl_breaches_agree_in_email_export_and_figures_command(monkeypatch, small_demo_db, expected,
+                                                                                 tmp_path, as_of):
+    shown = {f["key"]: f for f in expected(as_of)["portfolio"]}
+    sae, qtl, safety = shown["sae_on_time"], shown["qtl_breaches"], shown["sites_safety_flag"]
+    # The Sites page's export (its CSV / Excel table): every site's SAE counts and safety flags.
+    at = open_page(monkeypatch, small_demo_db, "sites", as_of=as_of.isoformat())
+    assert not at.exception
+    table = dict(at.session_state["_dashboard_context"].tables)["Sites"]
+    if table.empty:  # before any data: nothing anywhere
+        assert sae["value"] is None and qtl["value"] is None
+    else:
+        due, on_time = pd.to_numeric(table["n_sae_due"]).sum(), pd.to_numeric(table["n_sae_on_time"]).sum()
+        assert (None if not due else on_time / due) == (None if sae["value"] is None else pytest.approx(sae["value"]))
+        assert int((table["n_safety"] > 0).sum()) == safety["value"]
+    # The e-mail's Quality and safety section.
+    out = tmp_path / "digest.html"
+    assert digest.main(["--url", small_demo_db, "--as-of", as_of.isoformat(), "--all-sponsors", "--out", str(out)]) == 0
+    mail = out.read_text(encoding="utf-8")
+    if sae["value"] is not None:
+        assert f"{sae['label']} (by the day after the site became aware): " in mail and f">{sae['display']}<" in mail
+    if qtl["value"]:
+        assert f"{qtl['value']} quality tolerance limit{'s' if qtl['value'] != 1 else ''} breached" in mail
+    elif qtl["value"] == 0:
+        assert "No quality tolerance limit is breached" in mail
