@@ -180,28 +180,40 @@ ui.html_table(
             "overdue": f"<b>{v.n_overdue}</b>" if v.n_overdue else "0",
             "due": f"{v.n_due_30} / {v.n_due_60} / {v.n_due_90}",
             "payments": ui.cell(None) if pd.isna(v.payments_due_amount) else f"{ui.money(v.payments_due_amount)} {ui.cell(v.reporting_currency)}",
-            "sae": ui.cell(None) if pd.isna(v.sae_on_time) else
-            ui.bar(v.sae_on_time) + f' <span class="muted">({v.n_sae_on_time:.0f}/{v.n_sae_due:.0f})</span>',
         }
         for v in card.itertuples(index=False)
     ],
     {
         "vendor": "Vendor", "kind": "Kind", "trials": "Trials", "milestones": "Milestones", "done": "Done",
         "on_time": "On time", "mean": "Mean slip", "worst": "Worst slip", "overdue": "Overdue",
-        "due": "Due 30/60/90 d", "payments": "Payments ≤ 90 d", "sae": "SAEs on time (CRO)",
+        "due": "Due 30/60/90 d", "payments": "Payments ≤ 90 d",
     },
     numeric=("trials", "milestones", "done", "mean", "worst", "overdue", "due", "payments"),
-    nowrap=("vendor", "on_time", "sae"),
+    nowrap=("vendor", "on_time"),
 )
 st.caption(
     f"Contracted milestones of the trials in view (a vendor's work for other sponsors is not counted). On time: done no later "
     f"than baseline + {settings.milestone_amber_days} days, of those done. Slip: actual − baseline when done, else forecast − "
     "baseline (at least until today when overdue), over all its milestones. Due: open, not overdue, expected (forecast, else "
-    "baseline) within 30, 60, 90 days. SAEs on time (CRO): serious adverse events of the trials whose clinical lane the "
-    "vendor runs, reported to the sponsor by the day after the site became aware, of those due. "
-    "Payments due: fees of open milestones overdue or expected within 90 days"
+    "baseline) within 30, 60, 90 days. Payments due: fees of open milestones overdue or expected within 90 days"
     + (" — not summed across currencies: pick a sponsor." if card["reporting_currency"].isna().any() else ".")
 )
+safety = card[card["sae_on_time"].notna()]
+if not safety.empty:
+    st.markdown("**Safety reporting by CRO**")
+    ui.html_table(
+        [
+            {
+                "vendor": ui.cell(v.vendor_name),
+                "sae": ui.bar(v.sae_on_time) + f' <span class="muted">({v.n_sae_on_time:.0f}/{v.n_sae_due:.0f})</span>',
+            }
+            for v in safety.itertuples(index=False)
+        ],
+        {"vendor": "CRO", "sae": "SAEs on time (CRO)"},
+        nowrap=("vendor", "sae"),
+    )
+    st.caption("Serious adverse events of the trials whose clinical lane the vendor runs, reported to the sponsor by the "
+               "day after the site became aware, of those due.")
 ui.download_table("⬇️ Download scorecard (CSV)", card, f"vendor_scorecard_{scope.as_of}", sheet="Vendor scorecard")
 
 # --- Upcoming and overdue ----------------------------------------------------------------------
