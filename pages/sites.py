@@ -82,6 +82,14 @@ def denominator_of(key: str) -> str:
     return flagged[basis].iloc[0].capitalize() if basis else SITE_INDICATORS[key].denominator_label
 
 
+def sae_on_time(share) -> str:
+    """A site's share of SAEs reported on time with its colour word, by the portfolio figure's thresholds."""
+    if pd.isna(share):
+        return "—"
+    colour = metrics.index_health(share, green=settings.sae_on_time_green, amber=settings.sae_on_time_amber)
+    return f"{share:.0%} ({metrics.HEALTH_WORD[colour].lower()})"
+
+
 def count(value) -> str:
     return "no data" if value is None or pd.isna(value) else f"{int(value):,}"
 
@@ -100,8 +108,9 @@ def site_summary(r) -> str:
         f"**Data entry:** {count(r['n_entry_late'])} of {count(r['n_entry_units'])} {r['entry_basis']} late (> 10 days) · "
         f"mean visit entry lag {lag}",
         "**Safety:** no adverse-event data loaded for this trial" if pd.isna(r["n_ae"]) else
-        f"**Safety:** {count(r['n_ae'])} adverse events, {count(r['n_sae'])} serious · SAEs reported on time "
-        f"(by the day after the site knew): {count(r['n_sae_on_time'])} of {count(r['n_sae_due'])} due",
+        f"**Safety:** {count(r['n_ae'])} adverse events, {count(r['n_sae'])} serious · **SAEs reported on time** "
+        f"(by the day after the site knew): {sae_on_time(r['sae_on_time'])} — {count(r['n_sae_on_time'])} of "
+        f"{count(r['n_sae_due'])} due",
     ]
     return "  \n".join(lines)
 
