@@ -5,7 +5,8 @@ import streamlit as st
 from dashboard import ui
 from dashboard.links import DEFAULT_PAGE
 from dashboard.links import PAGES as LINK_PAGES
-from queries import portfolio
+from dashboard.settings import get_settings
+from queries import overview, portfolio
 
 st.set_page_config(page_title="Trial portfolio", page_icon="📊", layout="wide", initial_sidebar_state="expanded")
 
@@ -26,7 +27,7 @@ try:
     ui.excel_export(ctx, page_name)
     ui.print_layout(ctx, page_name)
     ui.show_notices(ctx)
-    ui.freshness_line(ctx, ui.cached(portfolio.freshness, ctx.scope))
+    ui.freshness_line(ctx, ui.cached(portfolio.freshness, ctx.scope), overview.publication(ui.cached, ctx.scope, get_settings()))
     page.run()
 except ui.DATABASE_ERRORS as error:
     ui.database_error(error)

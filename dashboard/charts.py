@@ -294,6 +294,31 @@ def lpi_forecasts(rows: pd.DataFrame) -> go.Figure:
     return _layout(fig, height=max(240, 36 * len(df) + 100), title="Last patient in: forecast against plan")
 
 
+def forecast_history(history: pd.DataFrame, *, planned_lpi=None) -> go.Figure:
+    """One trial's published last-patient-in forecasts over time: the median and the P10–P90 band, one point per
+    published date, against the planned LPI (a drifting forecast shows as a rising line).
+
+    history: as_of_date, lpi_p10_date, lpi_p50_date, lpi_p90_date (snapshots.forecast_history rows of one trial).
+    """
+    df = history.dropna(subset=["lpi_p50_date"]).sort_values("as_of_date")
+    fig = go.Figure()
+    fig.add_scatter(name="P90", x=df["as_of_date"], y=df["lpi_p90_date"], mode="lines", line=dict(width=0),
+                    showlegend=False, hovertemplate="Published %{x|%d %b %Y}: P90 %{y|%d %b %Y}<extra></extra>")
+    fig.add_scatter(name="P10–P90", x=df["as_of_date"], y=df["lpi_p10_date"], mode="lines", line=dict(width=0),
+                    fill="tonexty", fillcolor="rgba(230, 81, 0, 0.18)",
+                    hovertemplate="Published %{x|%d %b %Y}: P10 %{y|%d %b %Y}<extra></extra>")
+    fig.add_scatter(name="Median forecast (P50)", x=df["as_of_date"], y=df["lpi_p50_date"], mode="lines+markers",
+                    line=dict(color="#e65100", width=2), marker=dict(size=8),
+                    hovertemplate="Published %{x|%d %b %Y}: median %{y|%d %b %Y}<extra></extra>")
+    if planned_lpi is not None and len(df):
+        fig.add_scatter(name="Planned LPI", x=[df["as_of_date"].min(), df["as_of_date"].max()], y=[planned_lpi] * 2,
+                        mode="lines", line=dict(color="#263238", width=2, dash="dash"),
+                        hovertemplate="Planned %{y|%d %b %Y}<extra></extra>")
+    fig.update_xaxes(title="Published as of", gridcolor="#eceff1")
+    fig.update_yaxes(title="Last patient in", gridcolor="#eceff1")
+    return _layout(fig, height=320, title="Last patient in as published over time")
+
+
 # --- Budget ------------------------------------------------------------------------------------
 
 

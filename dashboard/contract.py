@@ -775,7 +775,8 @@ def _md(text: str) -> str:
 def render() -> str:
     """The contract document, docs/data-contract.md."""
     # In the schema's reading order (sponsor, trial, …), not the loading order.
-    specs = {t.name: file_spec(t.name) for t in schema.metadata.tables.values() if t.name not in NOT_FILES}
+    specs = {t.name: file_spec(t.name) for t in schema.metadata.tables.values()
+             if t.name not in NOT_FILES and not t.info.get("snapshot")}
     out: list[str] = []
     w = out.append
     w("# Data contract: the CSV files the dashboard loads")
@@ -841,6 +842,9 @@ def render() -> str:
     w("- **Not a file**: `site_month`. Counts of visits and data queries per site and month, which the")
     w("  loader (and the demo) rebuild from `visit.csv` and `data_query.csv` in the same transaction, so")
     w("  portfolio views need not read millions of rows. Never load or edit it by hand.")
+    w("- **Not files**: the snapshot tables (`" + "`, `".join(t.name for t in schema.SNAPSHOT_TABLES) + "`). The")
+    w("  loader publishes each trial's figures, forecast and flags there after every load")
+    w("  (`python -m dashboard.snapshot`), so pages open without computing them.")
     w("")
     w("## Loading")
     w("")

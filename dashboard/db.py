@@ -120,6 +120,23 @@ def make_engine(url: str, *, read_only: bool = True, statement_timeout_s: float 
     raise ValueError(f"Unsupported database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite or postgresql")
 
 
+def writable_engine(url: str, *, statement_timeout_s: float) -> Engine:
+    """A writable engine whose transactions include DDL and, on SQLite, hold the write lock from their start (the
+    loader's and the snapshot command's: one writer at a time, and no check or computation outside the transaction)."""
+    engine = make_engine(url, read_only=False, statement_timeout_s=statement_timeout_s)
+    if engine.dialect.name == "sqlite":
+        # pysqlite would begin only before the first INSERT, leaving the checks and any DDL outside the transaction.
+        @event.listens_for(engine, "connect")
+        def _autocommit_driver(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
 def alembic_config(*, url: str | None = None, connection: Connection | None = None) -> Config:
     """The Alembic configuration, handing migrations/env.py either a URL or an open connection."""
     config = Config()

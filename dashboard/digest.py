@@ -36,7 +36,7 @@ import pandas as pd
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import access, cli, health, registry
+from dashboard import access, cli, health, published, registry
 from dashboard.db import UsageError, report_cli_error
 from dashboard.forecast import Forecasts
 from dashboard.formats import CHIP_COLOURS
@@ -78,6 +78,7 @@ class Digest:
     supply: pd.DataFrame  # supply risks (conflicts and near misses) whose clinical milestone is open, worst first
     loaded_at: datetime | None
     settings: Settings
+    published: tuple[pd.Series | None, pd.Series | None] = (None, None)  # the snapshots read for as_of and since
     built_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None))
 
     @property
@@ -121,7 +122,8 @@ def build_digest(
     scope, notices = access.make_scope(grants, view, view.as_of)
     if notices:
         raise UsageError(notices[0])
-    compose = overview.direct(lambda query, s: query(conn, s), settings, predict or Forecasts())
+    run = lambda query, s: query(conn, s)  # noqa: E731
+    compose = overview.direct(run, settings, predict or Forecasts())
     now = overview.view_basis(compose, scope, settings, vendor=True)
     then = overview.view_basis(compose, overview.then_scope(scope), settings, vendor=True)
     trials = _with_then(now.trials.copy(), then.trials.copy())
@@ -134,7 +136,8 @@ def build_digest(
     in_scope = [g for g in grants if g.sponsor_id in scope.sponsor_ids]
     link_view = ViewState(sponsor=view.sponsor, as_of=scope.as_of, since=scope.since)
     return Digest(scope, link_view, in_scope, user, now, then, trials, statuses, now.moved,
-                  health.open_supply_risks(now.supply), loaded_at, settings)
+                  health.open_supply_risks(now.supply), loaded_at, settings,
+                  (overview.publication(run, scope, settings), overview.publication(run, overview.then_scope(scope), settings)))
 
 
 # --- The document: sections of paragraphs, tiles and tables, rendered as HTML and as text -------
@@ -669,8 +672,14 @@ def _stale_note(d: Digest) -> str | None:
 def _footer(d: Digest) -> list[list[Run]]:
     loaded = f"Data loaded {d.loaded_at:%d %b %Y %H:%M} UTC. " if d.loaded_at is not None else ""
     who = f"Prepared for {d.user} (access: {sponsor_names(d)})." if d.user else f"Prepared for every sponsor ({sponsor_names(d)})."
+    now, then = d.published
+    if now is not None and then is not None:
+        source = (f"The figures are those published {pd.Timestamp(now['published_at']):%d %b %Y %H:%M} UTC, compared "
+                  f"with those published for {_day(d.since)}. ")
+    else:
+        source = f"{published.provenance(now).capitalize()}. "
     return [
-        [f"Figures as of {_day(d.as_of)}, changes since {_day(d.since)}. {loaded}Computed with the dashboard's own "
+        [f"Figures as of {_day(d.as_of)}, changes since {_day(d.since)}. {loaded}{source}Computed with the dashboard's own "
          "definitions (", Link("Methods & definitions", d.link("methods")), "); every link opens the dashboard at these dates."],
         [f"{who} The dashboard shows each reader only the trials their own access allows."],
     ]

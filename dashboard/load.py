@@ -8,7 +8,8 @@ between rows — and writes nothing. Only when it found no problem does the seco
 everything in the same transaction, parents first, in batches, and add a load_log row. What stays
 in memory is the keys of the rows (to find duplicates and resolve references), never the rows.
 
-Exit codes: 0 loaded, 1 problems in the files or a database error, 2 a usage error.
+Exit codes: 0 loaded, 1 problems in the files or a database error, 2 a usage error, 3 loaded but its snapshots not
+published (the pages compute live until `python -m dashboard.snapshot` succeeds).
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from typing import Any
 
 from alembic import command
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, bindparam, delete, event, func, inspect, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, inspect, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import rollups, schema
+from dashboard import rollups, schema, snapshot
 from dashboard.contract import (
     GRANTS,
     HORIZON_YEARS,
@@ -51,9 +52,11 @@ from dashboard.db import (
     alembic_config,
     cli_database_url,
     head_revision,
-    make_engine,
     report_cli_error,
+    writable_engine,
 )
+from dashboard.settings import get_settings
+
 
 MODES = ("upsert", "replace")
 BATCH_ROWS = 5_000
@@ -661,22 +664,6 @@ class Writer:
 # The load as a whole.
 
 
-def _writable_engine(url: str) -> Engine:
-    """A writable engine whose transactions include DDL and, on SQLite, hold the write lock from their start."""
-    engine = make_engine(url, read_only=False, statement_timeout_s=STATEMENT_TIMEOUT_S)
-    if engine.dialect.name == "sqlite":
-        # pysqlite would begin only before the first INSERT, leaving the checks and any DDL outside the transaction.
-        @event.listens_for(engine, "connect")
-        def _autocommit_driver(dbapi_connection, _record):
-            dbapi_connection.isolation_level = None
-
-        @event.listens_for(engine, "begin")
-        def _begin_immediate(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
 def _ensure_schema(conn: Connection, progress: Callable[[str], None], dry_run: bool) -> None:
     """Create the reporting schema in an empty database (inside the load's transaction); refuse one that is not at head."""
     tables = set(inspect(conn).get_table_names())
@@ -705,6 +692,8 @@ class Result:
     counts: dict[str, Counts] = field(default_factory=dict)
     loaded_at: datetime | None = None
     source: str = ""
+    published: list[date] = field(default_factory=list)  # the snapshots published after the load
+    publish_error: str | None = None  # why publishing failed (the data is loaded; the pages compute live)
 
     @property
     def ok(self) -> bool:
@@ -712,14 +701,18 @@ class Result:
 
 
 def load(url: str, directory: Path, *, mode: str = "upsert", dry_run: bool = False, source: str | None = None,
-         progress: Callable[[str], None] = lambda _text: None, reference: bool = False) -> Result:
-    """Check the folder and, if it has no problem, load it in one transaction (rolled back for a dry run)."""
+         progress: Callable[[str], None] = lambda _text: None, reference: bool = False, publish: bool = True) -> Result:
+    """Check the folder and, if it has no problem, load it in one transaction (rolled back for a dry run); then, with
+    `publish`, publish the snapshots of the load's day and a week before (dashboard/snapshot.py).
+
+    The load's own transaction removes the snapshot of its day, which no longer matches the data: if publishing
+    then fails, the data stays loaded and the pages compute that day live (result.publish_error says why)."""
     if mode not in MODES:
         raise UsageError(f"unknown mode {mode!r}: use upsert or replace")
     if not directory.is_dir():
         raise UsageError(f"{directory} is not a folder")
     source = source or directory.resolve().name
-    engine = _writable_engine(url)
+    engine = writable_engine(url, statement_timeout_s=STATEMENT_TIMEOUT_S)
     try:
         with engine.connect() as conn:
             transaction = conn.begin()
@@ -747,17 +740,26 @@ def load(url: str, directory: Path, *, mode: str = "upsert", dry_run: bool = Fal
                     n_rows=sum(c.inserted + c.updated + c.deleted for c in result.counts.values()),
                     details=json.dumps({"mode": mode, "tables": details}),
                 ))
+                load_day = result.loaded_at.date()
+                snapshot.delete_date(conn, load_day)
                 if dry_run:
                     transaction.rollback()
-                else:
-                    transaction.commit()
-                return result
+                    return result
+                transaction.commit()
             except BaseException:
                 if transaction.is_active:
                     transaction.rollback()
                 raise
     finally:
         engine.dispose()
+    if publish:
+        progress("Publishing the snapshots of the load's day and a week before:")
+        try:
+            dates = snapshot.default_dates(load_day)
+            result.published = snapshot.publish(url, dates, get_settings(), keep=dates[1:], progress=progress)
+        except BaseException as exc:  # even an interrupt: the data is committed, and the caller must hear that
+            result.publish_error = "interrupted" if isinstance(exc, KeyboardInterrupt) else (str(exc).splitlines() or [type(exc).__name__])[0]
+    return result
 
 
 def _summary(result: Result, shown_url: str, dry_run: bool, elapsed: float) -> list[str]:
@@ -780,6 +782,9 @@ def _summary(result: Result, shown_url: str, dry_run: bool, elapsed: float) -> l
         lines.append("Nothing was written.")
     else:
         lines.append(f"The dashboard now shows: data loaded {result.loaded_at:%Y-%m-%d %H:%M} UTC from {result.source}.")
+        if result.published:
+            lines.append(f"Published the snapshots of {' and '.join(d.isoformat() for d in result.published)}: the pages "
+                         "open on them.")
     return lines
 
 
@@ -797,6 +802,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", help="name of the load on the dashboard's freshness line (default: the folder name)")
     parser.add_argument("--reference", action="store_true",
                         help="this load may change shared reference rows (countries, vendors) for every sponsor")
+    parser.add_argument("--no-publish", action="store_true",
+                        help="do not publish snapshots after the load (several loads in a row: publish after the last "
+                        "with python -m dashboard.snapshot); the pages compute the load's day live until then")
     args = parser.parse_args(argv)
 
     def progress(message: str) -> None:
@@ -806,12 +814,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         url, shown = cli_database_url(args.url)
         result = load(url, args.directory, mode=args.mode, dry_run=args.dry_run, source=args.source, progress=progress,
-                      reference=args.reference)
+                      reference=args.reference, publish=not args.no_publish)
     except (UsageError, SchemaStateError, ImportError, SQLAlchemyError) as exc:
         return report_cli_error(exc, "the load")
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
+    if result.ok and result.publish_error is not None:
+        for line in _summary(result, shown, args.dry_run, time.perf_counter() - started):
+            print(line)
+        print(f"The data is loaded, but publishing its snapshots failed ({result.publish_error}): the pages compute "
+              f"its figures live until `python -m dashboard.snapshot --url URL` succeeds.", file=sys.stderr)
+        return 3
     if not result.ok:
         problems = result.plan.problems
         for line in problems.lines():

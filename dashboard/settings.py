@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     statement_timeout_s: float = Field(default=30, gt=0, description="Longest a query may run")
     cache_ttl_s: int = Field(default=600, gt=0, description="How long a query result is reused")
     cache_max_entries: int = Field(default=500, gt=0, description="Query results kept in the cache, all queries together")
+    read_snapshots: bool = Field(
+        default=True,
+        description="Read the published snapshot of a view when there is one (python -m dashboard.snapshot); false: "
+        "compute every view live",
+    )
 
     # Health thresholds (domain.md §5, §7).
     index_green: float = Field(default=0.95, description="CPI/SPI at or above: green")

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from streamlit.errors import StreamlitAuthError
 
-from dashboard import access, exports, registry
+from dashboard import access, exports, published, registry
 from dashboard.formats import CHIP_COLOURS, md, money  # noqa: F401  (pages write amounts as ui.money, data in Markdown as ui.md)
 from dashboard.db import make_engine
 from dashboard.links import (
@@ -420,15 +420,17 @@ def show_notices(ctx: Context) -> None:
         st.warning(md(notice), icon="⚠️")
 
 
-def freshness_line(ctx: Context, loads: pd.DataFrame) -> None:
-    """When the data was last loaded (`loads`: the latest load), with a warning when older than the staleness setting."""
+def freshness_line(ctx: Context, loads: pd.DataFrame, publication: pd.Series | None = None) -> None:
+    """When the data was last loaded (`loads`: the latest load), whether the view's figures were published or computed
+    now (`publication`: queries.overview.publication), with a warning when older than the staleness setting."""
     if loads.empty:
         st.warning("No data load has been recorded: figures may be incomplete.", icon="⚠️")
         return
     load = loads.iloc[0]
     loaded_at = pd.Timestamp(load["loaded_at"]).to_pydatetime()
     age_hours = (datetime.now(timezone.utc).replace(tzinfo=None) - loaded_at).total_seconds() / 3600
-    text = f"Data loaded {loaded_at:%Y-%m-%d %H:%M} UTC ({_age(age_hours)} ago) · showing as of {ctx.scope.as_of:%Y-%m-%d}"
+    text = (f"Data loaded {loaded_at:%Y-%m-%d %H:%M} UTC ({_age(age_hours)} ago) · showing as of "
+            f"{ctx.scope.as_of:%Y-%m-%d} · {published.provenance(publication)}")
     stale_after = get_settings().stale_after_hours
     if age_hours > stale_after:
         st.warning(text + f" — older than {stale_after:g} hours: figures may be out of date.", icon="⏳")

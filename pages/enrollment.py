@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import charts, metrics, registry, ui
 from dashboard.settings import get_settings
-from queries import enrollment, overview
+from queries import enrollment, overview, snapshots
 from queries import sites as site_queries
 
 ctx = ui.context()
@@ -139,6 +139,26 @@ st.plotly_chart(
     ),
     width="stretch",
 )
+
+st.subheader("Forecast history", help="The forecast as it was published on each date (python -m dashboard.snapshot, run "
+             "with each load), not recomputed with today's data: a line that keeps rising is a forecast drifting late.")
+history = ui.cached(snapshots.forecast_history, scope)
+dated = history.dropna(subset=["lpi_p50_date"])
+if len(dated) >= 2:
+    st.plotly_chart(charts.forecast_history(history, planned_lpi=outlook.planned_lpi), width="stretch")
+    first, last = dated.iloc[0], dated.iloc[-1]
+    moved = (last["lpi_p50_date"] - first["lpi_p50_date"]).days
+    st.caption(
+        f"{len(dated)} published forecasts from {first['as_of_date']:%d %b %Y} to {last['as_of_date']:%d %b %Y}: the median "
+        f"moved {'no days' if moved == 0 else f'{abs(moved)} days ' + ('later' if moved > 0 else 'earlier')}."
+    )
+elif history.empty:
+    st.info("No forecast of this trial has been published up to this date: the history starts with the first snapshot "
+            "a load publishes.")
+elif dated.empty:
+    st.info("Enrollment was complete on every published date: there is no forecast to follow.")
+else:
+    st.info(f"One forecast published so far ({dated.iloc[0]['as_of_date']:%d %b %Y}): the history draws from the second.")
 
 left, right = st.columns(2)
 funnel = ui.cached(enrollment.funnel, scope)

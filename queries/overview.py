@@ -1,5 +1,10 @@
 """What the figures of a view are computed from, composed from several queries the same way for every page, the
-status e-mail and the figures command: every trial's health, its sites' flags, its vendors' risks."""
+status e-mail and the figures command: every trial's health, its sites' flags, its vendors' risks.
+
+Each composed part is read from the snapshot published for the view (dashboard/snapshot.py) when there is one for its
+as-of and compare dates under this server's settings, and computed live otherwise (`live=True` always computes: the
+snapshot command publishes what it computes). Either way it is the same part, so a figure reads the same.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from dashboard import health
+from dashboard import health, published
 from dashboard.access import Scope
 from dashboard.registry import Basis
 from dashboard.settings import Settings
-from queries import budget, enrollment, portfolio, sites, vendors
+from queries import budget, enrollment, portfolio, sites, snapshots, vendors
 
 # Runs a query function of this package for a scope: the pages pass ui.cached, the command lines a connection.
 Run = Callable[[Callable[..., pd.DataFrame], Scope], pd.DataFrame]
@@ -32,12 +37,55 @@ class TrialHealth:
     qtls: pd.DataFrame  # health.qtl_status rows
 
 
-def trial_health(run: Run, scope: Scope, settings: Settings, predict: Callable | None) -> TrialHealth:
+def publication(run: Run, scope: Scope, settings: Settings) -> pd.Series | None:
+    """The snapshot published for the scope's view (a snapshots.published row), or None when there is none to read:
+    none for its as-of date, one with another compare date, or one computed under other thresholds."""
+    if not settings.read_snapshots:
+        return None
+    rows = run(snapshots.published, scope)
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    if row["compare_date"].date() != scope.since or row["settings_key"] != published.settings_key(settings):
+        return None
+    return row
+
+
+_PART_QUERIES = {
+    "trial_health": snapshots.trial_health_parts,
+    "trial_facts": snapshots.trial_facts_parts,
+    "flagged_sites": snapshots.flagged_sites_parts,
+    "vendor_risks": snapshots.vendor_risks_parts,
+}
+
+
+def _published(run: Run, scope: Scope, settings: Settings, name: str, cls: type):
+    """The composed part `name` of the scope's trials from the published snapshot, or None to compute it live (no
+    snapshot to read, or none of the scope's trials in it)."""
+    if publication(run, scope, settings) is None:
+        return None
+    rows = run(_PART_QUERIES[name], scope)
+    if rows.empty:
+        return None
+    frames = {
+        field: published.decode(list(rows.loc[rows["part_name"] == stored, "payload"]))
+        for field, stored in snapshots.PART_FRAMES[name].items()
+    }
+    if cls is TrialHealth and "outlooks" not in frames:
+        frames["outlooks"] = published.outlook_rows({})
+    return published.part_from(cls, frames)
+
+
+def trial_health(run: Run, scope: Scope, settings: Settings, predict: Callable | None, *, live: bool = False) -> TrialHealth:
     """Every trial of the scope with its enrollment, budget, schedule and overall health as of scope.as_of.
 
     Without `predict` nothing is forecast: no outlooks, and enrollment health from enrolled ÷ planned to date only
     (for views that show no forecast figure, so they do not pay for forecasting every trial).
     """
+    if not live:
+        found = _published(run, scope, settings, "trial_facts" if predict is None else "trial_health", TrialHealth)
+        if found is not None:
+            return found
     summary = run(portfolio.trial_summary, scope)
     statuses = health.milestone_statuses(run(vendors.milestones, scope), scope.as_of, settings)
     site_rows = run(enrollment.sites, scope)
@@ -57,9 +105,9 @@ def quality_limits(run: Run, scope: Scope) -> pd.DataFrame:
     return health.qtl_status(limits, kpis)
 
 
-def trial_facts(run: Run, scope: Scope, settings: Settings, predict: Callable | None = None) -> TrialHealth:
+def trial_facts(run: Run, scope: Scope, settings: Settings, predict: Callable | None = None, *, live: bool = False) -> TrialHealth:
     """trial_health without forecasts (see there)."""
-    return trial_health(run, scope, settings, None)
+    return trial_health(run, scope, settings, None, live=live)
 
 
 @dataclass
@@ -70,8 +118,12 @@ class FlaggedSites:
     baselines: dict  # (protocol_number, indicator) → metrics.PeerBaseline
 
 
-def flagged_sites(run: Run, scope: Scope, settings: Settings, predict: Callable | None = None) -> FlaggedSites:
+def flagged_sites(run: Run, scope: Scope, settings: Settings, predict: Callable | None = None, *, live: bool = False) -> FlaggedSites:
     """Flag every site of the scope's trials (the whole trial, whichever site is in view: peers need all of them)."""
+    if not live:
+        found = _published(run, scope.replace(site=None), settings, "flagged_sites", FlaggedSites)
+        if found is not None:
+            return found
     frame, baselines = health.flag_sites_by_trial(run(sites.site_kpis, scope.replace(site=None)), settings)
     return FlaggedSites(frame, baselines)
 
@@ -85,8 +137,12 @@ class VendorRisks:
     moved: pd.DataFrame
 
 
-def vendor_risks(run: Run, scope: Scope, settings: Settings, predict: Callable | None = None) -> VendorRisks:
+def vendor_risks(run: Run, scope: Scope, settings: Settings, predict: Callable | None = None, *, live: bool = False) -> VendorRisks:
     """Supply risks and moved forecasts of the scope's trials as of scope.as_of."""
+    if not live:
+        found = _published(run, scope, settings, "vendor_risks", VendorRisks)
+        if found is not None:
+            return found
     supply = health.supply_risks(run(vendors.supply_links, scope), settings)
     statuses = health.milestone_statuses(run(vendors.milestones, scope), scope.as_of, settings)
     moved = run(vendors.forecast_changes, scope).merge(
