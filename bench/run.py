@@ -63,13 +63,15 @@ def run(
     browser: bool = True,
     sessions: int = 10,
     databases: list[dict] | None = None,
+    modes: tuple[bool, ...] = (True, False),
     log=print,
     on_progress=None,
 ) -> dict:
     """Measure every page × view on every target; returns the results (see bench/report.py for how they are read).
 
-    `databases` describes the targets' databases (sizes, build times) for the report; `on_progress(results)`
-    is called after each target, so a long run can save what it has.
+    `databases` describes the targets' databases (sizes, build times) for the report; `modes` whether the server-side
+    runs read the published snapshots (True), compute live (False) or both; `on_progress(results)` is called after
+    each target, so a long run can save what it has. The browser measurements read the snapshots, as deployed.
     """
     import streamlit
 
@@ -81,7 +83,7 @@ def run(
             "git": _git(),
             "options": {
                 "repeat": repeat, "browser": browser, "sessions": sessions, "pages": list(pages), "views": list(views),
-                "statement_timeout_s": STATEMENT_TIMEOUT_S,
+                "statement_timeout_s": STATEMENT_TIMEOUT_S, "snapshots": list(modes),
             },
         },
         "databases": databases or [],
@@ -93,22 +95,11 @@ def run(
     started = time.perf_counter()
     warmed = False
     for target in targets:
-        log(f"{target.scale} × {target.database}: server-side runs and queries alone")
-        with serverside.app_environment(target, STATEMENT_TIMEOUT_S):
-            if not warmed:
-                serverside.warm_up(target, pages, timeout_s=PAGE_TIMEOUT_S)
-                results["apptest_floor_s"] = serverside.measure_floor(repeat)
-                warmed = True
-            for page in pages:
-                for view in views:
-                    record = serverside.measure_page(
-                        target, page, view, repeat=repeat, timeout_s=PAGE_TIMEOUT_S, statement_timeout_s=STATEMENT_TIMEOUT_S
-                    )
-                    results["records"].append(record)
-                    log(f"  {page:<10} {view:<9} queries {record['queries_alone_s']:7.2f} s · cold {record['cold_s']:7.2f} s"
-                        f" · warm {record['warm_s']:6.2f} s · {record['bytes'] / 1e6:5.2f} MB"
-                        + (f" · forecast {record['forecast_s']:.2f} s" if record["forecast_s"] is not None else "")
-                        + (f" · {len(record['errors'])} error(s)" if record["errors"] else ""))
+        for snapshots in modes:
+            log(f"{target.scale} × {target.database} ({'published snapshots' if snapshots else 'computed live'}): "
+                "server-side runs and queries alone")
+            _server_side(target, pages, views, repeat, snapshots, results, log, warm=not warmed)
+            warmed = True
         if browser:
             _browser_part(target, pages, views, sessions, results, log)
         results["meta"]["duration_s"] = round(time.perf_counter() - started, 1)
@@ -126,6 +117,24 @@ def run(
     return results
 
 
+def _server_side(target: Target, pages, views, repeat: int, snapshots: bool, results: dict, log, *, warm: bool) -> None:
+    with serverside.app_environment(target, STATEMENT_TIMEOUT_S, snapshots=snapshots):
+        if warm:
+            serverside.warm_up(target, pages, timeout_s=PAGE_TIMEOUT_S)
+            results["apptest_floor_s"] = serverside.measure_floor(repeat)
+        for page in pages:
+            for view in views:
+                record = serverside.measure_page(
+                    target, page, view, repeat=repeat, timeout_s=PAGE_TIMEOUT_S, statement_timeout_s=STATEMENT_TIMEOUT_S,
+                    snapshots=snapshots,
+                )
+                results["records"].append(record)
+                log(f"  {page:<10} {view:<9} queries {record['queries_alone_s']:7.2f} s · cold {record['cold_s']:7.2f} s"
+                    f" · warm {record['warm_s']:6.2f} s · {record['bytes'] / 1e6:5.2f} MB"
+                    + (f" · forecast {record['forecast_s']:.2f} s" if record["forecast_s"] is not None else "")
+                    + (f" · {len(record['errors'])} error(s)" if record["errors"] else ""))
+
+
 def _browser_part(target: Target, pages, views, sessions: int, results: dict, log) -> None:
     from bench import browser as chromium
 
@@ -139,7 +148,8 @@ def _browser_part(target: Target, pages, views, sessions: int, results: dict, lo
         log(f"  skipped: {exc}")
         return
     for record in results["records"]:
-        if record["scale"] == target.scale and record["database"] == target.database and (record["page"], record["view"]) in timings:
+        if (record["scale"] == target.scale and record["database"] == target.database and record.get("snapshots", True)
+                and (record["page"], record["view"]) in timings):
             timing = timings[(record["page"], record["view"])]
             record["browser"] = timing
             log(f"  {record['page']:<10} {record['view']:<9} first {timing['first_s'] or float('nan'):6.2f} s"
@@ -167,6 +177,16 @@ def merge(old: dict, new: dict) -> dict:
     return merged
 
 
+def baseline(earlier: dict) -> dict:
+    """What the report compares live runs with: the cold runs of an earlier results JSON that computed live."""
+    return {
+        "run_of": earlier["meta"]["started_at"],
+        "commit": earlier["meta"].get("git", {}).get("commit"),
+        "records": [{k: r[k] for k in ("scale", "database", "page", "view", "cold_s")}
+                    for r in earlier["records"] if not r.get("snapshots", False)],
+    }
+
+
 def write_json(results: dict, path: Path) -> None:
     path.write_text(json.dumps(results, indent=1, default=str) + "\n")
 
@@ -189,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave out the Chromium measurements (or BENCH_BROWSER=0)")
     parser.add_argument("--merge", action="store_true",
                         help="keep the results in --out of the scale × database pairs this run does not measure")
+    parser.add_argument("--snapshots", choices=("both", "on", "off"), default="both",
+                        help="server-side runs reading the published snapshots (on), computing live (off), or both (default)")
+    parser.add_argument("--baseline", type=Path,
+                        help="an earlier results JSON: the report compares this run's live cold runs with its (before a change)")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"the JSON file to write (default {RESULTS.relative_to(REPO_DIR)})")
     args = parser.parse_args(argv)
     unknown = [s for s in args.scales if s not in data.SCALES] + [d for d in args.databases if d not in data.DATABASES]
@@ -198,8 +222,13 @@ def main(argv: list[str] | None = None) -> int:
 
     old = json.loads(args.out.read_text()) if args.merge and args.out.exists() else None
 
+    before = baseline(json.loads(args.baseline.read_text())) if args.baseline else (old or {}).get("baseline")
+
     def save(results: dict) -> None:
-        write_json(merge(old, results) if old else results, args.out)
+        results = merge(old, results) if old else results
+        if before:
+            results["baseline"] = before
+        write_json(results, args.out)
 
     with ExitStack() as stack:
         targets, databases = [], []
@@ -216,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                 targets.append(data.target(scale, database, url, built))
         results = run(
             targets, pages=args.pages, repeat=args.repeat, browser=not args.no_browser, sessions=args.sessions,
-            databases=databases, on_progress=save,
+            databases=databases, on_progress=save, modes={"both": (True, False), "on": (True,), "off": (False,)}[args.snapshots],
         )
         save(results)
     print(f"Wrote {args.out}")

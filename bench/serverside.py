@@ -80,8 +80,9 @@ def query_params(target: Target, view: str) -> dict[str, str]:
 
 
 @contextmanager
-def app_environment(target: Target, statement_timeout_s: float) -> Iterator[None]:
-    """The settings the app reads for `target` (restored afterwards)."""
+def app_environment(target: Target, statement_timeout_s: float, *, snapshots: bool = True) -> Iterator[None]:
+    """The settings the app reads for `target` (restored afterwards); `snapshots`: whether it reads the published
+    snapshots (the demo publishes its data cut and a week before) or computes every view live."""
     from dashboard.settings import get_settings
 
     wanted = {
@@ -89,6 +90,7 @@ def app_environment(target: Target, statement_timeout_s: float) -> Iterator[None
         # The bench runs without sign-in on databases of its own (the app refuses that unless told).
         "DASHBOARD_ALLOW_ANONYMOUS": "true",
         "DASHBOARD_STATEMENT_TIMEOUT_S": str(statement_timeout_s),
+        "DASHBOARD_READ_SNAPSHOTS": str(snapshots).lower(),
     }
     saved = {key: os.environ.get(key) for key in wanted}
     os.environ.update(wanted)
@@ -257,8 +259,10 @@ def _queries_alone(target: Target, calls: list[_Call], repeat: int, statement_ti
     return totals, details
 
 
-def measure_page(target: Target, page: str, view: str, *, repeat: int, timeout_s: float, statement_timeout_s: float) -> dict:
-    """One page × view on one database: cold and warm server-side runs, bytes sent, and its queries alone."""
+def measure_page(target: Target, page: str, view: str, *, repeat: int, timeout_s: float, statement_timeout_s: float,
+                 snapshots: bool = True) -> dict:
+    """One page × view on one database: cold and warm server-side runs, bytes sent, and its queries alone; `snapshots`
+    says whether the app read the published snapshots (app_environment) or computed live."""
     import streamlit as st
 
     params = query_params(target, view)
@@ -295,6 +299,7 @@ def measure_page(target: Target, page: str, view: str, *, repeat: int, timeout_s
         "database": target.database,
         "page": page,
         "view": view,
+        "snapshots": snapshots,
         "query_string": params,
         "cold_s": statistics.median(cold),
         "cold_runs_s": cold,

@@ -16,6 +16,8 @@ import pytest
 import tiny_portfolio
 from bench import browser, report, run
 from bench.serverside import PAGES, VIEWS, Target
+from dashboard import snapshot
+from dashboard.settings import get_settings
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,6 +27,7 @@ def tiny_target(tmp_path_factory) -> Target:
     """The hand-counted tiny portfolio as a benchmark target (its trial view: T-1)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('bench') / 'tiny.db'}"
     tiny_portfolio.build(url)
+    snapshot.publish(url, snapshot.default_dates(tiny_portfolio.AS_OF), get_settings())  # as the demo does
     return Target(scale="tiny", database="sqlite", url=url, trial="T-1", as_of=tiny_portfolio.AS_OF)
 
 
@@ -39,7 +42,8 @@ def results(tiny_target, tmp_path_factory) -> Path:
 
 def test_every_page_and_view_has_a_record_with_its_queries(results):
     records = json.loads(results.read_text())["records"]
-    assert sorted((r["page"], r["view"]) for r in records) == sorted((p, v) for p in PAGES for v in VIEWS)
+    assert sorted((r["page"], r["view"], r["snapshots"]) for r in records) == sorted(
+        (p, v, m) for p in PAGES for v in VIEWS for m in (True, False))
     for record in records:
         where = (record["page"], record["view"])
         assert record["errors"] == [], where
@@ -52,11 +56,21 @@ def test_every_page_and_view_has_a_record_with_its_queries(results):
 
 
 def test_the_enrollment_portfolio_view_records_its_forecasting(results):
-    records = {(r["page"], r["view"]): r for r in json.loads(results.read_text())["records"]}
+    records = {(r["page"], r["view"]): r for r in json.loads(results.read_text())["records"] if not r["snapshots"]}
     overview = records[("enrollment", "portfolio")]
     # The three trials are all short of their targets, so each is forecast.
     assert overview["n_forecasts"] == 3 and overview["forecast_s"] is not None
     assert records[("budget", "trial")]["forecast_s"] is None
+
+
+def test_with_snapshots_the_pages_read_them_instead_of_forecasting(results):
+    records = {(r["page"], r["view"]): r for r in json.loads(results.read_text())["records"] if r["snapshots"]}
+    for (page, view), record in records.items():
+        names = {q["function"] for q in record["queries"]}
+        assert "queries.snapshots.published" in names, (page, view)
+        if page in ("portfolio", "enrollment"):
+            assert "queries.snapshots.trial_health_parts" in names and record["forecast_s"] is None, (page, view)
+            assert "queries.enrollment.forecast_inputs" not in names, (page, view)
 
 
 def test_the_report_is_what_the_generator_makes_of_the_json(results):
