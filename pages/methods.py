@@ -210,3 +210,12 @@ st.header("Freshness")
 st.markdown(
     f"Every page says when its data was last loaded; data older than {settings.stale_after_hours:g} hours shows a warning."
 )
+st.markdown(
+    "**Published or computed now.** Each load publishes a snapshot of its day and of the week before: every trial's "
+    "figures, health, forecast and site flags, computed once where the data is written. A view whose as-of and compare "
+    "dates have a snapshot (computed under these same thresholds) reads it, and the freshness line says *figures "
+    "published* with its time; any other view is computed when it is opened (*figures computed now*). Both give the "
+    "same numbers for the same data. A snapshot is kept as it was published: a later load replaces only the snapshot of "
+    "its own day, so the changes since last week, in the pages and the e-mail, and the Enrollment page's forecast "
+    "history compare what was published then, not last week recomputed with data that arrived later."
+)

@@ -16,13 +16,12 @@ from queries.common import frame, trial_conditions
 
 def published(conn: Connection, scope: Scope) -> pd.DataFrame:
     """One row per snapshot published for scope.as_of (none or one): its compare date, when it was published and
-    from which load, and the settings it was computed with."""
+    from which load, and the settings it was computed with (not how many trials: that counts every sponsor's)."""
     query = select(
         snapshot.c.as_of_date, snapshot.c.compare_date, snapshot.c.published_at, snapshot.c.loaded_at,
-        snapshot.c.settings_key, snapshot.c.n_trials,
+        snapshot.c.settings_key,
     ).where(snapshot.c.as_of_date == scope.as_of)
-    return frame(conn, query, {"as_of_date": "date", "compare_date": "date", "published_at": "date", "loaded_at": "date",
-                               "n_trials": "int"})
+    return frame(conn, query, {"as_of_date": "date", "compare_date": "date", "published_at": "date", "loaded_at": "date"})
 
 
 def _parts(conn: Connection, scope: Scope, names: tuple[str, ...]) -> pd.DataFrame:

@@ -3,6 +3,7 @@ and the demo publish them; a failed or missing snapshot leaves the pages computi
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -406,3 +407,27 @@ def test_two_servers_on_one_postgresql_show_the_same_figures_for_one_link(browse
     expected = {f["label"]: f["display"] for f in document["portfolio"]}
     assert first["tiles"] and all(expected[label] == value for label, value in first["tiles"].items()), first["tiles"]
     assert "T-1" in first["table"] and "X-9" in first["table"]
+
+
+def test_the_forecast_history_has_one_point_per_published_date(monkeypatch, demo_pair):
+    _, url = demo_pair
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            f = schema.snapshot_forecast
+            published_dates = [d for (d,) in conn.execute(
+                select(f.c.as_of_date).where(f.c.protocol_number == demo.BIG_TRIAL, f.c.as_of_date <= SMALL_DEMO_TODAY,
+                                             f.c.lpi_p50_date.is_not(None)).order_by(f.c.as_of_date))]
+    finally:
+        engine.dispose()
+    assert len(published_dates) >= 4, "the fixture publishes several dates with a forecast"
+    at = open_page(monkeypatch, url, "enrollment", trial=demo.BIG_TRIAL, as_of=SMALL_DEMO_TODAY.isoformat())
+    assert not at.exception
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    history = next(s for s in specs if any(t.get("name") == "Median forecast (P50)" for t in s["data"]))
+    median = next(t for t in history["data"] if t.get("name") == "Median forecast (P50)")
+    assert [pd.Timestamp(x).date() for x in median["x"]] == published_dates
+    assert f"{len(published_dates)} published forecasts" in visible_text(at)
+    # Before any snapshot, the page says there is no history yet rather than drawing an empty chart.
+    at = open_page(monkeypatch, url, "enrollment", trial=demo.BIG_TRIAL, as_of="2021-05-01")
+    assert not at.exception and "No forecast of this trial has been published up to this date" in visible_text(at)
