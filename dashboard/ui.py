@@ -131,8 +131,8 @@ class Context:
     grants: list[access.Grant]
     trials: pd.DataFrame
     notices: list[str] = field(default_factory=list)
-    # The tables this run showed, as (sheet name, frame), for the page's workbook (filled by download_table).
-    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    # The tables this run showed, as (sheet name, Table), for the page's workbook (filled by download_table).
+    tables: list[tuple[str, Table]] = field(default_factory=list)
     # Where the page's Excel button goes once it shows a table, and the page's name (set by excel_export).
     excel_slot: object | None = None
     page: str | None = None
@@ -601,7 +601,8 @@ def _excel_button(ctx: Context) -> None:
     tables = ctx.tables
 
     def build() -> bytes:
-        return exports.workbook(tables, {**view, "Exported at (UTC)": datetime.now(timezone.utc).replace(microsecond=0)})
+        return exports.workbook([(name, table.frame()) for name, table in tables],
+                                {**view, "Exported at (UTC)": datetime.now(timezone.utc).replace(microsecond=0)})
 
     trial = f"{ctx.scope.trial}_" if ctx.scope.trial else ""
     ctx.excel_slot.download_button(
@@ -624,23 +625,40 @@ def download_label(what: str, n_rows: int, n_shown: int | None = None) -> str:
     return f"⬇️ Download {what} (CSV)"
 
 
-def download_table(label: str, frame: pd.DataFrame, file_name_stem: str, sheet: str | None = None) -> None:
-    """A CSV download of a table the page shows; the table also becomes sheet `sheet` (default: from the label) of the page's workbook.
+class Table:
+    """A table of the page for its CSV and its workbook sheet: a frame as shown, or the function that makes it, called
+    once, when a file is first asked for (a Portfolio of 250 trials spent a second on its export at every cold run)."""
+
+    def __init__(self, source: pd.DataFrame | Callable[[], pd.DataFrame]):
+        # A frame is copied as shown now, whatever the page does to it afterwards.
+        self._made = source.copy() if isinstance(source, pd.DataFrame) else None
+        self._make = None if isinstance(source, pd.DataFrame) else source
+
+    def frame(self) -> pd.DataFrame:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+
+def download_table(label: str, frame: pd.DataFrame | Callable[[], pd.DataFrame], file_name_stem: str,
+                   sheet: str | None = None) -> None:
+    """A CSV download of a table the page shows (or of the function that makes it, for a table worked out only for
+    the file); the table also becomes sheet `sheet` (default: from the label) of the page's workbook.
 
     The button does not rerun the page (a rerun would replace the file while it downloads). The CSV is written
     when the button is clicked, not on every run: for thousands of rows that was most of a warm run.
     """
-    shown = frame.copy()  # as shown now, whatever the page does to its frame afterwards
+    table = Table(frame)
 
     def build() -> bytes:
-        return exports.neutralise(shown).to_csv(index=False).encode("utf-8")
+        return exports.neutralise(table.frame()).to_csv(index=False).encode("utf-8")
 
     st.download_button(label, build, f"{file_name_stem}.csv", "text/csv", on_click="ignore")
     ctx = st.session_state.get(_CONTEXT_KEY)
     if ctx is None or ctx.excel_slot is None:
         return
     name = exports.sheet_name(sheet or _sheet_from_label(label), [taken for taken, _ in ctx.tables])
-    ctx.tables.append((name, shown))  # the workbook only reads it: one copy serves both files
+    ctx.tables.append((name, table))  # the workbook only reads it: one frame serves both files
     if len(ctx.tables) == 1:
         _excel_button(ctx)
 

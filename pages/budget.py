@@ -86,39 +86,42 @@ if scope.trial is None:
     # ------------------------------------------------------------------ portfolio view
     st.subheader("Trials, worst cost performance first")
     budgeted = list(now.budgeted["protocol_number"])
-    values = {p: {k: figure(k, now.of_trial(p), then.of_trial(p)) for k in EXPORTED} for p in budgeted}
-    order = sorted(budgeted, key=lambda p: (values[p]["cpi"].value is None, values[p]["cpi"].value or 0, p))
+
+    def trial_figure(protocol: str, key: str) -> registry.Value:
+        return registry.evaluate(key, now.of_trial(protocol))  # the table shows no change: no compare date
+
+    order = sorted(budgeted, key=lambda p: (trial_figure(p, "cpi").value is None, trial_figure(p, "cpi").value or 0, p))
     currencies = now.trials.set_index("protocol_number")["reporting_currency"]
-    rows = [
-        {
+    # A large portfolio is read a page at a time, the worst first (the CSV holds every trial).
+    shown = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE)
+
+    def row(p: str) -> dict[str, str]:
+        v = {k: trial_figure(p, k) for k in ("bac", "ac", "ev", "budget_spent", "cpi", "spi", "eac", "vac")}
+        return {
             "trial": ui.link(ctx.link("budget", trial=p), p),
             "currency": ui.cell(currencies.get(p)),
-            "bac": ui.cell(values[p]["bac"].display), "ac": ui.cell(values[p]["ac"].display),
-            "ev": ui.cell(values[p]["ev"].display),
-            "burn": ui.bar(values[p]["budget_spent"].value),
-            "cpi": f"{ui.cell(values[p]['cpi'].display)} {ui.chip(values[p]['cpi'].health or 'grey')}",
-            "spi": f"{ui.cell(values[p]['spi'].display)} {ui.chip(values[p]['spi'].health or 'grey')}",
-            "eac": ui.cell(values[p]["eac"].display), "vac": ui.cell(values[p]["vac"].display),
+            "bac": ui.cell(v["bac"].display), "ac": ui.cell(v["ac"].display), "ev": ui.cell(v["ev"].display),
+            "burn": ui.bar(v["budget_spent"].value),
+            "cpi": f"{ui.cell(v['cpi'].display)} {ui.chip(v['cpi'].health or 'grey')}",
+            "spi": f"{ui.cell(v['spi'].display)} {ui.chip(v['spi'].health or 'grey')}",
+            "eac": ui.cell(v["eac"].display), "vac": ui.cell(v["vac"].display),
         }
-        for p in order
-    ]
-    # A large portfolio is read a page at a time, the worst first (the CSV holds every trial).
-    shown = ui.page_of(rows, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE)
+
     ui.html_table(
-        shown,
+        [row(p) for p in shown],
         {"trial": "Trial", "currency": "Currency", "bac": "BAC", "ac": "AC", "ev": "EV", "burn": "Spent (AC ÷ BAC)",
          "cpi": "CPI", "spi": "SPI", "eac": "EAC", "vac": "VAC"},
         numeric=("bac", "ac", "ev", "eac", "vac"),
         nowrap=("trial", "bac", "ac", "ev", "eac", "vac", "burn", "cpi", "spi"),
     )
     st.caption("Click a trial for its S-curves, vendors and change orders. Definitions on the Methods page.")
-    export = pd.DataFrame([
-        {"protocol_number": p, "reporting_currency": currencies.get(p), **{k: v.value for k, v in values[p].items()}}
-        for p in order
-    ])
-    ui.download_table(
+    ui.download_table(  # every trial's every figure: worked out when the file is asked for, not at every cold run
         ui.download_label("trials", len(order), len(shown)),
-        export, f"budget_{scope.as_of}", sheet="Trials",
+        lambda: pd.DataFrame([
+            {"protocol_number": p, "reporting_currency": currencies.get(p), **{k: trial_figure(p, k).value for k in EXPORTED}}
+            for p in order
+        ]),
+        f"budget_{scope.as_of}", sheet="Trials",
     )
     st.stop()
 

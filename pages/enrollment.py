@@ -31,20 +31,23 @@ if scope.trial is None:
     then = ui.basis(overview.view_basis, overview.then_scope(scope), forecast=False)
     for column, key in zip(st.columns(5), ("enrolled", "pct_to_target", "pct_of_plan_to_date", "sites_active", "sites_non_enrolling")):
         ui.figure(column, registry.evaluate(key, now, then), scope.since)
-    values = {
-        p: {k: registry.evaluate(k, now.of_trial(p)) for k in (*EXPORTED, "enrollment_health")}
-        for p in now.protocols
-    }
+
+    def value(protocol: str, key: str) -> registry.Value:
+        """A trial's figure (the registry keeps it once worked out): ordering reads one figure of every trial, the
+        table those of one page of trials, the CSV all of them when it is asked for."""
+        return registry.evaluate(key, now.of_trial(protocol))
+
     order = sorted(
         now.protocols,
-        key=lambda p: (outlooks[p].is_complete, values[p]["p_meet_lpi_plan"].value or 0, p),
+        key=lambda p: (outlooks[p].is_complete, value(p, "p_meet_lpi_plan").value or 0, p),
     )
     # A large portfolio is read a page at a time (the riskiest first); the chart below shows the same trials.
     shown = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE)
     indication = trials.set_index("protocol_number")["indication"]
     rows = []
     for p in shown:
-        v = values[p]
+        v = {k: value(p, k) for k in ("enrolled", "enrollment_target", "pct_of_plan_to_date", "lpi_model", "lpi_cro",
+                                      "lpi_planned", "p_meet_lpi_plan", "enrollment_health")}
         rows.append(
             {
                 "trial": ui.link(ctx.link("enrollment", trial=p), p),
@@ -73,25 +76,25 @@ if scope.trial is None:
         f"{registry.FIGURES['p_meet_lpi_plan'].label}: {registry.FIGURES['p_meet_lpi_plan'].definition_text(settings)}"
     )
     forecasting = [
-        {"protocol_number": p, "p10": values[p]["lpi_model_p10"].value, "p50": values[p]["lpi_model"].value,
-         "p90": values[p]["lpi_model_p90"].value, "planned_lpi": values[p]["lpi_planned"].value,
-         "health": values[p]["p_meet_lpi_plan"].health}
+        {"protocol_number": p, "p10": value(p, "lpi_model_p10").value, "p50": value(p, "lpi_model").value,
+         "p90": value(p, "lpi_model_p90").value, "planned_lpi": value(p, "lpi_planned").value,
+         "health": value(p, "p_meet_lpi_plan").health}
         for p in shown
-        if all(values[p][k].value is not None for k in ("lpi_model_p10", "lpi_model", "lpi_model_p90", "lpi_planned"))
+        if all(value(p, k).value is not None for k in ("lpi_model_p10", "lpi_model", "lpi_model_p90", "lpi_planned"))
         and not outlooks[p].is_complete
     ]
     if forecasting:
         st.plotly_chart(charts.lpi_forecasts(pd.DataFrame(forecasting)), width="stretch")
         if len(shown) < len(order):
             st.caption(f"The chart shows the trials of this page of the table, of {len(trials):,}.")
-    export = pd.DataFrame([
-        {"protocol_number": p, "indication": indication[p], **{k: values[p][k].value for k in EXPORTED},
-         "enrollment_health": values[p]["enrollment_health"].health}
-        for p in order
-    ])
-    ui.download_table(
+    ui.download_table(  # every trial's every figure: worked out when the file is asked for, not at every cold run
         ui.download_label("trials", len(order), len(shown)),
-        export, f"enrollment_{scope.as_of}", sheet="Trials",
+        lambda: pd.DataFrame([
+            {"protocol_number": p, "indication": indication[p], **{k: value(p, k).value for k in EXPORTED},
+             "enrollment_health": value(p, "enrollment_health").health}
+            for p in order
+        ]),
+        f"enrollment_{scope.as_of}", sheet="Trials",
     )
     st.stop()
 

@@ -60,10 +60,11 @@ st.subheader("Trials, worst first", help=registry.SEVERITY_TEXT + " Click a prot
 order = registry.worst_first(now)
 # A large portfolio is read a page at a time (the worst first); the charts below show the same trials.
 shown = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE)
+then_shown = then.restrict(shown)  # the compare date is read for this page's trials only, not split for all of them
 
 
 def row(protocol: str) -> dict[str, str]:
-    b, was = now.of_trial(protocol), then.of_trial(protocol)
+    b, was = now.of_trial(protocol), then_shown.of_trial(protocol)
     t = b.trial_row()
     v = {key: registry.evaluate(key, b, was) for key in ("overall_health", "cpi", "schedule_slip", *CHANGES)}
     why = registry.reasons(b)
@@ -126,9 +127,9 @@ def export_row(protocol: str) -> dict[str, object]:
     return out
 
 
-ui.download_table(
+ui.download_table(  # every trial's every figure: worked out when the file is asked for, not at every cold run
     ui.download_label("trials", len(order), len(shown)),
-    pd.DataFrame([export_row(p) for p in order]), f"portfolio_{scope.as_of:%Y-%m-%d}", sheet="Trials",
+    lambda: pd.DataFrame([export_row(p) for p in order]), f"portfolio_{scope.as_of:%Y-%m-%d}", sheet="Trials",
 )
 
 # --- Charts ---------------------------------------------------------------------------------

@@ -126,3 +126,8 @@ def html_tables(at: AppTest) -> list[list[dict[str, str]]]:
 def metrics(at: AppTest) -> dict[str, str]:
     """The headline tiles, label → value."""
     return {m.label: m.value for m in at.metric}
+
+
+def page_tables(at: AppTest) -> dict:
+    """The tables the run offered as files (its CSVs and the workbook's sheets), by sheet name, as they download."""
+    return {name: table.frame() for name, table in at.session_state["_dashboard_context"].tables}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import tiny_portfolio
-from apptest_helpers import open_page
+from apptest_helpers import open_page, page_tables
 from dashboard import exports
 
 AS_OF = tiny_portfolio.AS_OF.isoformat()
@@ -143,7 +143,7 @@ def test_sheet_names_are_valid_and_unique():
 
 def registry(at) -> dict[str, pd.DataFrame]:
     """The tables this run registered for the page's workbook (kept in the frame's Context in session state)."""
-    return dict(at.session_state["_dashboard_context"].tables)
+    return page_tables(at)
 
 
 def excel_buttons(at) -> list:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import tiny_portfolio
-from apptest_helpers import open_page, notices
+from apptest_helpers import notices, open_page, page_tables
 from conftest import SMALL_DEMO_TODAY
 from dashboard import demo, digest, figures, registry
 from dashboard.access import granted_sponsors
@@ -181,7 +181,7 @@ def test_every_trial_tile_is_the_registrys_figure(monkeypatch, small_demo_db, ex
 def test_the_portfolio_tables_csv_holds_the_registrys_values(monkeypatch, small_demo_db, expected, as_of):
     document = expected(as_of)
     at = open_page(monkeypatch, small_demo_db, "portfolio", as_of=as_of.isoformat())
-    table = dict(at.session_state["_dashboard_context"].tables)["Trials"]
+    table = page_tables(at)["Trials"]
     assert set(table["protocol_number"]) == set(document["trials"])
     compared = 0
     for row in table.itertuples(index=False):
@@ -240,7 +240,7 @@ def test_sae_timeliness_and_qtl_breaches_agree_in_email_export_and_figures_comma
     # The Sites page's export (its CSV / Excel table): every site's SAE counts and safety flags.
     at = open_page(monkeypatch, small_demo_db, "sites", as_of=as_of.isoformat())
     assert not at.exception
-    table = dict(at.session_state["_dashboard_context"].tables)["Sites"]
+    table = page_tables(at)["Sites"]
     if table.empty:  # before any data: nothing anywhere
         assert sae["value"] is None and qtl["value"] is None
     else:
