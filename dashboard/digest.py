@@ -673,11 +673,10 @@ def _footer(d: Digest) -> list[list[Run]]:
     loaded = f"Data loaded {d.loaded_at:%d %b %Y %H:%M} UTC. " if d.loaded_at is not None else ""
     who = f"Prepared for {d.user} (access: {sponsor_names(d)})." if d.user else f"Prepared for every sponsor ({sponsor_names(d)})."
     now, then = d.published
+    source = published.provenance(now).capitalize()
     if now is not None and then is not None:
-        source = (f"The figures are those published {pd.Timestamp(now['published_at']):%d %b %Y %H:%M} UTC, compared "
-                  f"with those published for {_day(d.since)}. ")
-    else:
-        source = f"{published.provenance(now).capitalize()}. "
+        source += f", compared with those published for {_day(d.since)}"
+    source += ". "
     return [
         [f"Figures as of {_day(d.as_of)}, changes since {_day(d.since)}. {loaded}{source}Computed with the dashboard's own "
          "definitions (", Link("Methods & definitions", d.link("methods")), "); every link opens the dashboard at these dates."],

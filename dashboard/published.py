@@ -33,7 +33,7 @@ NOT_FIGURES = frozenset({
     "read_snapshots",
     "smtp_host", "smtp_port", "smtp_starttls", "smtp_user", "smtp_password", "mail_from", "auth_mode", "allow_anonymous",
     "auth_header", "sign_out_url", "proxy_secret", "proxy_secret_header", "oidc_provider",
-    "oidc_issuers_without_email_verified", "review_database_url",
+    "oidc_issuers_without_email_verified",
 })
 
 
@@ -89,16 +89,13 @@ def encode_by_trial(frame: pd.DataFrame, protocols: list[str]) -> dict[str, byte
 
 def decode(payloads: list[bytes]) -> pd.DataFrame:
     """The frames of `payloads` (each encode()d, with a ROW column) as one frame, in their original row order."""
-    tables = [pa.ipc.open_stream(p).read_all() for p in payloads]
-    if not tables:
+    if not payloads:
         raise ValueError("no frames to decode")
-    # One conversion to pandas for all of them (per table it costs milliseconds, and a portfolio has thousands);
-    # a column with no value in one trial's frame has Arrow's null type there, which the concatenation promotes.
-    nonempty = [t for t in tables if t.num_rows] or tables[:1]
-    metadata = nonempty[0].schema.metadata
-    table = nonempty[0] if len(nonempty) == 1 else pa.concat_tables(nonempty, promote_options="permissive")
-    out = table.replace_schema_metadata(metadata).to_pandas()
-    for column in json.loads(metadata.get(_OBJECTS, b"[]")):
+    # One conversion to pandas for all of them (per table it costs milliseconds, and a portfolio has thousands); the
+    # streams of one frame share its schema (encode_by_trial converts it once), so they concatenate as they are.
+    table = pa.concat_tables([pa.ipc.open_stream(p).read_all() for p in payloads])
+    out = table.to_pandas()
+    for column in json.loads(table.schema.metadata.get(_OBJECTS, b"[]")):
         values = out[column].astype(object)
         out[column] = values.where(values.notna(), None)
     return out.sort_values(ROW, kind="stable").drop(columns=ROW).reset_index(drop=True)

@@ -86,10 +86,8 @@ def compute(conn: Connection, as_of: date, settings: Settings, predict: Callable
             for protocol, payload in published.encode_by_trial(frame, protocols).items():
                 rows.append({"as_of_date": as_of, "protocol_number": protocol, "part_name": part_name, "payload": payload})
 
-    def compose(function, s):
-        return parts[function.__name__] if s == scope or s == scope.replace(site=None) else function(run, s, settings, predict, live=True)
-
-    basis = overview.view_basis(compose, scope, settings, flags=True, vendor=True)
+    # The view of every trial is composed from exactly the parts just computed (its scope has no site to drop).
+    basis = overview.view_basis(lambda function, _scope: parts[function.__name__], scope, settings, flags=True, vendor=True)
     figures, forecasts = [], []
     for protocol in protocols:
         of_trial = basis.of_trial(protocol)

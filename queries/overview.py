@@ -71,7 +71,7 @@ def _published(run: Run, scope: Scope, settings: Settings, name: str, cls: type)
         field: published.decode(list(rows.loc[rows["part_name"] == stored, "payload"]))
         for field, stored in snapshots.PART_FRAMES[name].items()
     }
-    if cls is TrialHealth and "outlooks" not in frames:
+    if name == "trial_facts":  # health without forecasts: no outlooks, as trial_facts computes it
         frames["outlooks"] = published.outlook_rows({})
     return published.part_from(cls, frames)
 
