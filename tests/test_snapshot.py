@@ -431,3 +431,17 @@ def test_the_forecast_history_has_one_point_per_published_date(monkeypatch, demo
     # Before any snapshot, the page says there is no history yet rather than drawing an empty chart.
     at = open_page(monkeypatch, url, "enrollment", trial=demo.BIG_TRIAL, as_of="2021-05-01")
     assert not at.exception and "No forecast of this trial has been published up to this date" in visible_text(at)
+
+
+@pytest.mark.parametrize("as_of", DEMO_DATES, ids=str)
+def test_the_pages_tiles_read_from_a_snapshot_are_the_live_figures(monkeypatch, demo_pair, as_of):
+    """Every headline tile of the portfolio views, read from the snapshot, is the figures command's live value."""
+    from test_figures import _check_tiles
+
+    live_url, url = demo_pair
+    document, _ = view_figures(live_url, ViewState(as_of=as_of, since=as_of - timedelta(days=7)))
+    for page in ("portfolio", "enrollment", "sites", "vendors"):
+        at = open_page(monkeypatch, url, page, as_of=as_of.isoformat())
+        assert not at.exception, page
+        assert "figures published" in visible_text(at), page
+        _check_tiles(at, page, document, None)
