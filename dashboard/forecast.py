@@ -21,7 +21,7 @@ frozen dataclass).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-DAYS_PER_MONTH = 365.25 / 12
+from dashboard import drift
+from dashboard.metrics import DAYS_PER_MONTH
 
 N_DRAWS = 4000
 # α above this is the Poisson limit (site counts no more variable than chance): the ML α runs to
@@ -75,6 +76,33 @@ class _Simulation:
     g: np.ndarray  # Gamma(n⁺, 1) draws: cumulative intensity at which the target is reached
     rng_state: dict[str, Any]  # generator state just before the site rates were drawn
     cap: int
+    # The drift model's (drift.py), when the forecast had the enrollment history: each draw's settled share ρ of a
+    # site's starting rate, the stop hazard per day, and each site's probability of still enrolling. None: stationary.
+    rho: np.ndarray | None = None
+    eta: float = 0.0  # stop hazard per day
+    active: np.ndarray | None = None
+
+    def intensity(self, rng: np.random.Generator) -> Callable[[Any], np.ndarray]:
+        """Draw the site rates (rng at rng_state) and return the cumulative intensity from as_of to given days, per draw."""
+        if self.k.size == 0:
+            return lambda days: np.zeros((self.g.size,) + np.shape(days))
+        if self.rho is not None:
+            t = drift.table(rng, self.alpha, self.beta, self.rho, self.eta, self.k, self.tau, self.start, self.active)
+            return lambda days: drift.intensity_at(t, days)
+        table = _intensity_table(*_group_rates(rng, self.alpha, self.beta, self.k, self.tau, self.start))
+
+        def at(days):
+            if np.ndim(days) == 0:
+                return _intensity_at(*table, float(days))
+            return np.stack([_intensity_at(*table, float(d)) for d in days], axis=1)
+
+        return at
+
+    def new_site_exposure(self, days: float) -> np.ndarray:
+        """The intensity a site opening now adds by `days`, per unit of its rate, per draw."""
+        if self.rho is None:
+            return np.full(self.g.size, days)
+        return self.rho * drift.growth(self.eta, days) + (1.0 - self.rho) * drift.growth(1.0 / drift.SETTLE_DAYS + self.eta, days)
 
 
 @dataclass(frozen=True)
@@ -96,6 +124,11 @@ class Forecast:
     note: str
     _days: np.ndarray = field(repr=False, compare=False)  # simulated days from as_of to target; inf = never
     _simulation: _Simulation | None = field(repr=False, compare=False, default=None)
+    # What the drift model found (NaN / None when it was not used): the share of its starting rate a site settles at,
+    # the stop hazard per site-year, and how many open sites have more likely than not stopped.
+    settled_share: float = math.nan
+    stops_per_year: float = math.nan
+    stopped_sites: int | None = None
     # Answers of sites_needed already worked out: it redraws every site's rates, so a page run that
     # reuses a cached forecast should not pay for it again.
     _answers: dict = field(repr=False, compare=False, default_factory=dict)
@@ -142,11 +175,42 @@ class Forecast:
             return None
         rng = np.random.default_rng()
         rng.bit_generator.state = sim.rng_state
-        if sim.k.size:
-            reached = _intensity_at(*_intensity_table(*_group_rates(rng, sim.alpha, sim.beta, sim.k, sim.tau, sim.start)), days)
-        else:
-            reached = np.zeros(sim.g.size)
-        return _extra_sites(rng, sim, (sim.g - reached) / days, probability)
+        reached = sim.intensity(rng)(days)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            need = (sim.g - reached) / sim.new_site_exposure(days)
+        return _extra_sites(rng, sim, np.where(sim.g <= reached, 0.0, need), probability)
+
+    def fan_table(self, points: int = 41) -> pd.DataFrame:
+        """The fan (see `fan`) on `points` days from as_of to a little past P90 (past P50 × 3 when P90 is beyond the horizon)."""
+        finite = self._days[np.isfinite(self._days)] if self.has_forecast else np.empty(0)
+        if finite.size == 0:
+            return self.fan([])
+        p90 = float(np.quantile(np.minimum(self._days, HORIZON_DAYS + 1.0), 0.9))
+        end = p90 * 1.05 if p90 <= HORIZON_DAYS else float(np.quantile(finite, 0.5)) * 3
+        return self.fan(np.linspace(0.0, max(end, 1.0), points))
+
+    def fan(self, days: Iterable[float], quantiles: Iterable[float] = (0.1, 0.5, 0.9)) -> pd.DataFrame:
+        """Quantiles of the cumulative enrolled count `days` after as_of, from the simulated enrollment paths.
+
+        One row per day, a column per quantile (`q10`, `q50`, `q90` for 0.1, 0.5, 0.9). Each simulated path is the
+        one whose n⁺-th enrollment falls on that draw's completion day (given it, the enrollments before are
+        spread like uniform order statistics in intensity time), so the fan's edges reach the target on the
+        completion quantiles. Empty when there is nothing to simulate.
+        """
+        days = np.asarray(list(days), dtype=float)
+        qs = _quantiles(quantiles)
+        columns = ["day"] + [f"q{round(q * 100)}" for q in qs]
+        sim = self._simulation
+        if sim is None or not self.has_forecast or self.enrolled >= self.target or days.size == 0:
+            return pd.DataFrame(columns=columns)
+        rng = np.random.default_rng()
+        rng.bit_generator.state = sim.rng_state
+        cum = sim.intensity(rng)(days)  # draws × days
+        n_plus = self.target - self.enrolled
+        share = np.clip(cum / sim.g[:, None], 0.0, 1.0)
+        counts = np.where(share >= 1.0, n_plus, np.random.default_rng(0).binomial(n_plus - 1, np.minimum(share, 1.0)))
+        table = np.quantile(self.enrolled + counts, qs, axis=0, method="inverted_cdf").T
+        return pd.DataFrame(np.column_stack([days, table]), columns=columns)
 
 
 def _extra_sites(rng: np.random.Generator, sim: _Simulation, need: np.ndarray, probability: float) -> int | None:
@@ -185,41 +249,61 @@ def predict_completion(
     quantiles: Iterable[float] = (0.1, 0.5, 0.9),
     seed: int | None = None,
     prior_rate: float | None = None,
+    history: pd.DataFrame | None = None,
 ) -> Forecast:
     """Forecast the date enrollment reaches `target` from one row per site (domain.md §3).
 
     `sites` has `enrolled` and `days_open` (up to as_of), optionally `opens_in_days` (days after
-    as_of a site not yet active opens; NaN for active sites) and `is_closed` (its data count for
-    the fit but it enrolls no more). `prior_rate` (subjects per site per day, the plan's) is used
-    when fewer than 3 sites have been open or nobody has enrolled. Raises ValueError with a plain
-    message for invalid input.
-    """
-    return _predict(sites, target, as_of, quantiles=quantiles, seed=seed, prior_rate=prior_rate)
+    as_of a site not yet active opens; NaN for active sites), `is_closed` (its data count for
+    the fit but it enrolls no more) and `days_since_closed` (for a closed site, days from its
+    closing to as_of; 0 when missing). `prior_rate` (subjects per site per day, the plan's) is used
+    when fewer than 3 sites have been open or nobody has enrolled.
 
+    `history`, one row per enrolled subject with `site` (a label of `sites`' index) and
+    `days_before` (as_of − enrollment date, in days, ≥ 0), lets the forecast see drift (drift.py):
+    site rates that decay with time since activation and sites that have stopped. Without it the
+    rates are taken as constant (the stationary model). Raises ValueError with a plain message for
+    invalid input.
+    """
+    return _predict(sites, target, as_of, quantiles=quantiles, seed=seed, prior_rate=prior_rate, history=history)
+
+
+# Which model made a forecast: part of a published snapshot's fingerprint (published.settings_key), so figures
+# published by another model are not read as this one's.
+MODEL = "poisson-gamma with drift and stops (2026-12)"
 
 # The dashboard's forecasts: one seed, so the same inputs give the same forecast on every page and in every e-mail.
 DASHBOARD_SEED = 0
-TRIAL_COLUMNS = ("enrolled", "days_open", "opens_in_days", "is_closed")
-TrialInputs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+TRIAL_COLUMNS = ("enrolled", "days_open", "opens_in_days", "is_closed", "days_since_closed")
+# The sites' arrays (TRIAL_COLUMNS), then the history's: each enrolled subject's site (its row in the sites) and days
+# before as_of; the history's are None when the forecast has none.
+TrialInputs = tuple
 
 
-def trial_inputs(sites: pd.DataFrame) -> TrialInputs:
-    """A trial's sites (enrollment.forecast_inputs rows) as the plain arrays its dashboard forecast is keyed and made on.
+def trial_inputs(sites: pd.DataFrame, history: pd.DataFrame | None = None) -> TrialInputs:
+    """A trial's sites (enrollment.forecast_inputs rows) and enrollment history (enrollment.enrollment_history rows,
+    `site` the row of `sites` by position) as the plain arrays its dashboard forecast is keyed and made on.
 
     Arrays, not a DataFrame: a cache hashes them from their bytes, where a frame is hashed column by column.
     """
-    return (
+    closed_ago = sites["days_since_closed"] if "days_since_closed" in sites.columns else pd.Series(np.nan, index=sites.index)
+    arrays = (
         sites["enrolled"].to_numpy(dtype="int64"),
         sites["days_open"].to_numpy(dtype="float64", na_value=np.nan),
         sites["opens_in_days"].to_numpy(dtype="float64", na_value=np.nan),
         sites["is_closed"].to_numpy(dtype=bool),
+        closed_ago.to_numpy(dtype="float64", na_value=np.nan),
     )
+    if history is None:
+        return arrays + (None, None)
+    return arrays + (history["site"].to_numpy(dtype="int64"), history["days_before"].to_numpy(dtype="float64"))
 
 
 def predict_trial(inputs: TrialInputs, target: int, as_of: date, prior_rate: float | None) -> Forecast:
     """The dashboard's forecast of one trial from `trial_inputs` (predict_completion with DASHBOARD_SEED)."""
-    sites = pd.DataFrame(dict(zip(TRIAL_COLUMNS, inputs)))
-    return predict_completion(sites, target, as_of, seed=DASHBOARD_SEED, prior_rate=prior_rate)
+    sites = pd.DataFrame(dict(zip(TRIAL_COLUMNS, inputs[:5])))
+    history = None if inputs[5] is None else pd.DataFrame({"site": inputs[5], "days_before": inputs[6]})
+    return predict_completion(sites, target, as_of, seed=DASHBOARD_SEED, prior_rate=prior_rate, history=history)
 
 
 class Forecasts:
@@ -229,9 +313,10 @@ class Forecasts:
     def __init__(self):
         self._done: dict[tuple, Forecast] = {}
 
-    def __call__(self, sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None) -> Forecast:
-        inputs = trial_inputs(sites)
-        key = (tuple(column.tobytes() for column in inputs), target, as_of, prior_rate)
+    def __call__(self, sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None,
+                 history: pd.DataFrame | None = None) -> Forecast:
+        inputs = trial_inputs(sites, history)
+        key = (tuple(None if column is None else column.tobytes() for column in inputs), target, as_of, prior_rate)
         if key not in self._done:
             self._done[key] = predict_trial(inputs, target, as_of, prior_rate)
         return self._done[key]
@@ -382,6 +467,7 @@ def _predict(
     parameter_uncertainty: bool = True,
     parameters: tuple[float, float] | None = None,
     n_draws: int = N_DRAWS,
+    history: pd.DataFrame | None = None,
 ) -> Forecast:
     """`predict_completion`, plus the tests' seams: plug-in estimates, or α and β given outright."""
     as_of = _as_date(as_of, "as_of")
@@ -389,6 +475,7 @@ def _predict(
     qs = _quantiles(quantiles)
     prior_rate = _prior_rate(prior_rate)
     k, tau, start, can_enroll = _site_arrays(sites)
+    timing = None if history is None else _timing(sites, history, k, tau)
     try:
         rng = np.random.default_rng(seed)
     except (TypeError, ValueError):
@@ -433,6 +520,9 @@ def _predict(
     if math.isnan(alpha):
         return Forecast(as_of, target, enrolled, {q: None for q in qs}, alpha, beta, method, note, np.empty(0))
 
+    if fit is not None and timing is not None:
+        return _predict_drift(fit, timing, k, tau, start, can_enroll, as_of, target, enrolled, qs, note, rng,
+                              parameter_uncertainty, n_draws)
     if fit is not None and parameter_uncertainty:
         alpha_d, beta_d = _parameter_draws(fit, rng, n_draws)
     else:
@@ -460,6 +550,94 @@ def _predict(
         d = float(np.quantile(finite_days, q))
         completion[q] = as_of + timedelta(days=math.ceil(d)) if d <= HORIZON_DAYS else None
     return Forecast(as_of, target, enrolled, completion, alpha, beta, method, note, days, sim)
+
+
+# --- under drift (drift.py) ---------------------------------------------------------------------
+
+
+def _predict_drift(
+    fit: _Fit, timing: drift.Timing, k: np.ndarray, tau: np.ndarray, start: np.ndarray, can_enroll: np.ndarray,
+    as_of: date, target: int, enrolled: int, qs: list[float], note: str, rng: np.random.Generator,
+    parameter_uncertainty: bool, n_draws: int,
+) -> Forecast:
+    """The forecast with the enrollment history: rates that may decay with time since activation, sites that may stop."""
+    has_data = tau > 0
+    found = drift.fit(timing, (math.log(fit.alpha), math.log(fit.alpha / fit.beta)))
+    active = np.ones(k.size)
+    active[has_data] = drift.p_active(found.theta, timing)
+    alpha_d, beta_d, rho_d = drift.parameter_draws(found, rng, n_draws, parameter_uncertainty)
+    g = rng.standard_gamma(float(target - enrolled), size=n_draws)
+    order = np.argsort(start[can_enroll], kind="stable")
+    sim = _Simulation(
+        k=k[can_enroll][order], tau=tau[can_enroll][order], start=start[can_enroll][order],
+        alpha=alpha_d, beta=beta_d, g=g, rng_state=rng.bit_generator.state, cap=sites_needed_cap(int(k.size)),
+        rho=rho_d, eta=found.eta, active=active[can_enroll][order],
+    )
+    is_open = can_enroll & (start <= 0) & has_data
+    stopped = int(np.sum(active[is_open] < 0.5))
+    settled, stops = found.rho, float(found.theta[3])
+    note = note.rstrip(".") + "; " + _drift_words(settled, stopped) + "."
+    if sim.k.size == 0:
+        return Forecast(as_of, target, enrolled, {q: None for q in qs}, found.alpha, found.beta, "poisson-gamma",
+                        f"No site is open or planned to open: {target - enrolled} still to enroll.",
+                        np.full(n_draws, np.inf), sim, settled_share=settled, stops_per_year=stops, stopped_sites=stopped)
+    t = drift.table(rng, alpha_d, beta_d, rho_d, found.eta, sim.k, sim.tau, sim.start, sim.active)
+    days = drift.days_to_reach(t, g)
+    return Forecast(as_of, target, enrolled, _completion(days, qs, as_of), found.alpha, found.beta, "poisson-gamma",
+                    note, days, sim, settled_share=settled, stops_per_year=stops, stopped_sites=stopped)
+
+
+def _drift_words(settled: float, stopped: int) -> str:
+    """What the drift model found, in words for the forecast's note."""
+    if settled < 0.9:
+        words = f"sites settle at about {settled:.0%} of the rate they start at"
+    elif settled > 1.1:
+        words = f"sites speed up to about {settled:.1f}× the rate they start at"
+    else:
+        words = "site rates steady with time open"
+    if stopped:
+        words += f"; {stopped} site{'s' if stopped != 1 else ''} probably stopped enrolling (silent far beyond {'its' if stopped == 1 else 'their'} usual gap)"
+    return words
+
+
+def _completion(days: np.ndarray, qs: list[float], as_of: date) -> dict[float, date | None]:
+    """The completion date at each quantile of the simulated days (None beyond the horizon)."""
+    completion: dict[float, date | None] = {}
+    finite_days = np.minimum(days, HORIZON_DAYS + 1.0)  # "never" (inf) sorts last without inf − inf
+    for q in qs:
+        d = float(np.quantile(finite_days, q))
+        completion[q] = as_of + timedelta(days=math.ceil(d)) if d <= HORIZON_DAYS else None
+    return completion
+
+
+def _timing(sites: pd.DataFrame, history: pd.DataFrame, k: np.ndarray, tau: np.ndarray) -> drift.Timing:
+    """Each site's enrollment ages (days since its activation) from the history; ValueError when they disagree with the sites."""
+    if not isinstance(history, pd.DataFrame):
+        raise ValueError(f"history must be a DataFrame with one row per enrolled subject, not {type(history).__name__}")
+    missing = [c for c in ("site", "days_before") if c not in history.columns]
+    if missing:
+        raise ValueError(f"history is missing the column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+    position = pd.Index(sites.index).get_indexer(history["site"])
+    if (position < 0).any():
+        unknown = history["site"][position < 0].iloc[0]
+        raise ValueError(f"history names a site that is not in sites: {unknown!r}")
+    before = _column(history, "days_before")
+    if np.isnan(before).any() or np.isinf(before).any() or (before < 0).any() or (before > MAX_DAYS).any():
+        raise ValueError("history.days_before must be a finite number of days ≥ 0")
+    counts = np.bincount(position, minlength=k.size)
+    if not np.array_equal(counts, k.astype(np.int64)):
+        i = int(np.flatnonzero(counts != k)[0])
+        raise ValueError(f"history has {counts[i]} subject(s) for site {sites.index[i]!r}, sites.enrolled says {int(k[i])}")
+    closed_ago = np.zeros(k.size)
+    if "days_since_closed" in sites.columns:
+        closed_ago = np.nan_to_num(_column(sites, "days_since_closed"), nan=0.0)
+    # Age at enrollment: the site opened τ (+ days since it closed) before as_of. An enrollment dated before the
+    # activation (a data-entry slip) counts at age 0.
+    age = np.clip(tau[position] + closed_ago[position] - before, 0.0, tau[position])
+    has_data = tau > 0
+    last = np.zeros(k.size)
+    np.maximum.at(last, position, age)
+    return drift.Timing(k=k[has_data], tau=tau[has_data], last=last[has_data], ages=age)
 
 
 # --- input --------------------------------------------------------------------------------------

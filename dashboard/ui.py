@@ -114,11 +114,12 @@ def basis(view_basis: Callable, scope: access.Scope, **options) -> registry.Basi
     return _basis(view_basis.__module__, view_basis.__name__, scope, get_settings().database_url, tuple(sorted(options.items())))
 
 
-def predict(sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None):
-    """The enrollment forecast for one trial's sites, cached on its inputs (the same inputs give the same forecast)."""
+def predict(sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None, history: pd.DataFrame | None = None):
+    """The enrollment forecast for one trial's sites and enrollment history, cached on its inputs (the same inputs give
+    the same forecast)."""
     from dashboard.forecast import trial_inputs
 
-    return _predict(trial_inputs(sites), target, as_of, prior_rate)
+    return _predict(trial_inputs(sites, history), target, as_of, prior_rate)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from dashboard import calibration as worlds
 from dashboard.forecast import (
     ALPHA_CAP,
     DAYS_PER_MONTH,
@@ -58,48 +59,9 @@ def test_under_dispersed_counts_cap_alpha_at_the_poisson_limit():
 
 
 def simulate_trial(rng, short_history):
-    """A trial drawn from the model and enrolled event by event to its target: (sites at the census, target, true days).
-
-    Sites open at staggered times; about one in ten of those open for a month closes before the
-    census. The target is the expected enrollment to a horizon 1–3 years past a census 60–120
-    days in (short history) or 2–18 months past one 6–18 months in, set from α, β and the
-    openings, never from the sites' drawn rates. Trials already at target, or too thin to fit
-    (fewer than 3 sites open or nobody enrolled), are drawn again.
-    """
-    while True:
-        alpha = rng.uniform(0.8, 4.0)
-        mean_rate = rng.uniform(0.2, 1.5) / DAYS_PER_MONTH  # per site-day
-        n = int(rng.integers(5, 61))
-        opens = rng.uniform(0, rng.uniform(60, 360), n)
-        opens[0] = 0.0
-        census = rng.uniform(60, 120) if short_history else rng.uniform(180, 540)
-        horizon = rng.uniform(365, 1095) if short_history else rng.uniform(60, 540)
-        rate = rng.gamma(alpha, mean_rate / alpha, n)
-        closes = np.full(n, np.inf)
-        closing = (rng.random(n) < 0.1) & (opens < census - 30)
-        closes[closing] = rng.uniform(opens[closing] + 30, census)
-        target = max(1, round(mean_rate * np.clip(np.minimum(closes, census + horizon) - opens, 0, None).sum()))
-
-        end = census + 10 * horizon + 3650
-        span = np.clip(np.minimum(closes, end) - opens, 0, None)
-        site_of = np.repeat(np.arange(n), rng.poisson(rate * span))
-        times = opens[site_of] + rng.random(site_of.size) * span[site_of]
-        enrolled = np.bincount(site_of[times <= census], minlength=n)
-        is_open = opens <= census
-        days_open = np.where(is_open, np.minimum(closes, census) - opens, 0.0)
-        if enrolled.sum() >= target or enrolled.sum() == 0 or (days_open > 0).sum() < 3:
-            continue
-        times.sort()
-        true_days = times[target - 1] - census if times.size >= target else math.inf
-        sites = pd.DataFrame(
-            {
-                "enrolled": enrolled,
-                "days_open": days_open,
-                "opens_in_days": np.where(is_open, np.nan, opens - census),
-                "is_closed": np.isfinite(closes),
-            }
-        )
-        return sites, target, true_days
+    """A trial drawn from the model (dashboard.calibration's steady world): (sites at the census, target, true days)."""
+    sites, _, target, true_days = worlds.simulate_trial(rng, "stationary", short_history)
+    return sites, target, true_days
 
 
 def tail(fc, true_days):
