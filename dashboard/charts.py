@@ -139,10 +139,14 @@ def enrollment_curve(
     completion: dict[float, object] | None,
     planned_lpi=None,
     fan_start=None,
+    fan: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Cumulative enrolled against the baseline plan, with the forecast fan (P10–P90, median) out to the target.
 
-    The fan starts at `fan_start` (the first site's opening, when none is open yet), else at as_of.
+    `fan` (forecast.Forecast.fan_table: days after as_of and the 10th, 50th and 90th percentiles of the simulated
+    enrolled count) draws the fan from the simulated paths; without it, straight lines from today's count to the
+    target at the completion quantiles. The straight fan starts at `fan_start` (the first site's opening, when none
+    is open yet), else at as_of.
     """
     fig = go.Figure()
     plan = plan_by_month.sort_values("month_date")
@@ -168,7 +172,19 @@ def enrollment_curve(
         line=dict(color=ACTUAL_COLOUR, width=3),
         hovertemplate="Enrolled by %{x|%d %b %Y}: %{y:,}<extra></extra>",
     )
-    if completion and all(completion.get(q) is not None for q in (0.1, 0.5, 0.9)) and n_enrolled < target:
+    if fan is not None and not fan.empty and n_enrolled < target:
+        days = pd.Timestamp(as_of) + pd.to_timedelta(fan["day"].round(), unit="D")
+        fig.add_scatter(name="P10–P90 of simulated paths", x=list(days) + list(days[::-1]),
+                        y=list(fan["q10"]) + list(fan["q90"][::-1]), fill="toself", fillcolor="rgba(230, 81, 0, 0.15)",
+                        line=dict(width=0), hoverinfo="skip")
+        fig.add_scatter(name="Median path", x=days, y=fan["q50"], mode="lines",
+                        line=dict(color=FORECAST_COLOUR, width=2, dash="dot"),
+                        hovertemplate="Median path %{x|%d %b %Y}: %{y:,.0f}<extra></extra>")
+        if completion and completion.get(0.5) is not None:
+            fig.add_scatter(name="Median last patient in", x=[pd.Timestamp(completion[0.5])], y=[target], mode="markers",
+                            marker=dict(size=9, color=FORECAST_COLOUR), showlegend=False,
+                            hovertemplate="Median last patient in: %{x|%d %b %Y}<extra></extra>")
+    elif completion and all(completion.get(q) is not None for q in (0.1, 0.5, 0.9)) and n_enrolled < target:
         start = pd.Timestamp(fan_start or as_of)
         p10, p50, p90 = (pd.Timestamp(completion[q]) for q in (0.1, 0.5, 0.9))
         # The band: from today's count to the target, reached at P10 (early edge) and P90 (late edge).

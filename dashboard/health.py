@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 
 from dashboard import metrics
@@ -186,6 +187,12 @@ class Outlook:
     as_of: date | None = None
     needed_probability: float = 0.8  # the probability extra sites should bring the planned LPI to
     completed_on: date | None = None  # when enrollment is complete: the day it reached the target
+    rate_change: metrics.RateChange | None = None  # the rate per site-month of the last 3 months against the first 3
+
+    @property
+    def rate_change_value(self) -> float | None:
+        """The rate of the last 3 months against the first 3, minus 1 (metrics.rate_change); None when not worked out."""
+        return None if self.rate_change is None else self.rate_change.change
 
     @property
     def sites_needed(self) -> int | None:
@@ -229,13 +236,16 @@ def planned_dates(milestones: pd.DataFrame, code: str) -> dict[str, date]:
 
 def enrollment_outlooks(
     summary: pd.DataFrame, inputs: pd.DataFrame, sites: pd.DataFrame, milestones: pd.DataFrame, as_of: date,
-    predict: Callable, settings: Settings,
+    predict: Callable, settings: Settings, history: pd.DataFrame | None = None,
 ) -> dict[str, Outlook]:
-    """The enrollment outlook of every trial of `summary` (see enrollment_outlook)."""
+    """The enrollment outlook of every trial of `summary` (see enrollment_outlook); `history` the
+    enrollment.enrollment_history rows of the same sites, for a forecast that sees drift."""
     planned_lpi = planned_dates(milestones, LPI_CODE)
     # Split once by trial rather than filtering the whole frames for every trial.
     inputs_by_trial = dict(tuple(inputs.groupby("protocol_number", sort=False)))
     sites_by_trial = dict(tuple(sites.groupby("protocol_number", sort=False)))
+    history_by_trial = {} if history is None else dict(tuple(history.groupby("protocol_number", sort=False)))
+    no_history = None if history is None else history.iloc[0:0]
     return {
         row.protocol_number: enrollment_outlook(
             row,
@@ -245,28 +255,51 @@ def enrollment_outlooks(
             as_of,
             predict,
             settings,
+            history_by_trial.get(row.protocol_number, no_history),
         )
         for row in summary.itertuples(index=False)
     }
 
 
+FORECAST_COLUMNS = ["enrolled", "days_open", "opens_in_days", "is_closed", "days_since_closed"]
+
+
+def forecast_history(inputs: pd.DataFrame, history: pd.DataFrame | None) -> pd.DataFrame | None:
+    """A trial's enrollment history as the forecast takes it: `site` the row of `inputs` (by position) of each
+    subject's site, and days_before. None without a history, or when it does not account for exactly the sites'
+    enrolled (the forecast then goes without it rather than fail)."""
+    if history is None:
+        return None
+    position = pd.Index(inputs["site_number"]).get_indexer(history["site_number"])
+    out = pd.DataFrame({"site": position, "days_before": history["days_before"].to_numpy(dtype=float)})
+    counts = np.bincount(position[position >= 0], minlength=len(inputs)) if len(inputs) else np.zeros(0, dtype=int)
+    if (position < 0).any() or not np.array_equal(counts, inputs["enrolled"].to_numpy(dtype="int64")):
+        return None
+    return out
+
+
 def enrollment_outlook(
     trial_row, inputs: pd.DataFrame, sites: pd.DataFrame, planned_lpi: date | None, as_of: date,
-    predict: Callable, settings: Settings,
+    predict: Callable, settings: Settings, history: pd.DataFrame | None = None,
 ) -> Outlook:
-    """Forecast one trial's last patient in with `predict` (forecast.predict_completion or a cached wrapper of it)."""
+    """Forecast one trial's last patient in with `predict` (forecast.predict_completion or a cached wrapper of it),
+    with the trial's enrollment history when given (enrollment.enrollment_history rows)."""
     target = int(trial_row.n_planned_subjects)
     enrolled = int(inputs["enrolled"].sum()) if not inputs.empty else 0
+    inputs = inputs.reset_index(drop=True)
     if target < 1 or enrolled >= target:
         reached = getattr(trial_row, "target_reached_date", None)
         return Outlook(trial_row.protocol_number, planned_lpi, None, None, None, None, True,
                        completed_on=None if reached is None or pd.isna(reached) else _date(reached))
+    timing = forecast_history(inputs, history)
+    change = None if timing is None else metrics.rate_change(inputs, timing)
     prior_rate = metrics.planned_rate_per_site_day(
         target, (_date(d) for d in sites["planned_activation_date"]), planned_lpi
     )
-    result = predict(inputs[["enrolled", "days_open", "opens_in_days", "is_closed"]], target, as_of, prior_rate)
+    columns = [c for c in FORECAST_COLUMNS if c in inputs.columns]
+    result = predict(inputs[columns], target, as_of, prior_rate, timing)
     if not result.has_forecast:
-        return Outlook(trial_row.protocol_number, planned_lpi, result, None, None, None, False)
+        return Outlook(trial_row.protocol_number, planned_lpi, result, None, None, None, False, rate_change=change)
     p50 = result.completion.get(0.5)
     p_meet = result.probability_by(planned_lpi) if planned_lpi is not None else None
     days_ahead = (planned_lpi - p50).days if planned_lpi is not None and p50 is not None else None
@@ -275,7 +308,7 @@ def enrollment_outlook(
         first_opening = as_of + timedelta(days=math.ceil(float(inputs["opens_in_days"].min())))
     return Outlook(
         trial_row.protocol_number, planned_lpi, result, p50, p_meet, days_ahead, False, first_opening, as_of,
-        settings.probability_green,
+        settings.probability_green, rate_change=change,
     )
 
 

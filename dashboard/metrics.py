@@ -301,6 +301,57 @@ def planned_rate_per_site_day(
     return ratio(target, site_days)
 
 
+@dataclass(frozen=True)
+class RateChange:
+    """A trial's enrollment rate per open site-month in its first and in its last `window_days` (domain.md §3): the
+    last window ends on the as-of date, the first starts on the first site's activation."""
+
+    first_rate: float  # subjects per site-month
+    last_rate: float
+    change: float  # last ÷ first − 1: −0.4 when the last window's rate is 40 % below the first's
+    p_value: float  # one-sided: the chance of a drop at least this large if the rate had not changed
+    window_days: int
+
+    def declining(self, at_least: float = 0.2, alpha: float = 0.05) -> bool:
+        """Whether the data show a decline: at least `at_least` below, and unlikely by chance (p < `alpha`)."""
+        return self.change <= -at_least and self.p_value < alpha
+
+
+def rate_change(sites: pd.DataFrame, history: pd.DataFrame, window_days: int = 91, min_first: int = 5) -> RateChange | None:
+    """Compare a trial's enrollment rate per open site-month in its first and last `window_days`.
+
+    `sites` are enrollment.forecast_inputs rows (days_open, days_since_closed; sites yet to open are left out),
+    `history` enrollment.enrollment_history rows (`site` the row of `sites` by position, days_before). None when the
+    windows would overlap (less than two windows since the first activation), when either has no site open, or when
+    the first window has fewer than `min_first` enrolled (too few to compare).
+    """
+    from scipy import stats
+
+    opened = sites["days_open"].to_numpy(dtype=float) > 0
+    closed_ago = sites["days_since_closed"].to_numpy(dtype=float, na_value=np.nan) if "days_since_closed" in sites.columns \
+        else np.full(len(sites), np.nan)
+    closed_ago = np.nan_to_num(closed_ago, nan=0.0)
+    # Each site's open span in days before as_of: from its closing (0 while open) back to its activation.
+    until = closed_ago[opened]
+    since = until + sites["days_open"].to_numpy(dtype=float)[opened]
+    if since.size == 0 or since.max() < 2 * window_days:
+        return None
+    first_lo, first_hi = since.max() - window_days, since.max()
+
+    def exposure(lo: float, hi: float) -> float:
+        return float(np.clip(np.minimum(since, hi) - np.maximum(until, lo), 0, None).sum()) / DAYS_PER_MONTH
+
+    before = history["days_before"].to_numpy(dtype=float)
+    n_first = int(np.sum((before > first_lo) & (before <= first_hi)))
+    n_last = int(np.sum(before < window_days))
+    e_first, e_last = exposure(first_lo, first_hi), exposure(0.0, window_days)
+    if e_first <= 0 or e_last <= 0 or n_first < min_first:
+        return None
+    first_rate, last_rate = n_first / e_first, n_last / e_last
+    p_value = float(stats.binom.cdf(n_last, n_first + n_last, e_last / (e_first + e_last)))
+    return RateChange(first_rate, last_rate, last_rate / first_rate - 1.0, p_value, window_days)
+
+
 # --- Vendor milestones ------------------------------------------------------------------------
 
 SUPPLY_RISK_LABEL: dict[str, str] = {"conflict": "Supply conflict", "near_miss": "Near miss", "clear": "Clear"}

@@ -10,6 +10,7 @@ Nothing here runs a query: queries/snapshots.py reads the rows, queries/overview
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from dashboard import health, metrics
+from dashboard import forecast, health, metrics
 from dashboard.settings import Settings
 
 # The position of a row in the frame it was split from: reading sorts on it, so a scope's rows come back in the order
@@ -41,6 +42,7 @@ def settings_key(settings: Settings) -> str:
     """A fingerprint of the settings the figures depend on (thresholds, flag minimums): a snapshot published under
     other thresholds is not read, since its colours would differ from what this server computes."""
     values = {k: v for k, v in settings.model_dump().items() if k not in NOT_FIGURES}
+    values["forecast_model"] = forecast.MODEL
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -116,6 +118,11 @@ class PublishedForecast:
     note: str
     has_forecast: bool
     _answers: dict = field(default_factory=dict, compare=False)
+    _fan: pd.DataFrame | None = field(default=None, compare=False)
+
+    def fan_table(self) -> pd.DataFrame:
+        """The fan as published (forecast.Forecast.fan_table)."""
+        return self._fan if self._fan is not None else pd.DataFrame(columns=["day", "q10", "q50", "q90"])
 
     def sites_needed(self, by: date, probability: float = 0.8) -> int | None:
         """The published answer for `by` and `probability` (None for any other question: it was not worked out)."""
@@ -144,11 +151,13 @@ def outlook_rows(outlooks: dict[str, health.Outlook]) -> pd.DataFrame:
             "note": None if f is None else f.note,
             "has_forecast": None if f is None else bool(f.has_forecast),
             "sites_needed": o.sites_needed,  # worked out now, so no page has to redraw the simulation
+            "fan": None if f is None else json.dumps(f.fan_table().to_dict(orient="list")),
+            "rate_change": None if o.rate_change is None else json.dumps(dataclasses.asdict(o.rate_change)),
         })
     frame = pd.DataFrame(rows, columns=[
         "protocol_number", "planned_lpi", "p50", "p_meet_plan", "days_ahead", "is_complete", "first_opening", "as_of",
         "needed_probability", "completed_on", "has_forecast_object", "forecast_as_of", "target", "enrolled", "completion",
-        "note", "has_forecast", "sites_needed",
+        "note", "has_forecast", "sites_needed", "fan", "rate_change",
     ])
     for column in ("days_ahead", "target", "enrolled", "sites_needed"):
         frame[column] = pd.array([None if pd.isna(v) else int(v) for v in frame[column]], dtype="Int64")
@@ -156,9 +165,14 @@ def outlook_rows(outlooks: dict[str, health.Outlook]) -> pd.DataFrame:
         frame[column] = pd.to_numeric(frame[column]).astype("float64")
     for column in ("planned_lpi", "p50", "first_opening", "as_of", "completed_on", "forecast_as_of"):
         frame[column] = pd.Series([_day(v) for v in frame[column]], index=frame.index, dtype="object")
-    for column in ("completion", "note"):
+    for column in ("completion", "note", "fan", "rate_change"):
         frame[column] = pd.Series(list(frame[column]), index=frame.index, dtype="object")
     return frame
+
+
+def _json(value) -> Any:
+    """A JSON column's value (None when missing)."""
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else json.loads(value)
 
 
 def _int(value) -> int | None:
@@ -180,11 +194,13 @@ def outlooks_from(frame: pd.DataFrame) -> dict[str, health.Outlook]:
             answers = {}
             if planned_lpi is not None:
                 answers[(planned_lpi, float(r.needed_probability))] = _int(r.sites_needed)
+            fan = None if _json(r.fan) is None else pd.DataFrame(_json(r.fan)).astype("float64")
             forecast = PublishedForecast(_day(r.forecast_as_of), _int(r.target), _int(r.enrolled), completion, r.note,
-                                         bool(r.has_forecast), answers)
+                                         bool(r.has_forecast), answers, fan)
         out[r.protocol_number] = health.Outlook(
             r.protocol_number, planned_lpi, forecast, _day(r.p50), _float(r.p_meet_plan), _int(r.days_ahead),
             bool(r.is_complete), _day(r.first_opening), _day(r.as_of), float(r.needed_probability), _day(r.completed_on),
+            None if _json(r.rate_change) is None else metrics.RateChange(**_json(r.rate_change)),
         )
     return out
 

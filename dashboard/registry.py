@@ -440,6 +440,11 @@ def _lpi_gap(b: Basis) -> int | None:
     return (o.p50 - cro).days
 
 
+def _rate_change_colour(value, b: Basis) -> Health | None:
+    change = None if b.outlook is None else b.outlook.rate_change
+    return None if change is None else ("amber" if change.declining() else "green")
+
+
 def _sites_needed(b: Basis) -> int | None:
     o = b.outlook
     return None if o is None or o.is_complete else o.sites_needed
@@ -624,6 +629,13 @@ _FIGURES: list[Figure] = [
            "Additional sites, opening now at rates like the current ones, that would bring P(LPI by plan) to "
            "{s.probability_green:.0%}; “none suffices” when no number of sites up to the model's cap does.",
            _sites_needed, levels=("trial",), pages=(E,), shown=_sites_needed_shown, costly=True, part="forecast"),
+    Figure("enrollment_rate_change", "Enrollment rate, last 3 months against the first 3", "percent", "up",
+           "The trial's enrollment rate per open site-month over the last 91 days against its first 91 days after the "
+           "first site opened, minus 1: −40% when the last three months ran 40% below the first three (none before six "
+           "months, or with fewer than 5 enrolled in the first three).",
+           _outlook("rate_change_value"), levels=("trial",), pages=(E,), shown=lambda v, b: None if _missing(v) else f"{v:+.0%}",
+           colour=_rate_change_colour, thresholds="amber when 20% or more below and unlikely by chance (one-sided p < 0.05)",
+           compares=False, part="forecast"),
     # Budget: earned value (domain.md §5)
     Figure("budget_spent", "Budget spent", "percent", None, "Actual cost ÷ budget at completion (AC ÷ BAC).",
            _earned("burn_pct"), pages=(P, B, MAIL), listed=False),
@@ -722,7 +734,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Enrollment": ("enrolled", "enrollment_target", "pct_to_target", "pct_of_plan_to_date", "sites_active",
                    "sites_non_enrolling"),
     "Last patient in": ("p_meet_lpi_plan", "lpi_model", "lpi_model_p10", "lpi_model_p90", "lpi_cro", "lpi_gap",
-                        "lpi_planned", "sites_needed"),
+                        "lpi_planned", "sites_needed", "enrollment_rate_change"),
     "Budget: earned value": ("budget_spent", "pct_complete", "bac", "pv", "ev", "ac", "cpi", "spi", "cv", "sv", "eac",
                              "eac_atypical", "etc", "vac", "tcpi", "cost_per_subject", "planned_cost_per_subject"),
     "Vendor milestones": ("milestones_contracted", "milestones_overdue", "milestones_forecast_late",

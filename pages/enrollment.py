@@ -13,7 +13,8 @@ scope = ctx.scope
 settings = get_settings()
 
 EXPORTED = ("enrolled", "enrollment_target", "pct_to_target", "pct_of_plan_to_date", "p_meet_lpi_plan", "lpi_model",
-            "lpi_model_p10", "lpi_model_p90", "lpi_planned", "lpi_cro", "lpi_gap", "sites_non_enrolling")
+            "lpi_model_p10", "lpi_model_p90", "lpi_planned", "lpi_cro", "lpi_gap", "sites_non_enrolling",
+            "enrollment_rate_change")
 
 with st.spinner("Loading enrollment…"):
     now = ui.basis(overview.view_basis, scope)
@@ -130,6 +131,15 @@ st.caption(
 )
 if outlook.forecast is not None:
     st.caption(f"Forecast: {outlook.forecast.note}")
+slowing = figure("enrollment_rate_change")
+if slowing.health == "amber":
+    change = outlook.rate_change
+    st.warning(
+        f"**Enrollment is slowing.** The enrollment rate of the last 3 months is {-slowing.value:.0%} below the first 3 "
+        f"({change.last_rate:.2f} against {change.first_rate:.2f} per open site-month). The forecast counts the decline "
+        "as far as the sites' own histories show it; see Methods, “The forecast when sites tire”.",
+        icon="📉",
+    )
 
 with st.spinner("Drawing the curves…"):
     actual = ui.cached(enrollment.enrolled_by_month, scope)
@@ -139,6 +149,7 @@ st.plotly_chart(
     charts.enrollment_curve(
         actual, plan, as_of=scope.as_of, n_enrolled=int(row.n_enrolled), target=int(row.n_planned_subjects),
         completion=completion, planned_lpi=outlook.planned_lpi, fan_start=outlook.first_opening,
+        fan=outlook.forecast.fan_table() if outlook.forecast is not None and outlook.forecast.has_forecast else None,
     ),
     width="stretch",
 )

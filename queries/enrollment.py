@@ -168,8 +168,20 @@ def sites(conn: Connection, scope: Scope) -> pd.DataFrame:
     return frame(conn, query, dtypes)
 
 
+def _forecast_sites(scope: Scope):
+    """The sites a forecast counts: active by as_of, or planned to open and not closed by then."""
+    as_of = scope.as_of
+    is_active = site.c.activated_date <= as_of
+    opens_on = func.coalesce(site.c.planned_activation_date, site.c.activated_date)
+    return and_(
+        site.c.trial_id.in_(scoped_trial_ids(scope)),
+        or_(is_active, and_(opens_on.is_not(None), or_(site.c.closed_date.is_(None), site.c.closed_date > as_of))),
+    )
+
+
 def forecast_inputs(conn: Connection, scope: Scope) -> pd.DataFrame:
-    """One row per site that is or will be open: enrolled, days open, days until it opens, closed — the forecast's input."""
+    """One row per site that is or will be open: enrolled, days open, days until it opens, closed and days since it
+    closed — the forecast's input."""
     as_of = scope.as_of
     subjects = _site_subjects(scope)
     is_active = site.c.activated_date <= as_of
@@ -186,15 +198,31 @@ def forecast_inputs(conn: Connection, scope: Scope) -> pd.DataFrame:
             case((is_active, days_between(open_until, site.c.activated_date)), else_=literal(0.0)).label("days_open"),
             case((is_active, None), else_=opens_in).label("opens_in_days"),
             case((is_closed, True), else_=False).label("is_closed"),
+            case((is_closed, days_between(as_date(as_of), site.c.closed_date)), else_=None).label("days_since_closed"),
         )
         .select_from(site.join(trial, trial.c.trial_id == site.c.trial_id).outerjoin(subjects, subjects.c.site_id == site.c.site_id))
-        .where(
-            site.c.trial_id.in_(scoped_trial_ids(scope)),
-            or_(is_active, and_(opens_on.is_not(None), or_(site.c.closed_date.is_(None), site.c.closed_date > as_of))),
-        )
+        .where(_forecast_sites(scope))
         .order_by(trial.c.protocol_number, site.c.site_number)
     )
-    return frame(conn, query, {"enrolled": "int", "days_open": "float", "opens_in_days": "float", "is_closed": "bool"})
+    return frame(conn, query, {"enrolled": "int", "days_open": "float", "opens_in_days": "float", "is_closed": "bool",
+                               "days_since_closed": "float"})
+
+
+def enrollment_history(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per subject enrolled by as_of at a site of forecast_inputs: its site and days from enrollment to as_of
+    (the forecast's `history`: when each of the sites' enrolled came in)."""
+    as_of = scope.as_of
+    query = (
+        select(
+            trial.c.protocol_number,
+            site.c.site_number,
+            days_between(as_date(as_of), subject.c.enrolled_date).label("days_before"),
+        )
+        .select_from(subject.join(site, site.c.site_id == subject.c.site_id).join(trial, trial.c.trial_id == site.c.trial_id))
+        .where(_forecast_sites(scope), subject.c.trial_id.in_(scoped_trial_ids(scope)), subject.c.enrolled_date <= as_of)
+        .order_by(trial.c.protocol_number, site.c.site_number, subject.c.enrolled_date)
+    )
+    return frame(conn, query, {"days_before": "float"})
 
 
 def activation_by_month(conn: Connection, scope: Scope) -> pd.DataFrame:

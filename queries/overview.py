@@ -90,7 +90,8 @@ def trial_health(run: Run, scope: Scope, settings: Settings, predict: Callable |
     statuses = health.milestone_statuses(run(vendors.milestones, scope), scope.as_of, settings)
     site_rows = run(enrollment.sites, scope)
     outlooks = {} if predict is None else health.enrollment_outlooks(
-        summary, run(enrollment.forecast_inputs, scope), site_rows, statuses, scope.as_of, predict, settings
+        summary, run(enrollment.forecast_inputs, scope), site_rows, statuses, scope.as_of, predict, settings,
+        run(enrollment.enrollment_history, scope),
     )
     trials = health.trial_health(summary, run(budget.evm_by_trial, scope), statuses, scope.as_of, settings, outlooks)
     safety = run(sites.safety_by_trial, scope)

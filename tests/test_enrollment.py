@@ -1,7 +1,9 @@
 """The enrollment page on the hand-counted tiny portfolio: tiles, curves and forecast fan, funnel, portfolio view."""
 
+import base64
 import json
 
+import numpy as np
 import pytest
 
 import tiny_portfolio
@@ -46,10 +48,22 @@ def test_trial_tiles_show_the_change_since_the_compare_date(monkeypatch, tiny_ur
     assert deltas["P(LPI by plan)"].endswith(" pts")
 
 
-def test_the_curve_has_actual_plan_and_the_forecast_fan(t1):
+def test_the_curve_has_actual_plan_and_the_forecast_fan_of_simulated_paths(t1):
     spec = json.loads(t1.get("plotly_chart")[0].proto.spec)
     names = [trace.get("name") for trace in spec["data"]]
-    assert names == ["Plan", "Actual", "P10–P90", "Median forecast"]
+    assert names == ["Plan", "Actual", "P10–P90 of simulated paths", "Median path", "Median last patient in"]
+    band, median, marker = (plotly_values(trace["y"]) for trace in spec["data"][2:])
+    # Drawn from the paths, not two straight lines: many points, from today's 3 enrolled up to the target of 10.
+    assert len(median) > 10 and median[0] == 3 and median == sorted(median)
+    assert min(band) == 3 and max(band) == 10
+    assert list(marker) == [10]
+
+
+def plotly_values(values) -> list:
+    """A Plotly array as a list (Plotly sends numbers as base64 "bdata" with a dtype)."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
 
 
 def test_the_funnel_and_its_rates(t1):
@@ -110,6 +124,22 @@ def test_a_trial_with_no_site_open_yet_draws_its_forecast_from_the_first_opening
     at = open_page(monkeypatch, url, "enrollment", trial=demo.SUPPLY_RISK_TRIAL, as_of="2026-11-20")
     assert not at.exception
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    median = next(t for t in spec["data"] if t.get("name") == "Median forecast")
-    # The start-up trial has no site open on 20 Nov: enrollment cannot start before the first one opens.
-    assert pd.Timestamp(median["x"][0]) > pd.Timestamp("2026-11-20")
+    median = next(t for t in spec["data"] if t.get("name") == "Median path")
+    # The start-up trial has no site open on 20 Nov: the simulated paths stay at 0 until the first one opens.
+    x, y = [pd.Timestamp(d) for d in median["x"]], plotly_values(median["y"])
+    first_opening = min(pd.Timestamp(d) for d in demo_sites_opening(url, demo.SUPPLY_RISK_TRIAL))
+    rising = [when for when, count in zip(x, y) if count > 0]
+    assert y[0] == 0 and rising and min(rising) >= first_opening > pd.Timestamp("2026-11-20")
+
+
+def demo_sites_opening(url: str, protocol: str) -> list:
+    """The planned activation dates of a trial's sites."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("select s.planned_activation_date from site s join trial t on t.trial_id = s.trial_id "
+                                 "where t.protocol_number = :p and s.planned_activation_date is not null"), {"p": protocol})
+        found = [r[0] for r in rows]
+    engine.dispose()
+    return found
