@@ -177,7 +177,9 @@ def enrollment_curve(
         fig.add_scatter(name="P10–P90 of simulated paths", x=list(days) + list(days[::-1]),
                         y=list(fan["q10"]) + list(fan["q90"][::-1]), fill="toself", fillcolor="rgba(230, 81, 0, 0.15)",
                         line=dict(width=0), hoverinfo="skip")
-        fig.add_scatter(name="Median path", x=days, y=fan["q50"], mode="lines",
+        reached = fan["q50"].to_numpy() >= target  # the median path ends where it reaches the target
+        end = int(reached.argmax()) + 1 if reached.any() else len(fan)
+        fig.add_scatter(name="Median path", x=days[:end], y=fan["q50"][:end], mode="lines",
                         line=dict(color=FORECAST_COLOUR, width=2, dash="dot"),
                         hovertemplate="Median path %{x|%d %b %Y}: %{y:,.0f}<extra></extra>")
         if completion and completion.get(0.5) is not None:

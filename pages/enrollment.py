@@ -136,9 +136,9 @@ if slowing.health == "amber":
     change = outlook.rate_change
     st.warning(
         f"**Enrollment is slowing.** The enrollment rate of the last 3 months is {-slowing.value:.0%} below the first 3 "
-        f"({change.last_rate:.2f} against {change.first_rate:.2f} per open site-month). The forecast counts the decline "
-        "as far as the sites' own histories show it; see Methods, “The forecast when sites tire”.",
-        icon="📉",
+        f"({change.last_rate:.2f} against {change.first_rate:.2f} per open site-month). The forecast assumes a slowdown "
+        "only as far as each site’s own history shows one (the forecast note above says what it found): if the "
+        "slowdown goes on, the last patient comes later than it says. Methods: “The forecast when sites tire”."
     )
 
 with st.spinner("Drawing the curves…"):
