@@ -91,7 +91,7 @@ def test_the_enrollment_forecast_fan_renders(page, app_server, tiny_url):
     page.wait_for_selector(CHART)
     chart = page.locator('[data-testid="stPlotlyChart"]').first
     legend = chart.locator(".legendtext").evaluate_all("nodes => nodes.map(n => n.textContent)")
-    assert legend == ["Plan", "Actual", "P10–P90", "Median forecast"]
+    assert legend == ["Plan", "Actual", "P10–P90 of simulated paths", "Median path"]
     # The fan is drawn: a filled path for the band.
     assert chart.locator(".scatterlayer .trace .fills path").count() >= 1
 
