@@ -239,21 +239,27 @@ def parameter_draws(f: Fit, rng: np.random.Generator, n: int, uncertainty: bool 
 # --- forward -------------------------------------------------------------------------------------------------------
 
 
+def added(P, Q, eta: float, x) -> np.ndarray:
+    """The intensity added over the next x days by settled rates P (decaying at η, as sites stop) and settling rates Q
+    (decaying at 1/T + η): P·G(η, x) + Q·G(1/T + η, x)."""
+    return P * growth(eta, x) + Q * growth(1.0 / SETTLE_DAYS + eta, x)
+
+
+def rate(P, Q, eta: float, x) -> np.ndarray:
+    """The total rate x days on: the derivative of `added`."""
+    return P * np.exp(-eta * x) + Q * np.exp(-(1.0 / SETTLE_DAYS + eta) * x)
+
+
 @dataclass(frozen=True)
 class Table:
     """The total intensity ahead, per draw: opening days u, and at each the cumulative intensity L and the settled (P)
-    and settling (Q) rates just after it; P decays at k1 = η, Q at k2 = 1/T + η."""
+    and settling (Q) rates just after it (see `added`)."""
 
     u: np.ndarray
     L: np.ndarray  # draws × openings
     P: np.ndarray
     Q: np.ndarray
-    k1: np.ndarray  # draws
-    k2: np.ndarray  # draws
-
-    def added(self, j, x) -> np.ndarray:
-        """The intensity added x days after opening day j (x: draws × len(j))."""
-        return self.P[:, j] * growth(self.k1[:, None], x) + self.Q[:, j] * growth(self.k2[:, None], x)
+    eta: float
 
 
 def table(
@@ -265,8 +271,6 @@ def table(
     `k`, `tau`, `start` and `active` (probability of still enrolling) are the sites that can still enroll: open ones
     (start 0) and ones yet to open (k = τ = 0, start > 0). Sites yet to open on one day are drawn as one Gamma.
     """
-    k1 = np.broadcast_to(np.asarray(eta, dtype=float), alpha.shape)
-    k2 = 1.0 / SETTLE_DAYS + k1
     is_open = start <= 0
     settled = np.zeros(alpha.size)
     settling = np.zeros(alpha.size)
@@ -292,10 +296,10 @@ def table(
             opening = rng.standard_gamma(alpha[:, None] * counts[None, :]) / beta[:, None]
     for j in range(1, J):
         dx = u[j] - u[j - 1]
-        L[:, j] = L[:, j - 1] + P[:, j - 1] * growth(k1, dx) + Q[:, j - 1] * growth(k2, dx)
-        P[:, j] = P[:, j - 1] * np.exp(-k1 * dx) + rho * opening[:, j - 1]
-        Q[:, j] = Q[:, j - 1] * np.exp(-k2 * dx) + (1.0 - rho) * opening[:, j - 1]
-    return Table(u, L, P, Q, k1, k2)
+        L[:, j] = L[:, j - 1] + added(P[:, j - 1], Q[:, j - 1], eta, dx)
+        P[:, j] = P[:, j - 1] * math.exp(-eta * dx) + rho * opening[:, j - 1]
+        Q[:, j] = Q[:, j - 1] * math.exp(-(1.0 / SETTLE_DAYS + eta) * dx) + (1.0 - rho) * opening[:, j - 1]
+    return Table(u, L, P, Q, eta)
 
 
 def intensity_at(t: Table, days) -> np.ndarray:
@@ -306,7 +310,7 @@ def intensity_at(t: Table, days) -> np.ndarray:
     on = j >= 0
     if on.any():
         jj = j[on]
-        out[:, on] = t.L[:, jj] + t.added(jj, d[on][None, :] - t.u[jj][None, :])
+        out[:, on] = t.L[:, jj] + added(t.P[:, jj], t.Q[:, jj], t.eta, d[on][None, :] - t.u[jj][None, :])
     return out[:, 0] if np.ndim(days) == 0 else out
 
 
@@ -315,15 +319,13 @@ def days_to_reach(t: Table, g: np.ndarray) -> np.ndarray:
     j = np.sum(t.L <= g[:, None], axis=1) - 1
     rows = np.arange(g.size)
     left = g - t.L[rows, j]
-    P, Q, k2 = t.P[rows, j], t.Q[rows, j], t.k2
-    # What the rates can still add (Q is negative when rates rise, ρ > 1).
-    k1 = t.k1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        settled = np.where(k1 > 0, P / np.where(k1 > 0, k1, 1.0), np.where(P > 0, np.inf, 0.0))
-    reachable = left < settled + Q / k2
+    P, Q = t.P[rows, j], t.Q[rows, j]
+    # What the rates can still add (Q is negative when rates rise, ρ > 1): everything, without stops, while P > 0.
+    settled = P / t.eta if t.eta > 0 else np.where(P > 0, np.inf, 0.0)
+    reachable = left < settled + Q / (1.0 / SETTLE_DAYS + t.eta)
 
     def gap(x):
-        return P * growth(k1, x) + Q * growth(k2, x) - left
+        return added(P, Q, t.eta, x) - left
 
     # Bracket the root, then Newton's method kept inside the bracket (bisecting when a step leaves it).
     lo = np.zeros(g.size)
@@ -339,7 +341,7 @@ def days_to_reach(t: Table, g: np.ndarray) -> np.ndarray:
         f = gap(x)
         lo = np.where(f < 0, x, lo)
         hi = np.where(f >= 0, x, hi)
-        slope = P * np.exp(-k1 * x) + Q * np.exp(-k2 * x)
+        slope = rate(P, Q, t.eta, x)
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = x - f / slope
         inside = (newton > lo) & (newton < hi) & np.isfinite(newton)

@@ -105,7 +105,7 @@ class _Simulation:
         """The intensity a site opening now adds by `days`, per unit of its rate, per draw."""
         if self.rho is None:
             return np.full(self.g.size, days)
-        return self.rho * drift.growth(self.eta, days) + (1.0 - self.rho) * drift.growth(1.0 / drift.SETTLE_DAYS + self.eta, days)
+        return drift.added(self.rho, 1.0 - self.rho, self.eta, days)
 
 
 @dataclass(frozen=True)
@@ -128,9 +128,8 @@ class Forecast:
     _days: np.ndarray = field(repr=False, compare=False)  # simulated days from as_of to target; inf = never
     _simulation: _Simulation | None = field(repr=False, compare=False, default=None)
     # What the drift model found (NaN / None when it was not used): the share of its starting rate a site settles at,
-    # the stop hazard per site-year, and how many open sites have more likely than not stopped.
+    # and how many open sites have more likely than not stopped.
     settled_share: float = math.nan
-    stops_per_year: float = math.nan
     stopped_sites: int | None = None
     # Answers of sites_needed already worked out: it redraws every site's rates, so a page run that
     # reuses a cached forecast should not pay for it again.
@@ -550,12 +549,7 @@ def _predict(
         return Forecast(as_of, target, enrolled, {q: None for q in qs}, alpha, beta, method, note, np.full(n_draws, np.inf), sim)
 
     days = _days_to_reach(*_intensity_table(*_group_rates(rng, alpha_d, beta_d, sim.k, sim.tau, sim.start)), g)
-    completion: dict[float, date | None] = {}
-    finite_days = np.minimum(days, HORIZON_DAYS + 1.0)  # "never" (inf) sorts last without inf − inf
-    for q in qs:
-        d = float(np.quantile(finite_days, q))
-        completion[q] = as_of + timedelta(days=math.ceil(d)) if d <= HORIZON_DAYS else None
-    return Forecast(as_of, target, enrolled, completion, alpha, beta, method, note, days, sim)
+    return Forecast(as_of, target, enrolled, _completion(days, qs, as_of), alpha, beta, method, note, days, sim)
 
 
 # --- under drift (drift.py) ---------------------------------------------------------------------
@@ -581,16 +575,16 @@ def _predict_drift(
     )
     is_open = can_enroll & (start <= 0) & has_data
     stopped = int(np.sum(active[is_open] < 0.5))
-    settled, stops = found.rho, float(found.theta[3])
+    settled = found.rho
     note = note.rstrip(".") + "; " + _drift_words(settled, stopped) + "."
     if sim.k.size == 0:
         return Forecast(as_of, target, enrolled, {q: None for q in qs}, found.alpha, found.beta, "poisson-gamma",
                         f"No site is open or planned to open: {target - enrolled} still to enroll.",
-                        np.full(n_draws, np.inf), sim, settled_share=settled, stops_per_year=stops, stopped_sites=stopped)
+                        np.full(n_draws, np.inf), sim, settled_share=settled, stopped_sites=stopped)
     t = drift.table(rng, alpha_d, beta_d, rho_d, found.eta, sim.k, sim.tau, sim.start, sim.active)
     days = drift.days_to_reach(t, g)
     return Forecast(as_of, target, enrolled, _completion(days, qs, as_of), found.alpha, found.beta, "poisson-gamma",
-                    note, days, sim, settled_share=settled, stops_per_year=stops, stopped_sites=stopped)
+                    note, days, sim, settled_share=settled, stopped_sites=stopped)
 
 
 def _drift_words(settled: float, stopped: int) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard import metrics
+from dashboard.forecast import TRIAL_COLUMNS
 from dashboard.settings import Settings
 
 ACTIVE_STATUSES = ("startup", "enrolling", "follow_up")
@@ -190,11 +191,6 @@ class Outlook:
     rate_change: metrics.RateChange | None = None  # the rate per site-month of the last 3 months against the first 3
 
     @property
-    def rate_change_value(self) -> float | None:
-        """The rate of the last 3 months against the first 3, minus 1 (metrics.rate_change); None when not worked out."""
-        return None if self.rate_change is None else self.rate_change.change
-
-    @property
     def sites_needed(self) -> int | None:
         """Extra sites, opening now, that bring P(last patient in by the planned LPI) to `needed_probability`.
 
@@ -261,9 +257,6 @@ def enrollment_outlooks(
     }
 
 
-FORECAST_COLUMNS = ["enrolled", "days_open", "opens_in_days", "is_closed", "days_since_closed"]
-
-
 def forecast_history(inputs: pd.DataFrame, history: pd.DataFrame | None) -> pd.DataFrame | None:
     """A trial's enrollment history as the forecast takes it: `site` the row of `inputs` (by position) of each
     subject's site, and days_before. None without a history, or when it does not account for exactly the sites'
@@ -272,8 +265,9 @@ def forecast_history(inputs: pd.DataFrame, history: pd.DataFrame | None) -> pd.D
         return None
     position = pd.Index(inputs["site_number"]).get_indexer(history["site_number"])
     out = pd.DataFrame({"site": position, "days_before": history["days_before"].to_numpy(dtype=float)})
-    counts = np.bincount(position[position >= 0], minlength=len(inputs)) if len(inputs) else np.zeros(0, dtype=int)
-    if (position < 0).any() or not np.array_equal(counts, inputs["enrolled"].to_numpy(dtype="int64")):
+    if (position < 0).any():
+        return None
+    if not np.array_equal(np.bincount(position, minlength=len(inputs)), inputs["enrolled"].to_numpy(dtype="int64")):
         return None
     return out
 
@@ -296,8 +290,7 @@ def enrollment_outlook(
     prior_rate = metrics.planned_rate_per_site_day(
         target, (_date(d) for d in sites["planned_activation_date"]), planned_lpi
     )
-    columns = [c for c in FORECAST_COLUMNS if c in inputs.columns]
-    result = predict(inputs[columns], target, as_of, prior_rate, timing)
+    result = predict(inputs[list(TRIAL_COLUMNS)], target, as_of, prior_rate, timing)
     if not result.has_forecast:
         return Outlook(trial_row.protocol_number, planned_lpi, result, None, None, None, False, rate_change=change)
     p50 = result.completion.get(0.5)

@@ -301,6 +301,12 @@ def planned_rate_per_site_day(
     return ratio(target, site_days)
 
 
+# A rate change is a decline when the last window's rate is at least this much below the first's, and a drop as large
+# would come by chance with less than this probability.
+DECLINE_AT_LEAST = 0.2
+DECLINE_P_VALUE = 0.05
+
+
 @dataclass(frozen=True)
 class RateChange:
     """A trial's enrollment rate per open site-month in its first and in its last `window_days` (domain.md §3): the
@@ -312,9 +318,9 @@ class RateChange:
     p_value: float  # one-sided: the chance of a drop at least this large if the rate had not changed
     window_days: int
 
-    def declining(self, at_least: float = 0.2, alpha: float = 0.05) -> bool:
-        """Whether the data show a decline: at least `at_least` below, and unlikely by chance (p < `alpha`)."""
-        return self.change <= -at_least and self.p_value < alpha
+    def declining(self) -> bool:
+        """Whether the data show a decline: DECLINE_AT_LEAST below or more, and unlikely by chance (p < DECLINE_P_VALUE)."""
+        return self.change <= -DECLINE_AT_LEAST and self.p_value < DECLINE_P_VALUE
 
 
 def rate_change(sites: pd.DataFrame, history: pd.DataFrame, window_days: int = 91, min_first: int = 5) -> RateChange | None:

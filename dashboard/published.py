@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from dashboard import forecast, health, metrics
+from dashboard import health, metrics
+from dashboard.forecast import MODEL as FORECAST_MODEL
 from dashboard.settings import Settings
 
 # The position of a row in the frame it was split from: reading sorts on it, so a scope's rows come back in the order
@@ -42,7 +43,7 @@ def settings_key(settings: Settings) -> str:
     """A fingerprint of the settings the figures depend on (thresholds, flag minimums): a snapshot published under
     other thresholds is not read, since its colours would differ from what this server computes."""
     values = {k: v for k, v in settings.model_dump().items() if k not in NOT_FIGURES}
-    values["forecast_model"] = forecast.MODEL
+    values["forecast_model"] = FORECAST_MODEL
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -440,6 +440,11 @@ def _lpi_gap(b: Basis) -> int | None:
     return (o.p50 - cro).days
 
 
+def _rate_change(b: Basis) -> float | None:
+    change = None if b.outlook is None else b.outlook.rate_change
+    return None if change is None else change.change
+
+
 def _rate_change_colour(value, b: Basis) -> Health | None:
     change = None if b.outlook is None else b.outlook.rate_change
     return None if change is None else ("amber" if change.declining() else "green")
@@ -633,8 +638,10 @@ _FIGURES: list[Figure] = [
            "The trial's enrollment rate per open site-month over the last 91 days against its first 91 days after the "
            "first site opened, minus 1: −40% when the last three months ran 40% below the first three (none before six "
            "months, or with fewer than 5 enrolled in the first three).",
-           _outlook("rate_change_value"), levels=("trial",), pages=(E,), shown=lambda v, b: None if _missing(v) else f"{v:+.0%}",
-           colour=_rate_change_colour, thresholds="amber when 20% or more below and unlikely by chance (one-sided p < 0.05)",
+           _rate_change, levels=("trial",), pages=(E,), shown=lambda v, b: None if _missing(v) else f"{v:+.0%}",
+           colour=_rate_change_colour,
+           thresholds=f"amber when {metrics.DECLINE_AT_LEAST:.0%} or more below and unlikely by chance (one-sided p < "
+                      f"{metrics.DECLINE_P_VALUE:g})",
            compares=False, part="forecast"),
     # Budget: earned value (domain.md §5)
     Figure("budget_spent", "Budget spent", "percent", None, "Actual cost ÷ budget at completion (AC ÷ BAC).",

@@ -293,3 +293,44 @@ def test_methods_shows_the_generated_calibration(monkeypatch, tiny_db):
     assert ours["Truth after P90"] == f"{measured['drifting']['drift']['late']:.0%}"
     assert ours["Truth within P10–P90"] == f"{measured['drifting']['drift']['coverage']:.0%}"
     assert len(table) == len(calibration.WORLDS) * len(calibration.MODELS)
+
+
+@pytest.mark.parametrize("as_of", [date(2026, 10, 31), date(2026, 11, 1), date(2026, 11, 20), date(2021, 6, 1)], ids=str)
+def test_the_rate_change_is_one_figure_in_the_export_the_figures_command_and_the_page(monkeypatch, small_demo_db, as_of):
+    """Month end, month start, the data cut and a date before any data: the Enrollment export's column is the figures
+    command's value for every trial, and a trial view warns exactly when the figure is amber."""
+    from datetime import timedelta
+
+    from apptest_helpers import open_page, page_tables, visible_text
+    from dashboard import figures
+    from dashboard.access import granted_sponsors
+    from dashboard.db import make_engine
+    from dashboard.links import ViewState
+    from dashboard.settings import get_settings
+
+    engine = make_engine(small_demo_db)
+    with engine.connect() as conn:
+        document = figures.view_figures(conn, granted_sponsors(conn, None),
+                                        ViewState(as_of=as_of, since=as_of - timedelta(days=7)), get_settings())
+    engine.dispose()
+    want = {p: {f["key"]: f for f in block}["enrollment_rate_change"] for p, block in document["trials"].items()}
+    at = open_page(monkeypatch, small_demo_db, "enrollment", as_of=as_of.isoformat())
+    assert not at.exception
+    if not want:
+        assert "No trials match" in visible_text(at) or "Trials" not in page_tables(at)
+        return
+    table = page_tables(at)["Trials"].set_index("protocol_number")
+    assert set(table.index) == set(want)
+    for protocol, figure in want.items():
+        cell = table.loc[protocol, "enrollment_rate_change"]
+        if figure["value"] is None:
+            assert cell is None or pd.isna(cell), protocol
+        else:
+            assert float(cell) == pytest.approx(figure["value"]), protocol
+    for protocol, figure in want.items():
+        if figure["health"] == "amber" or (figure["value"] is not None and figure["value"] < -0.2):
+            page = open_page(monkeypatch, small_demo_db, "enrollment", trial=protocol, as_of=as_of.isoformat())
+            said = "Enrollment is slowing" in visible_text(page)
+            assert said == (figure["health"] == "amber"), (protocol, figure)
+            if said:
+                assert f"is {-figure['value']:.0%} below the first 3" in visible_text(page)

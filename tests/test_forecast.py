@@ -64,13 +64,6 @@ def simulate_trial(rng, short_history):
     return sites, target, true_days
 
 
-def tail(fc, true_days):
-    """Where the true completion falls: -1 before P10, +1 after P90, 0 inside."""
-    truth = AS_OF + timedelta(days=math.ceil(true_days)) if math.isfinite(true_days) else date.max
-    lo, hi = fc.completion[0.1] or date.max, fc.completion[0.9] or date.max
-    return -1 if truth < lo else 1 if truth > hi else 0
-
-
 @pytest.fixture(scope="module")
 def calibration():
     """600 simulated trials (every other one a short history with a long horizon): tails of the full and the plug-in forecast."""
@@ -80,10 +73,10 @@ def calibration():
         short = i % 2 == 0
         sites, target, true_days = simulate_trial(rng, short)
         full = _predict(sites, target, AS_OF, seed=i, n_draws=1000)
-        row = {"short": short, "full": tail(full, true_days), "plug_in": None}
+        row = {"short": short, "full": worlds.tail(full.completion, true_days), "plug_in": None}
         if short:
             plug_in = _predict(sites, target, AS_OF, seed=i, n_draws=1000, parameter_uncertainty=False)
-            row["plug_in"] = tail(plug_in, true_days)
+            row["plug_in"] = worlds.tail(plug_in.completion, true_days)
         rows.append(row)
     return pd.DataFrame(rows)
 
