@@ -23,11 +23,14 @@ page_name = next((name for name, p in PAGES.items() if p.url_path == page.url_pa
 try:
     ctx = ui.build_frame(list_trials=portfolio.trial_options, page=page_name)
     ui.menu(ctx, PAGES)
-    ui.share_link(ctx, page_name)
+    show_link = ui.share_link(ctx, page_name)
     ui.excel_export(ctx, page_name)
     ui.print_layout(ctx, page_name)
     ui.show_notices(ctx)
     ui.freshness_line(ctx, ui.cached(portfolio.freshness, ctx.scope), overview.publication(ui.cached, ctx.scope, get_settings()))
-    page.run()
+    try:
+        page.run()
+    finally:  # also when the page stops early (st.stop) on an empty state
+        show_link()
 except ui.DATABASE_ERRORS as error:
     ui.database_error(error)

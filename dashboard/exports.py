@@ -21,8 +21,9 @@ INTEGER = "#,##0"
 DECIMAL = "0.00"
 PERCENT = "0%"
 MONEY = "#,##0"
-DATE = "yyyy-mm-dd"
-TIMESTAMP = "yyyy-mm-dd hh:mm"
+# Dates as every page and the e-mail write them (formats.day): 08 Jul 2027.
+DATE = "dd mmm yyyy"
+TIMESTAMP = "dd mmm yyyy hh:mm"
 
 # Earned-value amounts are named by their abbreviation; every other amount ends in _amount (the schema's convention).
 _MONEY_COLUMNS = {"bac", "pv", "ev", "ac", "eac", "vac", "eac_atypical", "etc"}

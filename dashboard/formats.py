@@ -39,6 +39,11 @@ def money_in(amount: float | None, currency: str | None) -> str:
     return f"-{symbol}{short[1:]}" if short.startswith("-") else f"{symbol}{short}"
 
 
+def natural_key(values: pd.Series) -> pd.Series:
+    """Sort key that reads the numbers in codes as numbers: site 9, 10, 100 rather than 10, 100, 9 (S-2 before S-10)."""
+    return values.astype(str).str.replace(r"\d+", lambda m: m.group().zfill(12), regex=True)
+
+
 def signed_money(amount: float | None) -> str:
     """A change of an amount, short, with its sign: +1.2M, −350k."""
     if amount is None or pd.isna(amount):

@@ -13,7 +13,7 @@ from dashboard.metrics import SITE_INDICATORS
 from dashboard.schema import PHASES
 
 # Every key the product uses in a query string, in the order links write them.
-KEYS = ("sponsor", "trial", "site", "as_of", "since", "phase", "ta", "vendor", "indicator")
+KEYS = ("sponsor", "trial", "site", "as_of", "since", "phase", "ta", "vendor", "indicator", "page")
 
 # Pages and the path each is served at (st.Page url_path); links name pages by these.
 PAGES = {
@@ -25,6 +25,19 @@ PAGES = {
     "vendors": "Vendors",
     "methods": "Methods & definitions",
 }
+
+# Keys only some pages read; every other key applies to every page. A link to a page drops the keys it would ignore
+# (a site on the Budget page would only confuse whoever reads the link).
+PAGE_ONLY_KEYS = {"site": ("sites",), "indicator": ("sites",), "vendor": ("vendors",)}
+# The page of a page's long table: said by the address of that page (a copied link opens it), never carried to another.
+TABLE_PAGE_KEY = "page"
+MAX_TABLE_PAGE = 10_000
+
+
+def applies(key: str, page: str) -> bool:
+    """Whether `page` reads `key` of the view."""
+    return key != TABLE_PAGE_KEY and page in PAGE_ONLY_KEYS.get(key, (page,))
+
 
 # The landing page, served at the root of the app.
 DEFAULT_PAGE = "portfolio"
@@ -55,6 +68,7 @@ class ViewState(BaseModel):
     ta: AreaName | None = None
     vendor: Code | None = None
     indicator: Annotated[str, Field(pattern="^(" + "|".join(INDICATORS) + ")$")] | None = None
+    page: Annotated[int, Field(ge=1, le=MAX_TABLE_PAGE)] | None = None
 
     def effective_as_of(self, today: date) -> date:
         """The as-of date the view shows: the URL's, else today."""
@@ -79,6 +93,8 @@ def _reason(key: str) -> str:
         return f"not a date between {EARLIEST_DATE} and {LATEST_DATE} (use YYYY-MM-DD)"
     if key == "phase":
         return "the phase must be one of " + ", ".join(PHASES)
+    if key == "page":
+        return f"the table page must be a number from 1 to {MAX_TABLE_PAGE:,}"
     if key == "indicator":
         return "the indicator must be a site indicator code such as " + INDICATORS[0] + " (Methods lists them)"
     return "not a valid value"
@@ -107,23 +123,25 @@ def parse_view(params: Mapping[str, Any]) -> tuple[ViewState, list[str]]:
     return ViewState(**values), notices
 
 
-def to_query(view: ViewState) -> dict[str, str]:
-    """The query parameters that reproduce `view`, in canonical order, without empty fields."""
+def to_query(view: ViewState, page: str | None = None, *, table_page: bool = False) -> dict[str, str]:
+    """The query parameters that reproduce `view` (on `page`: only the keys it reads, and its table's page only when
+    `table_page`), in canonical order, without empty fields."""
     out: dict[str, str] = {}
     for key in KEYS:
         value = getattr(view, key)
-        if value is not None:
+        if value is not None and (page is None or applies(key, page) or (table_page and key == TABLE_PAGE_KEY)):
             out[key] = value.isoformat() if isinstance(value, date) else str(value)
     return out
 
 
-def page_url(page: str, view: ViewState, *, base_url: str = "") -> str:
-    """The address of `page` showing `view`: relative ("./…") without a base URL, absolute with one."""
+def page_url(page: str, view: ViewState, *, base_url: str = "", table_page: bool = False) -> str:
+    """The address of `page` showing `view`: relative ("./…") without a base URL, absolute with one; with the page of
+    its long table when `table_page` (the link to the view itself, not to another page)."""
     if page not in PAGES:
         raise ValueError(f"Unknown page {page!r}")
     prefix = base_url.rstrip("/") + "/" if base_url else "./"
     path = "" if page == DEFAULT_PAGE else page
-    query = urlencode(to_query(view))
+    query = urlencode(to_query(view, page, table_page=table_page))
     return prefix + path + (f"?{query}" if query else "")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -25,6 +26,10 @@ class Settings(BaseSettings):
     public_base_url: str = Field(
         default="http://127.0.0.1:8501",
         description="Address people open the dashboard at; shareable links start with it",
+    )
+    today: date | None = Field(
+        default=None,
+        description="Take this date as today (a demo or a test frozen in time); empty: the server's date",
     )
     stale_after_hours: float = Field(default=36, gt=0, description="Data older than this shows a warning")
     statement_timeout_s: float = Field(default=30, gt=0, description="Longest a query may run")

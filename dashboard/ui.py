@@ -11,18 +11,22 @@ from html import escape
 from urllib.parse import quote, unquote
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
-from streamlit.errors import StreamlitAuthError
+from streamlit.errors import StreamlitAPIException, StreamlitAuthError
 
 from dashboard import access, exports, published, registry
-from dashboard.formats import CHIP_COLOURS, md, money  # noqa: F401  (pages write amounts as ui.money, data in Markdown as ui.md)
+from dashboard.formats import CHIP_COLOURS, day, md, money  # noqa: F401  (pages write amounts as ui.money, data in Markdown as ui.md)
 from dashboard.db import make_engine
 from dashboard.links import (
+    TABLE_PAGE_KEY,
+    KEYS,
+    applies,
+    COMPARE_DAYS,
     DEFAULT_PAGE,
     EARLIEST_DATE,
     LATEST_DATE,
@@ -280,7 +284,7 @@ def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
     `list_trials(conn, scope)` lists every trial of the scope's sponsors (the frame's trial choices);
     `page` is the page being opened.
     """
-    today = date.today()
+    today = get_settings().today or date.today()
     email = identify(page)
     view, notices = parse_view(st.query_params.to_dict())
     with engine(get_settings().database_url).connect() as conn:
@@ -310,11 +314,8 @@ def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
             st.caption(f"Signed in as {md(email)}")
             sign_out_control(st)
         if len(grants) > 1:
-            # A bound selectbox writes its displayed label to the URL, so the options are the codes themselves.
             names = {g.sponsor_code: g.sponsor_name for g in grants}
-            st.selectbox("Sponsor", list(names), index=None, key="sponsor", bind="query-params", placeholder="All sponsors")
-            if st.session_state.get("sponsor") in names:
-                st.caption(md(names[st.session_state["sponsor"]]))
+            url_selectbox("Sponsor", list(names), "sponsor", names, view.sponsor, placeholder="All sponsors")
         sponsor_code = st.session_state.get("sponsor")
         choices = trials if not sponsor_code else trials[trials["sponsor_code"] == sponsor_code]
         st.selectbox(
@@ -334,29 +335,30 @@ def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
         st.selectbox("Trial", trial_choices, index=None, key="trial", bind="query-params", placeholder="All trials (portfolio)")
         if st.session_state.get("trial") in titles:
             st.caption(md(titles[st.session_state["trial"]]))
+        _sync_dates_with_url(view, today)
         st.date_input(
-            "As of", value=today, min_value=EARLIEST_DATE, max_value=LATEST_DATE, key="as_of",
-            bind="query-params", format="YYYY-MM-DD",
+            "As of", min_value=EARLIEST_DATE, max_value=LATEST_DATE, key="as_of", format="YYYY-MM-DD",
+            on_change=_as_of_changed, args=(today,), help="Empty: today.",
         )
         st.date_input(
-            "Compare with", value=None, min_value=EARLIEST_DATE, max_value=LATEST_DATE, key="since",
-            bind="query-params", format="YYYY-MM-DD", help="Headline figures show their change since this date.",
+            "Compare with", min_value=EARLIEST_DATE, max_value=LATEST_DATE, key="since", format="YYYY-MM-DD",
+            on_change=_since_changed, help=f"Headline figures show their change since this date (empty: {COMPARE_DAYS} days before the as-of date).",
         )
-        if st.session_state.get("since") is None:
-            st.caption("Empty: a week before the as-of date.")
 
     # The widgets now hold the view (they restored it from the URL, or the user changed it).
     as_of = st.session_state.get("as_of") or today
+    since = st.session_state.get("since") or as_of - timedelta(days=COMPARE_DAYS)
     view = view.model_copy(
         update={
             "sponsor": st.session_state.get("sponsor"),
             "trial": st.session_state.get("trial"),
             "ta": st.session_state.get("ta"),
             "phase": st.session_state.get("phase"),
-            "as_of": None if as_of == today else as_of,
-            "since": st.session_state.get("since"),
+            "as_of": as_of,
+            "since": since,
         }
     )
+    _write_url(as_of, since, page)
     if view.trial is not None:
         # A chosen trial decides its own sponsor, phase and area; say so when the link's filters disagree.
         row = trials[trials["protocol_number"] == view.trial].iloc[0]
@@ -385,34 +387,118 @@ def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
 
 
 # Sidebar widgets bound to the URL: Streamlit writes these keys into the address itself.
-BOUND_KEYS = ("sponsor", "ta", "phase", "trial", "as_of", "since")
+BOUND_KEYS = ("ta", "phase", "trial")
+
+# The dates the frame last wrote into the address (session state): a URL that differs was changed from outside (a
+# link, the browser's back button), and then the URL wins over the widgets.
+_URL_DATES_KEY = "_dashboard_url_dates"
+# The table page page_of last wrote into the address (None: the first, which the address does not say).
+_URL_PAGE_KEY = "_dashboard_url_page"
+
+
+def _sync_dates_with_url(view: ViewState, today: date) -> None:
+    """Before the date widgets are drawn: take the URL's dates when the URL changed since the frame last wrote it.
+
+    The dates are not bound to the URL by Streamlit (a bound widget drops its value from the address when it equals
+    the default, and "as of today" would then mean a different day tomorrow): the frame writes them itself, always
+    explicit, so a copied address shows the same figures later.
+    """
+    url_dates = (view.as_of, view.since)
+    if st.session_state.get(_URL_DATES_KEY) != url_dates or "as_of" not in st.session_state:
+        as_of = view.as_of or today
+        st.session_state["as_of"] = as_of
+        st.session_state["since"] = view.since or as_of - timedelta(days=COMPARE_DAYS)
+
+
+# The values url_selectbox last wrote into the address, by key.
+_URL_VALUES_KEY = "_dashboard_url_values"
+
+
+def url_selectbox(label: str, options: list[str], key: str, labels: dict[str, str], url_value: str | None, *,
+                  container=None, placeholder: str | None = None, **kwargs) -> str | None:
+    """A selectbox that shows people's words (`labels`) while the address keeps the stable code under `key`.
+
+    Streamlit's bind="query-params" would write the displayed words into the URL; this writes the code itself. The
+    URL wins when it changed since this widget last wrote it (a pasted link, the back button); otherwise the widget.
+    With a placeholder the box may be empty (None: the key leaves the address); without one, the first option is the
+    default and the address always says the choice.
+    """
+    written = st.session_state.setdefault(_URL_VALUES_KEY, {})
+    if written.get(key, "unset") != url_value or key not in st.session_state:
+        st.session_state[key] = url_value if url_value in options else (None if placeholder else options[0])
+    target = container or st
+    # The value comes from the session state set above, so no index is passed (Streamlit would warn of two sources).
+    value = target.selectbox(label, options, key=key, format_func=lambda code: labels.get(code, code),
+                             placeholder=placeholder, **kwargs)
+    written[key] = value
+    if value is None:
+        if key in st.query_params:
+            del st.query_params[key]
+    elif st.query_params.get(key) != value:
+        st.query_params[key] = value
+    return value
+
+
+def _as_of_changed(today: date) -> None:
+    """The user moved the as-of date: a comparison date that followed it (a week before) follows it again."""
+    old_as_of, old_since = st.session_state.get(_URL_DATES_KEY) or (None, None)
+    as_of = st.session_state.get("as_of") or today
+    st.session_state["as_of"] = as_of
+    if old_as_of is None or old_since is None or old_since == old_as_of - timedelta(days=COMPARE_DAYS):
+        st.session_state["since"] = as_of - timedelta(days=COMPARE_DAYS)
+
+
+def _since_changed() -> None:
+    """An emptied comparison date means the default again: a week before the as-of date."""
+    if st.session_state.get("since") is None and st.session_state.get("as_of") is not None:
+        st.session_state["since"] = st.session_state["as_of"] - timedelta(days=COMPARE_DAYS)
+
+
+def _write_url(as_of: date, since: date, page: str) -> None:
+    """Put the view's dates into the address, explicit, and take out the keys this page does not read."""
+    st.session_state[_URL_DATES_KEY] = (as_of, since)
+    wanted = {"as_of": as_of.isoformat(), "since": since.isoformat()}
+    if any(st.query_params.get(k) != v for k, v in wanted.items()):
+        st.query_params.update(wanted)
+    # The table's page is put back by page_of when the page has a long table.
+    for key in [k for k in st.query_params if k in KEYS and not applies(k, page)]:
+        try:
+            del st.query_params[key]
+        except StreamlitAPIException:  # still bound to a widget of the page the user came from
+            pass
 
 
 def menu(ctx: Context, pages: dict[str, st.Page]) -> None:
     """The page menu in the sidebar, carrying the view state (the built-in menu would drop it).
 
     The bound widgets put their own keys back into the address on navigation, so the links carry
-    only the other keys: passing a bound key too would repeat it with every click.
+    only the other keys (the dates among them): passing a bound key too would repeat it with every click.
     """
-    query = {k: v for k, v in to_query(ctx.view).items() if k not in BOUND_KEYS}
     with st.sidebar:
         st.divider()
         for name, page in pages.items():
+            query = {k: v for k, v in to_query(ctx.view, name).items() if k not in BOUND_KEYS}
             st.page_link(page, label=PAGES[name], query_params=query or None)
 
 
 def canonical_link(ctx: Context, page: str) -> str:
     """The canonical link to this view: the public address, the page, every key, the dates made explicit."""
-    return page_url(page, shareable(ctx.view, ctx.today), base_url=get_settings().public_base_url)
+    return page_url(page, shareable(ctx.view, ctx.today), base_url=get_settings().public_base_url, table_page=True)
 
 
-def share_link(ctx: Context, page: str) -> str:
-    """Show the canonical link to this view (public address, page, every key, explicit dates); returns it."""
-    url = canonical_link(ctx, page)
+def share_link(ctx: Context, page: str):
+    """Make room in the sidebar for the canonical link to this view; returns a function that fills it in once the page
+    has drawn (the page of a long table is known only then)."""
     with st.sidebar:
         st.caption("🔗 Link to this view (dates fixed, so it shows the same figures later)")
-        st.code(url, language=None, wrap_lines=True)
-    return url
+        slot = st.empty()
+
+    def fill() -> str:
+        url = canonical_link(ctx, page)
+        slot.code(url, language=None, wrap_lines=True)
+        return url
+
+    return fill
 
 
 def show_notices(ctx: Context) -> None:
@@ -430,8 +516,8 @@ def freshness_line(ctx: Context, loads: pd.DataFrame, publication: pd.Series | N
     load = loads.iloc[0]
     loaded_at = pd.Timestamp(load["loaded_at"]).to_pydatetime()
     age_hours = (datetime.now(timezone.utc).replace(tzinfo=None) - loaded_at).total_seconds() / 3600
-    text = (f"Data loaded {loaded_at:%Y-%m-%d %H:%M} UTC ({_age(age_hours)} ago) · showing as of "
-            f"{ctx.scope.as_of:%Y-%m-%d} · {published.provenance(publication)}")
+    text = (f"Data loaded {day(loaded_at)} {loaded_at:%H:%M} UTC ({_age(age_hours)} ago) · showing as of "
+            f"{day(ctx.scope.as_of)} · {published.provenance(publication)}")
     stale_after = get_settings().stale_after_hours
     if age_hours > stale_after:
         st.warning(text + f" — older than {stale_after:g} hours: figures may be out of date.", icon="⏳")
@@ -509,9 +595,10 @@ PAGE_ROWS = 500  # rows of a long table sent to the browser at once (issue 10: �
 TRIALS_PER_PAGE = 50  # rows of a table of trials read as an overview: beyond this it is a scroll
 
 
-def page_of(frame, key: str, what: str = "rows", rows: int | None = None):
+def page_of(frame, key: str, what: str = "rows", rows: int | None = None, *, in_url: bool = False):
     """The rows of `frame` (a DataFrame or a list) to show now: all of them up to `rows` (PAGE_ROWS), else one page,
-    picked with a selector drawn here.
+    picked with a selector drawn here. With `in_url` (the page's main table), the address says which page is shown
+    (`page=3`), so a copied link or a printout shows the same rows.
 
     A long table is sent a page at a time; its CSV download (download_table with the whole frame) still holds every row.
     """
@@ -521,11 +608,23 @@ def page_of(frame, key: str, what: str = "rows", rows: int | None = None):
     starts = list(range(0, n, size))
     # Keyed by the view too: other filters or dates are another list, which starts again at its first page.
     ctx = st.session_state.get(_CONTEXT_KEY)
+    widget_key = key if ctx is None else f"{key} {ctx.scope}"
+    if in_url and ctx is not None:
+        # The URL wins when it changed since this selector last wrote it (a pasted link, the back button).
+        wanted = min(ctx.view.page or 1, len(starts))
+        if st.session_state.get(_URL_PAGE_KEY) != ctx.view.page or widget_key not in st.session_state:
+            st.session_state[widget_key] = starts[wanted - 1]
     start = st.selectbox(
-        f"Showing {what}", starts, key=key if ctx is None else f"{key} {ctx.scope}",
+        f"Showing {what}", starts, key=widget_key,
         format_func=lambda s: f"{s + 1:,}–{min(s + size, n):,} of {n:,}",
         help=f"{size:,} {what} at a time; the CSV download holds all {n:,}.", width=280,
     )
+    if in_url and ctx is not None:
+        number = start // size + 1
+        st.session_state[_URL_PAGE_KEY] = number if number > 1 else None
+        if number > 1:
+            st.query_params[TABLE_PAGE_KEY] = str(number)
+        ctx.view = ctx.view.model_copy(update={"page": number if number > 1 else None})
     return frame.iloc[start:start + size] if isinstance(frame, pd.DataFrame) else frame[start:start + size]
 
 
@@ -739,7 +838,7 @@ def print_layout(ctx: Context, page: str) -> None:
     title = " · ".join(str(part) for part in ("Trial portfolio", summary.pop("Page"), ctx.scope.trial) if part)
     as_of, since = summary.pop("As of"), summary.pop("Compared with (since)")
     details = [f"{label}: {value}" for label, value in summary.items() if label != "Trial" or ctx.scope.trial is None]
-    details += [f"as of {as_of:%Y-%m-%d}", f"compared with {since:%Y-%m-%d}"]
+    details += [f"as of {day(as_of)}", f"compared with {day(since)}"]
     st.html(
         f'<div class="dash-print-header"><div class="title">{escape(title)}</div><div>{escape(" · ".join(details))}</div>'
         f'<div class="link">Link to this view: {escape(link_url)}</div></div>'

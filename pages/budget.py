@@ -93,7 +93,7 @@ if scope.trial is None:
     order = sorted(budgeted, key=lambda p: (trial_figure(p, "cpi").value is None, trial_figure(p, "cpi").value or 0, p))
     currencies = now.trials.set_index("protocol_number")["reporting_currency"]
     # A large portfolio is read a page at a time, the worst first (the CSV holds every trial).
-    shown = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE)
+    shown = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE, in_url=True)
 
     def row(p: str) -> dict[str, str]:
         v = {k: trial_figure(p, k) for k in ("bac", "ac", "ev", "budget_spent", "cpi", "spi", "eac", "vac")}
@@ -167,8 +167,8 @@ with left:
             changes.drop(columns=["protocol_number"]),
             column_config={
                 "vendor_name": "Vendor", "change_order_number": "Change order",
-                "requested_date": st.column_config.DateColumn("Requested", format="YYYY-MM-DD"),
-                "approved_date": st.column_config.DateColumn("Approved", format="YYYY-MM-DD"),
+                "requested_date": st.column_config.DateColumn("Requested", format="DD MMM YYYY"),
+                "approved_date": st.column_config.DateColumn("Approved", format="DD MMM YYYY"),
                 "change_order_status": "Status",
                 "change_amount": st.column_config.NumberColumn("Amount", format="%,.0f"),
                 "reason": "Reason",

@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import charts, health, metrics, registry, ui
 from dashboard.links import INDICATORS
 from dashboard.metrics import SITE_INDICATORS
+from dashboard.formats import day, natural_key
 from dashboard.settings import get_settings
 from queries import overview, sites
 
@@ -33,10 +34,6 @@ FORMAT = {"enrollment_rate": "{:.2f}", "screen_failure": "{:.0f}%", "dropout": "
           "abnormal_lab_rate": "{:.1f}%", "entry_lag": "{:.0f}%", "query_aging": "{:.0f}%", "outstanding_query_rate": "{:.0f}%",
           "query_rate": "{:.1f}", "data_change_rate": "{:.1f}%"}
 assert set(FORMAT) == set(INDICATORS), "every site indicator has a format"
-
-
-def day(value) -> str:
-    return "—" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%d %b %Y}"
 
 
 def few_sites_note(n_eligible: int, what: str) -> str | None:
@@ -160,6 +157,8 @@ if flagged.empty:
     st.info(f"Trial {ui.md(scope.trial)} has no sites yet.")
     st.stop()
 
+# Site numbers in the order people count them (9, 10, 100), in the table, the drill-down links and the downloads.
+flagged = flagged.sort_values("site_number", key=natural_key, kind="stable").reset_index(drop=True)
 site_numbers = list(flagged["site_number"])
 chosen_site = scope.site
 if chosen_site is not None and chosen_site not in site_numbers:
@@ -215,10 +214,10 @@ if chosen_site is not None:
 
 # ---------------------------------------------------------------------- funnel plot
 st.subheader("Sites against their peers")
-# A bound selectbox writes its displayed label to the URL, so the options are the link's codes themselves.
-key = st.selectbox(
-    "Indicator", list(INDICATORS), key="indicator", bind="query-params",
-    help=" · ".join(f"{k}: {SITE_INDICATORS[k].label} ({SITE_INDICATORS[k].unit})" for k in INDICATORS),
+# People read the indicator's name; the link keeps its code (indicator=query_aging).
+key = ui.url_selectbox(
+    "Indicator", list(INDICATORS), "indicator", {k: SITE_INDICATORS[k].label for k in INDICATORS}, ctx.view.indicator,
+    help="Methods defines each indicator, its unit and its minimum denominator.",
 )
 ind = SITE_INDICATORS[key]
 baseline = baselines[scope.trial, key]

@@ -122,3 +122,60 @@ def test_the_sites_funnel_plot_renders_and_a_site_link_opens_its_drill_down(page
     main = page.get_by_test_id("stMain")
     main.locator("table.dash-table").get_by_text("Trial median").wait_for()
     assert "Traceback" not in main.inner_text()
+
+
+def _query(page, *keys: str) -> dict[str, list[str]]:
+    """The address bar's query once it carries `keys` (the frame writes the dates a moment after the page draws)."""
+    from urllib.parse import parse_qs, urlparse
+
+    for _ in range(50):
+        query = parse_qs(urlparse(page.url).query)
+        if all(k in query for k in keys):
+            return query
+        page.wait_for_timeout(200)
+    return parse_qs(urlparse(page.url).query)
+
+
+def test_the_address_after_load_shows_the_same_figures_on_a_later_day(page, app_server, tiny_url):
+    from datetime import timedelta
+
+    base = app_server(tiny_url, DASHBOARD_TODAY=AS_OF)
+    page.goto(f"{base}/overview?trial=T-1")
+    page.get_by_role("heading", name="Trial overview · T-1").wait_for()
+    query = _query(page, "as_of", "since")
+    # The dates the view used are in the address, explicit, though the link did not say them.
+    assert query["as_of"] == [AS_OF] and query["since"] == [(tiny_portfolio.AS_OF - timedelta(days=7)).isoformat()]
+    copied = page.url
+    page.wait_for_selector(CHART)
+    page.wait_for_timeout(1000)
+    tiles = page.get_by_test_id("stMetricValue").all_inner_texts()
+    assert len(tiles) >= 6
+
+    later = app_server(tiny_url, DASHBOARD_TODAY=(tiny_portfolio.AS_OF + timedelta(days=45)).isoformat())
+    page.goto(copied.replace(base, later))
+    page.get_by_role("heading", name="Trial overview · T-1").wait_for()
+    page.get_by_test_id("stMain").get_by_text("as of 30 Jun 2026").wait_for()
+    page.wait_for_selector(CHART)
+    expect(page.get_by_test_id("stMetricValue")).to_have_text(tiles, timeout=20_000)
+    # Without the dates, the same link on the later day is a different view: that is what the explicit dates prevent.
+    page.goto(f"{later}/overview?trial=T-1")
+    page.get_by_test_id("stMain").get_by_text("as of 14 Aug 2026").wait_for()
+
+
+def test_moving_the_as_of_date_moves_a_default_comparison_date_and_a_site_stays_on_sites(page, app_server, tiny_url):
+    base = app_server(tiny_url, DASHBOARD_TODAY=AS_OF)
+    page.goto(f"{base}/budget?trial=T-1&site=S1&indicator=enrollment_rate")
+    page.get_by_role("heading", name="Budget · T-1").wait_for()
+    query = _query(page, "as_of", "since")
+    # The Budget page reads no site or indicator: the address drops them.
+    assert "site" not in query and "indicator" not in query
+    day = page.get_by_test_id("stSidebar").get_by_role("spinbutton", name="day, As of")
+    day.click()
+    day.press("ArrowDown")
+    page.keyboard.press("Escape")  # closes the calendar, which commits the date
+    for _ in range(50):
+        if "as_of=2026-06-29" in page.url:
+            break
+        page.wait_for_timeout(200)
+    assert _query(page, "as_of", "since") == {"trial": ["T-1"], "as_of": ["2026-06-29"], "since": ["2026-06-22"]}
+    page.get_by_test_id("stMain").get_by_text("as of 29 Jun 2026").wait_for()

@@ -167,7 +167,7 @@ def test_the_portfolio_view_lists_trials_worst_cpi_first_with_links(monkeypatch,
     assert not at.exception
     (table,) = html_tables(at)
     assert [row["Trial"] for row in table] == ["T-1"]  # T-2 has no contract yet
-    assert table[0]["Trial href"] == "./budget?sponsor=ACME&trial=T-1&as_of=2026-06-30"
+    assert table[0]["Trial href"] == "./budget?sponsor=ACME&trial=T-1&as_of=2026-06-30&since=2026-06-23"
     assert table[0]["CPI"] == "1.22 On track"
     assert "X-9" not in visible_text(at)
 

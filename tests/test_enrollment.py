@@ -88,7 +88,7 @@ def test_the_portfolio_view_lists_each_trial_with_a_link_to_its_view(monkeypatch
     assert set(by_trial) == {"T-1", "T-2"}
     assert by_trial["T-1"]["Enrolled / target"] == "3 / 10"
     assert by_trial["T-1"]["Planned LPI"] == "01 Dec 2026"
-    assert by_trial["T-1"]["Trial href"] == "./enrollment?sponsor=ACME&trial=T-1&as_of=2026-06-30"
+    assert by_trial["T-1"]["Trial href"] == "./enrollment?sponsor=ACME&trial=T-1&as_of=2026-06-30&since=2026-06-23"
     assert len(at.main.get("download_button")) == 1
 
 
@@ -143,3 +143,33 @@ def demo_sites_opening(url: str, protocol: str) -> list:
         found = [r[0] for r in rows]
     engine.dispose()
     return found
+
+
+def test_without_an_activation_plan_the_page_says_so_instead_of_a_plan_at_zero(monkeypatch, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'no_plan.db'}"
+    tiny_portfolio.build(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("update site set planned_activation_date = null"))
+    engine.dispose()
+    at = open_page(monkeypatch, url, "enrollment", trial="T-1", as_of=AS_OF)
+    assert not at.exception
+    text_shown = visible_text(at)
+    assert "No activation plan is loaded for this trial" in text_shown
+    assert "has not yet reached 25 %" not in text_shown
+    chart = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                 if "Site activation" in json.dumps(json.loads(c.proto.spec)["layout"].get("title", "")))
+    assert [t["name"] for t in chart["data"]] == ["Activated sites"]
+    # With the plan, the same chart draws it.
+    with_plan = open_page(monkeypatch, _plain_tiny(tmp_path), "enrollment", trial="T-1", as_of=AS_OF)
+    chart = next(json.loads(c.proto.spec) for c in with_plan.get("plotly_chart")
+                 if "Site activation" in json.dumps(json.loads(c.proto.spec)["layout"].get("title", "")))
+    assert [t["name"] for t in chart["data"]] == ["Planned sites", "Activated sites"]
+
+
+def _plain_tiny(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'plain.db'}"
+    tiny_portfolio.build(url)
+    return url

@@ -89,12 +89,12 @@ def test_numbers_and_dates_keep_their_type_and_get_a_format(book):
     assert (cell("pct_to_target").value, cell("pct_to_target").number_format) == (0.3, "0%")
     assert (cell("bac", 4).value, cell("bac", 4).number_format) == (1_500_000, "#,##0")
     assert cell("next_milestone_date").value == datetime(2027, 1, 15)
-    assert cell("next_milestone_date").number_format == "yyyy-mm-dd"
+    assert cell("next_milestone_date").number_format == "dd mmm yyyy"
     assert cell("is_active", 4).value is False
     amount = book["Change orders"]["B3"]  # a numeric from PostgreSQL stays a number
     assert (amount.value, amount.number_format) == (500.5, "#,##0")
     approved = book["Change orders"]["C2"]
-    assert (approved.value, approved.number_format) == (datetime(2026, 5, 1), "yyyy-mm-dd")
+    assert (approved.value, approved.number_format) == (datetime(2026, 5, 1), "dd mmm yyyy")
 
 
 def test_text_from_the_data_is_never_a_formula(book):
@@ -122,7 +122,7 @@ def test_columns_are_as_wide_as_their_content(book):
 def test_the_view_sheet_says_which_view_and_links_to_it(book):
     rows = {r[0].value: r[1] for r in book["View"].iter_rows()}
     assert rows["Page"].value == "Budget" and rows["Sponsor"].value == "Acme Biotech" and rows["Trial"].value == "T-1"
-    assert (rows["As of"].value, rows["As of"].number_format) == (datetime(2026, 6, 30), "yyyy-mm-dd")
+    assert (rows["As of"].value, rows["As of"].number_format) == (datetime(2026, 6, 30), "dd mmm yyyy")
     assert rows["Compared with (since)"].value == datetime(2026, 6, 23)
     assert rows["Link"].value == VIEW["Link"] and rows["Link"].hyperlink.target == VIEW["Link"]
     assert rows["Tables"].value == "Trials, Change orders"
@@ -256,7 +256,7 @@ def test_a_page_prints_to_pdf_with_its_view_and_without_the_sidebar(page, app_se
     )
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(page.pdf())).pages)
     assert "Trial portfolio · Portfolio" in text  # the print-only header
-    assert f"as of {AS_OF}" in text and "compared with 2026-06-01" in text
+    assert "as of 30 Jun 2026" in text and "compared with 01 Jun 2026" in text
     assert f"as_of={AS_OF}&since=2026-06-01" in text.replace("\n", "")  # the link to this view
     assert "T-1" in text and "T-2" in text
     # Nothing of the sidebar (its filters and menu) or of the buttons is printed.

@@ -10,7 +10,7 @@ from dashboard.links import KEYS, ViewState, page_url, parse_return, parse_view,
 def test_a_full_link_round_trips():
     params = {
         "sponsor": "HELIOS", "trial": "HEL-301", "site": "3017", "as_of": "2026-06-01", "since": "2026-05-25",
-        "phase": "III", "ta": "Infectious disease", "vendor": "CRO-A", "indicator": "query_aging",
+        "phase": "III", "ta": "Infectious disease", "vendor": "CRO-A", "indicator": "query_aging", "page": "3",
     }
     view, notices = parse_view(params)
     assert notices == []
@@ -59,6 +59,14 @@ def test_page_urls_are_relative_or_absolute_and_the_portfolio_is_the_root():
     assert page_url("budget", view, base_url="https://dash.example/") == "https://dash.example/budget?trial=T-1&as_of=2026-06-30"
     with pytest.raises(ValueError):
         page_url("admin", view)
+
+
+def test_a_link_carries_only_the_keys_its_page_reads():
+    view = ViewState(trial="T-1", site="S2", indicator="enrollment_rate", vendor="V-1", as_of=date(2026, 6, 30))
+    assert page_url("sites", view) == "./sites?trial=T-1&site=S2&as_of=2026-06-30&indicator=enrollment_rate"
+    assert page_url("budget", view) == "./budget?trial=T-1&as_of=2026-06-30"
+    assert page_url("vendors", view) == "./vendors?trial=T-1&as_of=2026-06-30&vendor=V-1"
+    assert page_url("overview", view) == "./overview?trial=T-1&as_of=2026-06-30"
 
 
 def test_a_shareable_view_carries_its_dates():

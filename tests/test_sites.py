@@ -137,7 +137,7 @@ def test_the_trial_view_tiles_and_table(t1):
     table = t1.dataframe[0].value.set_index("site_name")
     assert list(table.index) == ["Boston General", "Charité Berlin", "Denver Health"]
     s1, s2, s3 = (table.loc[name] for name in table.index)
-    assert s1["site"] == "./sites?trial=T-1&site=S1&as_of=2026-06-30"
+    assert s1["site"] == "./sites?trial=T-1&site=S1&as_of=2026-06-30&since=2026-06-23"
     assert (s1["n_enrolled"], s1["pct_of_target"]) == (2, 50)
     assert s1["entry_lag"] == pytest.approx(100 / 3) and s1["mean_entry_lag_days"] == pytest.approx(23 / 3)
     assert (s2["entry_lag"], s2["mean_entry_lag_days"]) == (100, 60)
@@ -214,4 +214,4 @@ def test_the_demo_portfolio_view_lists_the_bad_site_first_with_a_link(monkeypatc
     assert not at.exception
     first = html_tables(at)[0][0]
     assert (first["Trial"], first["Site"]) == (demo.BIG_TRIAL, demo.BAD_SITE)
-    assert first["Site href"] == f"./sites?trial={demo.BIG_TRIAL}&site={demo.BAD_SITE}&as_of=2026-11-20"
+    assert first["Site href"] == f"./sites?trial={demo.BIG_TRIAL}&site={demo.BAD_SITE}&as_of=2026-11-20&since=2026-11-13"
