@@ -31,6 +31,14 @@ def milestone_statuses(milestones: pd.DataFrame, as_of: date, settings: Settings
         out["baseline_date"], out["forecast_date"], out["actual_date"], as_of,
         amber_days=settings.milestone_amber_days, red_days=settings.milestone_red_days,
     )
+    if "milestone_kind" in out.columns and (expiry := (out["milestone_kind"] == "expiry").to_numpy()).any():
+        # An expiry or re-test date moved later is good news: its own status, read the other way round.
+        e_slip, e_status, e_rag = metrics.expiry_status_columns(
+            out["baseline_date"][expiry], out["forecast_date"][expiry], out["actual_date"][expiry], as_of,
+            amber_days=settings.milestone_amber_days, red_days=settings.milestone_red_days,
+        )
+        slip, status, rag = slip.copy(), status.copy(), rag.copy()
+        slip[expiry], status[expiry], rag[expiry] = e_slip, e_status, e_rag
     out["slip_days"] = pd.array(slip, dtype="Int64")
     out["status"] = status
     out["rag"] = rag

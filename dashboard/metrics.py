@@ -159,6 +159,15 @@ MILESTONE_STATUS_LABEL: dict[str, str] = {
     "at_risk": "Forecast late",
     "on_track": "On track",
 }
+# Expiry and re-test dates, where later is better (expiry_status_columns).
+EXPIRY_STATUS_LABEL: dict[str, str] = {
+    "extended": "Extended",
+    "as_planned": "As planned",
+    "shortened": "Shortened",
+    "expired": "Expired",
+}
+# Every status a row of health.milestone_statuses may carry.
+STATUS_LABEL: dict[str, str] = {**MILESTONE_STATUS_LABEL, **EXPIRY_STATUS_LABEL}
 
 
 @dataclass(frozen=True)
@@ -191,12 +200,7 @@ def milestone_status_columns(
 
     The one definition of domain.md §6 (milestone_status calls it): tens of thousands of milestones are one numpy pass.
     """
-    b, no_baseline = _day_numbers(baseline)
-    if no_baseline.any():
-        raise ValueError("every milestone needs a baseline date")
-    f, no_forecast = _day_numbers(forecast)
-    a, no_actual = _day_numbers(actual)
-    today = (np.datetime64(as_of, "D") - np.datetime64(0, "D")).astype("int64")
+    b, f, no_forecast, a, no_actual, today = _milestone_days(baseline, forecast, actual, as_of)
     # An actual recorded after as_of had not happened yet on that date.
     done = ~no_actual & (a <= today)
     upcoming = ~done & (b >= today)
@@ -209,6 +213,36 @@ def milestone_status_columns(
     ).astype(object)
     rag = np.where(slip > red_days, "red", np.where((slip > amber_days) | (status == "late"), "amber", "green")).astype(object)
     return slip.astype("int64"), status, rag
+
+
+def expiry_status_columns(
+    baseline, forecast, actual, as_of: date, *, amber_days: int = 0, red_days: int = 30
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Status of expiry and re-test dates, where later is better: the change in days (current − baseline, positive =
+    later), status and rag.
+
+    Extended (later) or as planned: green. Shortened: amber beyond `amber_days` earlier, red beyond `red_days`, the
+    milestone tolerances read the other way. A current date (the actual, else the forecast, else the baseline) on or
+    before as_of: expired, red.
+    """
+    b, f, no_forecast, a, no_actual, today = _milestone_days(baseline, forecast, actual, as_of)
+    current = np.where(~no_actual, a, np.where(~no_forecast, f, b))
+    change = current - b
+    expired = current <= today
+    status = np.where(expired, "expired", np.where(change > 0, "extended", np.where(change == 0, "as_planned", "shortened")))
+    rag = np.where(expired | (-change > red_days), "red", np.where(-change > amber_days, "amber", "green"))
+    return change.astype("int64"), status.astype(object), rag.astype(object)
+
+
+def _milestone_days(baseline, forecast, actual, as_of: date):
+    """The milestone dates as whole days since 1970 (baseline required), where forecast and actual are missing, and as_of."""
+    b, no_baseline = _day_numbers(baseline)
+    if no_baseline.any():
+        raise ValueError("every milestone needs a baseline date")
+    f, no_forecast = _day_numbers(forecast)
+    a, no_actual = _day_numbers(actual)
+    today = (np.datetime64(as_of, "D") - np.datetime64(0, "D")).astype("int64")
+    return b, f, no_forecast, a, no_actual, today
 
 
 def _day_numbers(values) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import calibration, drift, metrics, registry, ui
 from dashboard.links import PAGES
-from dashboard.metrics import HEALTH_LABEL, MILESTONE_STATUS_LABEL, SITE_INDICATORS
+from dashboard.metrics import EXPIRY_STATUS_LABEL, HEALTH_LABEL, MILESTONE_STATUS_LABEL, SITE_INDICATORS
 from dashboard.settings import get_settings
 
 # No figures here, but like every page it is shown only after the frame has signed the user in.
@@ -212,6 +212,10 @@ st.markdown(
   baseline, or on its forecast if that is still to come: never a past date.
 - **Colour**: red when the slip exceeds {settings.milestone_red_days} days; amber when it exceeds
   {settings.milestone_amber_days} days or the milestone is overdue.
+- **Expiry and re-test dates** read the other way round, since a later date is good news: {", ".join(EXPIRY_STATUS_LABEL.values())}.
+  Extended or as planned is green; shortened is amber beyond {settings.milestone_amber_days} days earlier and red
+  beyond {settings.milestone_red_days}; a date reached on or before *as of* is expired, red. They never set a
+  trial's schedule colour.
 - **Supply risk**: margin = date of the clinical milestone − lead time − date of the supply milestone it needs
   (each the actual if done, else the current forecast). A negative margin is a conflict (days of conflict =
   −margin); a margin under {settings.supply_near_miss_days} days is a near miss.

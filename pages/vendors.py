@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, health, metrics, registry, ui
-from dashboard.metrics import MILESTONE_STATUS_LABEL, SUPPLY_RISK_LABEL
+from dashboard.metrics import MILESTONE_STATUS_LABEL, STATUS_LABEL, SUPPLY_RISK_LABEL
+from dashboard.formats import day
 from dashboard.settings import get_settings
 from queries import overview, vendors
 
@@ -35,10 +36,6 @@ statuses = now.milestones
 if statuses.empty:
     st.info("No vendor milestones are recorded for " + (f"trial {ui.md(scope.trial)}." if scope.trial else "the trials in view."))
     st.stop()
-
-
-def day(value) -> str:
-    return "—" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%d %b %Y}"
 
 
 def trial_cell(protocol: str) -> str:
@@ -224,7 +221,7 @@ if upcoming.empty:
     st.caption(f"No open contracted milestone is overdue or due in the next {UPCOMING_DAYS} days.")
 else:
     table = upcoming.assign(
-        status_label=upcoming["status"].map(MILESTONE_STATUS_LABEL), colour=upcoming["rag"].map(ui.health_label),
+        status_label=upcoming["status"].map(STATUS_LABEL), colour=upcoming["rag"].map(ui.health_label),
     )[["protocol_number", "lane", "vendor_name", "milestone_name", "baseline_date", "expected", "slip_days", "status_label",
        "colour", "payment_amount"]]
     upcoming_shown = ui.page_of(table, "upcoming_page", "milestones")
@@ -234,7 +231,10 @@ else:
             "protocol_number": "Trial", "lane": "Lane", "vendor_name": "Vendor", "milestone_name": "Milestone",
             "baseline_date": st.column_config.DateColumn("Baseline", format="DD MMM YYYY"),
             "expected": st.column_config.TextColumn("Expected", help="The forecast; for an overdue milestone, since when."),
-            "slip_days": st.column_config.NumberColumn("Slip (d)", format="%+d"),
+            "slip_days": st.column_config.NumberColumn(
+                "Slip (d)", format="%+d",
+                help="Days later than the baseline. For an expiry or re-test date later is better: an extension is green.",
+            ),
             "status_label": "Status", "colour": "Colour",
             "payment_amount": st.column_config.NumberColumn("Payment", format="localized"),
         },
@@ -247,10 +247,10 @@ else:
 # --- Every milestone ---------------------------------------------------------------------------
 with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expiry included"):
     everything = statuses.assign(
-        status_label=statuses["status"].map(MILESTONE_STATUS_LABEL), colour=statuses["rag"].map(ui.health_label),
+        status_label=statuses["status"].map(STATUS_LABEL), colour=statuses["rag"].map(ui.health_label),
     )[["protocol_number", "lane", "vendor_name", "milestone_name", "milestone_kind", "baseline_date", "forecast_date", "actual_date",
        "expected", "slip_days", "status_label", "colour", "payment_amount"]]
-    everything_shown = ui.page_of(everything, "milestones_page", "milestones")
+    everything_shown = ui.page_of(everything, "milestones_page", "milestones", in_url=True)
     st.dataframe(
         everything_shown,
         column_config={
@@ -259,7 +259,10 @@ with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expir
             "forecast_date": st.column_config.DateColumn("Forecast", format="DD MMM YYYY"),
             "actual_date": st.column_config.DateColumn("Actual", format="DD MMM YYYY"),
             "expected": st.column_config.TextColumn("Expected"),
-            "slip_days": st.column_config.NumberColumn("Slip (d)", format="%+d"),
+            "slip_days": st.column_config.NumberColumn(
+                "Slip (d)", format="%+d",
+                help="Days later than the baseline. For an expiry or re-test date later is better: an extension is green.",
+            ),
             "status_label": "Status", "colour": "Colour",
             "payment_amount": st.column_config.NumberColumn("Payment", format="localized"),
         },

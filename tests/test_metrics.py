@@ -591,3 +591,37 @@ def test_funnel_limits_are_pooled_plus_minus_k_sigma_with_phi():
     rate = peer_baseline([10, 20], [100, 100], kind="rate", min_denominator=30)
     ((low, high),) = funnel_limits(rate, [100], 3, kind="rate")
     assert high == pytest.approx(0.15 + 3 * (rate.phi * 0.15 / 100) ** 0.5) and low >= 0
+
+
+def test_an_expiry_date_moved_later_is_good_news_and_one_moved_earlier_is_not():
+    from dashboard.metrics import expiry_status_columns
+
+    as_of = date(2026, 6, 30)
+    base = date(2027, 6, 30)
+    change, status, rag = expiry_status_columns(
+        [base, base, base, base, base, date(2026, 6, 1)],
+        [date(2028, 6, 30), None, date(2027, 6, 20), date(2027, 4, 1), None, None],
+        [None, None, None, None, date(2027, 7, 10), None],
+        as_of, amber_days=0, red_days=30,
+    )
+    assert list(change) == [366, 0, -10, -90, 10, 0]
+    assert list(status) == ["extended", "as_planned", "shortened", "shortened", "extended", "expired"]
+    assert list(rag) == ["green", "green", "amber", "red", "green", "red"]
+
+
+def test_milestone_statuses_read_expiry_dates_the_other_way_round():
+    import pandas as pd
+
+    from dashboard.health import milestone_statuses
+    from dashboard.settings import Settings
+
+    frame = pd.DataFrame({
+        "milestone_kind": ["contract", "expiry"],
+        "baseline_date": pd.to_datetime(["2027-01-01", "2027-01-01"]),
+        "forecast_date": pd.to_datetime(["2028-01-01", "2028-01-01"]),
+        "actual_date": pd.to_datetime([None, None]),
+    })
+    out = milestone_statuses(frame, date(2026, 6, 30), Settings())
+    assert list(out["status"]) == ["at_risk", "extended"]
+    assert list(out["rag"]) == ["red", "green"]
+    assert list(out["slip_days"]) == [365, 365]

@@ -192,7 +192,7 @@ def test_the_portfolio_view_lists_conflicts_and_near_misses(monkeypatch, supply_
     assert not at.exception
     risks = html_tables(at)[0]
     assert [(r["Risk"], r["Trial"], r["Margin"]) for r in risks] == [("Supply conflict", "T-2", "-2 d"), ("Near miss", "T-1", "+7 d")]
-    assert risks[0]["Trial href"] == "./vendors?sponsor=ACME&trial=T-2&as_of=2026-06-30"
+    assert risks[0]["Trial href"] == "./vendors?sponsor=ACME&trial=T-2&as_of=2026-06-30&since=2026-06-23"
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert spec["layout"]["title"]["text"] == "Key milestones across the portfolio"
     assert {t["name"] for t in spec["data"]} >= {"Baseline (contracted)", "Done late", "Overdue"}
@@ -321,3 +321,26 @@ def test_the_demo_late_cmo_release_shows_as_a_supply_risk_in_the_browser(page, a
     assert chart.locator(".scatterlayer .trace").count() > 5
     assert "Traceback" not in main.inner_text()
 
+
+
+def test_an_expiry_date_moved_a_year_later_reads_as_extended_not_late(monkeypatch, tmp_path):
+    url = f"sqlite:///{tmp_path / 'expiry.db'}"
+    tiny_portfolio.build(url)
+    engine = make_engine(url, read_only=False)
+    with engine.begin() as conn:
+        conn.execute(insert(schema.milestone), [dict(
+            milestone_id=20, trial_id=1, vendor_id=2, lane="CMO", milestone_code="EXPIRY", milestone_name="Expiry / re-test date",
+            milestone_kind="expiry", sequence=20, is_key=False, baseline_date=D("2027-06-30"), actual_date=None,
+            payment_amount=0, payment_status="not_due", precedes_milestone_id=None, lead_time_days=0,
+        )])
+        conn.execute(insert(schema.milestone_forecast), [dict(
+            milestone_forecast_id=200, milestone_id=20, recorded_date=D("2026-06-01"), forecast_date=D("2028-06-30"),
+        )])
+    engine.dispose()
+    at = open_page(monkeypatch, url, "vendors", trial="T-1", as_of=AS_OF.isoformat())
+    assert not at.exception
+    table = at.dataframe[-1].value
+    row = table[table["milestone_name"] == "Expiry / re-test date"].iloc[0]
+    assert (row["status_label"], row["colour"], int(row["slip_days"])) == ("Extended", "🟢 On track", 366)
+    assert "Expiry" not in " ".join(r.get("Milestone", "") for t in html_tables(at) for r in t), \
+        "an expiry is not a milestone that is late or due"
