@@ -255,8 +255,9 @@ def activation_curve(activation_by_month: pd.DataFrame, *, as_of) -> go.Figure:
     df = activation_by_month.sort_values("month_date")
     months = _month_end(df["month_date"])
     fig = go.Figure()
-    fig.add_scatter(name="Planned sites", x=months, y=df["n_planned"].cumsum(), mode="lines",
-                    line=dict(color=PLAN_COLOUR, dash="dash", width=2), line_shape="hv")
+    if df["n_planned"].fillna(0).sum() > 0:  # no plan loaded: no plan line (a line at 0 would read as "plan: none")
+        fig.add_scatter(name="Planned sites", x=months, y=df["n_planned"].cumsum(), mode="lines",
+                        line=dict(color=PLAN_COLOUR, dash="dash", width=2), line_shape="hv")
     done = df[pd.to_datetime(df["month_date"]) <= pd.Timestamp(as_of)]
     # Carry the actual count on to as_of: no activation since the last one is itself news.
     x = [*_month_end(done["month_date"]).clip(upper=pd.Timestamp(as_of)), pd.Timestamp(as_of)]

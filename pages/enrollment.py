@@ -43,7 +43,7 @@ if scope.trial is None:
         key=lambda p: (outlooks[p].is_complete, value(p, "p_meet_lpi_plan").value or 0, p),
     )
     # A large portfolio is read a page at a time (the riskiest first); the chart below shows the same trials.
-    shown = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE)
+    shown = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE, in_url=True)
     indication = trials.set_index("protocol_number")["indication"]
     rows = []
     for p in shown:
@@ -213,8 +213,12 @@ ui.download_table("⬇️ Download countries (CSV)", countries, f"enrollment_cou
 st.subheader("Site activation")
 left, right = st.columns(2)
 activation = ui.cached(enrollment.activation_by_month, scope)
+has_plan = bool(sites["planned_activation_date"].notna().any())
 with left:
-    st.plotly_chart(charts.activation_curve(activation, as_of=scope.as_of), width="stretch")
+    if activation.empty or (not has_plan and activation["n_activated"].fillna(0).sum() == 0):
+        st.info("No site has been activated and no activation plan is loaded for this trial.", icon="ℹ️")
+    else:
+        st.plotly_chart(charts.activation_curve(activation, as_of=scope.as_of), width="stretch")
     checks = metrics.on_time_activation(
         [None if d is None else d.date() for d in sites["planned_activation_date"].dropna()],
         [d.date() for d in sites["activated_date"].dropna()],
@@ -226,6 +230,9 @@ with left:
             "On-time activation (activated ÷ planned, on the date the plan reached each share): "
             + " · ".join(f"{c.share:.0%} of sites ({c.plan_date:%d %b %Y}): {c.n_activated}/{c.n_planned} = {c.on_time:.0%}" for c in checks)
         )
+    elif not has_plan:
+        st.caption("No activation plan is loaded for this trial (the sites' planned activation dates): the chart shows "
+                   "the activations only, and on-time activation cannot be measured.")
     else:
         st.caption("The activation plan has not yet reached 25 % of its sites.")
 with right:
@@ -239,7 +246,7 @@ if not non_enrolling.empty:
         non_enrolling[["site_number", "site_name", "country_name", "activated_date", "days_open", "n_screened"]],
         column_config={
             "site_number": "Site", "site_name": "Institution", "country_name": "Country",
-            "activated_date": st.column_config.DateColumn("Activated", format="YYYY-MM-DD"),
+            "activated_date": st.column_config.DateColumn("Activated", format="DD MMM YYYY"),
             "days_open": st.column_config.NumberColumn("Days open", format="%d"),
             "n_screened": st.column_config.NumberColumn("Screened"),
         },

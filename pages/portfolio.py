@@ -59,7 +59,7 @@ for currency in sorted(now.budgeted["reporting_currency"].unique()):
 st.subheader("Trials, worst first", help=registry.SEVERITY_TEXT + " Click a protocol number to open the trial's overview.")
 order = registry.worst_first(now)
 # A large portfolio is read a page at a time (the worst first); the charts below show the same trials.
-shown = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE)
+shown = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE, in_url=True)
 then_shown = then.restrict(shown)  # the compare date is read for this page's trials only, not split for all of them
 
 
@@ -136,7 +136,14 @@ ui.download_table(  # every trial's every figure: worked out when the file is as
 drawn = trials.set_index("protocol_number").loc[shown].reset_index()
 left, right = st.columns([3, 2])
 left.plotly_chart(charts.enrollment_vs_plan(drawn, HEALTH_LABEL), width="stretch", config={"displaylogo": False})
-right.plotly_chart(charts.cost_vs_schedule(drawn, HEALTH_LABEL, green=settings.index_green, amber=settings.index_amber),
-                   width="stretch", config={"displaylogo": False})
+costed = drawn.dropna(subset=["cpi", "spi"])
+if costed.empty:
+    right.info("No trial here has a budget with earned value loaded yet, so cost and schedule performance (CPI, SPI) "
+               "cannot be drawn. The Budget page lists what each trial has.", icon="ℹ️")
+else:
+    right.plotly_chart(charts.cost_vs_schedule(drawn, HEALTH_LABEL, green=settings.index_green, amber=settings.index_amber),
+                       width="stretch", config={"displaylogo": False})
+    if len(costed) < len(drawn):
+        right.caption(f"{len(drawn) - len(costed)} of these trials have no budget with earned value yet and are not drawn.")
 if len(shown) < len(trials):
     st.caption(f"The charts show the {len(shown)} trials of this page of the table, of {len(trials):,}.")

@@ -55,7 +55,7 @@ def test_the_trial_table_has_one_row_per_trial_with_its_health_worst_first(acme)
     (table,) = html_tables(acme)
     assert [row["Trial"] for row in table] == ["T-1", "T-2"]
     t1, t2 = table
-    assert t1["Trial href"] == "./overview?sponsor=ACME&trial=T-1&as_of=2026-06-30"
+    assert t1["Trial href"] == "./overview?sponsor=ACME&trial=T-1&as_of=2026-06-30&since=2026-06-23"
     assert t1["Enrolled / target"] == "3 / 10 30%"
     assert t1["CPI"] == "1.22"  # budget on track: no reason in "why"
     assert t1["Indication"] == "NSCLC Oncology · phase II · Enrolling"
@@ -107,9 +107,36 @@ def test_a_long_trial_table_is_read_a_page_at_a_time_with_its_charts(monkeypatch
     pager.select(1).run()
     second = [row["Trial"] for row in html_tables(at)[0]]
     assert len(second) == 1 and second != first
+    # The address says the page, so a copied link opens the same rows.
+    assert at.query_params["page"] == ["2"] or at.query_params["page"] == "2"
+    again = open_page(monkeypatch, tiny_url, "portfolio", query={"page": "2"}, sponsor="ACME", as_of=AS_OF)
+    assert [row["Trial"] for row in html_tables(again)[0]] == second
+    assert "page=2" in next(c.value for c in again.sidebar.get("code"))
+    # A page past the end shows the last one; one that is not a number is dropped with a notice.
+    past_end = open_page(monkeypatch, tiny_url, "portfolio", query={"page": "9"}, sponsor="ACME", as_of=AS_OF)
+    assert [row["Trial"] for row in html_tables(past_end)[0]] == second
+    bad = open_page(monkeypatch, tiny_url, "portfolio", query={"page": "2; drop"}, sponsor="ACME", as_of=AS_OF)
+    assert [row["Trial"] for row in html_tables(bad)[0]] == first and "table page must be a number" in visible_text(bad)
 
 
 def test_the_table_downloads_as_csv(acme):
     buttons = acme.main.get("download_button")
     assert len(buttons) == 1
     assert "CSV" in buttons[0].proto.label
+
+
+def test_a_portfolio_without_budgets_says_so_where_the_cost_chart_would_be(monkeypatch, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'no_budget.db'}"
+    tiny_portfolio.build(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for table in ("actual_cost", "planned_spend", "change_order", "unit_price", "contract"):
+            conn.execute(text(f"delete from {table}"))
+    engine.dispose()
+    at = open_page(monkeypatch, url, "portfolio", sponsor="ACME", as_of=AS_OF)
+    assert not at.exception
+    assert "cost and schedule performance (CPI, SPI) cannot be drawn" in visible_text(at)
+    names = [[t.get("name") for t in json.loads(c.proto.spec)["data"]] for c in at.get("plotly_chart")]
+    assert ["Trials"] not in names and ["Enrolled", "Planned to date", "Target"] in names
