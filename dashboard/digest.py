@@ -40,6 +40,7 @@ from dashboard import access, cli, health, published, registry
 from dashboard.db import UsageError, report_cli_error
 from dashboard.forecast import Forecasts
 from dashboard.formats import CHIP_COLOURS
+from dashboard.formats import day as _day
 from dashboard.links import COMPARE_DAYS, ViewState, page_url
 from dashboard.metrics import (
     HEALTH_ORDER,
@@ -176,7 +177,8 @@ class Table:
     headers: list[str]
     rows: list[list[Cell]]
     numeric: tuple[int, ...] = ()  # right-aligned columns
-    nowrap: tuple[int, ...] = ()  # columns kept on one line
+    # Notes may break inside a word on a phone: a table too wide for 390 px otherwise ("discontinuation" in a note).
+    break_words: bool = False
 
 
 @dataclass
@@ -198,9 +200,6 @@ class Section:
 class Bullets:
     items: list[list[Run]]
 
-
-def _day(value) -> str:
-    return "—" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%d %b %Y}"
 
 
 def _num(value, fmt: str = "{:,}") -> str:
@@ -384,7 +383,7 @@ def _changes_table(d: Digest) -> Table | list[Run]:
             Cell([Chip(was), " → ", Chip(t.overall_health)]),
             Cell(what),
         ])
-    return Table(["Trial", "Overall health", "What changed"], rows, nowrap=(1,))
+    return Table(["Trial", "Overall health", "What changed"], rows)
 
 
 def _slipped(d: Digest) -> pd.DataFrame:
@@ -418,7 +417,7 @@ def _milestone_cell(r) -> Cell:
 
 def _capped(d: Digest, title: str, table: Table, page: str) -> list:
     """A titled table of at most MAX_ROWS rows; a longer one ends with a link to the page that lists it all."""
-    blocks: list = [[title], Table(table.headers, table.rows[:MAX_ROWS], table.numeric, table.nowrap)]
+    blocks: list = [[title], Table(table.headers, table.rows[:MAX_ROWS], table.numeric, table.break_words)]
     if len(table.rows) > MAX_ROWS:
         blocks.append([f"… and {len(table.rows) - MAX_ROWS:,} more: ", Link("see them all", d.link(page)), "."])
     return blocks
@@ -443,26 +442,24 @@ def _milestone_blocks(d: Digest) -> list:
                 ]
                 for r in d.supply.itertuples(index=False)
             ],
-            nowrap=(2, 4),
         ), "vendors")
     slipped = _slipped(d)
     if slipped.empty:
         blocks.append([f"No contracted milestone's forecast slipped {_period(d)}."])
     else:
         blocks += _capped(d, f"Forecasts that slipped {_period(d)}:", Table(
-            ["Trial", "Milestone", "Baseline", "Forecast", "Moved", "Slip"],
+            ["Trial", "Milestone", "Forecast", "Moved", "Slip"],
             [
                 [
                     Cell([_trial_link(d, r.protocol_number, "vendors")]),
                     _milestone_cell(r),
-                    Cell([_day(r.baseline_date)]),
                     Cell([_day(r.new_forecast_date)], note=f"was {_day(r.old_forecast_date)}"),
                     Cell([f"{int(r.days_moved):+d} d"]),
-                    Cell([_slip_chip(r)]),
+                    Cell([_slip_chip(r)], note=f"baseline {_day(r.baseline_date)}"),
                 ]
                 for r in slipped.itertuples(index=False)
             ],
-            numeric=(4,), nowrap=(2, 3, 4, 5),
+            numeric=(3,),
         ), "vendors")
     other_moves = d.changes[(d.changes["days_moved"] > 0) & (d.changes["milestone_kind"] == "stability_pull")]
     if not other_moves.empty:
@@ -484,7 +481,6 @@ def _milestone_blocks(d: Digest) -> list:
                 ]
                 for r, text in zip(late.itertuples(index=False), late["expected"])
             ],
-            nowrap=(2, 4),
         ), "vendors")
     pulls = _overdue(d, "stability_pull")
     if not pulls.empty:
@@ -506,7 +502,6 @@ def _milestone_blocks(d: Digest) -> list:
                 ]
                 for r in due.itertuples(index=False)
             ],
-            nowrap=(2, 3, 4),
         ), "vendors")
     done = _achieved(d)
     if not done.empty:
@@ -544,7 +539,7 @@ def _enrollment_blocks(d: Digest) -> list:
             ]
             for r in rows_of.itertuples(index=False)
         ],
-        numeric=(1, 2, 3), nowrap=(1, 2, 3, 4),
+        numeric=(1, 2, 3),
     ))
     if not idle.empty:
         blocks.append([f"Enrolling but nobody enrolled {_period(d)}: "] + _joined(
@@ -576,7 +571,7 @@ def _budget_blocks(d: Digest) -> list:
     return [
         [f"Trials whose cost performance index (CPI = earned value ÷ actual cost) is below {s.index_green:.2f} "
          f"(below {s.index_amber:.2f}: at risk)."],
-        Table(["Trial", "CPI", "Spent", "Forecast at completion", "Variance at completion"], rows, numeric=(2, 3, 4), nowrap=(1, 2, 3, 4)),
+        Table(["Trial", "CPI", "Spent", "Forecast at completion", "Variance at completion"], rows, numeric=(2, 3, 4)),
     ]
 
 
@@ -597,7 +592,7 @@ def _quality_blocks(d: Digest) -> list:
             [Cell([_trial_link(d, q["protocol_number"])]), Cell([Chip("red", q["label"])]),
              Cell([health.qtl_values(q)[0]]), Cell([f"{q['direction']} {health.qtl_values(q)[1]}"])]
             for _, q in breaches.iterrows()
-        ], numeric=(2, 3), nowrap=(0,)))
+        ], numeric=(2, 3)))
     v = d.figure("sae_on_time")
     if v.value is None:
         blocks.append([f"{v.label}: no serious adverse event due yet, or no adverse-event data."])
@@ -633,7 +628,7 @@ def _all_trials(d: Digest) -> Table:
             Cell([v["schedule_slip"].display]),
         ])
     return Table(["Trial", "Overall", "Enrolled / target", "CPI", registry.FIGURES["milestones_overdue"].label,
-                  registry.FIGURES["schedule_slip"].label], rows, numeric=(2, 3, 4), nowrap=(1, 2))
+                  registry.FIGURES["schedule_slip"].label], rows, numeric=(2, 3, 4), break_words=True)
 
 
 def sponsor_names(d: Digest) -> str:
@@ -641,7 +636,7 @@ def sponsor_names(d: Digest) -> str:
 
 
 def subject(d: Digest) -> str:
-    return f"Trial portfolio status — as of {d.as_of.isoformat()} (since {d.since.isoformat()})"
+    return f"Trial portfolio status — as of {_day(d.as_of)} (since {_day(d.since)})"
 
 
 def sections(d: Digest) -> list[Section]:
@@ -698,7 +693,8 @@ def _html_runs(runs: list[Run]) -> str:
         elif isinstance(run, Chip):
             bg, fg = CHIP_COLOURS[run.health]
             out.append(
-                f'<span style="background-color:{bg};color:{fg};padding:1px 7px;border-radius:9px;white-space:nowrap;font-size:12px;">'
+                f'<span style="background-color:{bg};color:{fg};padding:1px 7px;border-radius:9px;font-size:12px;'
+                f'{"white-space:nowrap;" if len(run.word) <= 12 else ""}">'
                 f"&#9679;&nbsp;{escape(run.word)}</span>"
             )
         elif run == BREAK:
@@ -714,18 +710,23 @@ def _html_table(table: Table) -> str:
 
     head = "".join(
         f'<th align="{align(i)}" style="{FONT}font-size:12px;color:{MUTED};font-weight:bold;text-align:{align(i)};'
-        f'padding:6px 6px;border-bottom:2px solid {RULE};">{escape(h)}</th>'
+        f'padding:6px 3px;border-bottom:2px solid {RULE};">{escape(h)}</th>'
         for i, h in enumerate(table.headers)
     )
     body = []
     for row in table.rows:
         cells = []
         for i, cell in enumerate(row):
-            note = f'<br><span style="color:{MUTED};font-size:12px;">{escape(cell.note)}</span>' if cell.note else ""
-            wrap = "white-space:nowrap;" if i in table.nowrap else ""
+            wrap = "overflow-wrap:anywhere;" if table.break_words else ""
+            note = f'<br><span style="color:{MUTED};font-size:12px;{wrap}">{escape(cell.note)}</span>' if cell.note else ""
+            runs = _html_runs(cell.runs)
+            # Only the first column's code (a trial's) never breaks: everything else wraps when the screen is narrow
+            # (a phone), and the table layout keeps it on one line where there is room.
+            if i == 0:
+                runs = f'<span style="white-space:nowrap;">{runs}</span>'
             cells.append(
-                f'<td align="{align(i)}" valign="top" style="{FONT}font-size:13px;color:{INK};text-align:{align(i)};{wrap}'
-                f'padding:6px 6px;border-bottom:1px solid {RULE};">{_html_runs(cell.runs)}{note}</td>'
+                f'<td align="{align(i)}" valign="top" style="{FONT}font-size:13px;color:{INK};text-align:{align(i)};'
+                f'padding:6px 3px;border-bottom:1px solid {RULE};">{runs}{note}</td>'
             )
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
@@ -735,19 +736,18 @@ def _html_table(table: Table) -> str:
 
 
 def _html_tiles(tiles: list[Tile]) -> str:
-    width = f"{100 // len(tiles)}%"
+    # Fluid tiles: three to a row in a wide window, two on a phone (each at least 140 px), with no media query (mail
+    # clients drop style sheets): inline blocks that wrap like words.
     cells = "".join(
-        f'<td width="{width}" valign="top" style="{FONT}padding:10px 8px;border:1px solid {RULE};background-color:#f8fafb;">'
+        f'<div style="display:inline-block;vertical-align:top;box-sizing:border-box;width:32%;min-width:140px;'
+        f'margin:0 1% 6px 0;{FONT}padding:10px 8px;border:1px solid {RULE};background-color:#f8fafb;">'
         f'<div style="font-size:11px;color:{MUTED};text-transform:uppercase;letter-spacing:0.5px;">{escape(t.label)}</div>'
         f'<div style="font-size:22px;font-weight:bold;margin:4px 0 2px 0;">'
         f'<a href="{escape(t.href, quote=True)}" style="color:{INK};text-decoration:none;">{escape(t.value)}</a></div>'
-        f'<div style="font-size:12px;color:{MUTED};">{escape(t.note)}</div></td>'
+        f'<div style="font-size:12px;color:{MUTED};">{escape(t.note)}</div></div>'
         for t in tiles
     )
-    return (
-        '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" '
-        f'style="border-collapse:collapse;width:100%;margin:4px 0 10px 0;"><tr>{cells}</tr></table>'
-    )
+    return f'<div style="margin:4px 0 6px 0;">{cells}</div>'
 
 
 def _html_block(block) -> str:
@@ -768,7 +768,7 @@ def render_html(d: Digest) -> str:
     stale = _stale_note(d)
     if stale:
         parts.append(
-            f'<tr><td style="{FONT}font-size:13px;color:#7a5c00;background-color:#fff4d6;padding:10px 28px;">&#9888; {escape(stale)}</td></tr>'
+            f'<tr><td style="{FONT}font-size:13px;color:#7a5c00;background-color:#fff4d6;padding:10px 18px;">&#9888; {escape(stale)}</td></tr>'
         )
     for section in sections(d):
         more = (
@@ -782,12 +782,12 @@ def render_html(d: Digest) -> str:
             f"{more}</tr></table>"
         )
         body = "".join(_html_block(b) for b in section.blocks)
-        parts.append(f'<tr><td style="padding:18px 28px 6px 28px;border-top:1px solid {RULE};">{heading}{body}</td></tr>')
+        parts.append(f'<tr><td style="padding:18px 16px 6px 16px;border-top:1px solid {RULE};">{heading}{body}</td></tr>')
     footer = "".join(
         f'<p style="{FONT}font-size:12px;line-height:1.45;color:{MUTED};margin:0 0 6px 0;">{_html_runs(p)}</p>' for p in _footer(d)
     )
     header = (
-        f'<tr><td style="{FONT}background-color:{BRAND};color:#ffffff;padding:20px 28px;">'
+        f'<tr><td style="{FONT}background-color:{BRAND};color:#ffffff;padding:20px 18px;">'
         f'<div style="font-size:12px;letter-spacing:1px;text-transform:uppercase;color:#cfe3e8;">Trial portfolio status</div>'
         f'<div style="font-size:22px;font-weight:bold;margin:4px 0;color:#ffffff;">{escape(sponsor_names(d) or "No sponsor")}</div>'
         f'<div style="font-size:14px;color:#e6f0f2;">As of {escape(_day(d.as_of))} &middot; changes since {escape(_day(d.since))} &middot; '
@@ -800,11 +800,11 @@ def render_html(d: Digest) -> str:
         f"<title>{escape(title)}</title></head>"
         f'<body style="margin:0;padding:0;background-color:#eef2f3;">'
         '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="background-color:#eef2f3;">'
-        '<tr><td align="center" style="padding:20px 8px;">'
+        '<tr><td align="center" style="padding:16px 0;">'
         '<table role="presentation" width="720" cellpadding="0" cellspacing="0" border="0" '
         'style="width:100%;max-width:720px;background-color:#ffffff;border:1px solid #dfe5e8;">'
         f"{header}{''.join(parts)}"
-        f'<tr><td style="padding:14px 28px 18px 28px;border-top:1px solid {RULE};background-color:#f8fafb;">{footer}</td></tr>'
+        f'<tr><td style="padding:14px 18px 18px 18px;border-top:1px solid {RULE};background-color:#f8fafb;">{footer}</td></tr>'
         "</table></td></tr></table></body></html>\n"
     )
 

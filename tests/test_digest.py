@@ -21,7 +21,7 @@ from dashboard.settings import get_settings
 AS_OF = tiny_portfolio.AS_OF.isoformat()
 SINCE = "2026-06-23"  # the default: a week before AS_OF
 BASE_URL = "https://trials.pharma.example/dashboard"
-SUBJECT = f"Trial portfolio status — as of {AS_OF} (since {SINCE})"
+SUBJECT = "Trial portfolio status — as of 30 Jun 2026 (since 23 Jun 2026)"
 FORBIDDEN_TAGS = {"script", "link", "img", "iframe", "object", "embed", "style", "form", "base", "video", "audio", "source", "svg"}
 
 
@@ -331,3 +331,26 @@ def test_a_mail_server_that_refuses_the_connection_is_a_plain_error(monkeypatch,
         get_settings.cache_clear()
     err = capsys.readouterr().err
     assert err.startswith("error: cannot reach the mail server 127.0.0.1:") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_the_email_reads_on_a_phone_without_scrolling_sideways(browser, small_demo_db, tmp_path, width):
+    """At 390 px (a phone) nothing is wider than the screen; on a wide screen the card is 720 px, centred."""
+    from conftest import SMALL_DEMO_TODAY
+
+    out = tmp_path / "digest.html"
+    assert digest.main(["--as-of", SMALL_DEMO_TODAY.isoformat(), "--all-sponsors", "--out", str(out), "--url", small_demo_db]) == 0
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(out.as_uri())
+        scroll_width, client_width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert scroll_width <= client_width, f"the e-mail scrolls sideways at {width} px ({scroll_width} > {client_width})"
+        widest = page.evaluate("Math.max(...[...document.querySelectorAll('body *')].map(e => e.getBoundingClientRect().right))")
+        assert widest <= client_width + 0.5
+        card = page.evaluate("document.querySelector('body > table table').getBoundingClientRect().width")
+        assert card == pytest.approx(min(width, 720), abs=1)
+        # Every table's rows are there to read: the digest's data tables (with a header row) are all visible.
+        assert page.locator("th").count() > 10 and page.locator("th").first.is_visible()
+    finally:
+        context.close()
