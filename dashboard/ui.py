@@ -765,6 +765,10 @@ def download_table(label: str, frame: pd.DataFrame | Callable[[], pd.DataFrame],
 
 _PRINT_CSS = """
 <style>
+/* The first screen holds the title, the headline figures and the start of the first chart: less empty space above
+   the first line (Streamlit leaves 6rem), and tighter headings. */
+[data-testid="stMainBlockContainer"] {padding-top: 3rem;}
+[data-testid="stMain"] h1 {padding-top: 0.25rem; padding-bottom: 0.5rem;}
 .dash-print-header {display: none;}
 [data-testid="stElementContainer"]:has(.dash-print-header),
 [data-testid="stElementContainer"]:has(.dash-print-charts) {display: none;}

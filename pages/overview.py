@@ -83,23 +83,11 @@ why = registry.reasons(now)
 if why:
     st.html("<b>Why:</b> " + " · ".join(f"{ui.chip(r.health)} {ui.cell(r.text)}" for r in why))
 
-# --- What changed -------------------------------------------------------------------------------
-st.subheader(f"What changed since {since:%d %b}")
-changes = [v.change_text for v in registry.moved(registry.block(now, then, "trial"))]
-for m in now.moved.itertuples(index=False):
-    direction = "later" if m.days_moved > 0 else "earlier"
-    changes.append(
-        f"{m.milestone_name} ({m.vendor_name}) forecast moved {abs(int(m.days_moved))} days {direction}: "
-        f"{day(m.old_forecast_date)} → {day(m.new_forecast_date)}"
-    )
-if changes:
-    st.html("<ul>" + "".join(f"<li>{ui.cell(c)}</li>" for c in changes) + "</ul>")
-    st.caption("Every figure of the trial that moved by more than its tolerance (Methods lists them), and every milestone "
-               "forecast recorded in the period.")
-else:
-    st.caption("No figure of the trial moved by more than its tolerance, and no milestone forecast changed.")
+# What changed: the first few in view beside the chart, the rest one click away.
+CHANGES_SHOWN = 8
 
-# --- Enrollment ---------------------------------------------------------------------------------
+# --- Enrollment and what changed ----------------------------------------------------------------
+# The headline tiles first, then the chart beside what moved: the first screen holds the tiles and the chart's start.
 st.subheader("Enrollment")
 for column, key in zip(st.columns(4), ("enrolled", "pct_of_plan_to_date", "p_meet_lpi_plan", "sites_non_enrolling")):
     ui.figure(column, figure(key), since, note=f"Enrollment target {row.n_planned_subjects:,}." if key == "enrolled" else None)
@@ -113,15 +101,37 @@ st.caption(
     "The enrollment colour follows the model (P(LPI by plan)); the schedule colour follows the CRO's forecast of the LPI "
     "milestone."
 )
-st.plotly_chart(
+chart, moved = st.columns([3, 2], gap="medium")
+chart.plotly_chart(
     charts.enrollment_curve(
         ui.cached(enrollment.enrolled_by_month, scope), ui.cached(enrollment.plan_by_month, scope), as_of=scope.as_of,
         n_enrolled=int(row.n_enrolled), target=int(row.n_planned_subjects),
         completion=outlook.forecast.completion if outlook.forecast is not None else None,
         planned_lpi=outlook.planned_lpi, fan_start=outlook.first_opening,
+        # The same fan as the Enrollment page's: one forecast, one picture.
+        fan=outlook.forecast.fan_table() if outlook.forecast is not None and outlook.forecast.has_forecast else None,
     ),
     width="stretch",
 )
+changes = [v.change_text for v in registry.moved(registry.block(now, then, "trial"))]
+for m in now.moved.itertuples(index=False):
+    direction = "later" if m.days_moved > 0 else "earlier"
+    changes.append(
+        f"{m.milestone_name} ({m.vendor_name}) forecast moved {abs(int(m.days_moved))} days {direction}: "
+        f"{day(m.old_forecast_date)} → {day(m.new_forecast_date)}"
+    )
+with moved:
+    st.markdown(f"**What changed since {since:%d %b}**")
+    if changes:
+        items = [f"<li>{ui.cell(c)}</li>" for c in changes]
+        shown, rest = items[:CHANGES_SHOWN], items[CHANGES_SHOWN:]
+        more_items = (f"<details><summary>{len(rest)} more</summary><ul style=\"margin:0;padding-left:1.2em\">{''.join(rest)}"
+                      "</ul></details>") if rest else ""
+        st.html(f'<div style="font-size:0.92rem;line-height:1.4"><ul style="margin:0;padding-left:1.2em">{"".join(shown)}</ul>'
+                f"{more_items}</div>")
+        st.caption("Figures that moved beyond their tolerance (Methods), and milestone forecasts recorded in the period.")
+    else:
+        st.caption("No figure of the trial moved by more than its tolerance, and no milestone forecast changed.")
 more("enrollment", "Enrollment: funnel, countries, activation")
 
 # --- Worst sites --------------------------------------------------------------------------------
