@@ -849,9 +849,10 @@ def print_layout(ctx: Context, page: str) -> None:
     )
 
 
-def figure(container, value: registry.Value, since: date, *, note: str | None = None) -> None:
+def figure(container, value: registry.Value, since: date, *, note: str | None = None, instead: str | None = None) -> None:
     """A headline tile of a registry figure: its label, its display, its change since the compare date as the delta
-    (green when it moved the good way), and its definition and colour rule as the tooltip."""
+    (green when it moved the good way), and its definition and colour rule as the tooltip. `instead`: the words under
+    the value, in place of the change, when there is no figure to show (why the tile is empty)."""
     settings = get_settings()
     f = value.figure
     parts = [f.definition_text(settings)]
@@ -860,7 +861,9 @@ def figure(container, value: registry.Value, since: date, *, note: str | None = 
     if note:
         parts.append(note)
     delta, colour = value.change_display, "off"
-    if not f.compares:
+    if instead is not None and value.value is None:
+        delta = instead
+    elif not f.compares:
         delta = f"since {since:%d %b %Y}" if f.period else None
     elif delta is not None:
         parts.append(f"The change is since {since:%d %b %Y} (Compare with, in the sidebar).")

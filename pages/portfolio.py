@@ -36,10 +36,13 @@ if trials.empty:
     st.stop()
 
 # --- Headline tiles -------------------------------------------------------------------------
+mixed = now.currency is None and not now.budgeted.empty
 for column, key in zip(st.columns(len(TILES)), TILES):
     note = ("Trials in several currencies cannot be added up: see the lines per currency below."
-            if key == "budget_spent" and now.currency is None and not now.budgeted.empty else None)
-    ui.figure(column, registry.evaluate(key, now, then), scope.since, note=note)
+            if key == "budget_spent" and mixed else None)
+    currencies = " · ".join(sorted(now.budgeted["reporting_currency"].unique())) if mixed else ""
+    ui.figure(column, registry.evaluate(key, now, then), scope.since, note=note,
+              instead=f"{currencies}: not added up" if key == "budget_spent" and mixed else None)
 
 counts = {h: registry.evaluate(key, now, then) for h, key in COUNTS.items()}
 st.html(
@@ -54,6 +57,9 @@ for currency in sorted(now.budgeted["reporting_currency"].unique()):
     spent, ac, bac, ev = (registry.evaluate(k, part) for k in ("budget_spent", "ac", "bac", "ev"))
     st.caption(f"Budget in {ui.md(currency)}: spent {ui.md(ac.display)} of {ui.md(bac.display)} ({ui.md(spent.display)}) "
                f"at completion; work delivered is worth {ui.md(ev.display)} (earned value).")
+
+# The charts come first (the first screen holds the tiles and their start), drawn once the table has picked its page.
+charts_area = st.container()
 
 # --- The trial table ------------------------------------------------------------------------
 st.subheader("Trials, worst first", help=registry.SEVERITY_TEXT + " Click a protocol number to open the trial's overview.")
@@ -134,7 +140,7 @@ ui.download_table(  # every trial's every figure: worked out when the file is as
 
 # --- Charts ---------------------------------------------------------------------------------
 drawn = trials.set_index("protocol_number").loc[shown].reset_index()
-left, right = st.columns([3, 2])
+left, right = charts_area.columns([3, 2])
 left.plotly_chart(charts.enrollment_vs_plan(drawn, HEALTH_LABEL), width="stretch", config={"displaylogo": False})
 costed = drawn.dropna(subset=["cpi", "spi"])
 if costed.empty:
@@ -146,4 +152,4 @@ else:
     if len(costed) < len(drawn):
         right.caption(f"{len(drawn) - len(costed)} of these trials have no budget with earned value yet and are not drawn.")
 if len(shown) < len(trials):
-    st.caption(f"The charts show the {len(shown)} trials of this page of the table, of {len(trials):,}.")
+    charts_area.caption(f"The charts show the {len(shown)} trials of this page of the table, of {len(trials):,}.")

@@ -88,8 +88,12 @@ def test_a_deep_linked_trial_shows_only_that_trial(monkeypatch, tiny_url):
 def test_charts_have_the_named_traces(acme):
     specs = [json.loads(chart.proto.spec) for chart in acme.get("plotly_chart")]
     names = [[trace.get("name") for trace in spec["data"]] for spec in specs]
-    assert ["Enrolled", "Planned to date", "Target"] in names
-    assert ["Trials"] in names
+    # Every colour has its word in the legend: one trace per enrollment / budget health present.
+    assert any(n[-2:] == ["Planned to date", "Target"] and all(x.startswith("Enrolled · ") for x in n[:-2]) for n in names)
+    assert any(n and all(x.startswith("Budget · ") for x in n) for n in names)
+    bars = next(s for s in specs if s["data"][-1]["name"] == "Target")
+    # The value column beside the bars: "enrolled / target" for each trial, T-1 hand-counted.
+    assert "3 / 10" in [a["text"] for a in bars["layout"]["annotations"]]
 
 
 def test_a_long_trial_table_is_read_a_page_at_a_time_with_its_charts(monkeypatch, tiny_url):
@@ -101,8 +105,9 @@ def test_a_long_trial_table_is_read_a_page_at_a_time_with_its_charts(monkeypatch
     pager = next(s for s in at.selectbox if s.label == "Showing trials")
     assert pager.options == ["1–1 of 2", "2–2 of 2"]
     first = [row["Trial"] for row in html_tables(at)[0]]
-    bars = next(t for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"] if t["name"] == "Enrolled")
-    assert len(first) == 1 and bars["y"] == first, "the chart shows the trials of the table's page"
+    bars = [y for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"] if t["name"].startswith("Enrolled")
+            for y in t["y"]]
+    assert len(first) == 1 and bars == first, "the chart shows the trials of the table's page"
     assert metrics(at)["Enrolled"] == "3", "the tiles still count every trial"
     pager.select(1).run()
     second = [row["Trial"] for row in html_tables(at)[0]]
@@ -139,4 +144,18 @@ def test_a_portfolio_without_budgets_says_so_where_the_cost_chart_would_be(monke
     assert not at.exception
     assert "cost and schedule performance (CPI, SPI) cannot be drawn" in visible_text(at)
     names = [[t.get("name") for t in json.loads(c.proto.spec)["data"]] for c in at.get("plotly_chart")]
-    assert ["Trials"] not in names and ["Enrolled", "Planned to date", "Target"] in names
+    assert not any(x.startswith("Budget · ") for n in names for x in n)
+    assert any(n[-2:] == ["Planned to date", "Target"] for n in names)
+
+
+@pytest.mark.parametrize("wanted", [[1.0, 1.0, 1.0, 1.0], [1.2, 1.19, 0.7, 0.69, 0.68], [0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7]])
+def test_scatter_names_are_spread_at_least_a_line_apart_inside_the_plot(wanted):
+    from dashboard.charts import _spread
+
+    low, high, gap = 0.65, 1.25, 0.06
+    ys = _spread(sorted(wanted, reverse=True), low, high, gap)
+    assert all(low - 1e-9 <= y <= high + 1e-9 for y in ys)
+    assert all(a - b >= gap - 1e-9 for a, b in zip(ys, ys[1:]))
+    # A name stays beside its point when there is room.
+    if wanted == [1.2, 1.19, 0.7, 0.69, 0.68]:
+        assert ys[0] == 1.2 and ys[1] == pytest.approx(1.14)
