@@ -61,6 +61,14 @@ ROW_PX = 34
 LABEL_FONT = dict(size=12, color="#37474f")
 
 
+def _by_health(df: pd.DataFrame, column: str):
+    """(colour, word, rows) for each health colour present in `column`, worst first: one legend entry each."""
+    for health, word in _HEALTH_LEGEND:
+        rows = df[df[column] == health]
+        if not rows.empty:
+            yield health, word, rows
+
+
 def _margin_for(labels, *, at_least: int = 40) -> int:
     """Room in a margin for a column of labels (about 7.5 px a character at 12 px, and a little air)."""
     return max(at_least, min(220, int(7.5 * max((len(t) for t in labels), default=0)) + 16))
@@ -74,10 +82,7 @@ def enrollment_vs_plan(trials: pd.DataFrame, health_labels: dict[str, str]) -> g
     df = trials.sort_values("protocol_number", ascending=False)
     protocols = df["protocol_number"].to_numpy(dtype=object)  # plain arrays: Plotly checks pandas columns value by value
     fig = go.Figure()
-    for health, word in _HEALTH_LEGEND:
-        rows = df[df["enrollment_health"] == health]
-        if rows.empty:
-            continue
+    for health, word, rows in _by_health(df, "enrollment_health"):
         fig.add_bar(
             name=f"Enrolled · {word}",
             y=rows["protocol_number"].to_numpy(dtype=object),
@@ -145,10 +150,7 @@ def cost_vs_schedule(trials: pd.DataFrame, health_labels: dict[str, str], *, gre
     """
     df = trials.dropna(subset=["cpi", "spi"])
     fig = go.Figure()
-    for health, word in _HEALTH_LEGEND:
-        rows = df[df["budget_health"] == health]
-        if rows.empty:
-            continue
+    for health, word, rows in _by_health(df, "budget_health"):
         fig.add_scatter(
             name=f"Budget · {word}",
             x=rows["spi"].to_numpy(dtype="float64"),
