@@ -558,6 +558,7 @@ _TABLE_CSS = """
   padding: 6px 8px; vertical-align: bottom;}
 .dash-table td {padding: 6px 8px; border-bottom: 1px solid #eceff1; vertical-align: middle;}
 .dash-table td.num, .dash-table th.num {text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap;}
+.dash-table th.num, .dash-table th.nowrap {white-space: normal;}  /* a long header wraps; the values under it stay whole */
 .dash-table td.nowrap, .dash-table .nowrap {white-space: nowrap;}
 .dash-table a {color: #0F5C6E; font-weight: 600; text-decoration: none;}
 .dash-table a:hover {text-decoration: underline;}

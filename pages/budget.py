@@ -112,7 +112,7 @@ if scope.trial is None:
         {"trial": "Trial", "currency": "Currency", "bac": "BAC", "ac": "AC", "ev": "EV", "burn": "Spent (AC ÷ BAC)",
          "cpi": "CPI", "spi": "SPI", "eac": "EAC", "vac": "VAC"},
         numeric=("bac", "ac", "ev", "eac", "vac"),
-        nowrap=("trial", "bac", "ac", "ev", "eac", "vac", "burn", "cpi", "spi"),
+        nowrap=("trial", "bac", "ac", "ev", "eac", "vac", "burn"),
     )
     st.caption("Click a trial for its S-curves, vendors and change orders. Definitions on the Methods page.")
     ui.download_table(  # every trial's every figure: worked out when the file is asked for, not at every cold run

@@ -164,8 +164,7 @@ card = card.merge(health.cro_sae_timeliness(statuses, now.trials), on="vendor_co
 ui.html_table(
     [
         {
-            "vendor": ui.cell(v.vendor_name),
-            "kind": ui.cell(v.vendor_kind),
+            "vendor": f'{ui.cell(v.vendor_name)}<br><span class="muted">{ui.cell(v.vendor_kind)}</span>',
             "trials": f"{v.n_trials}",
             "milestones": f"{v.n_milestones}",
             "done": f"{v.n_done}",
@@ -181,12 +180,12 @@ ui.html_table(
         for v in card.itertuples(index=False)
     ],
     {
-        "vendor": "Vendor", "kind": "Kind", "trials": "Trials", "milestones": "Milestones", "done": "Done",
+        "vendor": "Vendor", "trials": "Trials", "milestones": "Milestones", "done": "Done",
         "on_time": "On time", "mean": "Mean slip", "worst": "Worst slip", "overdue": "Overdue",
         "due": "Due 30/60/90 d", "payments": "Payments ≤ 90 d",
     },
     numeric=("trials", "milestones", "done", "mean", "worst", "overdue", "due", "payments"),
-    nowrap=("vendor", "on_time"),
+    nowrap=("on_time",),
 )
 st.caption(
     f"Contracted milestones of the trials in view (a vendor's work for other sponsors is not counted). On time: done no later "
