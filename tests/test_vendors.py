@@ -276,7 +276,9 @@ def test_the_portfolio_view_shows_the_hand_counted_scorecard_and_what_moved(monk
     assert {(r["Trial"], r["Milestone"].split(" CMO")[0], r["Moved"]) for r in moved} == {
         ("T-2", "Drug product released", "🔺 +44 d"), ("T-2", "Site supply ready", "🔺 +19 d"),
     }
-    card = {r["Vendor"]: r for r in next(t for t in tables if t and "Worst slip" in t[0])}
+    # The vendor's kind is written under its name ("Global Clinical CRO CRO").
+    card = {r["Vendor"].rsplit(" ", 1)[0]: r for r in next(t for t in tables if t and "Worst slip" in t[0])}
+    assert card["Global Clinical CRO"]["Vendor"].endswith(" CRO") and card["Fill & Finish CMO"]["Vendor"].endswith(" CMO")
     assert (card["Global Clinical CRO"]["Trials"], card["Global Clinical CRO"]["Milestones"]) == ("2", "3")
     assert card["Global Clinical CRO"]["On time"] == "0% (0/1)"
     assert card["Fill & Finish CMO"]["On time"] == "— none done yet" and card["Fill & Finish CMO"]["Payments ≤ 90 d"] == "300 USD"
