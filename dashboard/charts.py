@@ -61,6 +61,11 @@ ROW_PX = 34
 LABEL_FONT = dict(size=12, color="#37474f")
 
 
+def _in(title: str, currency: str | None) -> str:
+    """An amount axis's title with its unit: "Actual cost (EUR)"."""
+    return f"{title} ({currency})" if currency else title
+
+
 def _by_health(df: pd.DataFrame, column: str):
     """(colour, word, rows) for each health colour present in `column`, worst first: one legend entry each."""
     for health, word in _HEALTH_LEGEND:
@@ -407,7 +412,7 @@ def forecast_history(history: pd.DataFrame, *, planned_lpi=None) -> go.Figure:
 
 
 @plain_text
-def s_curve(months: pd.DataFrame, *, as_of, eac: float | None, planned_end=None) -> go.Figure:
+def s_curve(months: pd.DataFrame, *, as_of, eac: float | None, planned_end=None, currency: str | None = None) -> go.Figure:
     """Cumulative planned (PV), earned (EV) and actual (AC) value by month, with the EAC projection to the planned end."""
     df = months.sort_values("month_date")
     ends = _month_end(df["month_date"])
@@ -425,13 +430,13 @@ def s_curve(months: pd.DataFrame, *, as_of, eac: float | None, planned_end=None)
                         mode="lines+markers", line=dict(color="#c62828", width=2, dash="dot"), marker=dict(size=[0, 9]),
                         hovertemplate="Estimate at completion: %{y:,.0f}<extra></extra>")
     fig.add_vline(x=pd.Timestamp(as_of), line=dict(color="#b0bec5", width=1))
-    fig.update_yaxes(title_text="Cumulative amount", gridcolor="#eceff1", rangemode="tozero")
+    fig.update_yaxes(title_text=_in("Cumulative amount", currency), gridcolor="#eceff1", rangemode="tozero")
     fig.update_xaxes(gridcolor="#eceff1")
     return _layout(fig, height=420, title="Planned, earned and actual value")
 
 
 @plain_text
-def bac_over_time(changes: pd.DataFrame, *, bac: float, as_of) -> go.Figure:
+def bac_over_time(changes: pd.DataFrame, *, bac: float, as_of, currency: str | None = None) -> go.Figure:
     """Budget at completion as approved change orders (`changes`, by as_of) moved it from the contracted value to `bac`."""
     approved = changes.dropna(subset=["approved_date"]).sort_values("approved_date")
     base = float(bac) - float(approved["change_amount"].sum())
@@ -445,19 +450,19 @@ def bac_over_time(changes: pd.DataFrame, *, bac: float, as_of) -> go.Figure:
     fig = go.Figure()
     fig.add_scatter(name="BAC", x=x, y=y, mode="lines+markers", line_shape="hv", line=dict(color=ACTUAL_COLOUR, width=3),
                     hovertemplate="BAC %{x|%d %b %Y}: %{y:,.0f}<extra></extra>")
-    fig.update_yaxes(title_text="Budget at completion", gridcolor="#eceff1")
+    fig.update_yaxes(title_text=_in("Budget at completion", currency), gridcolor="#eceff1")
     return _layout(fig, height=300, title="Budget at completion over time")
 
 
 @plain_text
-def invoiced_vs_accrued(months: pd.DataFrame) -> go.Figure:
+def invoiced_vs_accrued(months: pd.DataFrame, *, currency: str | None = None) -> go.Figure:
     """Actual cost by month: invoiced, and accrued but not yet invoiced."""
     df = months.sort_values("month_date")
     fig = go.Figure()
     fig.add_bar(name="Invoiced", x=df["month_date"], y=df["invoiced"], marker_color=ACTUAL_COLOUR)
     fig.add_bar(name="Accrued", x=df["month_date"], y=df["accrued"], marker_color="#f2a900")
     fig.update_layout(barmode="stack")
-    fig.update_yaxes(title_text="Actual cost", gridcolor="#eceff1")
+    fig.update_yaxes(title_text=_in("Actual cost", currency), gridcolor="#eceff1")
     return _layout(fig, height=300, title="Actual cost: invoiced and accrued")
 
 

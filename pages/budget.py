@@ -130,7 +130,8 @@ trial_row = now.trial_row()
 months = ui.cached(budget.monthly, scope)
 end = ui.cached(budget.evm_by_trial, scope).iloc[0].planned_end_date
 st.plotly_chart(
-    charts.s_curve(months, as_of=scope.as_of, eac=figure("eac").value, planned_end=None if pd.isna(end) else end),
+    charts.s_curve(months, as_of=scope.as_of, eac=figure("eac").value, planned_end=None if pd.isna(end) else end,
+                   currency=trial_row.reporting_currency),
     width="stretch",
 )
 
@@ -158,28 +159,26 @@ with right:
 
 st.subheader("Change orders")
 changes = ui.cached(budget.change_orders, scope)
-left, right = st.columns([3, 2])
-with left:
-    if changes.empty:
-        st.info("No change order on this trial's contracts.")
-    else:
-        st.dataframe(
-            changes.drop(columns=["protocol_number"]),
-            column_config={
-                "vendor_name": "Vendor", "change_order_number": "Change order",
-                "requested_date": st.column_config.DateColumn("Requested", format="DD MMM YYYY"),
-                "approved_date": st.column_config.DateColumn("Approved", format="DD MMM YYYY"),
-                "change_order_status": "Status",
-                "change_amount": st.column_config.NumberColumn("Amount", format="%,.0f"),
-                "reason": "Reason",
-            },
-            hide_index=True, width="stretch",
-        )
-        ui.download_table("⬇️ Change orders (CSV)", changes, f"change_orders_{scope.trial}_{scope.as_of}", sheet="Change orders")
+# The table takes the page's width (a reason is a sentence; amounts stay whole), the BAC chart comes under it.
+if changes.empty:
+    st.info("No change order on this trial's contracts.")
+else:
+    st.dataframe(
+        changes.drop(columns=["protocol_number"]),
+        column_config={
+            "vendor_name": "Vendor", "change_order_number": "Change order",
+            "requested_date": st.column_config.DateColumn("Requested", format="DD MMM YYYY"),
+            "approved_date": st.column_config.DateColumn("Approved", format="DD MMM YYYY"),
+            "change_order_status": "Status",
+            "change_amount": st.column_config.NumberColumn(f"Amount ({trial_row.reporting_currency})", format="%,.0f"),
+            "reason": st.column_config.TextColumn("Reason", width="large"),
+        },
+        hide_index=True, width="stretch",
+    )
+    ui.download_table("⬇️ Change orders (CSV)", changes, f"change_orders_{scope.trial}_{scope.as_of}", sheet="Change orders")
 approved = changes[changes["change_order_status"] == "approved"] if not changes.empty else changes
 if not approved.empty:
-    with right:
-        st.plotly_chart(charts.bac_over_time(changes, bac=trial_row.bac, as_of=scope.as_of), width="stretch")
+    st.plotly_chart(charts.bac_over_time(changes, bac=trial_row.bac, as_of=scope.as_of, currency=trial_row.reporting_currency), width="stretch")
 
-st.plotly_chart(charts.invoiced_vs_accrued(ui.cached(budget.invoiced_vs_accrued, scope)), width="stretch")
+st.plotly_chart(charts.invoiced_vs_accrued(ui.cached(budget.invoiced_vs_accrued, scope), currency=trial_row.reporting_currency), width="stretch")
 st.caption("Cost is recognised when the work is done (ASC 730): actual cost = invoiced + accrued.")

@@ -35,6 +35,17 @@ FORMAT = {"enrollment_rate": "{:.2f}", "screen_failure": "{:.0f}%", "dropout": "
           "query_rate": "{:.1f}", "data_change_rate": "{:.1f}%"}
 assert set(FORMAT) == set(INDICATORS), "every site indicator has a format"
 
+# The per-site table's columns, by what a reviewer looks at together (each group fits a laptop screen).
+SITE_COLUMN_GROUPS = {
+    "Enrollment": ["n_enrolled", "pct_of_target", "enrollment_rate"],
+    "Screening and retention": ["n_screened", "screen_failure", "dropout", "treatment_discontinuation"],
+    "Safety": ["n_ae", "ae_rate", "n_sae", "sae_rate", "sae_on_time", "abnormal_lab_rate"],
+    "Data entry": ["n_visits", "entry_lag", "mean_entry_lag_days", "data_change_rate"],
+    "Queries": ["n_queries", "query_rate", "query_aging", "outstanding_query_rate", "median_days_to_close"],
+    "Deviations": ["n_important_deviations", "deviation_rate", "minor_deviation_rate"],
+    "Start-up": ["activated_date", "days_selected_to_activated", "days_activated_to_first_subject"],
+}
+
 
 def few_sites_note(n_eligible: int, what: str) -> str | None:
     """A plain sentence when a trial has too few eligible sites for amber or red to be possible (|z| ≤ √N)."""
@@ -280,22 +291,25 @@ table = pd.DataFrame({
         for _, r in flagged.iterrows()
     ],
 })
+IDENTITY = ["site", "site_name", "country_code", "site_status", "flags"]
+assert sorted(IDENTITY + [c for cs in SITE_COLUMN_GROUPS.values() for c in cs]) == sorted(table.columns), \
+    "every column of the site table is in exactly one group"
 column = st.column_config
+# Thirty-odd indicators do not fit a page: the reader picks a group; the site, its flags and the CSV keep everything.
+chosen_group = st.segmented_control(
+    "Columns", list(SITE_COLUMN_GROUPS), default="Enrollment", key="site_columns",
+    help="Which indicators the table shows beside each site and its flags. The CSV download holds every column.",
+) or "Enrollment"
 st.dataframe(
     table,
-    column_order=["site", "site_name", "country_code", "site_status", "flags", "n_enrolled", "pct_of_target", "enrollment_rate",
-                  "n_screened", "screen_failure", "dropout", "treatment_discontinuation", "n_ae", "ae_rate", "n_sae", "sae_rate",
-                  "sae_on_time", "abnormal_lab_rate", "n_visits", "entry_lag", "mean_entry_lag_days", "n_queries", "query_rate",
-                  "query_aging", "outstanding_query_rate", "median_days_to_close", "data_change_rate", "n_important_deviations",
-                  "deviation_rate", "minor_deviation_rate", "activated_date", "days_selected_to_activated",
-                  "days_activated_to_first_subject"],
+    column_order=[*IDENTITY, *SITE_COLUMN_GROUPS[chosen_group]],
     column_config={
-        "site": column.LinkColumn("Site", display_text=r"site=([^&]+)", pinned=True),
-        "site_name": column.TextColumn("Institution"),
-        "country_code": column.TextColumn("Country"),
-        "site_status": column.TextColumn("Status"),
+        "site": column.LinkColumn("Site", display_text=r"site=([^&]+)", pinned=True, width="small"),
+        "site_name": column.TextColumn("Institution", width="medium"),
+        "country_code": column.TextColumn("Country", width="small"),
+        "site_status": column.TextColumn("Status", width="small"),
         "flags": column.TextColumn("Flags", width="medium", help="Indicators flagged amber (🟡) or red (🔴) against the trial's other sites."),
-        "n_enrolled": column.NumberColumn("Enrolled", format="%d"),
+        "n_enrolled": column.NumberColumn("Enrolled", format="%d", width="small"),
         "pct_of_target": column.ProgressColumn("% of target", format="%.0f%%", min_value=0, max_value=100,
                                                help="Enrolled ÷ the site's planned subjects"),
         "enrollment_rate": column.NumberColumn("Per site-month", format="%.2f", help="Enrolled ÷ site-months open"),
@@ -331,7 +345,7 @@ st.dataframe(
                                               help="Important deviations ÷ subject-days on study"),
         "minor_deviation_rate": column.NumberColumn("Other deviations per 100 subject-months", format="%.1f",
                                                     help="Deviations not classed important ÷ subject-days on study"),
-        "activated_date": column.DateColumn("Activated", format="YYYY-MM-DD"),
+        "activated_date": column.DateColumn("Activated", format="DD MMM YYYY"),
         "days_selected_to_activated": column.NumberColumn("Selected → activated (d)", format="%d"),
         "days_activated_to_first_subject": column.NumberColumn("Activated → 1st subject (d)", format="%d"),
     },

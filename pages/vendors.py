@@ -89,6 +89,11 @@ if not risks.empty:
     )
     ui.download_table("⬇️ Download supply risks (CSV)", risks, f"supply_risks_{scope.as_of}", sheet="Supply risks")
 
+def status_with_colour(milestones: pd.DataFrame) -> pd.Series:
+    """A milestone's status with its colour's dot in front ("🔴 Overdue"): one column, so the table fits a laptop."""
+    return milestones["rag"].map(metrics.HEALTH_ICON) + " " + milestones["status"].map(STATUS_LABEL)
+
+
 # --- Timeline ----------------------------------------------------------------------------------
 labels = MILESTONE_STATUS_LABEL
 if scope.trial:
@@ -220,7 +225,7 @@ if upcoming.empty:
     st.caption(f"No open contracted milestone is overdue or due in the next {UPCOMING_DAYS} days.")
 else:
     table = upcoming.assign(
-        status_label=upcoming["status"].map(STATUS_LABEL), colour=upcoming["rag"].map(ui.health_label),
+        status_label=status_with_colour(upcoming), colour=upcoming["rag"].map(ui.health_label),
     )[["protocol_number", "lane", "vendor_name", "milestone_name", "baseline_date", "expected", "slip_days", "status_label",
        "colour", "payment_amount"]]
     upcoming_shown = ui.page_of(table, "upcoming_page", "milestones")
@@ -234,7 +239,7 @@ else:
                 "Slip (d)", format="%+d",
                 help="Days later than the baseline. For an expiry or re-test date later is better: an extension is green.",
             ),
-            "status_label": "Status", "colour": "Colour",
+            "status_label": "Status", "colour": None,  # in the Status column's dot; the CSV keeps it as words
             "payment_amount": st.column_config.NumberColumn("Payment", format="localized"),
         },
         hide_index=True,
@@ -246,7 +251,7 @@ else:
 # --- Every milestone ---------------------------------------------------------------------------
 with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expiry included"):
     everything = statuses.assign(
-        status_label=statuses["status"].map(STATUS_LABEL), colour=statuses["rag"].map(ui.health_label),
+        status_label=status_with_colour(statuses), colour=statuses["rag"].map(ui.health_label),
     )[["protocol_number", "lane", "vendor_name", "milestone_name", "milestone_kind", "baseline_date", "forecast_date", "actual_date",
        "expected", "slip_days", "status_label", "colour", "payment_amount"]]
     everything_shown = ui.page_of(everything, "milestones_page", "milestones", in_url=True)
@@ -262,7 +267,7 @@ with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expir
                 "Slip (d)", format="%+d",
                 help="Days later than the baseline. For an expiry or re-test date later is better: an extension is green.",
             ),
-            "status_label": "Status", "colour": "Colour",
+            "status_label": "Status", "colour": None,  # in the Status column's dot; the CSV keeps it as words
             "payment_amount": st.column_config.NumberColumn("Payment", format="localized"),
         },
         hide_index=True,

@@ -343,6 +343,6 @@ def test_an_expiry_date_moved_a_year_later_reads_as_extended_not_late(monkeypatc
     assert not at.exception
     table = at.dataframe[-1].value
     row = table[table["milestone_name"] == "Expiry / re-test date"].iloc[0]
-    assert (row["status_label"], row["colour"], int(row["slip_days"])) == ("Extended", "🟢 On track", 366)
+    assert (row["status_label"], row["colour"], int(row["slip_days"])) == ("🟢 Extended", "🟢 On track", 366)
     assert "Expiry" not in " ".join(r.get("Milestone", "") for t in html_tables(at) for r in t), \
         "an expiry is not a milestone that is late or due"
