@@ -770,6 +770,9 @@ _PRINT_CSS = """
    the first line (Streamlit leaves 6rem), and tighter headings. */
 [data-testid="stMainBlockContainer"] {padding-top: 3rem;}
 [data-testid="stMain"] h1 {padding-top: 0.25rem; padding-bottom: 0.5rem;}
+/* A tile's value is never cut short ("done 05 N…"): a long one wraps onto a second line. */
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] * {white-space: normal !important; overflow-wrap: anywhere;
+  text-overflow: clip !important; line-height: 1.15;}
 .dash-print-header {display: none;}
 [data-testid="stElementContainer"]:has(.dash-print-header),
 [data-testid="stElementContainer"]:has(.dash-print-charts) {display: none;}

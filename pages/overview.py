@@ -94,10 +94,13 @@ for column, key in zip(st.columns(4), ("enrolled", "pct_of_plan_to_date", "p_mee
 st.markdown("**Last patient in: the model and the CRO side by side**")
 for column, key in zip(st.columns(4), ("lpi_model", "lpi_cro", "lpi_gap")):
     ui.figure(column, figure(key), since)
+p10, p90 = figure("lpi_model_p10"), figure("lpi_model_p90")
+spread = (" · enrollment complete" if outlook is not None and outlook.is_complete
+          else " · no model forecast yet" if p10.value is None
+          else f" · model P10–P90 {ui.md(p10.display)} – {ui.md(p90.display)}")
 st.caption(
     f"Enrolled {ui.md(figure('enrolled').display)} of {row.n_planned_subjects:,} · planned LPI "
-    f"{ui.md(figure('lpi_planned').display)} · model P10–P90 {ui.md(figure('lpi_model_p10').display)} – "
-    f"{ui.md(figure('lpi_model_p90').display)}. "
+    f"{ui.md(figure('lpi_planned').display)}{spread}. "
     "The enrollment colour follows the model (P(LPI by plan)); the schedule colour follows the CRO's forecast of the LPI "
     "milestone."
 )
