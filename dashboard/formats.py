@@ -39,6 +39,30 @@ def money_in(amount: float | None, currency: str | None) -> str:
     return f"-{symbol}{short[1:]}" if short.startswith("-") else f"{symbol}{short}"
 
 
+def grid_cell(value, type_config: dict | None) -> str:
+    """A grid cell as text, the way st.dataframe's column config shows it (its printf or date format, a link's
+    display text): what the printed twin of a grid writes. Empty is empty, not zero."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    config = type_config or {}
+    fmt, kind = config.get("format"), config.get("type")
+    if kind == "link" and config.get("display_text"):
+        found = re.search(config["display_text"], str(value))
+        return found.group(1) if found and found.groups() else str(value)
+    if kind == "date" or isinstance(value, (date, pd.Timestamp)):
+        return day(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if fmt == "localized" or fmt is None:
+            return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+        if fmt.startswith("%,"):  # "%,.0f": Python's own spec ",.0f"
+            return format(value, fmt[1:])
+        try:
+            return fmt % (int(value) if "d" in fmt and float(value).is_integer() else value)
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
 def natural_key(values: pd.Series) -> pd.Series:
     """Sort key that reads the numbers in codes as numbers: site 9, 10, 100 rather than 10, 100, 9 (S-2 before S-10)."""
     return values.astype(str).str.replace(r"\d+", lambda m: m.group().zfill(12), regex=True)

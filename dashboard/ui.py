@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from streamlit.errors import StreamlitAPIException, StreamlitAuthError
 
 from dashboard import access, exports, published, registry
-from dashboard.formats import CHIP_COLOURS, day, md, money  # noqa: F401  (pages write amounts as ui.money, data in Markdown as ui.md)
+from dashboard.formats import CHIP_COLOURS, day, grid_cell, md, money  # noqa: F401  (pages write amounts as ui.money, data in Markdown as ui.md)
 from dashboard.db import make_engine
 from dashboard.links import (
     TABLE_PAGE_KEY,
@@ -644,6 +644,32 @@ def html_table(
     st.html(f'{_TABLE_CSS}<table class="dash-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
 
 
+def dataframe(data: pd.DataFrame, *, column_config: dict | None = None, column_order: list[str] | None = None,
+              **kwargs) -> None:
+    """st.dataframe, and its printed twin: a grid prints only the rows and columns it shows on screen (it scrolls
+    inside), so the same rows and columns are written once more as a plain table that only paper shows."""
+    st.dataframe(data, column_config=column_config, column_order=column_order, **kwargs)
+    config = column_config or {}
+    columns = [c for c in (column_order or list(data.columns)) if c in data.columns and not (c in config and config[c] is None)]
+
+    def header(c: str) -> str:
+        spec = config.get(c)
+        return spec if isinstance(spec, str) else (spec or {}).get("label") or str(c)
+
+    def kind(c: str) -> dict | None:
+        spec = config.get(c)
+        return None if spec is None or isinstance(spec, str) else spec.get("type_config")
+
+    numeric = {c for c in columns if pd.api.types.is_numeric_dtype(data[c].dtype)}
+    head = "".join(f'<th class="{"num" if c in numeric else ""}">{escape(header(c))}</th>' for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{"num" if c in numeric else ""}">{escape(grid_cell(v, kind(c)))}</td>'
+                         for c, v in zip(columns, values)) + "</tr>"
+        for values in data[columns].itertuples(index=False, name=None)
+    )
+    st.html(f'{_TABLE_CSS}<table class="dash-table dash-print-only"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+
+
 def plain(value, fmt: str = "{}") -> str:
     """A value as plain text for captions and tiles; empty values as a dash (empty is not zero)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
@@ -774,6 +800,8 @@ _PRINT_CSS = """
 [data-testid="stMetricValue"], [data-testid="stMetricValue"] * {white-space: normal !important; overflow-wrap: anywhere;
   text-overflow: clip !important; line-height: 1.15;}
 .dash-print-header {display: none;}
+.dash-print-only {display: none;}
+[data-testid="stElementContainer"]:has(.dash-print-only),
 [data-testid="stElementContainer"]:has(.dash-print-header),
 [data-testid="stElementContainer"]:has(.dash-print-charts) {display: none;}
 @media print {
@@ -787,6 +815,10 @@ _PRINT_CSS = """
   [data-testid="stMain"] {margin-left: 0 !important; width: 100% !important; max-width: 100% !important;}
   [data-testid="stMainBlockContainer"] {max-width: 100% !important; padding: 0 !important;}
   [data-testid="stElementContainer"]:has(.dash-print-header) {display: block;}
+  /* A grid prints as its twin: every row and column it holds, not the part it shows on screen. */
+  [data-testid="stElementContainer"]:has([data-testid="stDataFrame"]) {display: none !important;}
+  [data-testid="stElementContainer"]:has(.dash-print-only) {display: block !important;}
+  .dash-print-only {display: table !important; font-size: 11px;}
   .dash-print-header {display: block; border-bottom: 2px solid #0F5C6E; padding-bottom: 6px; margin-bottom: 4px;
     font-size: 12px; color: #37474f;}
   .dash-print-header .title {font-size: 15px; font-weight: 700; color: #0F5C6E;}

@@ -163,7 +163,7 @@ changes = ui.cached(budget.change_orders, scope)
 if changes.empty:
     st.info("No change order on this trial's contracts.")
 else:
-    st.dataframe(
+    ui.dataframe(
         changes.drop(columns=["protocol_number"]),
         column_config={
             "vendor_name": "Vendor", "change_order_number": "Change order",

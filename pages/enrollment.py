@@ -195,7 +195,7 @@ with right:
     st.plotly_chart(charts.by_country(countries), width="stretch")
 
 st.subheader("Countries")
-st.dataframe(
+ui.dataframe(
     countries[["country_name", "n_sites_activated", "n_enrolled", "n_planned_subjects", "rate"]],
     column_config={
         "country_name": "Country",
@@ -242,7 +242,7 @@ non_enrolling = registry.non_enrolling_sites(now)
 st.subheader(f"Non-enrolling sites: {ui.md(figure('sites_non_enrolling').display)} of {ui.md(figure('sites_active').display)} active")
 st.caption(registry.FIGURES["sites_non_enrolling"].definition_text(settings))
 if not non_enrolling.empty:
-    st.dataframe(
+    ui.dataframe(
         non_enrolling[["site_number", "site_name", "country_name", "activated_date", "days_open", "n_screened"]],
         column_config={
             "site_number": "Site", "site_name": "Institution", "country_name": "Country",

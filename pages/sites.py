@@ -300,7 +300,7 @@ chosen_group = st.segmented_control(
     "Columns", list(SITE_COLUMN_GROUPS), default="Enrollment", key="site_columns",
     help="Which indicators the table shows beside each site and its flags. The CSV download holds every column.",
 ) or "Enrollment"
-st.dataframe(
+ui.dataframe(
     table,
     column_order=[*IDENTITY, *SITE_COLUMN_GROUPS[chosen_group]],
     column_config={
@@ -368,7 +368,7 @@ left, right = st.columns([2, 3])
 with left:
     st.plotly_chart(charts.sites_by_country(countries), width="stretch")
 with right:
-    st.dataframe(
+    ui.dataframe(
         countries[["country_name", "n_sites", "n_sites_activated", "n_enrolled", "n_planned_subjects", "rate", "pct_late", "pct_old",
                    "n_important_deviations"]].assign(pct_late=lambda d: d["pct_late"] * 100, pct_old=lambda d: d["pct_old"] * 100),
         column_config={

@@ -229,7 +229,7 @@ else:
     )[["protocol_number", "lane", "vendor_name", "milestone_name", "baseline_date", "expected", "slip_days", "status_label",
        "colour", "payment_amount"]]
     upcoming_shown = ui.page_of(table, "upcoming_page", "milestones")
-    st.dataframe(
+    ui.dataframe(
         upcoming_shown,
         column_config={
             "protocol_number": "Trial", "lane": "Lane", "vendor_name": "Vendor", "milestone_name": "Milestone",
@@ -255,7 +255,7 @@ with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expir
     )[["protocol_number", "lane", "vendor_name", "milestone_name", "milestone_kind", "baseline_date", "forecast_date", "actual_date",
        "expected", "slip_days", "status_label", "colour", "payment_amount"]]
     everything_shown = ui.page_of(everything, "milestones_page", "milestones", in_url=True)
-    st.dataframe(
+    ui.dataframe(
         everything_shown,
         column_config={
             "protocol_number": "Trial", "lane": "Lane", "vendor_name": "Vendor", "milestone_name": "Milestone", "milestone_kind": "Kind",

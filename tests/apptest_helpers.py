@@ -102,10 +102,19 @@ class _TableParser(HTMLParser):
 
 
 def html_tables(at: AppTest) -> list[list[dict[str, str]]]:
-    """The HTML tables on the page, each as rows of header → cell text; a link's target is under "<header> href"."""
+    """The HTML tables on the screen, each as rows of header → cell text; a link's target is under "<header> href"."""
+    return _tables(at, printed=False)
+
+
+def print_twins(at: AppTest) -> list[list[dict[str, str]]]:
+    """The tables only paper shows (each grid's printed twin, ui.dataframe), read as html_tables reads the screen's."""
+    return _tables(at, printed=True)
+
+
+def _tables(at: AppTest, *, printed: bool) -> list[list[dict[str, str]]]:
     tables = []
     for html in at.get("html"):
-        if "<table" not in html.proto.body:
+        if "<table" not in html.proto.body or ("dash-print-only" in html.proto.body) != printed:
             continue
         parser = _TableParser()
         parser.feed(html.proto.body)

@@ -265,3 +265,30 @@ def test_a_page_prints_to_pdf_with_its_view_and_without_the_sidebar(page, app_se
     # On screen, the print header takes no room.
     page.emulate_media(media="screen")
     assert not page.locator(".dash-print-header").is_visible()
+
+
+def test_a_grid_prints_every_row_as_a_table_and_hides_it_on_screen(page, app_server, small_demo_db):
+    """The per-site grid scrolls inside itself on screen; on paper its twin lists every site of the trial."""
+    from pypdf import PdfReader
+    from sqlalchemy import create_engine, text as sql
+
+    from conftest import SMALL_DEMO_TODAY
+    from dashboard import demo
+
+    engine = create_engine(small_demo_db)
+    with engine.connect() as conn:
+        names = [r[0] for r in conn.execute(sql(
+            "select s.site_name from site s join trial t on t.trial_id = s.trial_id where t.protocol_number = :p"),
+            {"p": demo.BIG_TRIAL})]
+    engine.dispose()
+    base = app_server(small_demo_db)
+    page.goto(f"{base}/sites?trial={demo.BIG_TRIAL}&as_of={SMALL_DEMO_TODAY}")
+    page.get_by_role("heading", name=f"Sites of {demo.BIG_TRIAL}").wait_for()
+    page.wait_for_selector('[data-testid="stDataFrame"]')
+    assert len(names) > 20, "more sites than the grid shows at once"
+    # On screen the twin takes no room.
+    assert not page.locator(".dash-print-only").first.is_visible()
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(page.pdf())).pages)
+    flat = " ".join(text.split())
+    missing = [n for n in names if n not in flat]
+    assert missing == [], f"{len(missing)} of {len(names)} sites are not on paper"

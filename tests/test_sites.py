@@ -215,3 +215,15 @@ def test_the_demo_portfolio_view_lists_the_bad_site_first_with_a_link(monkeypatc
     first = html_tables(at)[0][0]
     assert (first["Trial"], first["Site"]) == (demo.BIG_TRIAL, demo.BAD_SITE)
     assert first["Site href"] == f"./sites?trial={demo.BIG_TRIAL}&site={demo.BAD_SITE}&as_of=2026-11-20&since=2026-11-13"
+
+
+def test_the_site_table_prints_every_row_with_the_columns_of_the_group_on_screen(t1):
+    """A grid prints only what it shows on screen; its printed twin holds every row, formatted as the grid shows it."""
+    from apptest_helpers import print_twins
+
+    grid = t1.dataframe[0].value
+    (twin,) = [t for t in print_twins(t1) if t and "Institution" in t[0]]
+    assert [r["Institution"] for r in twin] == list(grid["site_name"])
+    assert list(twin[0]) == ["Site", "Institution", "Country", "Status", "Flags", "Enrolled", "% of target", "Per site-month"]
+    boston = next(r for r in twin if r["Institution"] == "Boston General")
+    assert (boston["Site"], boston["Enrolled"], boston["% of target"]) == ("S1", "2", "50%")
