@@ -83,8 +83,9 @@ def _margin_for(labels, *, at_least: int = 40) -> int:
 def enrollment_vs_plan(trials: pd.DataFrame, health_labels: dict[str, str]) -> go.Figure:
     """Per trial: enrolled (bar, coloured by enrollment health, one legend entry per colour with its word), planned
     to date and target (markers), and "enrolled / target" as a column in the right margin, one per row: no value label
-    sits on a bar, a tick or a marker, whatever their lengths."""
-    df = trials.sort_values("protocol_number", ascending=False)
+    sits on a bar, a tick or a marker, whatever their lengths. Trials top to bottom in the order given (the table's,
+    worst first)."""
+    df = trials.iloc[::-1]  # Plotly draws categories bottom-up
     protocols = df["protocol_number"].to_numpy(dtype=object)  # plain arrays: Plotly checks pandas columns value by value
     fig = go.Figure()
     for health, word, rows in _by_health(df, "enrollment_health"):

@@ -94,6 +94,9 @@ def test_charts_have_the_named_traces(acme):
     bars = next(s for s in specs if s["data"][-1]["name"] == "Target")
     # The value column beside the bars: "enrolled / target" for each trial, T-1 hand-counted.
     assert "3 / 10" in [a["text"] for a in bars["layout"]["annotations"]]
+    # Top to bottom in the table's order, worst first.
+    table_order = [row["Trial"] for row in html_tables(acme)[0]]
+    assert bars["layout"]["yaxis"]["categoryarray"][::-1] == table_order
 
 
 def test_a_long_trial_table_is_read_a_page_at_a_time_with_its_charts(monkeypatch, tiny_url):
