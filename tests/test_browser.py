@@ -179,3 +179,20 @@ def test_moving_the_as_of_date_moves_a_default_comparison_date_and_a_site_stays_
         page.wait_for_timeout(200)
     assert _query(page, "as_of", "since") == {"trial": ["T-1"], "as_of": ["2026-06-29"], "since": ["2026-06-22"]}
     page.get_by_test_id("stMain").get_by_text("as of 29 Jun 2026").wait_for()
+
+
+def test_the_sponsor_picker_shows_names_and_the_address_keeps_the_code(page, app_server, tiny_url):
+    base = app_server(tiny_url, DASHBOARD_TODAY=AS_OF)
+    page.goto(f"{base}/")
+    page.get_by_role("heading", name="Portfolio", exact=True).wait_for()
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("combobox").first.click()
+    options = page.get_by_role("option").all_inner_texts()
+    assert "Acme Biotech" in options and "ACME" not in options
+    page.get_by_role("option", name="Acme Biotech").click()
+    assert _query(page, "sponsor")["sponsor"] == ["ACME"]
+    # The menu carries the code to the next page, and the box there still shows the name.
+    sidebar.get_by_role("link", name="Budget").click()
+    page.get_by_role("heading", name="Budget", exact=True).wait_for()
+    assert _query(page, "sponsor", "as_of")["sponsor"] == ["ACME"]
+    expect(sidebar.get_by_role("combobox").first).to_have_value("Acme Biotech")
