@@ -130,8 +130,8 @@ def enrollment_vs_plan(trials: pd.DataFrame, health_labels: dict[str, str]) -> g
     return fig
 
 
-# The Portfolio scatter names the trials whose budget is not on track, at most this many (the worst); every point
-# names itself on hover.
+# The Portfolio scatter names the trials outside the green zone (CPI or SPI below green), at most this many (the
+# worst); every point names itself on hover.
 SCATTER_LABELS = 8
 
 
@@ -150,7 +150,7 @@ def _spread(wanted: list[float], low: float, high: float, gap: float) -> list[fl
 def cost_vs_schedule(trials: pd.DataFrame, health_labels: dict[str, str], *, green: float = 0.95, amber: float = 0.85) -> go.Figure:
     """Per trial: CPI against SPI, with the amber and green thresholds (settings); below-left is over budget and late.
 
-    The trials whose budget is not on track (at most SCATTER_LABELS, the lowest of CPI and SPI first) are named in a
+    The trials outside the green zone on either axis (at most SCATTER_LABELS, the lowest of CPI and SPI first) are named in a
     column in the right margin, each joined to its point by a thin line, spaced so no two names touch; every point names
     itself on hover. One legend entry per colour.
     """
@@ -173,7 +173,7 @@ def cost_vs_schedule(trials: pd.DataFrame, health_labels: dict[str, str], *, gre
     low = min([amber - 0.1, *df["spi"], *df["cpi"]]) - 0.05
     high = max([green + 0.2, *df["spi"], *df["cpi"]]) + 0.05
     height = 420
-    off_track = df[df["budget_health"].isin(["red", "amber"])]
+    off_track = df[(df["cpi"] < green) | (df["spi"] < green)]  # outside the green zone on either axis
     worst = off_track.assign(_worst=np.minimum(off_track["cpi"], off_track["spi"]))
     worst = worst.sort_values(["_worst", "protocol_number"]).head(SCATTER_LABELS)
     worst = worst.sort_values("cpi", ascending=False)

@@ -124,7 +124,7 @@ for m in now.moved.itertuples(index=False):
         f"{day(m.old_forecast_date)} → {day(m.new_forecast_date)}"
     )
 with moved:
-    st.markdown(f"**What changed since {since:%d %b}**")
+    st.markdown(f"**What changed since {since:%d %b %Y}**")
     if changes:
         items = [f"<li>{ui.cell(c)}</li>" for c in changes]
         shown, rest = items[:CHANGES_SHOWN], items[CHANGES_SHOWN:]

@@ -98,7 +98,7 @@ ui.html_table(
     [row(p) for p in shown],
     {
         "trial": "Trial", "title": "Indication", "overall": "Overall", "why": "Why (red and amber)",
-        "enrolled": "Enrolled / target", "cpi": "CPI", "slip": "Worst milestone slip", "changed": f"Since {scope.since:%d %b}",
+        "enrolled": "Enrolled / target", "cpi": "CPI", "slip": "Worst milestone slip", "changed": f"Since {scope.since:%d %b %Y}",
     },
     numeric=("enrolled", "cpi"),
     nowrap=("trial", "overall"),
@@ -108,7 +108,7 @@ st.caption(
     f"Enrollment: {registry.FIGURES['enrollment_health'].definition_text(settings)} "
     f"Budget: {registry.FIGURES['budget_health'].definition_text(settings)} "
     f"Schedule: {registry.FIGURES['schedule_health'].definition_text(settings)} "
-    f"Worst milestone slip: the milestone that sets the schedule colour. Since {scope.since:%d %b}: the headline figures "
+    f"Worst milestone slip: the milestone that sets the schedule colour. Since {scope.since:%d %b %Y}: the headline figures "
     "of the trial that moved since the compare date. Each dimension's colour is in the CSV and on the trial's overview; "
     "definitions and colour rules on the Methods page."
 )

@@ -45,7 +45,7 @@ def test_tiles_and_table_show_what_changed_since_the_compare_date(monkeypatch, t
     assert deltas["Milestones overdue"] == "+1"
     assert deltas["Active trials"] == "no change"
     (table,) = html_tables(at)
-    changed = {row["Trial"]: row["Since 30 Jun"] for row in table}
+    changed = {row["Trial"]: row["Since 30 Jun 2026"] for row in table}
     assert "Enrolled: 3 → 4" in changed["T-1"]
     assert "CPI: 1.22 → 0.82" in changed["T-1"]  # 10/31 of the July invoice of 999 has accrued by 10 July
     assert changed["T-2"] == "Milestones overdue: 1 → 2"
