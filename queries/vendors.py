@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, FromClause, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Connection, FromClause, and_, case, func, literal, or_, select
 
 from dashboard.access import Scope
 from dashboard.health import LPI_CODE
@@ -295,9 +295,9 @@ def vendor_scorecard(conn: Connection, scope: Scope, tolerance_days: int = 0) ->
                 case((and_(is_open, base >= d, expected <= as_date(as_of + timedelta(days=n))), 1), else_=0).label(f"is_due_{n}")
                 for n in (30, 60, 90)
             ),
-            case((and_(is_open, expected <= as_date(as_of + timedelta(days=90))), milestone.c.payment_amount), else_=0).label(
-                "payment_due_amount"
-            ),
+            # Fees of open milestones overdue (whenever their forecast now says) or expected within 90 days.
+            case((and_(is_open, or_(base < d, expected <= as_date(as_of + timedelta(days=90)))), milestone.c.payment_amount),
+                 else_=0).label("payment_due_amount"),
         )
         .select_from(
             milestone.join(trial, trial.c.trial_id == milestone.c.trial_id)

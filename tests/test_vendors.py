@@ -346,3 +346,23 @@ def test_an_expiry_date_moved_a_year_later_reads_as_extended_not_late(monkeypatc
     assert (row["status_label"], row["colour"], int(row["slip_days"])) == ("🟢 Extended", "🟢 On track", 366)
     assert "Expiry" not in " ".join(r.get("Milestone", "") for t in html_tables(at) for r in t), \
         "an expiry is not a milestone that is late or due"
+
+
+def test_an_overdue_fee_counts_as_due_whatever_its_forecast_says(tmp_path):
+    """Payments due are the fees of open milestones overdue *or* expected within 90 days: an overdue milestone whose
+    forecast is now months away still owes its fee (the page's caption and the count agree)."""
+    url = f"sqlite:///{tmp_path / 'fees.db'}"
+    tiny_portfolio.build(url)
+    engine = make_engine(url, read_only=False)
+    with engine.begin() as conn:
+        conn.execute(insert(schema.milestone), [dict(
+            milestone_id=30, trial_id=1, vendor_id=1, lane="CRO", milestone_code="ENR_50", milestone_name="50 % enrolled",
+            milestone_kind="contract", sequence=30, is_key=False, baseline_date=D("2026-06-01"), actual_date=None,
+            payment_amount=500, payment_status="not_due", precedes_milestone_id=None, lead_time_days=0,
+        )])
+        conn.execute(insert(schema.milestone_forecast), [dict(
+            milestone_forecast_id=300, milestone_id=30, recorded_date=D("2026-06-10"), forecast_date=D("2026-12-15"),
+        )])
+    engine.dispose()
+    cro = _query(url, vendors.vendor_scorecard, _scope()).set_index("vendor_code").loc["CRO1"]
+    assert cro.n_overdue == 1 and cro.payments_due_amount == 500
