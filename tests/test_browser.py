@@ -37,8 +37,8 @@ def test_a_trial_link_lands_on_its_overview_with_the_filters_kept(page, app_serv
     page.get_by_role("heading", name="Trial overview · T-1").wait_for()
     assert "sponsor=ACME" in page.url and "trial=T-1" in page.url and f"as_of={AS_OF}" in page.url
     # The sidebar still holds the sponsor, and the page shows the link's date.
-    page.get_by_test_id("stSidebar").get_by_text("Acme Biotech").wait_for()
-    page.get_by_test_id("stMain").get_by_text("as of 30 Jun 2026").wait_for()
+    expect(page.get_by_test_id("stSidebar").get_by_role("combobox").first).to_have_value("Acme Biotech")
+    page.get_by_test_id("stMain").get_by_text("showing as of 30 Jun 2026").wait_for()
     # The tiles are the hand-counted ones for T-1, and each part opens its full page for the same view.
     # Waited for, not read once: the bound sidebar widgets write the URL back and rerun the page, which redraws its tiles.
     expect(page.get_by_test_id("stMetricValue").first).to_have_text("3")
@@ -154,12 +154,12 @@ def test_the_address_after_load_shows_the_same_figures_on_a_later_day(page, app_
     later = app_server(tiny_url, DASHBOARD_TODAY=(tiny_portfolio.AS_OF + timedelta(days=45)).isoformat())
     page.goto(copied.replace(base, later))
     page.get_by_role("heading", name="Trial overview · T-1").wait_for()
-    page.get_by_test_id("stMain").get_by_text("as of 30 Jun 2026").wait_for()
+    page.get_by_test_id("stMain").get_by_text("showing as of 30 Jun 2026").wait_for()
     page.wait_for_selector(CHART)
     expect(page.get_by_test_id("stMetricValue")).to_have_text(tiles, timeout=20_000)
     # Without the dates, the same link on the later day is a different view: that is what the explicit dates prevent.
     page.goto(f"{later}/overview?trial=T-1")
-    page.get_by_test_id("stMain").get_by_text("as of 14 Aug 2026").wait_for()
+    page.get_by_test_id("stMain").get_by_text("showing as of 14 Aug 2026").wait_for()
 
 
 def test_moving_the_as_of_date_moves_a_default_comparison_date_and_a_site_stays_on_sites(page, app_server, tiny_url):
@@ -178,7 +178,7 @@ def test_moving_the_as_of_date_moves_a_default_comparison_date_and_a_site_stays_
             break
         page.wait_for_timeout(200)
     assert _query(page, "as_of", "since") == {"trial": ["T-1"], "as_of": ["2026-06-29"], "since": ["2026-06-22"]}
-    page.get_by_test_id("stMain").get_by_text("as of 29 Jun 2026").wait_for()
+    page.get_by_test_id("stMain").get_by_text("showing as of 29 Jun 2026").wait_for()
 
 
 def test_the_sponsor_picker_shows_names_and_the_address_keeps_the_code(page, app_server, tiny_url):
