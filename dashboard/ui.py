@@ -577,6 +577,12 @@ def chip(health: str, word: str | None = None) -> str:
     return f'<span class="chip {health}" title="{text}">{text}</span>'
 
 
+def reason_chip(reason) -> str:
+    """The chip of a registry.Reason: its colour with the health word, except a breached QTL, which is reported
+    whatever the trial's colours say and so is named for its dimension ("Quality"), not "At risk" beside an amber trial."""
+    return chip(reason.health, "Quality" if reason.dimension == "quality" else None)
+
+
 def bar(fraction: float | None) -> str:
     """A small progress bar with its percentage beside it."""
     if fraction is None or pd.isna(fraction):

@@ -81,7 +81,7 @@ st.caption(
 st.html(" &nbsp; ".join(f"<b>{label}</b> {ui.chip(figure(key).health)}" for key, label in DIMENSIONS))
 why = registry.reasons(now)
 if why:
-    st.html("<b>Why:</b> " + " · ".join(f"{ui.chip(r.health)} {ui.cell(r.text)}" for r in why))
+    st.html("<b>Why:</b> " + " · ".join(f"{ui.reason_chip(r)} {ui.cell(r.text)}" for r in why))
 
 # What changed: the first few in view beside the chart, the rest one click away.
 CHANGES_SHOWN = 8

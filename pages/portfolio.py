@@ -82,7 +82,7 @@ def row(protocol: str) -> dict[str, str]:
         + f'<br><span class="muted">{ui.cell(t.therapeutic_area)} · phase {ui.cell(t.phase)}'
         + f' · {ui.cell(TRIAL_STATUS_LABEL.get(t.trial_status, t.trial_status))}</span>',
         "overall": ui.chip(v["overall_health"].health),
-        "why": "<br>".join(f"{ui.chip(r.health)} {ui.cell(r.text)}" for r in why)
+        "why": "<br>".join(f"{ui.reason_chip(r)} {ui.cell(r.text)}" for r in why)
         or '<span class="muted">—</span>',
         "enrolled": f"{t.n_enrolled:,} / {t.n_planned_subjects:,}<br>{ui.bar(t.pct_to_target)}",
         "cpi": ui.cell(v["cpi"].display),

@@ -260,6 +260,8 @@ def test_the_qtl_breach_shows_on_the_overview_portfolio_and_in_the_email(monkeyp
     assert not portfolio.exception
     rows = {r["Trial"]: r for t in html_tables(portfolio) for r in t if "Trial" in r}
     assert "QTL breached: Study discontinuation 33.3% > limit 20%" in rows["T-1"]["Why (red and amber)"]
+    # Its chip names the dimension, so it does not say "At risk" beside a trial whose overall colour is not red.
+    assert "Quality QTL breached: Study discontinuation" in rows["T-1"]["Why (red and amber)"]
 
     out = tmp_path / "digest.html"
     monkeypatch.setenv("DASHBOARD_PUBLIC_BASE_URL", "http://dash.example")
