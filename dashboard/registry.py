@@ -399,7 +399,7 @@ def _lpi_model(b: Basis) -> date | None:
 def _lpi_model_shown(value, b: Basis) -> str | None:
     o = b.outlook
     if o is not None and o.is_complete:
-        return f"done {formats.day(value)}" if value is not None else "done"
+        return f"done on {formats.day(value)}" if value is not None else "done"
     return None
 
 

@@ -120,7 +120,7 @@ def test_when_enrollment_reaches_its_target_the_lpi_is_done_that_day_by_the_enro
     lpi = done.milestones[done.milestones["milestone_code"] == "LPI"].iloc[0]
     assert (lpi["status"], lpi["slip_days"], lpi["actual_source"]) == ("done_late", 11, "enrollment")
     v = values(done.of_trial("X-9"), level="trial")
-    assert v["lpi_model"].display == "done 12 Jun 2026"
+    assert v["lpi_model"].display == "done on 12 Jun 2026"
     assert v["lpi_cro"].display == "done on 12 Jun 2026 by the enrollment data"
     assert v["milestones_overdue"].value == 0
     # Before the 4th subject the LPI is overdue since its baseline, and the model forecasts it.
