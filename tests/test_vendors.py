@@ -325,20 +325,28 @@ def test_the_demo_late_cmo_release_shows_as_a_supply_risk_in_the_browser(page, a
 
 
 
-def test_an_expiry_date_moved_a_year_later_reads_as_extended_not_late(monkeypatch, tmp_path):
-    url = f"sqlite:///{tmp_path / 'expiry.db'}"
+def tiny_with_milestone(tmp_path, forecast_date: str, **milestone) -> str:
+    """The tiny portfolio plus one open milestone of T-1 (`milestone`'s fields over plain defaults) and its forecast
+    recorded on 2026-06-01."""
+    url = f"sqlite:///{tmp_path / 'milestone.db'}"
     tiny_portfolio.build(url)
+    row = dict(milestone_id=30, trial_id=1, vendor_id=1, lane="CRO", milestone_kind="contract", sequence=30, is_key=False,
+               actual_date=None, payment_amount=0, payment_status="not_due", precedes_milestone_id=None, lead_time_days=0)
+    row.update(milestone)
     engine = make_engine(url, read_only=False)
     with engine.begin() as conn:
-        conn.execute(insert(schema.milestone), [dict(
-            milestone_id=20, trial_id=1, vendor_id=2, lane="CMO", milestone_code="EXPIRY", milestone_name="Expiry / re-test date",
-            milestone_kind="expiry", sequence=20, is_key=False, baseline_date=D("2027-06-30"), actual_date=None,
-            payment_amount=0, payment_status="not_due", precedes_milestone_id=None, lead_time_days=0,
-        )])
+        conn.execute(insert(schema.milestone), [row])
         conn.execute(insert(schema.milestone_forecast), [dict(
-            milestone_forecast_id=200, milestone_id=20, recorded_date=D("2026-06-01"), forecast_date=D("2028-06-30"),
+            milestone_forecast_id=300, milestone_id=row["milestone_id"], recorded_date=D("2026-06-01"),
+            forecast_date=D(forecast_date),
         )])
     engine.dispose()
+    return url
+
+
+def test_an_expiry_date_moved_a_year_later_reads_as_extended_not_late(monkeypatch, tmp_path):
+    url = tiny_with_milestone(tmp_path, "2028-06-30", vendor_id=2, lane="CMO", milestone_code="EXPIRY",
+                              milestone_name="Expiry / re-test date", milestone_kind="expiry", baseline_date=D("2027-06-30"))
     at = open_page(monkeypatch, url, "vendors", trial="T-1", as_of=AS_OF.isoformat())
     assert not at.exception
     table = at.dataframe[-1].value
@@ -351,18 +359,7 @@ def test_an_expiry_date_moved_a_year_later_reads_as_extended_not_late(monkeypatc
 def test_an_overdue_fee_counts_as_due_whatever_its_forecast_says(tmp_path):
     """Payments due are the fees of open milestones overdue *or* expected within 90 days: an overdue milestone whose
     forecast is now months away still owes its fee (the page's caption and the count agree)."""
-    url = f"sqlite:///{tmp_path / 'fees.db'}"
-    tiny_portfolio.build(url)
-    engine = make_engine(url, read_only=False)
-    with engine.begin() as conn:
-        conn.execute(insert(schema.milestone), [dict(
-            milestone_id=30, trial_id=1, vendor_id=1, lane="CRO", milestone_code="ENR_50", milestone_name="50 % enrolled",
-            milestone_kind="contract", sequence=30, is_key=False, baseline_date=D("2026-06-01"), actual_date=None,
-            payment_amount=500, payment_status="not_due", precedes_milestone_id=None, lead_time_days=0,
-        )])
-        conn.execute(insert(schema.milestone_forecast), [dict(
-            milestone_forecast_id=300, milestone_id=30, recorded_date=D("2026-06-10"), forecast_date=D("2026-12-15"),
-        )])
-    engine.dispose()
+    url = tiny_with_milestone(tmp_path, "2026-12-15", milestone_code="ENR_50", milestone_name="50 % enrolled",
+                              baseline_date=D("2026-06-01"), payment_amount=500)
     cro = _query(url, vendors.vendor_scorecard, _scope()).set_index("vendor_code").loc["CRO1"]
     assert cro.n_overdue == 1 and cro.payments_due_amount == 500

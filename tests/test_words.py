@@ -3,7 +3,6 @@ numbers in the order people count them, one date format, and a money tile that s
 
 import re
 
-import pytest
 from sqlalchemy import create_engine, text
 
 import tiny_portfolio
@@ -13,15 +12,8 @@ from dashboard.metrics import SITE_INDICATORS
 AS_OF = tiny_portfolio.AS_OF.isoformat()
 
 
-@pytest.fixture(scope="module")
-def tiny_url(tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('words') / 'tiny.db'}"
-    tiny_portfolio.build(url)
-    return url
-
-
-def test_the_indicator_picker_shows_names_and_the_address_keeps_the_code(monkeypatch, tiny_url):
-    at = open_page(monkeypatch, tiny_url, "sites", trial="T-1", as_of=AS_OF, indicator="query_aging")
+def test_the_indicator_picker_shows_names_and_the_address_keeps_the_code(monkeypatch, tiny_db):
+    at = open_page(monkeypatch, tiny_db, "sites", trial="T-1", as_of=AS_OF, indicator="query_aging")
     assert not at.exception
     picker = at.selectbox(key="indicator")
     assert picker.value == "query_aging"
@@ -45,8 +37,8 @@ def test_site_numbers_sort_as_numbers(monkeypatch, tmp_path):
     assert shown == ["9", "10", "100"]
 
 
-def test_dates_read_one_way_on_the_page(monkeypatch, tiny_url):
-    at = open_page(monkeypatch, tiny_url, "overview", trial="T-1", as_of=AS_OF)
+def test_dates_read_one_way_on_the_page(monkeypatch, tiny_db):
+    at = open_page(monkeypatch, tiny_db, "overview", trial="T-1", as_of=AS_OF)
     # What a person reads: titles, captions, notices and tiles (links and the print header's address are addresses).
     shown = "\n".join([*(str(e.value) for kind in ("title", "subheader", "caption", "warning", "info") for e in at.get(kind)),
                        *(f"{m.label} {m.value} {m.delta or ''}" for m in at.metric)])
@@ -54,9 +46,9 @@ def test_dates_read_one_way_on_the_page(monkeypatch, tiny_url):
     assert not re.search(r"\b20\d\d-\d\d-\d\d\b", shown), re.findall(r"\b20\d\d-\d\d-\d\d\b", shown)
 
 
-def test_a_money_tile_without_a_figure_says_why(monkeypatch, tiny_url, small_demo_db):
+def test_a_money_tile_without_a_figure_says_why(monkeypatch, tiny_db, small_demo_db):
     # The demo's sponsors report in EUR and USD: together they cannot be added up.
     at = open_page(monkeypatch, small_demo_db, "portfolio")
     tile = next(m for m in at.metric if m.label == "Budget spent")
     assert tile.value == "—" and tile.delta == "EUR · USD: not added up"
-    assert metrics(open_page(monkeypatch, tiny_url, "budget", trial="T-1", as_of=AS_OF))["BAC"].startswith("$")
+    assert metrics(open_page(monkeypatch, tiny_db, "budget", trial="T-1", as_of=AS_OF))["BAC"].startswith("$")
