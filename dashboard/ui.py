@@ -565,7 +565,7 @@ _TABLE_CSS = """
 .dash-table .muted {color: #78909c; font-size: 13px;}
 .chip {display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 13px; white-space: nowrap;}
 .chip::before {content: "●"; margin-right: 4px;}
-""" + "".join(f".chip.{h} {{background: {bg}; color: {fg};}}\n" for h, (bg, fg) in CHIP_COLOURS.items()) + """.bar {background: #eceff1; border-radius: 3px; height: 8px; width: 90px; display: inline-block; vertical-align: middle;}
+""" + "".join(f".chip.{h} {{background: {bg}; color: {fg};}}\n" for h, (bg, fg) in CHIP_COLOURS.items()) + """.bar {background: #eceff1; border-radius: 3px; height: 8px; width: 72px; display: inline-block; vertical-align: middle;}
 .bar span {display: block; height: 8px; border-radius: 3px; background: #0F5C6E;}
 </style>
 """
