@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 import urllib.request
 
 import openpyxl
@@ -14,12 +13,12 @@ from sqlalchemy import text
 
 import tiny_portfolio
 from auth_proxy import SESSION_COOKIE, AuthProxy
+from browser_helpers import CHART, settle
 from conftest import free_port
 from dashboard import demo
 from dashboard.db import make_engine
 from oidc_provider import Provider
 
-CHART = '[data-testid="stPlotlyChart"]'
 HEADER = "X-Forwarded-Email"
 AS_OF = tiny_portfolio.AS_OF.isoformat()
 PAGES = ("", "overview", "enrollment", "sites", "budget", "vendors", "methods")
@@ -41,25 +40,6 @@ def tiny_url(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('access') / 'tiny.db'}"
     tiny_portfolio.build(url)
     return url
-
-
-def settle(page) -> None:
-    """Wait until the run has finished and every chart on the page is drawn."""
-    page.get_by_test_id("stMain").locator("h1").first.wait_for()
-    deadline = time.monotonic() + 60
-    quiet_since = None
-    while time.monotonic() < deadline:
-        running = page.get_by_test_id("stStatusWidget").count() > 0
-        charts = page.locator(CHART).count()
-        drawn = page.locator(CHART).filter(has=page.locator(".main-svg")).count()
-        if not running and charts == drawn:
-            quiet_since = quiet_since or time.monotonic()
-            if time.monotonic() - quiet_since > 1.0:
-                return
-        else:
-            quiet_since = None
-        time.sleep(0.2)
-    raise AssertionError("the page did not finish")
 
 
 def everything_sent(page) -> str:

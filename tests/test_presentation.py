@@ -3,6 +3,7 @@ or cut off, on every page, in the portfolio and a trial view, on the demo (15 tr
 
 import pytest
 
+from browser_helpers import settle
 from conftest import SMALL_DEMO_TODAY
 from dashboard import demo
 
@@ -54,20 +55,6 @@ def portfolios(tmp_path_factory):
         demo.build(url, seed=11, n_trials=n, today=SMALL_DEMO_TODAY)
         urls[n] = url
     return urls
-
-
-def settle(page) -> None:
-    """Wait until the page has drawn: its title, then no element added or removed for a while (Streamlit streams a
-    page in as it runs; a chart appears when its data has been worked out), no placeholder left."""
-    page.wait_for_selector('[data-testid="stMain"] h1', timeout=120_000)
-    count = "document.querySelectorAll('*').length + document.querySelectorAll('[data-testid=stSkeleton]').length * 1e6"
-    before = page.evaluate(count)
-    for _ in range(240):
-        page.wait_for_timeout(700)
-        now = page.evaluate(count)
-        if now == before and now < 1e6:
-            return
-        before = now
 
 
 def measured(page, script: str, check, seconds: float = 6.0):

@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select, update
 
 import tiny_portfolio
 from apptest_helpers import open_page, visible_text
+from browser_helpers import settle
 from conftest import REPO_DIR, SMALL_DEMO_TODAY
 from dashboard import access, contract, demo, digest, figures, load, published, schema, snapshot
 from dashboard.db import make_engine
@@ -382,7 +383,7 @@ def _shown(browser, url: str) -> dict:
         page.wait_for_selector("table.dash-table")
         main = page.get_by_test_id("stMain")
         main.get_by_text("figures published").wait_for()
-        page.wait_for_timeout(1000)  # the bound sidebar widgets rerun the page once: read it after that
+        settle(page)  # the address is rewritten once the page has loaded, which reruns it: read it after that
         labels = page.get_by_test_id("stMetricLabel").all_inner_texts()
         values = page.get_by_test_id("stMetricValue").all_inner_texts()
         return {
