@@ -419,15 +419,15 @@ def s_curve(months: pd.DataFrame, *, as_of, eac: float | None, planned_end=None,
     ends = _month_end(df["month_date"])
     done = pd.to_datetime(df["month_date"]) <= pd.Timestamp(as_of)
     fig = go.Figure()
-    fig.add_scatter(name="PV", x=ends, y=df["pv_cumulative"], mode="lines", line=dict(color=PLAN_COLOUR, dash="dash", width=2),
+    fig.add_scatter(name="Planned value (PV)", x=ends, y=df["pv_cumulative"], mode="lines", line=dict(color=PLAN_COLOUR, dash="dash", width=2),
                     hovertemplate="Planned value %{x|%b %Y}: %{y:,.0f}<extra></extra>")
-    fig.add_scatter(name="EV", x=ends[done].clip(upper=pd.Timestamp(as_of)), y=df.loc[done, "ev_cumulative"], mode="lines",
+    fig.add_scatter(name="Earned value (EV)", x=ends[done].clip(upper=pd.Timestamp(as_of)), y=df.loc[done, "ev_cumulative"], mode="lines",
                     line=dict(color="#2e7d32", width=5), hovertemplate="Earned value %{x|%b %Y}: %{y:,.0f}<extra></extra>")
-    fig.add_scatter(name="AC", x=ends[done].clip(upper=pd.Timestamp(as_of)), y=df.loc[done, "ac_cumulative"], mode="lines",
+    fig.add_scatter(name="Actual cost (AC)", x=ends[done].clip(upper=pd.Timestamp(as_of)), y=df.loc[done, "ac_cumulative"], mode="lines",
                     line=dict(color="#c62828", width=2), hovertemplate="Actual cost %{x|%b %Y}: %{y:,.0f}<extra></extra>")
     ac_now = float(df.loc[done, "ac_cumulative"].iloc[-1]) if done.any() else 0.0
     if eac is not None and planned_end is not None and pd.Timestamp(planned_end) > pd.Timestamp(as_of):
-        fig.add_scatter(name="EAC projection", x=[pd.Timestamp(as_of), pd.Timestamp(planned_end)], y=[ac_now, eac],
+        fig.add_scatter(name="Forecast cost (EAC)", x=[pd.Timestamp(as_of), pd.Timestamp(planned_end)], y=[ac_now, eac],
                         mode="lines+markers", line=dict(color="#c62828", width=2, dash="dot"), marker=dict(size=[0, 9]),
                         hovertemplate="Estimate at completion: %{y:,.0f}<extra></extra>")
     fig.add_vline(x=pd.Timestamp(as_of), line=dict(color="#b0bec5", width=1))

@@ -535,7 +535,7 @@ def _enrollment_blocks(d: Digest) -> list:
                 Cell([f"{r.n_enrolled:,} / {r.n_planned_subjects:,}"]),
                 Cell([_num(r.pct_of_plan_to_date, "{:.0%}") if r.planned_to_date else "—"]),
                 Cell([Chip(r.enrollment_health)],
-                     note=f"P(LPI by plan) {r.p_meet_plan:.0%}" if not pd.isna(r.p_meet_plan) else None),
+                     note=f"{registry.FIGURES['p_meet_lpi_plan'].label} {r.p_meet_plan:.0%}" if not pd.isna(r.p_meet_plan) else None),
             ]
             for r in rows_of.itertuples(index=False)
         ],

@@ -8,9 +8,13 @@ with its key, label, value (a number, an ISO date or null), display (the text it
 colour, where it has one) and change since the compare date. Access as for the digest: --user builds it for that
 user's grants, --all-sponsors for every sponsor. JSON:
 
-    {"as_of": "2026-11-24", "since": "2026-11-17", "portfolio": [figure, …], "trials": {"<protocol>": [figure, …]}}
+    {"as_of": "2026-11-24", "since": "2026-11-17", "portfolio": [figure, …],
+     "by_currency": {"<currency>": [figure, …]}, "trials": {"<protocol>": [figure, …]}}
 
-CSV: one row per figure, its block ("portfolio" or the protocol number) first. Exit codes: 0 done, 1 a database
+`by_currency` is empty unless the trials in view report in several currencies: then the portfolio's amounts do not
+add up (its budget figures are null) and each currency has its own earned-value figures, over its trials.
+
+CSV: one row per figure, its block ("portfolio", "portfolio in EUR" or the protocol number) first. Exit codes: 0 done, 1 a database
 error, 2 a usage error (one plain line on stderr).
 """
 
@@ -52,6 +56,8 @@ def view_figures(conn: Connection, grants: list[access.Grant], view: ViewState, 
         "as_of": scope.as_of.isoformat(),
         "since": scope.since.isoformat(),
         "portfolio": [v.as_dict() for v in registry.block(now, then, "portfolio")],
+        # Trials in several reporting currencies: the earned-value figures per currency (the totals do not add up).
+        "by_currency": {c: [v.as_dict() for v in values] for c, values in registry.by_currency(now, then).items()},
         "trials": {
             p: [v.as_dict() for v in registry.block(now.of_trial(p), then.of_trial(p), "trial", costly=True)]
             for p in now.protocols
@@ -64,7 +70,9 @@ def as_csv(document: dict) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=("block", *FIELDS), lineterminator="\n")
     writer.writeheader()
-    blocks = [("portfolio", document["portfolio"]), *document["trials"].items()]
+    blocks = [("portfolio", document["portfolio"]),
+              *((f"portfolio in {c}", values) for c, values in document.get("by_currency", {}).items()),
+              *document["trials"].items()]
     for name, figures in blocks:
         for figure in figures:
             writer.writerow({"block": name, **{k: "" if figure[k] is None else figure[k] for k in FIELDS}})

@@ -132,6 +132,16 @@ class Basis:
         return self._once("currency", work)
 
     @property
+    def currencies(self) -> list[str]:
+        """The reporting currencies of the trials with a budget, in alphabetical order."""
+        return self._once("currencies", lambda: sorted(str(c) for c in self.budgeted["reporting_currency"].unique()))
+
+    def in_currency(self, currency: str) -> Basis:
+        """The same basis with only the trials that report in `currency` (their amounts can be added up)."""
+        return self._once(("in_currency", currency), lambda: self.restrict(
+            self.trials.loc[self.trials["reporting_currency"] == currency, "protocol_number"]))
+
+    @property
     def earned(self) -> metrics.EarnedValue | None:
         """The earned-value figures of the trials with a budget, summed; None without a budget or with several
         currencies (amounts in different currencies cannot be added up)."""
@@ -583,7 +593,7 @@ _FIGURES: list[Figure] = [
     Figure("overall_health", "Overall", "health", None, "The worst of the enrollment, budget and schedule colours.",
            lambda b: None, levels=("trial",), pages=(P, O, MAIL), colour=_dimension("overall_health"), part="forecast"),
     Figure("enrollment_health", "Enrollment", "health", None,
-           "Once a forecast exists, the colour of P(LPI by plan); before that, of % of plan to date; grey before "
+           "Once a forecast exists, the colour of the chance of LPI by plan; before that, of % of plan to date; grey before "
            "enrollment starts.", lambda b: None, levels=("trial",), pages=(P, O, E), colour=_dimension("enrollment_health"), part="forecast"),
     Figure("budget_health", "Budget", "health", None, "The colour of CPI; grey without a budget.",
            lambda b: None, levels=("trial",), pages=(P, O), colour=_dimension("budget_health"), thresholds=_INDEX_RULE),
@@ -609,7 +619,7 @@ _FIGURES: list[Figure] = [
            "one site in three never enrolls a patient).",
            lambda b: len(non_enrolling_sites(b)), pages=(O, S, E)),
     # Last patient in (domain.md §3)
-    Figure("p_meet_lpi_plan", "P(LPI by plan)", "probability", "up",
+    Figure("p_meet_lpi_plan", "Chance of LPI by plan", "probability", "up",
            "Share of forecast outcomes (Poisson-Gamma model) with the last patient in by the planned LPI, the LPI "
            "milestone's baseline.", _outlook("p_meet_plan"), levels=("trial",), pages=(P, O, E, MAIL),
            colour=lambda v, b: None if _missing(v) else _probability_colour(v, b), thresholds=_P_RULE, part="forecast"),
@@ -631,7 +641,7 @@ _FIGURES: list[Figure] = [
            lambda b: None if _lpi_milestone(b) is None or len(b.trials) != 1 else _lpi_milestone(b)["baseline_date"],
            levels=("trial",), pages=(O, E), compares=False),
     Figure("sites_needed", "Extra sites needed", "count", "down",
-           "Additional sites, opening now at rates like the current ones, that would bring P(LPI by plan) to "
+           "Additional sites, opening now at rates like the current ones, that would bring the chance of LPI by plan to "
            "{s.probability_green:.0%}; “none suffices” when no number of sites up to the model's cap does.",
            _sites_needed, levels=("trial",), pages=(E,), shown=_sites_needed_shown, costly=True, part="forecast"),
     Figure("enrollment_rate_change", "Enrollment rate, last 3 months against the first 3", "percent", "up",
@@ -648,28 +658,28 @@ _FIGURES: list[Figure] = [
            _earned("burn_pct"), pages=(P, B, MAIL), listed=False),
     Figure("pct_complete", "Work complete", "percent", "up", "Earned value ÷ budget at completion (EV ÷ BAC).",
            _earned("pct_complete"), pages=(B,), listed=False),
-    Figure("bac", "BAC", "money", None, "Budget at completion: contracted value + change orders approved by the as-of date.",
+    Figure("bac", "Budget (BAC)", "money", None, "Budget at completion: contracted value + change orders approved by the as-of date.",
            _earned("bac"), pages=(B, O, MAIL)),
-    Figure("pv", "PV", "money", None,
+    Figure("pv", "Planned value (PV)", "money", None,
            "Planned value: the approved plan's spend to the as-of date, a month's planned spend accruing by day.",
            _earned("pv"), pages=(B,), listed=False),
-    Figure("ev", "EV", "money", "up",
+    Figure("ev", "Earned value (EV)", "money", "up",
            "Earned value: units delivered (sites activated, subjects enrolled, visits done) × contracted prices, plus "
            "milestone fees achieved.", _earned("ev"), pages=(B, O), listed=False),
-    Figure("ac", "AC", "money", None, "Actual cost: invoiced + accrued (ASC 730), a month's cost accruing by day within the month.", _earned("ac"), pages=(B, O, MAIL), listed=False),
+    Figure("ac", "Actual cost (AC)", "money", None, "Actual cost: invoiced + accrued (ASC 730), a month's cost accruing by day within the month.", _earned("ac"), pages=(B, O, MAIL), listed=False),
     Figure("cpi", "CPI", "index", "up", "Cost performance index: EV ÷ AC.", _earned("cpi"),
            pages=(P, O, B, MAIL), colour=lambda v, b: _index_colour(v, b), thresholds=_INDEX_RULE),
     Figure("spi", "SPI", "index", "up", "Schedule performance index: EV ÷ PV.", _earned("spi"),
            pages=(P, O, B), colour=lambda v, b: _index_colour(v, b), thresholds=_INDEX_RULE),
-    Figure("cv", "CV", "money", "up", "Cost variance: EV − AC.", _earned("cv"), pages=(B,), listed=False),
-    Figure("sv", "SV", "money", "up", "Schedule variance: EV − PV.", _earned("sv"), pages=(B,), listed=False),
-    Figure("eac", "EAC", "money", "down", "Estimate at completion: BAC ÷ CPI.", _earned("eac"), pages=(B, O, MAIL)),
-    Figure("eac_atypical", "EAC (one-off overrun)", "money", "down",
+    Figure("cv", "Cost variance (CV)", "money", "up", "Cost variance: EV − AC.", _earned("cv"), pages=(B,), listed=False),
+    Figure("sv", "Schedule variance (SV)", "money", "up", "Schedule variance: EV − PV.", _earned("sv"), pages=(B,), listed=False),
+    Figure("eac", "Forecast cost (EAC)", "money", "down", "Estimate at completion: BAC ÷ CPI.", _earned("eac"), pages=(B, O, MAIL)),
+    Figure("eac_atypical", "Forecast cost, one-off overrun", "money", "down",
            "Estimate at completion if the overrun so far is a one-off: AC + (BAC − EV).", _earned("eac_atypical"), pages=(B,)),
-    Figure("etc", "ETC", "money", None, "Estimate to complete: EAC − AC.", _earned("etc"), pages=(B,), listed=False),
-    Figure("vac", "VAC", "money", "up", "Variance at completion: BAC − EAC (negative: an expected overrun).",
+    Figure("etc", "Cost to complete (ETC)", "money", None, "Estimate to complete: EAC − AC.", _earned("etc"), pages=(B,), listed=False),
+    Figure("vac", "Left at end (VAC)", "money", "up", "Variance at completion: BAC − EAC, the budget left when the work is done (negative: an expected overrun).",
            _earned("vac"), pages=(B, MAIL)),
-    Figure("tcpi", "TCPI", "index", "down",
+    Figure("tcpi", "CPI needed (TCPI)", "index", "down",
            "To-complete performance index: (BAC − EV) ÷ (BAC − AC), the cost efficiency the remaining work needs to finish "
            "within budget; undefined once AC reaches BAC.", _earned("tcpi"), pages=(B,)),
     Figure("cost_per_subject", "Cost per enrolled subject", "money", "down", "Actual cost ÷ subjects enrolled.",
@@ -808,6 +818,19 @@ def block(basis: Basis, then: Basis | None, level: Level, *, costly: bool = Fals
     ]
 
 
+def by_currency(basis: Basis, then: Basis | None) -> dict[str, list[Value]]:
+    """When the trials in view report in several currencies (so no budget figure of the view adds up): each
+    currency's earned-value figures, over the trials that report in it, with their change since `then`'s trials in
+    that currency. Empty when there is one currency or none (the view's own figures are the totals)."""
+    if len(basis.currencies) < 2:
+        return {}
+    return {
+        currency: [evaluate(key, basis.in_currency(currency), None if then is None else then.in_currency(currency))
+                   for key in GROUPS["Budget: earned value"]]
+        for currency in basis.currencies
+    }
+
+
 def moved(values: list[Value]) -> list[Value]:
     """The values that moved beyond their tolerance since the compare date ("what changed")."""
     return [v for v in values if v.moved]
@@ -820,7 +843,7 @@ DIMENSIONS = ("enrollment", "budget", "schedule")
 
 def drivers(b: Basis) -> dict[str, str]:
     """For a one-trial basis: dimension → the key of the figure that sets its colour (health.trial_health says which
-    one the enrollment colour followed: P(LPI by plan) once the trial enrolls and has a forecast, else % of plan)."""
+    one the enrollment colour followed: the chance of LPI by plan once the trial enrolls and has a forecast, else % of plan)."""
     row = b.trial_row()
     enrollment = row["enrollment_driver"] if row is not None and "enrollment_driver" in row else "pct_of_plan_to_date"
     return {"enrollment": enrollment, "budget": "cpi", "schedule": "schedule_slip"}
@@ -828,7 +851,7 @@ def drivers(b: Basis) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Reason:
-    """A figure that makes a trial red or amber, in words: "P(LPI by plan) 30%", "Database lock +52 d", "CPI 0.77"."""
+    """A figure that makes a trial red or amber, in words: "Chance of LPI by plan 30%", "Database lock +52 d", "CPI 0.77"."""
 
     dimension: str
     health: Health

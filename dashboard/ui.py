@@ -805,6 +805,8 @@ _PRINT_CSS = """
 /* A tile's value is never cut short ("done 05 N…"): a long one wraps onto a second line. */
 [data-testid="stMetricValue"], [data-testid="stMetricValue"] * {white-space: normal !important; overflow-wrap: anywhere;
   text-overflow: clip !important; line-height: 1.15;}
+/* Nor is its label ("Forecast final c…"): it wraps too. */
+[data-testid="stMetricLabel"] p {white-space: normal !important; text-overflow: clip !important;}
 .dash-print-header {display: none;}
 .dash-print-only {display: none;}
 [data-testid="stElementContainer"]:has(.dash-print-only),
@@ -916,3 +918,15 @@ def figure(container, value: registry.Value, since: date, *, note: str | None = 
         delta_arrow="auto" if colour != "off" or not delta else "off", help=" ".join(parts),
     )
 
+
+def lpi_tiles(value_of: Callable[[str], registry.Value], since: date, *, complete: bool) -> None:
+    """The last-patient-in tiles of a trial: the model and the CRO side by side while it enrolls; once enrollment is
+    complete, the day it happened beside the day it was planned (nothing is left to forecast)."""
+    if complete:
+        st.markdown("**Last patient in: enrollment is complete**")
+        keys, columns = ("lpi_model", "lpi_planned"), st.columns(2)
+    else:
+        st.markdown("**Last patient in: the model and the CRO side by side**")
+        keys, columns = ("lpi_model", "lpi_cro", "lpi_gap"), st.columns(4)
+    for column, key in zip(columns, keys):
+        figure(column, value_of(key), since)

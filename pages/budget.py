@@ -33,8 +33,7 @@ def evm_rows(df, first: str, first_header: str):
                 "eac": ui.money(ev.eac), "vac": ui.money(ev.vac),
             }
         )
-    return rows, {"name": first_header, "bac": "BAC", "pv": "PV", "ev": "EV", "ac": "AC", "cpi": "CPI", "spi": "SPI",
-                  "eac": "EAC", "vac": "VAC"}
+    return rows, {"name": first_header, **{key: registry.FIGURES[key].label for key in ("bac", "pv", "ev", "ac", "cpi", "spi", "eac", "vac")}}
 
 
 TILES = (("bac", "ac", "ev", "eac", "vac"), ("budget_spent", "pct_complete", "cpi", "spi", "tcpi"))
@@ -60,16 +59,26 @@ def figure(key: str, basis=now, was=then) -> registry.Value:
     return registry.evaluate(key, basis, was)
 
 
-if now.currency is None:
-    st.warning(
-        "The trials in view report in different currencies (" + ", ".join(ui.md(c) for c in sorted(now.budgeted["reporting_currency"].unique()))
-        + "), which cannot be added up. Pick a sponsor in the sidebar to see totals.",
-        icon="💱",
-    )
-else:
+def tiles(value_of) -> None:
     for keys in TILES:
         for column, key in zip(st.columns(len(keys)), keys):
-            ui.figure(column, figure(key), scope.since)
+            ui.figure(column, value_of(key), scope.since)
+
+
+if now.currency is None:
+    # Amounts in different currencies cannot be added up: the same tiles once per currency, over its trials.
+    st.info(
+        "The trials in view report in " + " and ".join(ui.md(c) for c in now.currencies)
+        + ", which cannot be added up: the figures below are per currency. Pick a sponsor in the sidebar for one set.",
+        icon="💱",
+    )
+    for currency, values in registry.by_currency(now, then).items():
+        of = {v.key: v for v in values}
+        n = len(now.in_currency(currency).budgeted)
+        st.markdown(f"**In {ui.md(currency)}** · {n:,} trial{'s' if n != 1 else ''}")
+        tiles(of.__getitem__)
+else:
+    tiles(figure)
     vac = figure("vac")
     st.caption(
         f"{'Expected overrun' if (vac.value or 0) < 0 else 'Expected within budget'} · EAC if the overrun so far is a "
@@ -109,8 +118,9 @@ if scope.trial is None:
 
     ui.html_table(
         [row(p) for p in shown],
-        {"trial": "Trial", "currency": "Currency", "bac": "BAC", "ac": "AC", "ev": "EV", "burn": "Spent (AC ÷ BAC)",
-         "cpi": "CPI", "spi": "SPI", "eac": "EAC", "vac": "VAC"},
+        {"trial": "Trial", "currency": "Currency", **{key: registry.FIGURES[key].label for key in ("bac", "ac", "ev")},
+         "burn": registry.FIGURES["budget_spent"].label,
+         **{key: registry.FIGURES[key].label for key in ("cpi", "spi", "eac", "vac")}},
         numeric=("bac", "ac", "ev", "eac", "vac"),
         nowrap=("trial", "bac", "ac", "ev", "eac", "vac", "burn"),
     )

@@ -67,7 +67,7 @@ if scope.trial is None:
         {
             "trial": "Trial", "indication": "Indication", "enrolled": "Enrolled / target", "plan": "% of plan to date",
             "p50": "Last patient in (model P50)", "cro": "Last patient in (CRO forecast)", "planned": "Planned LPI",
-            "p": "P(LPI by plan)", "health": "Enrollment",
+            "p": registry.FIGURES["p_meet_lpi_plan"].label, "health": "Enrollment",
         },
         numeric=("enrolled", "p"),
         nowrap=("trial", "plan", "p50", "planned", "health"),
@@ -115,10 +115,8 @@ def figure(key: str) -> registry.Value:
 
 
 for column, key in zip(st.columns(4), ("enrolled", "pct_of_plan_to_date", "p_meet_lpi_plan", "sites_needed")):
-    ui.figure(column, figure(key), since)
-st.markdown("**Last patient in: the model and the CRO side by side**")
-for column, key in zip(st.columns(4), ("lpi_model", "lpi_cro", "lpi_gap")):
-    ui.figure(column, figure(key), since)
+    ui.figure(column, figure(key), since, instead="enrollment complete" if outlook.is_complete else None)
+ui.lpi_tiles(figure, since, complete=outlook.is_complete)
 context = [f"{figure('enrolled').display} of {figure('enrollment_target').display} target ({figure('pct_to_target').display})"]
 if row.planned_to_date:
     context.append(f"plan {row.planned_to_date:,.0f} by now")
@@ -126,7 +124,7 @@ context.append(f"planned LPI {figure('lpi_planned').display}")
 if not outlook.is_complete:
     context.append(f"model P10–P90 {figure('lpi_model_p10').display} – {figure('lpi_model_p90').display}")
 st.caption(
-    " · ".join(ui.md(c) for c in context) + ". The enrollment colour follows the model (P(LPI by plan)); the schedule colour follows the "
+    " · ".join(ui.md(c) for c in context) + ". The enrollment colour follows the model (the chance of LPI by plan); the schedule colour follows the "
     "CRO's forecast of the LPI milestone."
 )
 if outlook.forecast is not None:

@@ -89,19 +89,19 @@ CHANGES_SHOWN = 8
 # --- Enrollment and what changed ----------------------------------------------------------------
 # The headline tiles first, then the chart beside what moved: the first screen holds the tiles and the chart's start.
 st.subheader("Enrollment")
+complete = outlook is not None and outlook.is_complete
 for column, key in zip(st.columns(4), ("enrolled", "pct_of_plan_to_date", "p_meet_lpi_plan", "sites_non_enrolling")):
-    ui.figure(column, figure(key), since, note=f"Enrollment target {row.n_planned_subjects:,}." if key == "enrolled" else None)
-st.markdown("**Last patient in: the model and the CRO side by side**")
-for column, key in zip(st.columns(4), ("lpi_model", "lpi_cro", "lpi_gap")):
-    ui.figure(column, figure(key), since)
+    ui.figure(column, figure(key), since, note=f"Enrollment target {row.n_planned_subjects:,}." if key == "enrolled" else None,
+              instead="enrollment complete" if complete else None)
+ui.lpi_tiles(figure, since, complete=complete)
 p10, p90 = figure("lpi_model_p10"), figure("lpi_model_p90")
-spread = (" · enrollment complete" if outlook is not None and outlook.is_complete
+spread = (" · enrollment complete" if complete
           else " · no model forecast yet" if p10.value is None
           else f" · model P10–P90 {ui.md(p10.display)} – {ui.md(p90.display)}")
 st.caption(
     f"Enrolled {ui.md(figure('enrolled').display)} of {row.n_planned_subjects:,} · planned LPI "
     f"{ui.md(figure('lpi_planned').display)}{spread}. "
-    "The enrollment colour follows the model (P(LPI by plan)); the schedule colour follows the CRO's forecast of the LPI "
+    "The enrollment colour follows the model (the chance of LPI by plan); the schedule colour follows the CRO's forecast of the LPI "
     "milestone."
 )
 chart, moved = st.columns([3, 2], gap="medium")

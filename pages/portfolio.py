@@ -40,7 +40,7 @@ mixed = now.currency is None and not now.budgeted.empty
 for column, key in zip(st.columns(len(TILES)), TILES):
     note = ("Trials in several currencies cannot be added up: see the lines per currency below."
             if key == "budget_spent" and mixed else None)
-    currencies = " · ".join(sorted(now.budgeted["reporting_currency"].unique())) if mixed else ""
+    currencies = " · ".join(now.currencies)
     ui.figure(column, registry.evaluate(key, now, then), scope.since, note=note,
               instead=f"{currencies}: not added up" if key == "budget_spent" and mixed else None)
 
@@ -52,8 +52,8 @@ st.html(
 enrolled, target, share = (registry.evaluate(k, now) for k in ("enrolled", "enrollment_target", "pct_to_target"))
 if target.value:
     st.caption(f"{ui.md(enrolled.display)} of {ui.md(target.display)} planned subjects enrolled ({ui.md(share.display)}).")
-for currency in sorted(now.budgeted["reporting_currency"].unique()):
-    part = now.restrict(now.budgeted.loc[now.budgeted["reporting_currency"] == currency, "protocol_number"])
+for currency in now.currencies:
+    part = now.in_currency(currency)
     spent, ac, bac, ev = (registry.evaluate(k, part) for k in ("budget_spent", "ac", "bac", "ev"))
     st.caption(f"Budget in {ui.md(currency)}: spent {ui.md(ac.display)} of {ui.md(bac.display)} ({ui.md(spent.display)}) "
                f"at completion; work delivered is worth {ui.md(ev.display)} (earned value).")
@@ -64,6 +64,11 @@ charts_area = st.container()
 # --- The trial table ------------------------------------------------------------------------
 st.subheader("Trials, worst first", help=registry.SEVERITY_TEXT + " Click a protocol number to open the trial's overview.")
 order = registry.worst_first(now)
+active = registry.evaluate("active_trials", now)
+if active.value != len(order):
+    # The table lists every trial in view; the tile counts the active ones: say why the two numbers differ.
+    inactive = len(order) - (active.value or 0)
+    st.caption(f"{len(order):,} trials: the {ui.md(active.display)} active ones and {inactive:,} closed or not yet started.")
 # A large portfolio is read a page at a time (the worst first); the charts below show the same trials.
 shown = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE, in_url=True)
 then_shown = then.restrict(shown)  # the compare date is read for this page's trials only, not split for all of them

@@ -4,6 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 import tiny_portfolio
+from browser_helpers import settle
 
 CHART = '[data-testid="stPlotlyChart"] .main-svg'
 AS_OF = tiny_portfolio.AS_OF.isoformat()
@@ -104,7 +105,7 @@ def test_the_budget_s_curves_render(page, app_server, tiny_url):
     # Plotly draws the legend after the plot area: wait for it rather than read a half-drawn chart.
     expect(chart.locator(".legendtext")).to_have_count(4)
     legend = chart.locator(".legendtext").evaluate_all("nodes => nodes.map(n => n.textContent)")
-    assert legend == ["PV", "EV", "AC", "EAC projection"]
+    assert legend == ["Planned value (PV)", "Earned value (EV)", "Actual cost (AC)", "Forecast cost (EAC)"]
     assert chart.locator(".scatterlayer .trace").count() == 4
 
 
@@ -146,8 +147,7 @@ def test_the_address_after_load_shows_the_same_figures_on_a_later_day(page, app_
     # The dates the view used are in the address, explicit, though the link did not say them.
     assert query["as_of"] == [AS_OF] and query["since"] == [(tiny_portfolio.AS_OF - timedelta(days=7)).isoformat()]
     copied = page.url
-    page.wait_for_selector(CHART)
-    page.wait_for_timeout(1000)
+    settle(page)
     tiles = page.get_by_test_id("stMetricValue").all_inner_texts()
     assert len(tiles) >= 6
 

@@ -150,14 +150,14 @@ def test_trial_tiles_and_s_curve(monkeypatch, tiny_url):
     at = open_page(monkeypatch, tiny_url, "budget", trial="T-1", as_of=AS_OF)
     assert not at.exception
     tiles = metrics(at)
-    assert (tiles["BAC"], tiles["AC"], tiles["EV"]) == ("$1.2k", "$450", "$550")
+    assert (tiles["Budget (BAC)"], tiles["Actual cost (AC)"], tiles["Earned value (EV)"]) == ("$1.2k", "$450", "$550")
     assert (tiles["CPI"], tiles["SPI"]) == ("1.22", "2.20")  # 550 ÷ 450, 550 ÷ 250
-    assert (tiles["EAC"], tiles["VAC"]) == ("$982", "$218")  # 1200 ÷ 1.22, 1200 − 982
+    assert (tiles["Forecast cost (EAC)"], tiles["Left at end (VAC)"]) == ("$982", "$218")  # 1200 ÷ 1.22, 1200 − 982
     assert tiles["Cost per enrolled subject"] == "$150"  # 450 ÷ 3
     html = " ".join(h.proto.body for h in at.get("html"))
     assert "<b>SPI</b>" in html and "Schedule" not in html, "the SPI chip is labelled SPI: Schedule means milestone health"
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert [trace["name"] for trace in spec["data"]] == ["PV", "EV", "AC", "EAC projection"]
+    assert [trace["name"] for trace in spec["data"]] == ["Planned value (PV)", "Earned value (EV)", "Actual cost (AC)", "Forecast cost (EAC)"]
     text = visible_text(at)
     assert "CO-2" in text and "Extra interim analysis" in text
 
@@ -198,7 +198,7 @@ def test_the_demo_overrunning_trial_shows_cpi_below_085_and_eac_above_bac(monkey
     assert not at.exception
     tiles = metrics(at)
     assert float(tiles["CPI"]) < 0.85
-    assert _amount(tiles["EAC"]) > _amount(tiles["BAC"])
+    assert _amount(tiles["Forecast cost (EAC)"]) > _amount(tiles["Budget (BAC)"])
     assert any("At risk" in html.proto.body and "<b>CPI</b>" in html.proto.body for html in at.get("html"))
 
 

@@ -45,7 +45,7 @@ def test_trial_tiles_show_the_change_since_the_compare_date(monkeypatch, tiny_ur
     assert not at.exception
     deltas = {m.label: m.delta for m in at.metric}
     assert deltas["Enrolled"] == "+1"
-    assert deltas["P(LPI by plan)"].endswith(" pts")
+    assert deltas["Chance of LPI by plan"].endswith(" pts")
 
 
 def test_the_curve_has_actual_plan_and_the_forecast_fan_of_simulated_paths(t1):
@@ -108,7 +108,7 @@ def test_the_portfolio_view_is_read_a_page_at_a_time(monkeypatch, tiny_url):
 def test_a_trial_with_too_few_sites_forecasts_from_the_planned_rate_and_says_so(t1):
     # T-1 has 2 sites open (S3 is planned but not activated): too few to fit, so the plan's rate is the prior.
     assert any("Too little data to fit" in c and "planned" in c for c in t1.caption.values)
-    p = next(m for m in t1.metric if m.label == "P(LPI by plan)").value
+    p = next(m for m in t1.metric if m.label == "Chance of LPI by plan").value
     assert p.endswith("%") and int(p[:-1]) < 50
 
 

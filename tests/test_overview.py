@@ -25,7 +25,7 @@ def test_the_overview_of_t1_shows_the_hand_counted_figures_and_links_to_every_pa
     assert tiles["Enrolled"] == "3"
     assert tiles["% of plan to date"] == "43%"
     assert tiles["CPI"] == "1.22"  # EV 550 ÷ AC 450
-    assert tiles["BAC"] == "$1.2k" and tiles["AC"] == "$450"
+    assert tiles["Budget (BAC)"] == "$1.2k" and tiles["Actual cost (AC)"] == "$450"
     # The LPI: the CRO's forecast recorded on 1 June beside the model's median, and the days between them.
     assert tiles["Last patient in (CRO forecast)"] == "15 Jan 2027"
     model = tiles["Last patient in (model P50)"]

@@ -61,7 +61,7 @@ def test_the_trial_table_has_one_row_per_trial_with_its_health_worst_first(acme)
     assert t1["Indication"] == "NSCLC Oncology · phase II · Enrolling"
     assert t1["Worst milestone slip"] == "Last patient in +45 d"
     # Enrollment at risk (P(last patient in by 1 Dec) is low: 3 of 10 with 2 sites open); LPI forecast 45 days late.
-    assert t1["Why (red and amber)"].startswith("At risk P(LPI by plan) ") and "At risk Last patient in +45 d" in t1["Why (red and amber)"]
+    assert t1["Why (red and amber)"].startswith("At risk Chance of LPI by plan ") and "At risk Last patient in +45 d" in t1["Why (red and amber)"]
     assert "CPI" not in t1["Why (red and amber)"], "a green dimension is no reason"
     assert t2["CPI"] == "—"  # no contract: undefined, not zero
     assert t2["Worst milestone slip"] == "Drug product released +44 d"  # overdue since 1 Jun, expected 15 Jul

@@ -6,7 +6,8 @@ import re
 from sqlalchemy import create_engine, text
 
 import tiny_portfolio
-from apptest_helpers import metrics, open_page
+from apptest_helpers import metrics, open_page, page_tables
+from dashboard import demo
 from dashboard.metrics import SITE_INDICATORS
 
 AS_OF = tiny_portfolio.AS_OF.isoformat()
@@ -51,4 +52,27 @@ def test_a_money_tile_without_a_figure_says_why(monkeypatch, tiny_db, small_demo
     at = open_page(monkeypatch, small_demo_db, "portfolio")
     tile = next(m for m in at.metric if m.label == "Budget spent")
     assert tile.value == "—" and tile.delta == "EUR · USD: not added up"
-    assert metrics(open_page(monkeypatch, tiny_db, "budget", trial="T-1", as_of=AS_OF))["BAC"].startswith("$")
+    assert metrics(open_page(monkeypatch, tiny_db, "budget", trial="T-1", as_of=AS_OF))["Budget (BAC)"].startswith("$")
+
+
+def test_a_trial_that_has_finished_enrolling_shows_when_not_a_forecast(monkeypatch, small_demo_db):
+    """Nothing is left to forecast: the day the last patient came in beside the day planned, each whole on one tile,
+    and the forecast tiles say why they are empty instead of a bare dash."""
+    for page in ("overview", "enrollment"):
+        at = open_page(monkeypatch, small_demo_db, page, trial=demo.CLOSED_TRIAL)
+        assert not at.exception
+        tiles = {m.label: m for m in at.metric}
+        assert tiles["Last patient in (model P50)"].value.startswith("done on "), page
+        assert re.fullmatch(r"\d\d [A-Z][a-z]{2} \d{4}", tiles["Planned LPI"].value), page
+        assert "Model P50 − CRO forecast" not in tiles and "Last patient in (CRO forecast)" not in tiles, page
+        assert tiles["Chance of LPI by plan"].value == "—" and tiles["Chance of LPI by plan"].delta == "enrollment complete"
+        assert "**Last patient in: enrollment is complete**" in [str(m.value) for m in at.markdown]
+
+
+def test_the_portfolio_says_why_its_trial_count_and_the_table_differ(monkeypatch, small_demo_db):
+    """The tile counts active trials; the table lists every trial in view, the closed one too: the page says so."""
+    at = open_page(monkeypatch, small_demo_db, "portfolio")
+    active = int(metrics(at)["Active trials"])
+    rows = len(page_tables(at)["Trials"])
+    assert rows > active, "the demo has a closed trial"
+    assert f"{rows} trials: the {active} active ones and {rows - active} closed or not yet started." in [c.value for c in at.caption]
