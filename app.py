@@ -20,6 +20,7 @@ PAGES = {
 # The built-in sidebar menu drops the query string and resets bound widgets: hide it and draw our own.
 page = st.navigation(list(PAGES.values()), position="hidden")
 page_name = next((name for name, p in PAGES.items() if p.url_path == page.url_path), "portfolio")
+ctx = None
 try:
     ctx = ui.build_frame(list_trials=portfolio.trial_options, page=page_name)
     ui.menu(ctx, PAGES)
@@ -32,5 +33,6 @@ try:
         page.run()
     finally:  # also when the page stops early (st.stop) on an empty state
         show_link()
-except ui.DATABASE_ERRORS as error:
-    ui.database_error(error)
+except Exception as error:  # Streamlit's st.stop and st.rerun are not Exceptions: they pass
+    # A database error or a bug: a sentence that fits it and a reference, never a traceback; the log has the rest.
+    ui.show_error(error, page_name, ctx.email if ctx is not None else None)

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     )
     stale_after_hours: float = Field(default=36, gt=0, description="Data older than this shows a warning")
     statement_timeout_s: float = Field(default=30, gt=0, description="Longest a query may run")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="The server log's level (standard error, one line per event)"
+    )
     cache_ttl_s: int = Field(default=600, gt=0, description="How long a query result is reused")
     cache_max_entries: int = Field(default=500, gt=0, description="Query results kept in the cache, all queries together")
     read_snapshots: bool = Field(

@@ -7,6 +7,7 @@ import hmac
 import importlib
 import json
 import re
+from contextlib import contextmanager
 from html import escape
 from urllib.parse import quote, unquote
 from collections.abc import Callable
@@ -16,10 +17,10 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from streamlit.errors import StreamlitAPIException, StreamlitAuthError
 
-from dashboard import access, exports, published, registry
+from dashboard import access, errors, exports, published, registry
 from dashboard.formats import CHIP_COLOURS, day, grid_cell, md, money  # noqa: F401  (pages write amounts as ui.money, data in Markdown as ui.md)
 from dashboard.db import make_engine
 from dashboard.links import (
@@ -46,19 +47,30 @@ from dashboard.settings import get_settings
 # Read once for the cache decorators; everything else reads get_settings() when it runs.
 _settings = get_settings()
 
-DATABASE_ERRORS = (OperationalError, DBAPIError)
+errors.configure_logging(_settings.log_level)
 
 
 @st.cache_resource(show_spinner=False)
-def engine(url: str) -> Engine:
-    """The dashboard's read-only engine for `url`, one per process."""
-    return make_engine(url, read_only=True, statement_timeout_s=get_settings().statement_timeout_s)
+def engine(url: str, statement_timeout_s: float) -> Engine:
+    """The dashboard's read-only engine for `url`, one per process (and per statement timeout)."""
+    return make_engine(url, read_only=True, statement_timeout_s=statement_timeout_s)
+
+
+@contextmanager
+def reading(url: str):
+    """A read-only connection to `url`: the one place the dashboard's pages reach the database. A driver's error
+    leaves it named (errors.DatabaseUnreachable, StatementTimeout or QueryError), the driver's error as its cause."""
+    try:
+        with engine(url, get_settings().statement_timeout_s).connect() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise errors.from_database(exc) from exc
 
 
 @st.cache_data(ttl=_settings.cache_ttl_s, max_entries=_settings.cache_max_entries, show_spinner=False)
 def _run_query(module: str, name: str, scope: access.Scope, url: str, kwargs: tuple) -> pd.DataFrame:
     function = getattr(importlib.import_module(module), name)
-    with engine(url).connect() as conn:
+    with reading(url) as conn:
         return function(conn, scope, **dict(kwargs))
 
 
@@ -141,6 +153,7 @@ class Context:
     # Where the page's Excel button goes once it shows a table, and the page's name (set by excel_export).
     excel_slot: object | None = None
     page: str | None = None
+    email: str | None = None  # who is signed in (None in demo mode): the log tags it, never writes it
 
     def link(self, page: str, **changes) -> str:
         """A relative link to `page` showing this view with `changes` (e.g. trial="X")."""
@@ -287,7 +300,7 @@ def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
     today = get_settings().today or date.today()
     email = identify(page)
     view, notices = parse_view(st.query_params.to_dict())
-    with engine(get_settings().database_url).connect() as conn:
+    with reading(get_settings().database_url) as conn:
         grants = access.granted_sponsors(conn, email)
     if not grants:
         _stop_with(
@@ -381,7 +394,7 @@ def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
             f"The as-of date {scope.as_of} is in the future: figures show the data as loaded, and forecasts count as not yet done."
         )
     notices.extend(n for n in scope_notices if n not in notices)
-    ctx = Context(view=view, scope=scope, today=today, grants=grants, trials=trials, notices=notices)
+    ctx = Context(view=view, scope=scope, today=today, grants=grants, trials=trials, notices=notices, email=email)
     st.session_state[_CONTEXT_KEY] = ctx
     return ctx
 
@@ -538,17 +551,17 @@ def health_label(health: str) -> str:
     return HEALTH_LABEL[health]
 
 
-def database_error(error: Exception) -> None:
-    """A plain message for a database that is down or too slow, with a retry button."""
-    st.error(
-        "The reporting database is not answering right now, so this page cannot show its figures. "
-        "Try again in a minute; if it persists, tell your dashboard administrator.",
-        icon="🛑",
-    )
-    st.caption(f"Technical detail: {type(error).__name__}")
-    # Failures are not cached, so running again asks the database again; the pool replaces dead connections.
-    if st.button("Retry"):
-        st.rerun()
+def show_error(exc: Exception, page: str | None, email: str | None) -> None:
+    """What the user sees when a page cannot be shown: a sentence that fits the error (an outage: try again; a
+    timeout: narrow the view; a bug: a reference to give the administrator), never a traceback; the log gets the
+    traceback under the same reference."""
+    error = errors.named(exc)
+    errors.report(error, exc, page=page, user=email)
+    st.error(error.message, icon="⏳" if isinstance(error, errors.StatementTimeout) else "🛑")
+    if isinstance(error, errors.DatabaseUnreachable):
+        # Failures are not cached, so running again asks the database again; the pool replaces dead connections.
+        if st.button("Retry"):
+            st.rerun()
 
 
 _TABLE_CSS = """
@@ -917,6 +930,7 @@ def figure(container, value: registry.Value, since: date, *, note: str | None = 
         f.label, value.display, delta=delta, delta_color=colour,
         delta_arrow="auto" if colour != "off" or not delta else "off", help=" ".join(parts),
     )
+
 
 
 def lpi_tiles(value_of: Callable[[str], registry.Value], since: date, *, complete: bool) -> None:

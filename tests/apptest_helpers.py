@@ -13,6 +13,17 @@ from dashboard.settings import get_settings
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE_FILES = {name: f"pages/{name}.py" for name in PAGES}
+# What the app's frame shows for a bug it caught (errors.QueryError, UnexpectedError), instead of a traceback.
+BUG_SHOWN = re.compile(r"Something went wrong while preparing this page\. .* reference [0-9a-f]{8}\.")
+
+
+class CheckedAppTest(AppTest):
+    """An AppTest whose `exception` also holds the bugs the app's frame caught and showed as a sentence with a
+    reference: a page that breaks fails `assert not at.exception` as it did before the frame caught errors."""
+
+    @property
+    def exception(self):
+        return [*super().exception, *(e for e in self.error if BUG_SHOWN.search(str(e.value)))]
 
 
 def open_page(
@@ -30,6 +41,7 @@ def open_page(
         monkeypatch.setenv("DASHBOARD_AUTH_MODE", "oidc")
     get_settings.cache_clear()
     at = AppTest.from_file(APP, default_timeout=30)
+    at.__class__ = CheckedAppTest  # from_file makes a plain AppTest
     if user is not None:
         at.user = {"is_logged_in": True, "email": user, "email_verified": True, **(claims or {})}
     for key, value in {**(query or {}), **params}.items():
