@@ -2,6 +2,8 @@
 # make test  — install the test stack (and, as root, Chromium and PostgreSQL), run pytest
 # make demo  — rebuild the demo database
 # make clean — remove the virtual environment and the demo database
+# make lint  — ruff's checks (pyproject.toml); CI runs it before the tests
+# make lock  — re-pin requirements.lock and requirements-dev.lock (every package, with hashes) from requirements*.txt
 # make bench — measure every page at small and large scale on SQLite and PostgreSQL: bench/results.json, bench/report.md
 #              (quicker: make bench BENCH_SCALES=small BENCH_DATABASES=sqlite BENCH_BROWSER=0 BENCH_REPEAT=1;
 #              BENCH_MERGE=1 keeps the results of the scale × database pairs not re-run)
@@ -24,7 +26,7 @@ DEMO_URL := sqlite:///$(CURDIR)/data/demo.db
 PIP := $(PY) -m pip --disable-pip-version-check --no-input
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: run test demo clean bench system-packages
+.PHONY: run test lint lock demo clean bench system-packages
 
 run: $(VENV)/.runtime-installed
 	$(PY) -m dashboard.demo --url $(DEMO_URL) --if-missing
@@ -32,6 +34,20 @@ run: $(VENV)/.runtime-installed
 
 test: $(VENV)/.dev-installed system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+
+# requirements*.txt are what people edit (the direct dependencies, pinned); the locks pin everything they pull in, with
+# hashes, and are what gets installed. pip-tools runs in a venv of its own, so it never lands in the app's.
+LOCK_VENV := .venv-lock
+lock:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip --disable-pip-version-check -q install pip-tools==7.7.0
+	for name in requirements requirements-dev; do \
+	  $(LOCK_VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --strip-extras --no-header \
+	    --annotation-style=line --no-emit-index-url --no-emit-find-links -o $$name.lock $$name.txt || exit 1; \
+	done
 
 demo: $(VENV)/.runtime-installed
 	$(PY) -m dashboard.demo --url $(DEMO_URL) --replace
@@ -51,13 +67,13 @@ $(PY):
 	  [ "$$(id -u)" = 0 ] && rm -rf $(VENV) && $(APT_GET) update && $(APT_GET) install -y python3-venv \
 	  && $(PYTHON) -m venv $(VENV); }
 
-# The stamps make re-runs skip pip until a requirements file changes.
-$(VENV)/.runtime-installed: requirements.txt | $(PY)
-	$(PIP) install -r requirements.txt
+# The stamps make re-runs skip pip until a lock changes. --require-hashes: every package is the one that was locked.
+$(VENV)/.runtime-installed: requirements.lock | $(PY)
+	$(PIP) install --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
-	$(PIP) install -r requirements-dev.txt
+$(VENV)/.dev-installed: requirements.lock requirements-dev.lock | $(PY)
+	$(PIP) install --require-hashes -r requirements-dev.lock
 	touch $@ $(VENV)/.runtime-installed
 
 # Browser tests drive the system Chromium (Playwright cannot download its own here); the

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import data, serverside
@@ -77,7 +77,7 @@ def run(
 
     results: dict = {
         "meta": {
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": _machine(),
             "streamlit": streamlit.__version__,
             "git": _git(),

@@ -12,7 +12,6 @@ from sqlalchemy import Connection, func, select
 from dashboard.links import ViewState
 from dashboard.schema import sponsor, user_access
 
-
 # A plausible e-mail address and nothing else (it comes from a header, an identity provider or a command line).
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -1500,7 +1500,7 @@ def build(url: str, *, seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: dat
         with engine.begin() as conn:
             conn.execute(schema.load_log.insert().values(
                 source=f"demo (seed {seed})",
-                loaded_at=datetime.now(timezone.utc).replace(tzinfo=None),
+                loaded_at=datetime.now(UTC).replace(tzinfo=None),
                 n_rows=sum(counts.values()),
                 details=json.dumps(counts),
             ))

@@ -26,7 +26,7 @@ import ssl
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from html import escape
@@ -80,7 +80,7 @@ class Digest:
     loaded_at: datetime | None
     settings: Settings
     published: tuple[pd.Series | None, pd.Series | None] = (None, None)  # the snapshots read for as_of and since
-    built_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None))
+    built_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
 
     @property
     def as_of(self) -> date:

@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,6 @@ from dashboard.db import (
     writable_engine,
 )
 from dashboard.settings import get_settings
-
 
 MODES = ("upsert", "replace")
 BATCH_ROWS = 5_000
@@ -511,7 +510,7 @@ class Writer:
     def __init__(self, conn: Connection, plan: Plan, progress: Callable[[str], None]):
         self.conn, self.plan, self.progress = conn, plan, progress
         self.ids: dict[str, dict[tuple, int]] = {}
-        self.load_date = datetime.now(timezone.utc).date()  # the day of this load, for columns the loader fills when empty
+        self.load_date = datetime.now(UTC).date()  # the day of this load, for columns the loader fills when empty
         self.kept: dict[str, dict[tuple, dict]] = {}  # replace mode: the filled values of the rows it deleted, by natural key
         self.counts = {name: Counts(rows=plan.rows.get(name, 0)) for name in file_specs() if name in plan.files}
         self.inserted_into: set[str] = set()
@@ -731,7 +730,7 @@ def load(url: str, directory: Path, *, mode: str = "upsert", dry_run: bool = Fal
                 result.counts = Writer(conn, plan, progress).run()
                 progress("Rebuilding the site × month roll-up …")
                 rollups.refresh(conn)
-                result.loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+                result.loaded_at = datetime.now(UTC).replace(tzinfo=None)
                 details = {name: {"inserted": c.inserted, "updated": c.updated, "deleted": c.deleted}
                            for name, c in result.counts.items()}
                 conn.execute(schema.load_log.insert().values(

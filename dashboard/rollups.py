@@ -13,7 +13,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Column, ColumnElement, Connection, Integer, Table, case, delete, func, insert, literal_column, or_, select, union_all
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Integer,
+    Table,
+    case,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 
 from dashboard.schema import data_query, site_month, visit
 from dashboard.sql import days_between, month_start

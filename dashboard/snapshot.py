@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, insert, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -131,7 +131,7 @@ def write(conn: Connection, computed: Computed, settings: Settings) -> None:
     delete_date(conn, computed.as_of)
     conn.execute(insert(schema.snapshot).values(
         as_of_date=computed.as_of, compare_date=computed.compare, loaded_at=computed.loaded_at,
-        published_at=datetime.now(timezone.utc).replace(tzinfo=None), settings_key=published.settings_key(settings),
+        published_at=datetime.now(UTC).replace(tzinfo=None), settings_key=published.settings_key(settings),
         n_trials=computed.n_trials,
     ))
     for table, rows in ((schema.snapshot_part, computed.parts), (schema.snapshot_forecast, computed.forecasts),

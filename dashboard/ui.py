@@ -7,12 +7,12 @@ import hmac
 import importlib
 import json
 import re
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 from urllib.parse import quote, unquote
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 import streamlit as st
@@ -21,18 +21,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from streamlit.errors import StreamlitAPIException, StreamlitAuthError
 
 from dashboard import access, errors, exports, published, registry
-from dashboard.formats import CHIP_COLOURS, day, grid_cell, md, money  # noqa: F401  (pages write amounts as ui.money, data in Markdown as ui.md)
 from dashboard.db import make_engine
+from dashboard.formats import CHIP_COLOURS, day, grid_cell, md, money  # noqa: F401  (pages write amounts as ui.money, data in Markdown as ui.md)
 from dashboard.links import (
-    TABLE_PAGE_KEY,
-    KEYS,
-    applies,
     COMPARE_DAYS,
     DEFAULT_PAGE,
     EARLIEST_DATE,
+    KEYS,
     LATEST_DATE,
     PAGES,
+    TABLE_PAGE_KEY,
     ViewState,
+    applies,
     page_url,
     parse_return,
     parse_view,
@@ -528,7 +528,7 @@ def freshness_line(ctx: Context, loads: pd.DataFrame, publication: pd.Series | N
         return
     load = loads.iloc[0]
     loaded_at = pd.Timestamp(load["loaded_at"]).to_pydatetime()
-    age_hours = (datetime.now(timezone.utc).replace(tzinfo=None) - loaded_at).total_seconds() / 3600
+    age_hours = (datetime.now(UTC).replace(tzinfo=None) - loaded_at).total_seconds() / 3600
     text = (f"Data loaded {day(loaded_at)} {loaded_at:%H:%M} UTC ({_age(age_hours)} ago) · showing as of "
             f"{day(ctx.scope.as_of)} · {published.provenance(publication)}")
     stale_after = get_settings().stale_after_hours
@@ -748,7 +748,7 @@ def _excel_button(ctx: Context) -> None:
 
     def build() -> bytes:
         return exports.workbook([(name, table.frame()) for name, table in tables],
-                                {**view, "Exported at (UTC)": datetime.now(timezone.utc).replace(microsecond=0)})
+                                {**view, "Exported at (UTC)": datetime.now(UTC).replace(microsecond=0)})
 
     trial = f"{ctx.scope.trial}_" if ctx.scope.trial else ""
     ctx.excel_slot.download_button(

@@ -4,9 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, health, metrics, registry, ui
+from dashboard.formats import day, natural_key
 from dashboard.links import INDICATORS
 from dashboard.metrics import SITE_INDICATORS
-from dashboard.formats import day, natural_key
 from dashboard.settings import get_settings
 from queries import overview, sites
 

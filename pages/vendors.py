@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, health, metrics, registry, ui
-from dashboard.metrics import MILESTONE_STATUS_LABEL, STATUS_LABEL, SUPPLY_RISK_LABEL
 from dashboard.formats import day
+from dashboard.metrics import MILESTONE_STATUS_LABEL, STATUS_LABEL, SUPPLY_RISK_LABEL
 from dashboard.settings import get_settings
 from queries import overview, vendors
 

@@ -8,15 +8,26 @@ the query rate use (eCRF pages or visits; data points or visits entered).
 
 from __future__ import annotations
 
-import pandas as pd
 from datetime import timedelta
 
+import pandas as pd
 from sqlalchemy import BigInteger, Connection, Float, and_, case, cast, func, literal, or_, select, union_all
 
 from dashboard.access import Scope
 from dashboard.rollups import late_cutoff, late_prone
 from dashboard.schema import (
-    adverse_event, country, crf_page, data_point, data_query, deviation, lab_result, qtl, site, subject, trial, visit,
+    adverse_event,
+    country,
+    crf_page,
+    data_point,
+    data_query,
+    deviation,
+    lab_result,
+    qtl,
+    site,
+    subject,
+    trial,
+    visit,
 )
 from queries import enrollment, rollups
 from queries.common import as_date, days_between, frame, scoped_trial_ids

@@ -25,8 +25,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-REPO_DIR = Path(__file__).resolve().parent.parent
 from bench.browser import CHROMIUM, CHROMIUM_ARGS  # one launch recipe for the tests and the benchmark
+
+REPO_DIR = Path(__file__).resolve().parent.parent
 APP_START_TIMEOUT_S = 60
 
 # The tests run the app without sign-in on fixture databases of their own, which the app refuses

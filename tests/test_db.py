@@ -8,13 +8,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import CheckConstraint, func, insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 import tiny_portfolio
-from alembic import command
 from dashboard import db
 from dashboard.schema import data_query, deviation, metadata, site_month, sponsor, visit
 from test_rollups import assert_roll_up_is_current

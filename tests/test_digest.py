@@ -13,7 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 import tiny_portfolio
-from apptest_helpers import metrics, open_page, visible_text, notices
+from apptest_helpers import metrics, notices, open_page, visible_text
 from dashboard import digest
 from dashboard.links import PAGES
 from dashboard.settings import get_settings

@@ -270,7 +270,8 @@ def test_a_page_prints_to_pdf_with_its_view_and_without_the_sidebar(page, app_se
 def test_a_grid_prints_every_row_as_a_table_and_hides_it_on_screen(page, app_server, small_demo_db):
     """The per-site grid scrolls inside itself on screen; on paper its twin lists every site of the trial."""
     from pypdf import PdfReader
-    from sqlalchemy import create_engine, text as sql
+    from sqlalchemy import create_engine
+    from sqlalchemy import text as sql
 
     from conftest import SMALL_DEMO_TODAY
     from dashboard import demo

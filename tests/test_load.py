@@ -23,11 +23,11 @@ from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.pool import NullPool
 
 import queries
+import tiny_portfolio
 from dashboard import contract, demo, load, schema
 from dashboard.access import Scope
-import tiny_portfolio
-from test_rollups import assert_roll_up_is_current
 from dashboard.db import make_engine
+from test_rollups import assert_roll_up_is_current
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 20)
@@ -453,16 +453,13 @@ def sponsor_folder(source: Path, target: Path, sponsor_code: str) -> Path:
     contracts = {r[2] for r in rows_of(source / "contract.csv")[1:] if r[0] in trials}
     for path in source.iterdir():
         rows = rows_of(path)
-        header = rows[0]
-        if "sponsor_code" in header:
-            keep = lambda r: r[header.index("sponsor_code")] == sponsor_code  # noqa: E731
-        elif "protocol_number" in header:
-            keep = lambda r: r[header.index("protocol_number")] in trials  # noqa: E731
-        elif "contract_number" in header:
-            keep = lambda r: r[header.index("contract_number")] in contracts  # noqa: E731
-        else:
-            keep = lambda r: True  # noqa: E731
-        write_rows(target / path.name, [header] + [r for r in rows[1:] if keep(r)])
+        header, kept = rows[0], rows[1:]
+        for column, allowed in (("sponsor_code", {sponsor_code}), ("protocol_number", trials), ("contract_number", contracts)):
+            if column in header:
+                at = header.index(column)
+                kept = [r for r in kept if r[at] in allowed]
+                break
+        write_rows(target / path.name, [header] + kept)
     return target
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 import tiny_portfolio
-from apptest_helpers import PAGE_FILES, open_page, visible_text, notices
+from apptest_helpers import PAGE_FILES, notices, open_page, visible_text
 
 AS_OF = tiny_portfolio.AS_OF.isoformat()
 

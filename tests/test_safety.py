@@ -10,7 +10,8 @@ from sqlalchemy import insert, select, update
 
 import test_sites
 import tiny_portfolio
-from apptest_helpers import html_tables, metrics as tiles, open_page
+from apptest_helpers import html_tables, open_page
+from apptest_helpers import metrics as tiles
 from conftest import SMALL_DEMO_TODAY
 from dashboard import demo, digest, health, load, metrics, registry, rollups
 from dashboard import schema as s
@@ -213,7 +214,7 @@ def test_the_loader_dates_an_undated_deviation_by_its_first_load_and_keeps_it(tm
     engine.dispose()
     loaded_on = stored["PD-U2"]
     assert loaded_on is not None and abs((loaded_on - date.today()).days) <= 1  # the load's (UTC) day
-    assert "PD-U2,,,{}".format(loaded_on.isoformat()) in (folder / "deviation.csv").read_text(encoding="utf-8")
+    assert f"PD-U2,,,{loaded_on.isoformat()}" in (folder / "deviation.csv").read_text(encoding="utf-8")
     assert load.load(url, folder).ok  # loading again keeps it
     on_identified, before = kpis(url, D("2026-06-10")).loc["S1"], kpis(url, D("2026-06-09")).loc["S1"]
     assert on_identified["n_deviations_undated"] - before["n_deviations_undated"] == 1  # PD-U1 from 06-10

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tiny_portfolio
-from apptest_helpers import PAGE_FILES, open_page, visible_text, notices
+from apptest_helpers import PAGE_FILES, notices, open_page, visible_text
 from apptest_helpers import metrics as metrics_of
 from dashboard.access import Scope
 from dashboard.db import make_engine

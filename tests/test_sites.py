@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import insert
 
 import tiny_portfolio
-from apptest_helpers import html_tables, metrics, open_page, visible_text, notices
+from apptest_helpers import html_tables, metrics, notices, open_page, visible_text
 from dashboard import demo, rollups
 from dashboard import schema as s
 from dashboard.access import Scope, granted_sponsors

@@ -8,7 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -252,7 +252,7 @@ def published_times(url: str) -> dict[date, datetime]:
 def test_the_loader_publishes_its_day_and_keeps_what_was_published_a_week_before(tiny_folder, tmp_path):
     url = f"sqlite:///{tmp_path / 'loaded.db'}"
     first = load.load(url, tiny_folder)
-    day = datetime.now(timezone.utc).date()
+    day = datetime.now(UTC).date()
     assert first.ok and first.publish_error is None
     assert first.published == [day, day - timedelta(days=7)]
     before = published_times(url)
@@ -276,7 +276,7 @@ def test_a_killed_snapshot_leaves_the_load_in_place_and_the_pages_computing_live
             break
     process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL, "the loader was killed while publishing"
-    day = datetime.now(timezone.utc).date()
+    day = datetime.now(UTC).date()
     n_trials = len((folder / "trial.csv").read_text().splitlines()) - 1
     assert count(url, schema.trial) == n_trials and count(url, schema.load_log) == 1, "the load itself is committed"
     assert count(url, schema.snapshot, as_of_date=day) == 0 and count(url, schema.snapshot_part, as_of_date=day) == 0
@@ -293,7 +293,7 @@ def test_a_killed_snapshot_leaves_the_load_in_place_and_the_pages_computing_live
 
 def test_a_load_removes_the_snapshot_of_its_day_even_when_it_does_not_publish(tiny_folder, tmp_path):
     url = f"sqlite:///{tmp_path / 'loaded.db'}"
-    day = datetime.now(timezone.utc).date()
+    day = datetime.now(UTC).date()
     assert load.load(url, tiny_folder).published
     assert count(url, schema.snapshot, as_of_date=day) == 1
     result = load.load(url, tiny_folder, publish=False)
