@@ -47,7 +47,6 @@ class Scope:
     site: str | None = None
     phase: str | None = None
     ta: str | None = None
-    vendor: str | None = None
 
     def replace(self, **changes) -> Scope:
         """A copy with some fields changed (e.g. the whole portfolio: trial=None)."""
@@ -88,6 +87,5 @@ def make_scope(grants: list[Grant], view: ViewState, today: date) -> tuple[Scope
         site=view.site,
         phase=view.phase,
         ta=view.ta,
-        vendor=view.vendor,
     )
     return scope, notices

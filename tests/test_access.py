@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 import tiny_portfolio
-from dashboard.access import granted_sponsors, make_scope
+from dashboard.access import Grant, granted_sponsors, make_scope
 from dashboard.db import make_engine
 from dashboard.links import ViewState
 
@@ -44,3 +44,13 @@ def test_dates_default_to_today_and_a_week_before(conn):
     assert (scope.as_of, scope.since) == (date(2026, 6, 30), date(2026, 6, 23))
     scope, notices = make_scope(grants, ViewState(as_of=date(2026, 6, 1), since=date(2026, 7, 1)), date(2026, 6, 30))
     assert scope.since == date(2026, 5, 25) and "not before" in notices[0]
+
+
+def test_url_keys_no_query_reads_do_not_split_the_cache():
+    """Query results are cached by Scope: keys only a page reads (a vendor, an indicator, a table's page) leave the
+    Scope alone, so such a link reuses what another view of the same data worked out."""
+    grants = [Grant(1, "ACME", "Acme")]
+    plain, _ = make_scope(grants, ViewState(trial="T-1"), date(2026, 6, 30))
+    for extra in ({"vendor": "CRO-A"}, {"indicator": "query_aging"}, {"page": 3}):
+        scope, _ = make_scope(grants, ViewState(trial="T-1", **extra), date(2026, 6, 30))
+        assert scope == plain and hash(scope) == hash(plain), extra
