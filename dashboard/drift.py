@@ -130,11 +130,6 @@ def logliks(thetas: np.ndarray, t: Timing) -> np.ndarray:
     return np.sum(base + np.logaddexp(log_active, log_stopped), axis=1) + events
 
 
-def loglik(theta: np.ndarray, t: Timing) -> float:
-    """The log-likelihood at θ = (log α, log μ, log ρ, η per year)."""
-    return float(logliks(theta, t)[0])
-
-
 def p_active(theta: np.ndarray, t: Timing) -> np.ndarray:
     """Each site's probability of still enrolling at the as-of date, at θ."""
     _, log_active, log_stopped = _site_terms(np.atleast_2d(theta), t)

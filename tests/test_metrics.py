@@ -520,7 +520,8 @@ def test_on_time_rate_is_done_on_time_over_done():
 
 # --- §4 Site flags: over-dispersion-adjusted z-scores (Zink et al. 2018) -----------------------
 
-from dashboard.metrics import SiteFlag, flag_sites, funnel_limits, max_abs_z, peer_baseline  # noqa: E402  (appended section)
+from dashboard.metrics import SiteFlag, funnel_limits, max_abs_z  # noqa: E402  (appended section)
+from one_trial import flag_sites, peer_baseline  # noqa: E402
 
 
 def test_flags_on_a_hand_computed_example():

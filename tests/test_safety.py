@@ -19,6 +19,7 @@ from dashboard.access import Scope
 from dashboard.contract import export_csv
 from dashboard.db import make_engine
 from dashboard.settings import Settings, get_settings
+from one_trial import flag_sites
 from queries import overview, sites
 
 AS_OF = tiny_portfolio.AS_OF  # 2026-06-30
@@ -225,25 +226,25 @@ def test_the_loader_dates_an_undated_deviation_by_its_first_load_and_keeps_it(tm
 def test_low_and_high_adverse_event_rates_are_flagged_on_their_side():
     # Twelve sites with 20 AEs per 200 subject-days; one with 2 (under-reporting), or one with 45.
     exposure = [200] * 13
-    under = metrics.flag_sites([20] * 12 + [2], exposure, kind="rate", bad_side="both", min_denominator=30, min_events=3)
-    over = metrics.flag_sites([20] * 12 + [45], exposure, kind="rate", bad_side="both", min_denominator=30, min_events=3)
+    under = flag_sites([20] * 12 + [2], exposure, kind="rate", bad_side="both", min_denominator=30, min_events=3)
+    over = flag_sites([20] * 12 + [45], exposure, kind="rate", bad_side="both", min_denominator=30, min_events=3)
     assert under[-1].flag == "red" and under[-1].side == "low" and under[-1].z < -3
     assert over[-1].flag in ("amber", "red") and over[-1].side == "high" and over[-1].z > 2
     assert {f.flag for f in under[:12] + over[:12]} == {"green"}
     # A one-sided indicator flags only its bad side.
-    assert metrics.flag_sites([20] * 12 + [2], exposure, kind="rate", bad_side="high", min_denominator=30)[-1].flag == "green"
+    assert flag_sites([20] * 12 + [2], exposure, kind="rate", bad_side="high", min_denominator=30)[-1].flag == "green"
 
 
 def test_a_flag_is_withheld_below_the_minimum_events():
     # One dropout among 4 subjects where the peers have almost none: |z| is large, but 1 event < 3 (and 0.1 expected).
     numerators, denominators = [0] * 5 + [1] * 7 + [1], [40] * 12 + [4]
-    withheld = metrics.flag_sites(numerators, denominators, kind="proportion", bad_side="high", min_denominator=3, min_events=3)[-1]
+    withheld = flag_sites(numerators, denominators, kind="proportion", bad_side="high", min_denominator=3, min_events=3)[-1]
     assert withheld.withheld and withheld.flag == "grey" and withheld.z > 3
     assert withheld.observed == 1 and withheld.expected < 1
-    shown = metrics.flag_sites(numerators, denominators, kind="proportion", bad_side="high", min_denominator=3, min_events=0)[-1]
+    shown = flag_sites(numerators, denominators, kind="proportion", bad_side="high", min_denominator=3, min_events=0)[-1]
     assert shown.flag == "red" and not shown.withheld
     # The rule reads "observed or expected": a site expected to have many events and reporting none is still flagged.
-    silent = metrics.flag_sites([10] * 12 + [0], [100] * 13, kind="rate", bad_side="both", min_denominator=30, min_events=3)[-1]
+    silent = flag_sites([10] * 12 + [0], [100] * 13, kind="rate", bad_side="both", min_denominator=30, min_events=3)[-1]
     assert silent.flag in ("amber", "red") and silent.expected == pytest.approx(120 / 1300 * 100)
 
 
