@@ -29,7 +29,7 @@ APP = str(REPO_DIR / "app.py")
 PAGES = ("portfolio", "enrollment", "sites", "budget", "vendors")
 VIEWS = ("portfolio", "trial")
 FLOOR_APP = Path(__file__).resolve().parent / "floor_app.py"
-DATABASE_ERROR_TEXT = "reporting database is not answering"  # what dashboard.ui.database_error says
+DATABASE_ERROR_TEXT = "reporting database is not answering"  # what errors.DatabaseUnreachable says
 # A new AppTest scans every installed package for Streamlit components on its first run (~0.1 s
 # here); a server does that once at start. Sessions share the first AppTest's registry instead.
 _components = None
@@ -131,11 +131,14 @@ def _traced(trace: _Trace) -> Iterator[None]:
         trace.n_forecasts += 1
         return original_predict(*args, **kwargs)
 
+    # Pages call ui.cached; the frame and the composed health call them in dashboard.ui.cache: trace both.
     ui.cached, health.enrollment_outlooks, ui.predict = cached, enrollment_outlooks, predict
+    ui.cache.cached, ui.cache.predict = cached, predict
     try:
         yield
     finally:
         ui.cached, health.enrollment_outlooks, ui.predict = original_cached, original_outlooks, original_predict
+        ui.cache.cached, ui.cache.predict = original_cached, original_predict
 
 
 def _app_test(page: str | None, params: dict[str, str], timeout_s: float, script: str = APP):

@@ -1,0 +1,55 @@
+"""The one Streamlit package of the product: pages call `ui.<name>` and never import Streamlit's internals or SQL.
+
+    cache      query results, forecasts and composed health, cached per function, Scope and database; `reading`,
+               the one place pages reach the database, names driver errors
+    context    what the frame worked out for a run (Context), kept in the session
+    auth       who the user is: sign-in, the return to the linked view, sign-out
+    frame      the sidebar filters bound to the address, the menu, the shareable link, notices, freshness, errors
+    widgets    HTML tables and chips, long tables a page at a time, grids with their printed twin, headline tiles
+    downloads  CSV downloads and the page's Excel workbook
+    printing   the printed page
+"""
+
+from dashboard.formats import day, md, money  # pages write dates as ui.day, amounts as ui.money, Markdown as ui.md
+from dashboard.ui import cache
+from dashboard.ui.auth import identify, sign_out_control
+from dashboard.ui.cache import _basis, _compose, _predict, basis, cached, composed, engine, predict, reading
+from dashboard.ui.context import Context, context
+from dashboard.ui.downloads import Table, download_label, download_table, excel_export, view_summary
+from dashboard.ui.frame import (
+    BOUND_KEYS,
+    build_frame,
+    canonical_link,
+    freshness_line,
+    health_label,
+    menu,
+    share_link,
+    show_error,
+    show_notices,
+    url_selectbox,
+)
+from dashboard.ui.printing import print_layout
+from dashboard.ui.widgets import (
+    PAGE_ROWS,
+    TRIALS_PER_PAGE,
+    bar,
+    cell,
+    chip,
+    dataframe,
+    figure,
+    html_table,
+    link,
+    lpi_tiles,
+    page_of,
+    plain,
+    reason_chip,
+)
+
+__all__ = [
+    "BOUND_KEYS", "PAGE_ROWS", "TRIALS_PER_PAGE", "Context", "Table", "_basis", "_compose", "_predict", "bar", "basis",
+    "build_frame", "cache", "cached", "canonical_link", "cell", "chip", "composed", "context", "dataframe", "day",
+    "download_label", "download_table", "engine", "excel_export", "figure", "freshness_line", "health_label",
+    "html_table", "identify", "link", "lpi_tiles", "md", "menu", "money", "page_of", "plain", "predict", "print_layout",
+    "reading", "reason_chip", "share_link", "show_error", "show_notices", "sign_out_control", "url_selectbox",
+    "view_summary",
+]
