@@ -24,13 +24,14 @@ from bench.serverside import REPO_DIR, Target
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SCALES = {"small": 12, "large": 200}  # --trials of the main sponsor
 DATABASES = ("sqlite", "postgresql")
-_SOURCES = ("dashboard/demo.py", "dashboard/schema.py", "dashboard/rollups.py", "dashboard/snapshot.py", "dashboard/published.py")
+_SOURCES = ("dashboard/demo/*.py", "dashboard/schema.py", "dashboard/rollups.py", "dashboard/snapshot.py", "dashboard/published.py")
 
 
 def _fingerprint(n_trials: int) -> str:
     digest = hashlib.sha256(f"trials={n_trials}".encode())
-    for name in _SOURCES:
-        digest.update((REPO_DIR / name).read_bytes())
+    for pattern in _SOURCES:
+        for path in sorted(REPO_DIR.glob(pattern)):
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
