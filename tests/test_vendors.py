@@ -217,7 +217,7 @@ def test_a_long_milestone_table_is_sent_a_page_at_a_time(monkeypatch, tiny_url):
     everything = full.dataframe[-1].value.reset_index(drop=True)
     assert len(everything) > 4
     assert not [s for s in full.selectbox if s.label == "Showing milestones"], "a short table has no page selector"
-    monkeypatch.setattr(ui, "PAGE_ROWS", 2)
+    monkeypatch.setattr(ui.widgets, "PAGE_ROWS", 2)  # where page_of reads it
     at = open_page(monkeypatch, tiny_url, "vendors", sponsor="ACME", as_of=AS_OF.isoformat())
     pager = [s for s in at.selectbox if s.label == "Showing milestones"][-1]
     pages = -(-len(everything) // 2)
