@@ -3,7 +3,7 @@
     python -m dashboard.load DIR [--url URL] [--mode upsert|replace] [--dry-run] [--source NAME]
 
 Two passes over the files, each reading them row by row. The first checks every row — its values
-with the pydantic model of its file (dashboard/contract.py), then keys, references and the rules
+with the pydantic model of its file (dashboard.contract), then keys, references and the rules
 between rows — and writes nothing. Only when it found no problem does the second pass write
 everything in the same transaction, parents first, in batches, and add a load_log row. What stays
 in memory is the keys of the rows (to find duplicates and resolve references), never the rows.

@@ -18,7 +18,7 @@ def test_the_committed_document_is_current():
 def test_check_fails_on_a_stale_document_and_passes_once_written(tmp_path, monkeypatch, capsys):
     document = tmp_path / "data-contract.md"
     document.write_text("an older contract\n")
-    monkeypatch.setattr(contract, "CONTRACT_PATH", document)
+    monkeypatch.setattr(contract.cli, "CONTRACT_PATH", document)  # where the command reads it
     assert contract.main(["--check"]) == 1
     assert "stale" in capsys.readouterr().err
     assert contract.main([]) == 0
