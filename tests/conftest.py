@@ -20,6 +20,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+import hypothesis
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -28,6 +29,11 @@ from sqlalchemy.pool import NullPool
 from bench.browser import CHROMIUM, CHROMIUM_ARGS  # one launch recipe for the tests and the benchmark
 
 REPO_DIR = Path(__file__).resolve().parent.parent
+
+# Property tests draw the same examples on every run (a failure found once is found again, on any machine), and keep
+# no example database between runs (CI starts from a clean clone anyway).
+hypothesis.settings.register_profile("repeatable", derandomize=True, database=None)
+hypothesis.settings.load_profile("repeatable")
 APP_START_TIMEOUT_S = 60
 
 # The tests run the app without sign-in on fixture databases of their own, which the app refuses
