@@ -1,5 +1,7 @@
 """What a person sees in real Chromium against a real `streamlit run` server: deep links and navigation."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -74,6 +76,20 @@ def test_the_page_menu_keeps_the_view_with_each_key_once(page, app_server, tiny_
     page.wait_for_selector("table.dash-table")
     assert page.locator("table.dash-table tbody tr").count() == 1
     assert query() == {"trial": ["T-2"], "as_of": [AS_OF], "since": ["2026-06-01"]}
+
+
+def test_the_first_link_a_fresh_server_gets_opens_its_page_inside_the_frame(page, app_server, tiny_url):
+    """A sub-page's link is a new server's first request (a status e-mail clicked after a deploy). Streamlit treats an
+    app with a pages/ folder as a legacy multipage app until app.py has run once; ui.context() leaves that mode through
+    a private attribute. If Streamlit changes it, this page shows without its frame, or not at all."""
+    base = app_server(tiny_url)
+    page.goto(f"{base}/enrollment?trial=T-1&as_of={AS_OF}")
+    page.get_by_role("heading", name="Enrollment · T-1").wait_for()
+    settle(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_role("link", name=re.compile("Portfolio"))).to_be_visible()
+    expect(sidebar.get_by_text("As of", exact=True)).to_be_visible()
+    page.get_by_test_id("stMain").get_by_text("showing as of 30 Jun 2026").wait_for()
 
 
 def test_a_link_to_an_unknown_trial_on_a_subpage_says_not_found(page, app_server, tiny_url):

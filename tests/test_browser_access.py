@@ -20,6 +20,9 @@ from dashboard.db import make_engine
 from oidc_provider import Provider
 
 HEADER = "X-Forwarded-Email"
+# The cookie in which Streamlit keeps who signed in with st.login (a test signs in and checks the name, so the
+# forgery test below forges the real thing, and fails loudly rather than passing vacuously if Streamlit renames it).
+IDENTITY_COOKIE = "_streamlit_user"
 AS_OF = tiny_portfolio.AS_OF.isoformat()
 PAGES = ("", "overview", "enrollment", "sites", "budget", "vendors", "methods")
 # What identifies each demo sponsor's trials: its name and its protocol-number prefix.
@@ -187,6 +190,7 @@ def test_a_link_opened_signed_out_lands_on_its_view_after_signing_in(page, oidc_
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Enrollment · T-1").wait_for()
     assert re.search(r"/enrollment\?trial=T-1&as_of=2026-06-30&since=2026-06-01$", page.url), page.url
+    assert IDENTITY_COOKIE in {c["name"] for c in page.context.cookies()}, "the cookie the forgery test forges"
     settle(page)
     assert len(provider.authorize_requests) == 1
     page.get_by_text(f"Signed in as {tiny_portfolio.ACME_USER}").wait_for()
@@ -202,7 +206,7 @@ def test_a_link_opened_signed_out_lands_on_its_view_after_signing_in(page, oidc_
 def test_an_identity_cannot_be_forged_by_cookie_or_link(page, oidc_app):
     base, provider = oidc_app
     forged = json.dumps({"email": tiny_portfolio.ACME_USER, "is_logged_in": True, "origin": base})
-    page.context.add_cookies([{"name": "_streamlit_user", "value": forged, "url": base}])
+    page.context.add_cookies([{"name": IDENTITY_COOKIE, "value": forged, "url": base}])
     page.goto(f"{base}/?email={tiny_portfolio.ACME_USER}&as_of={AS_OF}")
     page.get_by_role("button", name="Sign in").wait_for()
     shown = page.get_by_test_id("stApp").inner_text()

@@ -70,3 +70,11 @@ def test_a_future_as_of_date_is_flagged(monkeypatch, tiny_url):
     at = open_page(monkeypatch, tiny_url, "portfolio", as_of="2099-01-01")
     assert not at.exception
     assert any("is in the future" in w for w in notices(at))
+
+
+def test_the_private_streamlit_attribute_the_frame_relies_on_still_exists():
+    """ui.context() sets PagesManager.uses_pages_directory to leave Streamlit's legacy pages/ mode (the one private
+    API of the product). Setting an attribute that no longer exists would silently do nothing: fail here instead."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    assert "uses_pages_directory" in vars(PagesManager), "Streamlit renamed it: see dashboard/ui/context.py"
