@@ -3,6 +3,7 @@ are shown as their literal text on every page, in every chart, export and e-mail
 
 import json
 import re
+from html import unescape
 
 import pytest
 from sqlalchemy import update
@@ -20,13 +21,14 @@ BEACON = "http://127.0.0.1:9"
 def payload(beacon: str) -> str:
     """Text that would fetch from `beacon`, run script, or render emphasis or a formula if it were shown as markup."""
     return (f'<img src="{beacon}/h.png"> ![i]({beacon}/m.png) [s](javascript:alert(1)) **b** $x$ :red[r] '
-            f'<a href="{beacon}">a</a> <style>*{{background:url({beacon}/css.png)}}</style>')
+            f'<a href="{beacon}">a</a> <style>*{{background:url({beacon}/css.png)}}</style> '
+            f'<script>fetch("{beacon}/s")</script> "><img src=x onerror=fetch("{beacon}/e")>')
 
 
 PAYLOAD = payload(BEACON)
 FORMULA = f'=HYPERLINK("{BEACON}","click")'
 # Raw sequences that mean markup; escaped text never contains them.
-MARKUP = ("<img", "![i](", "](javascript", "**b**", "$x$", ":red[", "<a href")
+MARKUP = ("<img", "![i](", "](javascript", "**b**", "$x$", ":red[", "<a href", "<script", "onerror=fetch")
 
 VIEWS = [
     ("portfolio", {}), ("overview", {"trial": "T-1"}), ("overview", {"trial": "T-2"}), ("enrollment", {"trial": "T-1"}),
@@ -102,7 +104,10 @@ def test_the_e_mail_shows_hostile_names_as_text(monkeypatch, hostile_url, tmp_pa
                         "--out", str(out)]) == 0
     html = out.read_text(encoding="utf-8")
     assert "<img" not in html and f'href="{BEACON}' not in html and 'href="javascript' not in html
-    assert "&lt;img src=&quot;http://127.0.0.1:9/h.png&quot;&gt;" in html
+    assert "<script" not in html and "<style" not in html
+    # Shown as text: escaped in the source, the very characters once read.
+    assert "&lt;img src=" in html and "&lt;script&gt;" in html
+    assert f'<script>fetch("{BEACON}/s")</script> "><img src=x onerror=' in unescape(html)
 
 
 @pytest.fixture
