@@ -28,8 +28,8 @@ def evm_rows(df, first: str, first_header: str):
             {
                 "name": ui.cell(getattr(r, first)),
                 "bac": ui.money(ev.bac), "pv": ui.money(ev.pv), "ev": ui.money(ev.ev), "ac": ui.money(ev.ac),
-                "cpi": f"{ui.cell(ev.cpi, '{:.2f}')} {ui.chip(health(ev.cpi))}",
-                "spi": f"{ui.cell(ev.spi, '{:.2f}')} {ui.chip(health(ev.spi))}",
+                "cpi": ui.markup("{} {}", ui.cell(ev.cpi, "{:.2f}"), ui.chip(health(ev.cpi))),
+                "spi": ui.markup("{} {}", ui.cell(ev.spi, "{:.2f}"), ui.chip(health(ev.spi))),
                 "eac": ui.money(ev.eac), "vac": ui.money(ev.vac),
             }
         )
@@ -86,9 +86,11 @@ else:
         f"CV {ui.md(figure('cv').display)} · SV {ui.md(figure('sv').display)}."
     )
     st.html(
-        f"<b>CPI</b> {ui.chip(figure('cpi').health)} &nbsp; <b>SPI</b> {ui.chip(figure('spi').health)}"
-        f" &nbsp; <span class='muted'>{ui.cell(registry.FIGURES['cpi'].threshold_text(settings).capitalize())}. "
-        f"Amounts in {ui.cell(now.currency)}.</span>"
+        ui.markup(
+            "<b>CPI</b> {} &nbsp; <b>SPI</b> {} &nbsp; <span class='muted'>{}. Amounts in {}.</span>",
+            ui.chip(figure("cpi").health), ui.chip(figure("spi").health),
+            registry.FIGURES["cpi"].threshold_text(settings).capitalize(), now.currency,
+        )
     )
 
 if scope.trial is None:
@@ -111,8 +113,8 @@ if scope.trial is None:
             "currency": ui.cell(currencies.get(p)),
             "bac": ui.cell(v["bac"].display), "ac": ui.cell(v["ac"].display), "ev": ui.cell(v["ev"].display),
             "burn": ui.bar(v["budget_spent"].value),
-            "cpi": f"{ui.cell(v['cpi'].display)} {ui.chip(v['cpi'].health or 'grey')}",
-            "spi": f"{ui.cell(v['spi'].display)} {ui.chip(v['spi'].health or 'grey')}",
+            "cpi": ui.markup("{} {}", ui.cell(v["cpi"].display), ui.chip(v["cpi"].health or "grey")),
+            "spi": ui.markup("{} {}", ui.cell(v["spi"].display), ui.chip(v["spi"].health or "grey")),
             "eac": ui.cell(v["eac"].display), "vac": ui.cell(v["vac"].display),
         }
 

@@ -53,7 +53,7 @@ if scope.trial is None:
             {
                 "trial": ui.link(ctx.link("enrollment", trial=p), p),
                 "indication": ui.cell(indication[p]),
-                "enrolled": f"{ui.cell(v['enrolled'].display)} / {ui.cell(v['enrollment_target'].display)}",
+                "enrolled": ui.markup("{} / {}", ui.cell(v["enrolled"].display), ui.cell(v["enrollment_target"].display)),
                 "plan": ui.bar(v["pct_of_plan_to_date"].value) if v["pct_of_plan_to_date"].value is not None else ui.cell(None),
                 "p50": ui.cell(v["lpi_model"].display),
                 "cro": ui.cell(v["lpi_cro"].display),

@@ -55,14 +55,14 @@ for group, keys in registry.GROUPS.items():
         f = registry.FIGURES[key]
         rule = f.threshold_text(settings)
         rows.append({
-            "figure": f"<b>{ui.cell(f.label)}</b>",
+            "figure": ui.markup("<b>{}</b>", f.label),
             "definition": ui.cell(f.definition_text(settings)),
             "unit": ui.cell(registry.UNIT_WORDS[f.unit]),
             "colour": ui.cell(rule[:1].upper() + rule[1:] if rule else None),
             "change": ui.cell("counted over the period" if f.period else None if not f.compares
                               else registry.tolerance_text(f) if f.listed else "not listed (grows with the work)"),
             "shown": ui.cell(", ".join(SHOWN_ON.get(p, p) for p in f.pages) or None),
-            "key": f'<code style="font-size:12px">{ui.cell(f.key)}</code>',
+            "key": ui.markup('<code style="font-size:12px">{}</code>', f.key),
         })
     ui.html_table(
         rows,
@@ -142,8 +142,7 @@ rows = []
 for key, ind in SITE_INDICATORS.items():
     minimum = getattr(settings, ind.min_setting)
     rows.append({
-        "indicator": f"<b>{ui.cell(ind.label)}</b>" + (" · safety" if ind.safety else "")
-        + f'<br><span class="muted">{ui.cell(key)}</span>',
+        "indicator": ui.markup('<b>{}</b>{}<br><span class="muted">{}</span>', ind.label, " · safety" if ind.safety else "", key),
         "definition": ui.cell(ind.definition),
         "ratio": ui.cell(f"{ind.numerator} ÷ {ind.denominator}"),
         "unit": ui.cell(ind.unit),

@@ -1,6 +1,5 @@
 """Trial overview: one trial on one page for the weekly review — health, enrollment, worst sites, budget, milestones, changes."""
 
-from html import escape
 
 import pandas as pd
 import streamlit as st
@@ -22,11 +21,7 @@ DIMENSIONS = (("overall_health", "Overall"), ("enrollment_health", "Enrollment")
 
 def more(page: str, text: str) -> None:
     """A link to the full page for this trial and view."""
-    st.html(
-        f'<div style="text-align:right;font-weight:600">'
-        f'<a href="{escape(ctx.link(page), quote=True)}" target="_self" style="color:#0F5C6E;text-decoration:none">'
-        f"{escape(text)} →</a></div>"
-    )
+    st.html(ui.markup('<div style="text-align:right;font-weight:600">{}</div>', ui.link(ctx.link(page), f"{text} →", style=True)))
 
 
 if scope.trial is None:
@@ -78,10 +73,10 @@ st.caption(
     f"{ui.md(row.trial_title)} · phase {ui.md(row.phase)} · {ui.md(row.therapeutic_area)} · as of {scope.as_of:%d %b %Y} "
     f"· changes since {since:%d %b %Y}"
 )
-st.html(" &nbsp; ".join(f"<b>{label}</b> {ui.chip(figure(key).health)}" for key, label in DIMENSIONS))
+st.html(ui.joined(" &nbsp; ", (ui.markup("<b>{}</b> {}", label, ui.chip(figure(key).health)) for key, label in DIMENSIONS)))
 why = registry.reasons(now)
 if why:
-    st.html("<b>Why:</b> " + " · ".join(f"{ui.reason_chip(r)} {ui.cell(r.text)}" for r in why))
+    st.html(ui.markup("<b>Why:</b> {}", ui.joined(" · ", (ui.markup("{} {}", ui.reason_chip(r), r.text) for r in why))))
 
 # What changed: the first few in view beside the chart, the rest one click away.
 CHANGES_SHOWN = 8
@@ -126,12 +121,12 @@ for m in now.moved.itertuples(index=False):
 with moved:
     st.markdown(f"**What changed since {since:%d %b %Y}**")
     if changes:
-        items = [f"<li>{ui.cell(c)}</li>" for c in changes]
+        items = [ui.markup("<li>{}</li>", c) for c in changes]
         shown, rest = items[:CHANGES_SHOWN], items[CHANGES_SHOWN:]
-        more_items = (f"<details><summary>{len(rest)} more</summary><ul style=\"margin:0;padding-left:1.2em\">{''.join(rest)}"
-                      "</ul></details>") if rest else ""
-        st.html(f'<div style="font-size:0.92rem;line-height:1.4"><ul style="margin:0;padding-left:1.2em">{"".join(shown)}</ul>'
-                f"{more_items}</div>")
+        more_items = ui.markup('<details><summary>{} more</summary><ul style="margin:0;padding-left:1.2em">{}</ul></details>',
+                               len(rest), ui.joined("", rest)) if rest else ""
+        st.html(ui.markup('<div style="font-size:0.92rem;line-height:1.4"><ul style="margin:0;padding-left:1.2em">{}</ul>{}</div>',
+                          ui.joined("", shown), more_items))
         st.caption("Figures that moved beyond their tolerance (Methods), and milestone forecasts recorded in the period.")
     else:
         st.caption("No figure of the trial moved by more than its tolerance, and no milestone forecast changed.")
@@ -149,7 +144,7 @@ else:
                 "site": ui.link(ctx.link("sites", site=r.site_number), r.site_number),
                 "name": ui.cell(r.site_name),
                 "country": ui.cell(r.country_name),
-                "flags": ", ".join(f"{ui.chip(colour)} {ui.cell(text)}" for colour, text in r.problems),
+                "flags": ui.joined(", ", (ui.markup("{} {}", ui.chip(colour), text) for colour, text in r.problems)),
             }
             for r in worst.itertuples(index=False)
         ],
@@ -211,7 +206,7 @@ else:
     ui.html_table(
         [
             {
-                "milestone": ui.cell(m.milestone_name) + f'<br><span class="muted">{ui.cell(m.vendor_name)} · {ui.cell(m.lane)}</span>',
+                "milestone": ui.markup('{}<br><span class="muted">{} · {}</span>', m.milestone_name, m.vendor_name, m.lane),
                 "baseline": ui.cell(day(m.baseline_date)),
                 "expected": ui.cell(text),
                 "slip": ui.cell(None if pd.isna(m.slip_days) else int(m.slip_days), "{:+d} d"),

@@ -45,10 +45,8 @@ for column, key in zip(st.columns(len(TILES)), TILES):
               instead=f"{currencies}: not added up" if key == "budget_spent" and mixed else None)
 
 counts = {h: registry.evaluate(key, now, then) for h, key in COUNTS.items()}
-st.html(
-    "<b>Overall health of the trials:</b> "
-    + " ".join(f"{ui.chip(h)} <b>{ui.cell(v.display)}</b>&nbsp;&nbsp;" for h, v in counts.items() if v.value)
-)
+st.html(ui.markup("<b>Overall health of the trials:</b> {}", ui.joined(" ", (
+    ui.markup("{} <b>{}</b>&nbsp;&nbsp;", ui.chip(h), v.display) for h, v in counts.items() if v.value))))
 enrolled, target, share = (registry.evaluate(k, now) for k in ("enrolled", "enrollment_target", "pct_to_target"))
 if target.value:
     st.caption(f"{ui.md(enrolled.display)} of {ui.md(target.display)} planned subjects enrolled ({ui.md(share.display)}).")
@@ -83,19 +81,20 @@ def row(protocol: str) -> dict[str, str]:
     slip = v["schedule_slip"]
     return {
         "trial": ui.link(ctx.link("overview", trial=protocol), protocol),
-        "title": f'<span title="{ui.cell(t.trial_title)}">{ui.cell(t.indication)}</span>'
-        + f'<br><span class="muted">{ui.cell(t.therapeutic_area)} · phase {ui.cell(t.phase)}'
-        + f' · {ui.cell(TRIAL_STATUS_LABEL.get(t.trial_status, t.trial_status))}</span>',
+        "title": ui.markup('<span title="{}">{}</span><br><span class="muted">{} · phase {} · {}</span>', ui.cell(t.trial_title),
+                           ui.cell(t.indication), ui.cell(t.therapeutic_area), ui.cell(t.phase),
+                           TRIAL_STATUS_LABEL.get(t.trial_status, t.trial_status)),
         "overall": ui.chip(v["overall_health"].health),
-        "why": "<br>".join(f"{ui.reason_chip(r)} {ui.cell(r.text)}" for r in why)
-        or '<span class="muted">—</span>',
-        "enrolled": f"{t.n_enrolled:,} / {t.n_planned_subjects:,}<br>{ui.bar(t.pct_to_target)}",
+        "why": ui.joined("<br>", (ui.markup("{} {}", ui.reason_chip(r), r.text) for r in why)) or ui.cell(None),
+        "enrolled": ui.markup("{} / {}<br>{}", f"{t.n_enrolled:,}", f"{t.n_planned_subjects:,}", ui.bar(t.pct_to_target)),
         "cpi": ui.cell(v["cpi"].display),
         "slip": ui.cell(None) if slip.value is None else
-        f'{ui.cell(t.schedule_milestone)}<br><span class="muted">{int(slip.value):+,} d</span>',
-        "changed": "<br>".join(ui.cell(x.change_text) for x in changed[:SHOWN_CHANGES])
-        + (f'<br><span class="muted">+{len(changed) - SHOWN_CHANGES} more on the overview</span>' if len(changed) > SHOWN_CHANGES else "")
-        or '<span class="muted">—</span>',
+        ui.markup('{}<br><span class="muted">{} d</span>', ui.cell(t.schedule_milestone), f"{int(slip.value):+,}"),
+        "changed": ui.joined("<br>", [
+            *(x.change_text for x in changed[:SHOWN_CHANGES]),
+            *([ui.markup('<span class="muted">+{} more on the overview</span>', len(changed) - SHOWN_CHANGES)]
+              if len(changed) > SHOWN_CHANGES else []),
+        ]) or ui.cell(None),
     }
 
 

@@ -147,7 +147,7 @@ if scope.trial is None:
                 "country": ui.cell(r["country_name"]),
                 # Counted as listed: a non-enrolling site's red problem counts with the red flags.
                 "red": f"{sum(c == 'red' for c, _ in r['problems'])}", "amber": f"{sum(c == 'amber' for c, _ in r['problems'])}",
-                "flags": ", ".join(f"{ui.chip(colour)} {ui.cell(text)}" for colour, text in r["problems"]),
+                "flags": ui.joined(", ", (ui.markup("{} {}", ui.chip(colour), text) for colour, text in r["problems"])),
             })
         ui.html_table(
             rows,
@@ -196,7 +196,7 @@ if chosen_site is not None:
     st.subheader(f"Site {ui.md(r['site_number'])} · {ui.md(r['site_name'])}")
     st.caption(f"{ui.md(r['country_name'])} · {ui.md(r['site_status'])} · activated {day(r['activated_date'])} · "
                f"{int(r['n_enrolled'])} enrolled of {int(r['n_planned_subjects'])} planned")
-    st.html(f'<div style="font-weight:600">{ui.link(ctx.link("sites", site=None), f"← All sites of {scope.trial}", style=True)}</div>')
+    st.html(ui.markup('<div style="font-weight:600">{}</div>', ui.link(ctx.link("sites", site=None), f"← All sites of {scope.trial}", style=True)))
     rows, raw = [], []
     for key in INDICATORS:
         ind = SITE_INDICATORS[key]

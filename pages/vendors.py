@@ -67,12 +67,13 @@ if not risks.empty:
     ui.html_table(
         [
             {
-                "risk": f'<span class="chip {RISK_COLOUR[r.risk]}">{SUPPLY_RISK_LABEL[r.risk]}</span>',
+                "risk": ui.chip(RISK_COLOUR[r.risk], SUPPLY_RISK_LABEL[r.risk]),
                 "trial": trial_cell(r.protocol_number),
-                "supply": ui.cell(r.supply_name) + f'<br><span class="muted">{ui.cell(r.supply_vendor_name)}</span>',
-                "supply_date": ui.cell(day(r.supply_date)) + f'<br><span class="muted">{"actual" if r.is_supply_done else "forecast"}</span>',
-                "clinical": ui.cell(r.clinical_name) + f'<br><span class="muted">{ui.cell(r.clinical_vendor_name)}</span>',
-                "clinical_date": ui.cell(day(r.clinical_date)) + '<br><span class="muted">forecast</span>',
+                "supply": ui.markup('{}<br><span class="muted">{}</span>', r.supply_name, r.supply_vendor_name),
+                "supply_date": ui.markup('{}<br><span class="muted">{}</span>', ui.cell(day(r.supply_date)),
+                                         "actual" if r.is_supply_done else "forecast"),
+                "clinical": ui.markup('{}<br><span class="muted">{}</span>', r.clinical_name, r.clinical_vendor_name),
+                "clinical_date": ui.markup('{}<br><span class="muted">forecast</span>', ui.cell(day(r.clinical_date))),
                 "lead": f"{r.lead_time_days} d",
                 "margin": f"{r.margin_days:+d} d",
                 "conflict": f"{r.conflict_days} d" if r.conflict_days else ui.cell(None),
@@ -141,9 +142,9 @@ else:
         [
             {
                 "trial": trial_cell(c.protocol_number),
-                "milestone": ui.cell(c.milestone_name) + f'<br><span class="muted">{ui.cell(c.lane)} · {ui.cell(c.vendor_name)}</span>',
+                "milestone": ui.markup('{}<br><span class="muted">{} · {}</span>', c.milestone_name, c.lane, c.vendor_name),
                 "baseline": ui.cell(day(c.baseline_date)),
-                "move": f"{ui.cell(day(c.old_forecast_date))} → <b>{ui.cell(day(c.new_forecast_date))}</b>",
+                "move": ui.markup("{} → <b>{}</b>", day(c.old_forecast_date), day(c.new_forecast_date)),
                 "days": f"{'🔺' if c.days_moved > 0 else '🔻'} {c.days_moved:+d} d",
                 "recorded": ui.cell(day(c.recorded_date)),
             }
@@ -169,18 +170,18 @@ card = card.merge(health.cro_sae_timeliness(statuses, now.trials), on="vendor_co
 ui.html_table(
     [
         {
-            "vendor": f'{ui.cell(v.vendor_name)}<br><span class="muted">{ui.cell(v.vendor_kind)}</span>',
+            "vendor": ui.markup('{}<br><span class="muted">{}</span>', ui.cell(v.vendor_name), ui.cell(v.vendor_kind)),
             "trials": f"{v.n_trials}",
             "milestones": f"{v.n_milestones}",
             "done": f"{v.n_done}",
-            "on_time": ui.bar(v.on_time_rate) + f' <span class="muted">({v.n_done_on_time}/{v.n_done})</span>'
+            "on_time": ui.markup('{} <span class="muted">({}/{})</span>', ui.bar(v.on_time_rate), v.n_done_on_time, v.n_done)
             if v.n_done
-            else '<span class="muted">— none done yet</span>',
+            else ui.markup('<span class="muted">— none done yet</span>'),
             "mean": ui.cell(v.mean_slip_days, "{:+.1f} d"),
             "worst": ui.cell(v.worst_slip_days, "{:+d} d"),
-            "overdue": f"<b>{v.n_overdue}</b>" if v.n_overdue else "0",
+            "overdue": ui.markup("<b>{}</b>", v.n_overdue) if v.n_overdue else "0",
             "due": f"{v.n_due_30} / {v.n_due_60} / {v.n_due_90}",
-            "payments": ui.cell(None) if pd.isna(v.payments_due_amount) else f"{ui.money(v.payments_due_amount)} {ui.cell(v.reporting_currency)}",
+            "payments": ui.cell(None) if pd.isna(v.payments_due_amount) else ui.markup("{} {}", ui.money(v.payments_due_amount), v.reporting_currency),
         }
         for v in card.itertuples(index=False)
     ],
@@ -206,7 +207,8 @@ if not safety.empty:
         [
             {
                 "vendor": ui.cell(v.vendor_name),
-                "sae": ui.bar(v.sae_on_time) + f' <span class="muted">({v.n_sae_on_time:.0f}/{v.n_sae_due:.0f})</span>',
+                "sae": ui.markup('{} <span class="muted">({}/{})</span>', ui.bar(v.sae_on_time), f"{v.n_sae_on_time:.0f}",
+                                 f"{v.n_sae_due:.0f}"),
             }
             for v in safety.itertuples(index=False)
         ],

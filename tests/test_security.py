@@ -220,3 +220,16 @@ def test_a_hostile_link_gives_no_traceback_and_no_other_sponsors_data(monkeypatc
             if one:
                 text = text.replace(one, "")
     assert leaked(text, ("Other Pharma", "Other neurology study", "Uniklinik Köln")) == []
+
+
+def test_html_from_data_is_text_unless_made_as_html_by_the_widgets():
+    """Pages build HTML from templates written in the code and values from the data; a value is escaped unless a
+    widget made it as HTML, so a page that forgets to escape a name still shows it as text (autoescape)."""
+    from dashboard.ui.widgets import cell, chip, joined, markup, render
+
+    hostile = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+    assert markup("<b>{}</b>", hostile) == "<b>&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(2)&gt;</b>"
+    assert markup("{} {}", chip("red"), hostile).startswith('<span class="chip red"')
+    assert "<script" not in joined("<br>", [hostile, cell(hostile)]) and joined("<br>", ["a", "b"]) == "a<br>b"
+    table = render("table.html", headers=[("", hostile)], rows=[[("num", hostile)], [("", chip("green", hostile))]])
+    assert "<script" not in table and "<img" not in table and table.count("&lt;script&gt;") == 4  # header, cell, chip title and word

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from html import escape
-
 import streamlit as st
 
 from dashboard.formats import day
 from dashboard.ui.context import Context
 from dashboard.ui.downloads import view_summary
+from dashboard.ui.widgets import render
 
 _PRINT_CSS = """
 <style>
@@ -101,7 +100,4 @@ def print_layout(ctx: Context, page: str) -> None:
     as_of, since = summary.pop("As of"), summary.pop("Compared with (since)")
     details = [f"{label}: {value}" for label, value in summary.items() if label != "Trial" or ctx.scope.trial is None]
     details += [f"as of {day(as_of)}", f"compared with {day(since)}"]
-    st.html(
-        f'<div class="dash-print-header"><div class="title">{escape(title)}</div><div>{escape(" · ".join(details))}</div>'
-        f'<div class="link">Link to this view: {escape(link_url)}</div></div>'
-    )
+    st.html(render("print_header.html", title=title, details=details, link=link_url))

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from html import escape
+from pathlib import Path
 
+import jinja2
 import pandas as pd
 import streamlit as st
+from markupsafe import Markup, escape
 
 from dashboard import registry
 from dashboard.formats import CHIP_COLOURS, grid_cell
@@ -37,31 +39,57 @@ _TABLE_CSS = """
 """
 
 
-def chip(health: str, word: str | None = None) -> str:
+# HTML from data is written two ways, both escaping every value that is not already HTML (Markup): small pieces with
+# `markup(template, *values)`, tables and the print header from Jinja2 templates (templates/) with autoescape on.
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def markup(template: str, *values, **named) -> Markup:
+    """HTML from a template written in the code and values from the data: `markup("<b>{}</b>", name)`. Each value is
+    escaped unless it is already HTML (what cell, chip, link, bar and markup return), so data is always text."""
+    return Markup(template).format(*values, **named)
+
+
+def joined(separator: str, pieces) -> Markup:
+    """Pieces of HTML (or text, escaped) joined by `separator` (written in the code: "<br>", ", ")."""
+    return Markup(separator).join(escape(p) for p in pieces)
+
+
+def render(template: str, **values) -> Markup:
+    """A template of templates/ rendered with autoescape."""
+    return Markup(_TEMPLATES.get_template(template).render(**values))
+
+
+def chip(health: str, word: str | None = None) -> Markup:
     """A health colour as an HTML chip: a coloured dot and the word (never colour alone); `word` replaces the colour's."""
-    text = escape(word) if word is not None else HEALTH_WORD[health]
-    return f'<span class="chip {health}" title="{text}">{text}</span>'
+    text = word if word is not None else HEALTH_WORD[health]
+    return markup('<span class="chip {}" title="{}">{}</span>', health, text, text)
 
 
-def reason_chip(reason) -> str:
+def reason_chip(reason) -> Markup:
     """The chip of a registry.Reason: its colour with the health word, except a breached QTL, which is reported
     whatever the trial's colours say and so is named for its dimension ("Quality"), not "At risk" beside an amber trial."""
     return chip(reason.health, "Quality" if reason.dimension == "quality" else None)
 
 
-def bar(fraction: float | None) -> str:
+def bar(fraction: float | None) -> Markup:
     """A small progress bar with its percentage beside it."""
     if fraction is None or pd.isna(fraction):
-        return '<span class="muted">—</span>'
+        return Markup('<span class="muted">—</span>')
     width = max(0.0, min(float(fraction), 1.0)) * 100
-    return f'<span class="bar"><span style="width:{width:.0f}%"></span></span> {float(fraction):.0%}'
+    return markup('<span class="bar"><span style="width:{}%"></span></span> {}', f"{width:.0f}", f"{float(fraction):.0%}")
 
 
-def link(href: str, text: str, *, style: bool = False) -> str:
+def link(href: str, text: str, *, style: bool = False) -> Markup:
     """An HTML link opening in the same tab (a full reload that keeps the view in the URL); `style` gives it the
     tables' link colour where it stands outside a table."""
-    look = ' style="color:#0F5C6E;text-decoration:none"' if style else ""
-    return f'<a href="{escape(href, quote=True)}" target="_self"{look}>{escape(text)}</a>'
+    if style:
+        return markup('<a href="{}" target="_self" style="color:#0F5C6E;text-decoration:none">{}</a>', href, text)
+    return markup('<a href="{}" target="_self">{}</a>', href, text)
 
 
 PAGE_ROWS = 500  # rows of a long table sent to the browser at once (issue 10: ≤ 2 MB a page)
@@ -102,18 +130,13 @@ def page_of(frame, key: str, what: str = "rows", rows: int | None = None, *, in_
 
 
 def html_table(
-    rows: list[dict[str, str]], columns: dict[str, str], numeric: tuple[str, ...] = (), nowrap: tuple[str, ...] = ()
+    rows: list[dict[str, object]], columns: dict[str, str], numeric: tuple[str, ...] = (), nowrap: tuple[str, ...] = ()
 ) -> None:
-    """Draw a table of ready-made HTML cells (escape values with `cell()`); column key → header."""
-
-    def css(key: str) -> str:
-        return "num" if key in numeric else "nowrap" if key in nowrap else ""
-
-    head = "".join(f'<th class="{css(k)}">{escape(h)}</th>' for k, h in columns.items())
-    body = "".join(
-        "<tr>" + "".join(f'<td class="{css(k)}">{row.get(k, "")}</td>' for k in columns) + "</tr>" for row in rows
-    )
-    st.html(f'{_TABLE_CSS}<table class="dash-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+    """Draw a table (templates/table.html); column key → header. A cell is text (escaped) or HTML made by cell,
+    chip, link, bar or markup."""
+    css = {k: "num" if k in numeric else "nowrap" if k in nowrap else "" for k in columns}
+    rows_out = [[(css[k], row.get(k, "")) for k in columns] for row in rows]
+    st.html(Markup(_TABLE_CSS) + render("table.html", headers=[(css[k], h) for k, h in columns.items()], rows=rows_out))
 
 
 def dataframe(data: pd.DataFrame, *, column_config: dict | None = None, column_order: list[str] | None = None,
@@ -133,13 +156,13 @@ def dataframe(data: pd.DataFrame, *, column_config: dict | None = None, column_o
         return None if spec is None or isinstance(spec, str) else spec.get("type_config")
 
     numeric = {c for c in columns if pd.api.types.is_numeric_dtype(data[c].dtype)}
-    head = "".join(f'<th class="{"num" if c in numeric else ""}">{escape(header(c))}</th>' for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f'<td class="{"num" if c in numeric else ""}">{escape(grid_cell(v, kind(c)))}</td>'
-                         for c, v in zip(columns, values)) + "</tr>"
+    css = ["num" if c in numeric else "" for c in columns]
+    rows = [
+        [(css[i], grid_cell(v, kind(c))) for i, (c, v) in enumerate(zip(columns, values))]
         for values in data[columns].itertuples(index=False, name=None)
-    )
-    st.html(f'{_TABLE_CSS}<table class="dash-table dash-print-only"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+    ]
+    headers = [(css[i], header(c)) for i, c in enumerate(columns)]
+    st.html(Markup(_TABLE_CSS) + render("table.html", headers=headers, rows=rows, extra_class="dash-print-only"))
 
 
 def plain(value, fmt: str = "{}") -> str:
@@ -149,10 +172,10 @@ def plain(value, fmt: str = "{}") -> str:
     return fmt.format(value)
 
 
-def cell(value, fmt: str = "{}") -> str:
+def cell(value, fmt: str = "{}") -> Markup:
     """A value as escaped HTML text; empty values as a muted dash (empty is not zero)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return '<span class="muted">—</span>'
+        return Markup('<span class="muted">—</span>')
     return escape(fmt.format(value))
 
 
