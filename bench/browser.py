@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from bench.serverside import DATABASE_ERROR_TEXT, FLOOR_APP, PAGES, REPO_DIR, Target, query_params
+from bench.serverside import FLOOR_APP, PAGE_ERROR, PAGES, REPO_DIR, Target, query_params
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The system Chromium on this locked-down machine (also used by the tests): no sandbox as root, and no
@@ -203,8 +203,8 @@ async def _open(browser, url: str, timeout_s: float):
         if exceptions:
             errors.append(f"{exceptions} exception(s) shown on the page")
         main = page.locator('[data-testid="stMain"]')
-        if await main.count() and DATABASE_ERROR_TEXT in await main.first.inner_text():
-            errors.append("database error shown on the page")
+        if await main.count() and PAGE_ERROR.search(await main.first.inner_text()):
+            errors.append("the page could not be shown (an error with a reference)")
     except PlaywrightError as exc:
         errors.append(f"browser: {str(exc).splitlines()[0][:200]}")
     errors += page_errors

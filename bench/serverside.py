@@ -16,6 +16,7 @@ on a connection of its own as the cache helper does: that is the page's floor.
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +30,8 @@ APP = str(REPO_DIR / "app.py")
 PAGES = ("portfolio", "enrollment", "sites", "budget", "vendors")
 VIEWS = ("portfolio", "trial")
 FLOOR_APP = Path(__file__).resolve().parent / "floor_app.py"
-DATABASE_ERROR_TEXT = "reporting database is not answering"  # what errors.DatabaseUnreachable says
+# What the frame shows for a page it cannot draw (dashboard.errors: an outage, a timeout, a bug): each names a reference.
+PAGE_ERROR = re.compile(r"reference [0-9a-f]{8}")
 # A new AppTest scans every installed package for Streamlit components on its first run (~0.1 s
 # here); a server does that once at start. Sessions share the first AppTest's registry instead.
 _components = None
@@ -186,9 +188,9 @@ def sent_bytes(at) -> tuple[int, dict[str, int], int]:
 
 
 def _problems(at) -> list[str]:
-    """Exceptions, and the database error message (other st.error boxes are the page's content)."""
+    """Exceptions, and the frame's error message (other st.error boxes are the page's content)."""
     problems = [f"exception: {str(e.message)[:300]}" for e in at.exception]
-    problems += [f"error: {str(e.value)[:300]}" for e in at.error if DATABASE_ERROR_TEXT in str(e.value)]
+    problems += [f"error: {str(e.value)[:300]}" for e in at.error if PAGE_ERROR.search(str(e.value))]
     return problems
 
 

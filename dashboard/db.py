@@ -83,7 +83,10 @@ def make_engine(url: str, *, read_only: bool = True, statement_timeout_s: float 
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": statement_timeout_s, "check_same_thread": False})
+        # hide_parameters: an error's text (logged, printed by the commands) never carries a query's values, such as
+        # the e-mail the sign-in looks up.
+        engine = create_engine(url, connect_args={"timeout": statement_timeout_s, "check_same_thread": False},
+                               hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, record):
@@ -116,7 +119,7 @@ def make_engine(url: str, *, read_only: bool = True, statement_timeout_s: float 
         options = f"-c statement_timeout={int(statement_timeout_s * 1000)}"
         if read_only:
             options += " -c default_transaction_read_only=on"
-        return create_engine(parsed, connect_args={"options": options}, pool_pre_ping=True)
+        return create_engine(parsed, connect_args={"options": options}, pool_pre_ping=True, hide_parameters=True)
     raise ValueError(f"Unsupported database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite or postgresql")
 
 

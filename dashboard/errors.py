@@ -22,6 +22,7 @@ import secrets
 import sys
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 log = logging.getLogger("dashboard")
 
@@ -69,8 +70,8 @@ _PG_TIMEOUT = {"57014"}
 _PG_UNREACHABLE_PREFIXES = ("08", "53", "57P")
 # SQLite says it in words: the progress handler's interrupt is our statement timeout.
 _SQLITE_TIMEOUT = ("interrupted",)
-_SQLITE_UNREACHABLE = ("unable to open database", "database is locked", "disk i/o error", "database disk image is malformed",
-                       "file is not a database", "readonly database")
+# An outage: retrying later can help. A malformed file or a write refused by a read-only connection is not one.
+_SQLITE_UNREACHABLE = ("unable to open database", "database is locked", "disk i/o error")
 
 
 def from_database(exc: SQLAlchemyError) -> DashboardError:
@@ -90,6 +91,8 @@ def from_database(exc: SQLAlchemyError) -> DashboardError:
         return StatementTimeout(detail)
     if isinstance(exc, DBAPIError) and (exc.connection_invalidated or isinstance(exc, InterfaceError)):
         return DatabaseUnreachable(detail)
+    if isinstance(exc, PoolTimeout):  # every connection of the pool busy for too long: a server overwhelmed
+        return DatabaseUnreachable(detail)
     if any(words in lowered for words in _SQLITE_UNREACHABLE) or _connection_failed(lowered):
         return DatabaseUnreachable(detail)
     return QueryError(detail)
@@ -99,7 +102,9 @@ def _connection_failed(text: str) -> bool:
     """A driver's words for a connection that could not be made or was lost (psycopg without an SQLSTATE)."""
     return any(words in text for words in ("connection refused", "could not connect", "connection failed",
                                            "server closed the connection", "connection is closed", "no route to host",
-                                           "name or service not known", "timeout expired", "terminating connection"))
+                                           "name or service not known", "failed to resolve host",
+                                           "temporary failure in name resolution", "timeout expired",
+                                           "terminating connection"))
 
 
 def named(exc: BaseException) -> DashboardError:

@@ -120,3 +120,41 @@ def test_logging_is_configured_once_at_the_settings_level():
     assert errors.log.handlers == before, "the handler is added once per process"
     assert errors.log.level == logging.WARNING and not errors.log.propagate
     errors.configure_logging("INFO")
+
+
+def test_a_busy_pool_is_an_outage_and_a_file_that_is_no_database_is_not(tiny_db, tmp_path):
+    engine = create_engine(tiny_db, pool_size=1, max_overflow=0, pool_timeout=0.1)
+    try:
+        with engine.connect():
+            with pytest.raises(SQLAlchemyError) as busy:
+                engine.connect()
+    finally:
+        engine.dispose()
+    assert isinstance(errors.from_database(busy.value), errors.DatabaseUnreachable), "retrying can help"
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all, " * 100)
+    assert isinstance(raised(f"sqlite:///{garbage}", "SELECT count(*) FROM sqlite_master"), errors.QueryError), "retrying cannot help"
+
+
+def test_no_e_mail_reaches_the_log_when_the_sign_in_lookup_fails(monkeypatch, tiny_db, tmp_path, log_lines):
+    # The access table is what the sign-in reads with the user's e-mail as a parameter: break it.
+    url = _copy(tiny_db, tmp_path / "no_access.db")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE user_access"))
+    engine.dispose()
+    at = open_page(monkeypatch, url, "portfolio", user=tiny_portfolio.ACME_USER)
+    (shown,) = [str(e.value) for e in at.error]
+    reference = re.search(r"reference ([0-9a-f]{8})", shown).group(1)
+    (line,) = [line for line in log_lines() if reference in line]
+    assert "no such table: user_access" in line
+    assert tiny_portfolio.ACME_USER not in line and tiny_portfolio.ACME_USER.lower() not in line.lower()
+
+
+def test_the_log_level_does_not_stop_the_server_reading_published_figures():
+    """Published figures are read only under the settings they were computed with; the log level changes no figure."""
+    from dashboard.published import settings_key
+    from dashboard.settings import Settings
+
+    assert settings_key(Settings(log_level="DEBUG")) == settings_key(Settings(log_level="WARNING"))
+    assert settings_key(Settings(index_green=0.9)) != settings_key(Settings()), "a threshold does change them"
