@@ -187,6 +187,17 @@ def empty_db_url(request, tmp_path):
 # Shared fixture databases (read-only for the tests that use them)
 
 
+@pytest.fixture(scope="module")
+def tiny_url(tmp_path_factory):
+    """The hand-counted tiny portfolio (tests/tiny_portfolio.py has the counts), a file of each test module's own, so a
+    module that writes to it changes no other module's (tiny_db is the one of the whole session, read only)."""
+    import tiny_portfolio
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('tiny') / 'tiny.db'}"
+    tiny_portfolio.build(url)
+    return url
+
+
 @pytest.fixture(scope="session")
 def tiny_db(tmp_path_factory):
     """The hand-counted tiny portfolio (tests/tiny_portfolio.py has the counts) in a SQLite file, shared by the session."""

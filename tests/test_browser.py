@@ -2,7 +2,6 @@
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 import tiny_portfolio
@@ -10,14 +9,6 @@ from browser_helpers import settle
 
 CHART = '[data-testid="stPlotlyChart"] .main-svg'
 AS_OF = tiny_portfolio.AS_OF.isoformat()
-
-
-@pytest.fixture(scope="module")
-def tiny_url(tmp_path_factory):
-    """The hand-counted tiny portfolio, served to the browser."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'tiny.db'}"
-    tiny_portfolio.build(url)
-    return url
 
 
 def test_a_deep_link_to_the_portfolio_shows_the_table_and_charts(page, app_server, tiny_url):

@@ -38,13 +38,6 @@ def demo_url(tmp_path_factory):
     return url
 
 
-@pytest.fixture(scope="module")
-def tiny_url(tmp_path_factory):
-    url = f"sqlite:///{tmp_path_factory.mktemp('access') / 'tiny.db'}"
-    tiny_portfolio.build(url)
-    return url
-
-
 def everything_sent(page) -> str:
     """What a user of this page can get at: text, table cells, chart specs, link targets, and every download."""
     for summary in page.locator("[data-testid='stExpander'] details:not([open]) > summary").all():

@@ -18,14 +18,6 @@ AS_OF = tiny_portfolio.AS_OF.isoformat()
 
 
 @pytest.fixture(scope="module")
-def tiny_url(tmp_path_factory):
-    """The hand-counted tiny portfolio: T-1's contract C-1 earns 550 and costs 450 by 30 June 2026."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('budget') / 'tiny.db'}"
-    tiny_portfolio.build(url)
-    return url
-
-
-@pytest.fixture(scope="module")
 def conn(tiny_url):
     engine = make_engine(tiny_url)
     with engine.connect() as connection:

@@ -26,14 +26,6 @@ FORBIDDEN_TAGS = {"script", "link", "img", "iframe", "object", "embed", "style",
 
 
 @pytest.fixture(scope="module")
-def tiny_url(tmp_path_factory):
-    """The hand-counted tiny portfolio: ann@acme.example sees ACME (T-1, T-2), olga@other.example sees OTHER (X-9)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('digest') / 'tiny.db'}"
-    tiny_portfolio.build(url)
-    return url
-
-
-@pytest.fixture(scope="module")
 def module_env():
     """Environment changes for a whole module (monkeypatch is per test); settings re-read before and after."""
     with pytest.MonkeyPatch.context() as mp:

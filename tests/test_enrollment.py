@@ -12,14 +12,6 @@ from apptest_helpers import html_tables, metrics, open_page, visible_text
 AS_OF = tiny_portfolio.AS_OF.isoformat()
 
 
-@pytest.fixture(scope="module")
-def tiny_url(tmp_path_factory):
-    """The hand-counted tiny portfolio (T-1: 5 screened, 1 failed, 3 enrolled, 1 discontinued; plan 7 by 06-30)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('enrollment') / 'tiny.db'}"
-    tiny_portfolio.build(url)
-    return url
-
-
 @pytest.fixture
 def t1(monkeypatch, tiny_url):
     """The enrollment view of trial T-1 as of the fixture's date."""

@@ -17,14 +17,6 @@ TRIALS = {"T-1", "T-2", "X-9"}
 EXCEL_BUTTON = "⬇️ This page as Excel (.xlsx)"
 
 
-@pytest.fixture(scope="module")
-def tiny_url(tmp_path_factory):
-    """The hand-counted tiny portfolio: ACME's T-1 and T-2, OTHER's X-9."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('exports') / 'tiny.db'}"
-    tiny_portfolio.build(url)
-    return url
-
-
 # --- The workbook, from frames -------------------------------------------------------------------
 
 VIEW = {

@@ -1,20 +1,11 @@
 """Trial overview: one trial's health, enrollment, worst sites, budget, milestones and changes, each linking to its page."""
 
 import pandas as pd
-import pytest
 
 import tiny_portfolio
 from apptest_helpers import html_tables, metrics, open_page, read, visible_text
 
 AS_OF = tiny_portfolio.AS_OF.isoformat()
-
-
-@pytest.fixture(scope="module")
-def tiny_url(tmp_path_factory):
-    """The hand-counted tiny portfolio."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('overview') / 'tiny.db'}"
-    tiny_portfolio.build(url)
-    return url
 
 
 def test_the_overview_of_t1_shows_the_hand_counted_figures_and_links_to_every_page(monkeypatch, tiny_url):

@@ -8,14 +8,6 @@ from apptest_helpers import PAGE_FILES, notices, open_page, visible_text
 AS_OF = tiny_portfolio.AS_OF.isoformat()
 
 
-@pytest.fixture(scope="module")
-def tiny_url(tmp_path_factory):
-    """The hand-counted tiny portfolio in a SQLite file."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'tiny.db'}"
-    tiny_portfolio.build(url)
-    return url
-
-
 @pytest.mark.parametrize("page", list(PAGE_FILES))
 def test_every_page_renders_without_parameters(monkeypatch, tiny_url, page):
     at = open_page(monkeypatch, tiny_url, page)

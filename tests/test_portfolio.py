@@ -10,14 +10,6 @@ from apptest_helpers import html_tables, metrics, open_page, visible_text
 AS_OF = tiny_portfolio.AS_OF.isoformat()
 
 
-@pytest.fixture(scope="module")
-def tiny_url(tmp_path_factory):
-    """The hand-counted tiny portfolio in a SQLite file (its docstring has the counts)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('portfolio') / 'tiny.db'}"
-    tiny_portfolio.build(url)
-    return url
-
-
 @pytest.fixture
 def acme(monkeypatch, tiny_url):
     """The portfolio page for sponsor ACME as of the fixture's date."""

@@ -27,14 +27,6 @@ ACME_ONLY = ("Acme Biotech", "T-1", "T-2", "Tiny oncology study", "Tiny cardiolo
 OTHER_ONLY = ("Other Pharma", "X-9", "Other neurology study", "Uniklinik Köln")
 
 
-@pytest.fixture(scope="module")
-def tiny_url(tmp_path_factory):
-    """The hand-counted tiny portfolio: ann may see ACME (T-1, T-2), olga OTHER (X-9)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('security') / 'tiny.db'}"
-    tiny_portfolio.build(url)
-    return url
-
-
 def everything_shown(at) -> str:
     """What the page sends the browser: visible text, tables, and every chart's spec (arrays decoded)."""
     specs = []

@@ -22,14 +22,6 @@ ACME, OTHER = (1,), (2,)
 
 
 @pytest.fixture(scope="module")
-def tiny_url(tmp_path_factory):
-    """The hand-counted tiny portfolio (see its docstring): CRO1 works for ACME (T-1, T-2) and OTHER (X-9)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('vendors') / 'tiny.db'}"
-    tiny_portfolio.build(url)
-    return url
-
-
-@pytest.fixture(scope="module")
 def supply_url(tmp_path_factory):
     """The tiny portfolio plus a near miss in T-1 and a trial without milestones (T-3).
 
