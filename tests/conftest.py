@@ -11,6 +11,7 @@ import os
 import pwd
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -185,6 +186,18 @@ def empty_db_url(request, tmp_path):
 
 
 # Shared fixture databases (read-only for the tests that use them)
+
+
+def copy_sqlite(url: str, target: Path) -> str:
+    """A copy of a SQLite database (through SQLite's backup, so nothing in its write-ahead log is lost)."""
+    source = sqlite3.connect(url.removeprefix("sqlite:///"))
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+    finally:
+        source.close()
+        copy.close()
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture(scope="module")

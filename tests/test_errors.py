@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import tiny_portfolio
 from apptest_helpers import open_page
-from conftest import free_port
+from conftest import copy_sqlite, free_port
 from dashboard import errors
 from dashboard.db import make_engine
 
@@ -73,18 +72,19 @@ def log_lines():
         errors.log.removeHandler(handler)
 
 
-def _copy(url: str, to: Path) -> str:
-    shutil.copyfile(url.removeprefix("sqlite:///"), to)
-    return f"sqlite:///{to}"
+def without_table(url: str, to: Path, table: str) -> str:
+    """A copy of the database at `url` in `to` whose `table` is gone (a schema the code does not match)."""
+    copy = copy_sqlite(url, to)
+    engine = create_engine(copy)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE {table}"))
+    engine.dispose()
+    return copy
 
 
 def test_a_broken_query_shows_a_reference_and_logs_one_line_with_its_traceback(monkeypatch, tiny_db, tmp_path, log_lines):
     # A schema the code does not match (a migration gone wrong): the Budget page's change orders are gone.
-    url = _copy(tiny_db, tmp_path / "broken.db")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE change_order"))
-    engine.dispose()
+    url = without_table(tiny_db, tmp_path / "broken.db", "change_order")
     at = open_page(monkeypatch, url, "budget", trial="T-1", as_of=tiny_portfolio.AS_OF.isoformat(),
                    user=tiny_portfolio.ACME_USER)
     shown = [str(e.value) for e in at.error]
@@ -101,7 +101,7 @@ def test_a_broken_query_shows_a_reference_and_logs_one_line_with_its_traceback(m
 
 def test_a_view_too_large_for_the_timeout_says_to_narrow_it(monkeypatch, small_demo_db, tmp_path, log_lines):
     # A fresh copy: nothing of it is in the query cache, so the page asks the database, which cannot answer in time.
-    url = _copy(small_demo_db, tmp_path / "slow.db")
+    url = copy_sqlite(small_demo_db, tmp_path / "slow.db")
     monkeypatch.setenv("DASHBOARD_STATEMENT_TIMEOUT_S", "0.000001")
     at = open_page(monkeypatch, url, "portfolio")
     assert not at.exception
@@ -138,11 +138,7 @@ def test_a_busy_pool_is_an_outage_and_a_file_that_is_no_database_is_not(tiny_db,
 
 def test_no_e_mail_reaches_the_log_when_the_sign_in_lookup_fails(monkeypatch, tiny_db, tmp_path, log_lines):
     # The access table is what the sign-in reads with the user's e-mail as a parameter: break it.
-    url = _copy(tiny_db, tmp_path / "no_access.db")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE user_access"))
-    engine.dispose()
+    url = without_table(tiny_db, tmp_path / "no_access.db", "user_access")
     at = open_page(monkeypatch, url, "portfolio", user=tiny_portfolio.ACME_USER)
     (shown,) = [str(e.value) for e in at.error]
     reference = re.search(r"reference ([0-9a-f]{8})", shown).group(1)

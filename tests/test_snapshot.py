@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select, update
 import tiny_portfolio
 from apptest_helpers import open_page, visible_text
 from browser_helpers import settle
-from conftest import REPO_DIR, SMALL_DEMO_TODAY
+from conftest import REPO_DIR, SMALL_DEMO_TODAY, copy_sqlite
 from dashboard import access, contract, demo, digest, figures, load, published, schema, snapshot
 from dashboard.db import make_engine
 from dashboard.forecast import Forecasts
@@ -30,18 +30,6 @@ from queries import overview, snapshots
 # Month end, month start, the fixture's own date, and a date before any data.
 TINY_DATES = (date(2026, 5, 31), date(2026, 6, 1), tiny_portfolio.AS_OF, date(2025, 1, 1))
 DEMO_DATES = (date(2026, 10, 31), date(2026, 11, 1), SMALL_DEMO_TODAY, date(2021, 6, 1))
-
-
-def copy_sqlite(url: str, target: Path) -> str:
-    """A copy of a SQLite database (through SQLite's backup, so nothing in its write-ahead log is lost)."""
-    source = sqlite3.connect(url.removeprefix("sqlite:///"))
-    copy = sqlite3.connect(target)
-    try:
-        source.backup(copy)
-    finally:
-        source.close()
-        copy.close()
-    return f"sqlite:///{target}"
 
 
 def publish_with_compare_dates(url: str, dates) -> None:
