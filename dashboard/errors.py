@@ -50,6 +50,12 @@ class DatabaseUnreachable(DashboardError):
               "minute; if it persists, tell your dashboard administrator (reference {ref}).")
 
 
+class ReviewUnavailable(DashboardError):
+    kind = "review database unavailable"
+    advice = ("The review database is not answering, so the actions and notes are not shown here; the figures are not "
+              "affected. Try again in a minute; if it persists, tell your dashboard administrator (reference {ref}).")
+
+
 class StatementTimeout(DashboardError):
     kind = "statement timeout"
     advice = ("This view is too large to work out in time. Narrow the filters in the sidebar (a sponsor, a therapeutic "
@@ -119,7 +125,7 @@ def named(exc: BaseException) -> DashboardError:
 
 def report(error: DashboardError, exc: BaseException, *, page: str | None = None, user: str | None = None) -> None:
     """Write the error's log line: its kind, reference, page, the user's tag and the traceback of `exc`."""
-    level = logging.WARNING if isinstance(error, (DatabaseUnreachable, StatementTimeout)) else logging.ERROR
+    level = logging.WARNING if isinstance(error, (DatabaseUnreachable, StatementTimeout, ReviewUnavailable)) else logging.ERROR
     log.log(level, "%s ref=%s page=%s user=%s: %s", error.kind, error.reference, page or "-", user_tag(user),
             error.detail, exc_info=(type(exc), exc, exc.__traceback__))
 

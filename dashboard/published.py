@@ -31,7 +31,7 @@ ROW = "_row"
 
 # Settings that do not change a figure: where data and mail go, who signs in, how long caches keep.
 NOT_FIGURES = frozenset({
-    "database_url", "public_base_url", "stale_after_hours", "statement_timeout_s", "cache_ttl_s", "cache_max_entries",
+    "database_url", "review_database_url", "public_base_url", "stale_after_hours", "statement_timeout_s", "cache_ttl_s", "cache_max_entries",
     "read_snapshots", "log_level",
     "smtp_host", "smtp_port", "smtp_starttls", "smtp_user", "smtp_password", "mail_from", "auth_mode", "allow_anonymous",
     "auth_header", "sign_out_url", "proxy_secret", "proxy_secret_header", "oidc_provider",

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEMO_DATABASE_PATH = PROJECT_DIR / "data" / "demo.db"
+REVIEW_DATABASE_PATH = PROJECT_DIR / "data" / "review.db"
 
 
 class Settings(BaseSettings):
@@ -22,6 +23,10 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default=f"sqlite:///{DEMO_DATABASE_PATH}",
         description="SQLAlchemy URL of the reporting database",
+    )
+    review_database_url: str = Field(
+        default=f"sqlite:///{REVIEW_DATABASE_PATH}",
+        description="SQLAlchemy URL of the review database (actions and notes), which the dashboard writes; created on first use",
     )
     public_base_url: str = Field(
         default="http://127.0.0.1:8501",
