@@ -5,6 +5,6 @@ MODULES lists every query module, so tests and the benchmark can run every funct
 what `python -m dashboard.snapshot` published, not the loaded data, and tests/test_snapshot.py covers it on both engines.
 """
 
-from queries import budget, enrollment, portfolio, sites, vendors
+from queries import budget, enrollment, portfolio, review, sites, vendors
 
-MODULES = (portfolio, enrollment, sites, budget, vendors)
+MODULES = (portfolio, enrollment, sites, budget, vendors, review)
