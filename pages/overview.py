@@ -8,7 +8,7 @@ from dashboard import charts, health, registry, ui
 from dashboard.formats import day
 from dashboard.metrics import MILESTONE_STATUS_LABEL
 from dashboard.settings import get_settings
-from queries import enrollment, overview
+from queries import enrollment, overview, review
 
 ctx = ui.context()
 scope = ctx.scope
@@ -77,6 +77,9 @@ st.html(ui.joined(" &nbsp; ", (ui.markup("<b>{}</b> {}", label, ui.chip(figure(k
 why = registry.reasons(now)
 if why:
     st.html(ui.markup("<b>Why:</b> {}", ui.joined(" · ", (ui.markup("{} {}", ui.reason_chip(r), r.text) for r in why))))
+counted = ui.open_counts(ctx, [row.protocol_number]).get(row.protocol_number)
+if counted is not None and (counted.open or counted.notes):
+    st.caption(f"Weekly review: {counted.open_text}, listed under Actions and notes at the foot of the page.")
 
 # What changed: the first few in view beside the chart, the rest one click away.
 CHANGES_SHOWN = 8
@@ -225,3 +228,7 @@ else:
         f"milestones_{scope.trial}_{scope.as_of}", sheet="Milestones",
     )
 more("vendors", "Vendors: timeline, supply risk, scorecards")
+
+# --- Actions and notes of the weekly review -------------------------------------------------------
+st.subheader("Actions and notes")
+ui.actions_section(ctx, ui.cached(review.targets, scope), list(ui.cached(review.owners, scope)["user_email"]))

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, registry, ui
+from dashboard import charts, registry, review, ui
 from dashboard.metrics import HEALTH_LABEL
 from dashboard.schema import TRIAL_STATUS_LABEL
 from dashboard.settings import get_settings
@@ -70,6 +70,7 @@ if active.value != len(order):
 # A large portfolio is read a page at a time (the worst first); the charts below show the same trials.
 shown = ui.page_of(order, "trials_page", "trials", rows=ui.TRIALS_PER_PAGE, in_url=True)
 then_shown = then.restrict(shown)  # the compare date is read for this page's trials only, not split for all of them
+actions = ui.open_counts(ctx, order)  # the weekly review's open actions per trial
 
 
 def row(protocol: str) -> dict[str, str]:
@@ -85,7 +86,11 @@ def row(protocol: str) -> dict[str, str]:
                            ui.cell(t.indication), ui.cell(t.therapeutic_area), ui.cell(t.phase),
                            TRIAL_STATUS_LABEL.get(t.trial_status, t.trial_status)),
         "overall": ui.chip(v["overall_health"].health),
-        "why": ui.joined("<br>", (ui.markup("{} {}", ui.reason_chip(r), r.text) for r in why)) or ui.cell(None),
+        "why": ui.joined("<br>", [
+            *(ui.markup("{} {}", ui.reason_chip(r), r.text) for r in why),
+            *([ui.link(ctx.link("overview", trial=protocol), actions[protocol].open_text)]
+              if protocol in actions and (actions[protocol].open or actions[protocol].notes) else []),
+        ]) or ui.cell(None),
         "enrolled": ui.markup("{} / {}<br>{}", f"{t.n_enrolled:,}", f"{t.n_planned_subjects:,}", ui.bar(t.pct_to_target)),
         "cpi": ui.cell(v["cpi"].display),
         "slip": ui.cell(None) if slip.value is None else
@@ -112,6 +117,7 @@ st.caption(
     f"Enrollment: {registry.FIGURES['enrollment_health'].definition_text(settings)} "
     f"Budget: {registry.FIGURES['budget_health'].definition_text(settings)} "
     f"Schedule: {registry.FIGURES['schedule_health'].definition_text(settings)} "
+    "The weekly review's open actions (and notes) follow, linked to the trial's overview. "
     f"Worst milestone slip: the milestone that sets the schedule colour. Since {scope.since:%d %b %Y}: the headline figures "
     "of the trial that moved since the compare date. Each dimension's colour is in the CSV and on the trial's overview; "
     "definitions and colour rules on the Methods page."
@@ -134,6 +140,8 @@ def export_row(protocol: str) -> dict[str, object]:
         if v.figure.colour is not None:
             out[f"{key}_health"] = v.health
     out["why"] = "; ".join(r.text for r in registry.reasons(b))
+    counted = actions.get(protocol, review.Counts(0, 0, 0, 0))
+    out["open_actions"], out["overdue_actions"] = counted.open, counted.overdue
     return out
 
 

@@ -7,8 +7,9 @@ from dashboard import charts, health, metrics, registry, ui
 from dashboard.formats import day, natural_key
 from dashboard.links import INDICATORS
 from dashboard.metrics import SITE_INDICATORS
+from dashboard.review import Target
 from dashboard.settings import get_settings
-from queries import overview, sites
+from queries import overview, review, sites
 
 ctx = ui.context()
 scope = ctx.scope
@@ -221,6 +222,9 @@ if chosen_site is not None:
     ui.download_table(ui.download_label(f"site {r['site_number']}'s indicators", len(raw)), pd.DataFrame(raw),
                       f"site_{scope.trial}_{r['site_number']}_{scope.as_of}", sheet="Site indicators")
     st.markdown(site_summary(r))
+    st.markdown(f"**Actions and notes on site {ui.md(chosen_site)}**")
+    ui.actions_section(ctx, ui.cached(review.targets, scope), list(ui.cached(review.owners, scope)["user_email"]),
+                       about=Target(scope.trial, site_number=chosen_site))
     st.divider()
 
 # ---------------------------------------------------------------------- funnel plot

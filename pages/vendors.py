@@ -9,7 +9,7 @@ from dashboard import charts, health, metrics, registry, ui
 from dashboard.formats import day
 from dashboard.metrics import MILESTONE_STATUS_LABEL, STATUS_LABEL, SUPPLY_RISK_LABEL
 from dashboard.settings import get_settings
-from queries import overview, vendors
+from queries import overview, review, vendors
 
 ctx = ui.context()
 scope = ctx.scope
@@ -277,3 +277,9 @@ with st.expander(f"All milestones ({len(statuses):,}), stability pulls and expir
     )
     ui.download_table(ui.download_label("milestones", len(everything), len(everything_shown)), everything,
                       f"milestones_{scope.as_of}", sheet="All milestones")
+
+# --- Actions and notes on the trial's milestones -------------------------------------------------
+if scope.trial is not None:
+    st.subheader("Actions and notes on milestones")
+    ui.actions_section(ctx, ui.cached(review.targets, scope), list(ui.cached(review.owners, scope)["user_email"]),
+                       kinds=("milestone",))

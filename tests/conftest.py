@@ -40,6 +40,10 @@ APP_START_TIMEOUT_S = 60
 # The tests run the app without sign-in on fixture databases of their own, which the app refuses
 # unless told this is intended; the tests of that refusal and of sign-in set their own values.
 os.environ.setdefault("DASHBOARD_ALLOW_ANONYMOUS", "true")
+# Actions and notes are written to a review database: never the repository's data/review.db from a test. A test
+# that writes actions points DASHBOARD_REVIEW_DATABASE_URL at a file of its own (tests/test_review.py).
+os.environ.setdefault("DASHBOARD_REVIEW_DATABASE_URL",
+                      f"sqlite:///{Path(tempfile.mkdtemp(prefix='dashboard-review-')) / 'review.db'}")
 
 
 def _unavailable(reason: str):

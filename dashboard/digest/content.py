@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from dashboard import health, published, registry
+from dashboard import health, published, registry, review
 from dashboard.digest.document import BREAK, Bullets, Cell, Chip, Link, Run, Section, Table, Tile
 from dashboard.digest.model import DIMENSIONS, DUE_SOON_DAYS, MAX_ROWS, Digest
 from dashboard.formats import day as _day
@@ -428,6 +428,38 @@ def _quality_blocks(d: Digest) -> list:
     return blocks
 
 
+ACTION_TEXT_SHOWN = 140  # characters of an action's text in the e-mail; the link opens all of it
+
+
+def _action_item(d: Digest, a: review.Action, chip: Chip) -> list[Run]:
+    """One action: its chip, its trial (or site) linked to where it is recorded, its text, owner and due date."""
+    t = a.target
+    link = (Link(f"{t.protocol_number} · site {t.site_number}", d.link("sites", t.protocol_number, t.site_number))
+            if t.site_number else _trial_link(d, t.protocol_number, "vendors" if t.milestone_code else "overview"))
+    text = a.state.text if len(a.state.text) <= ACTION_TEXT_SHOWN else a.state.text[:ACTION_TEXT_SHOWN - 1] + "…"
+    about = f" (milestone {t.milestone_code})" if t.milestone_code else ""
+    return [chip, " ", link, f"{about}: {' '.join(text.split())} — {a.state.owner}, due {_day(a.state.due_date)}"]
+
+
+def _action_blocks(d: Digest) -> list:
+    """The review's overdue actions and those due in the week ahead, each linked to the view it was recorded on."""
+    if d.actions is None:
+        return [["The review database could not be read: actions are not listed in this e-mail."]]
+    overdue, soon = review.agenda(d.actions, d.as_of)
+    blocks: list = []
+    if overdue:
+        blocks.append([f"{plural_text(len(overdue), 'overdue action')}:"])
+        blocks.append(Bullets([_action_item(d, a, Chip("red", "Overdue")) for a in overdue[:MAX_ROWS]]))
+    if soon:
+        blocks.append([f"{plural_text(len(soon), 'action')} due in the week ahead:"])
+        blocks.append(Bullets([_action_item(d, a, Chip("amber", "Due")) for a in soon[:MAX_ROWS]]))
+    if len(overdue) > MAX_ROWS or len(soon) > MAX_ROWS:
+        blocks.append([f"The first {MAX_ROWS} of each are listed; every trial's Overview has them all."])
+    if not blocks:
+        blocks.append([f"No action is overdue or due in the week ahead: {review.counts(d.actions, d.as_of).text}."])
+    return blocks
+
+
 def _all_trials(d: Digest) -> Table:
     """Every trial, worst first (the Portfolio page's order), with the figures of its row there."""
     t = d.trials.set_index("protocol_number")
@@ -468,6 +500,7 @@ def sections(d: Digest) -> list[Section]:
         Section("Key figures", d.link("portfolio"), [_key_figures(d), _health_counts(d)]),
         Section(f"Health changes {_period(d)}", d.link("portfolio"), [_changes_table(d)]),
         Section("Milestones", d.link("vendors"), _milestone_blocks(d)),
+        Section("Actions of the weekly review", d.link("overview"), _action_blocks(d)),
         Section(f"Enrollment {_period(d)}", d.link("enrollment"), _enrollment_blocks(d)),
         Section("Budget alerts", d.link("budget"), _budget_blocks(d)),
         Section("Quality and safety", d.link("overview"), _quality_blocks(d)),

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import pandas as pd
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import access, health, registry
+from dashboard import access, health, registry, review
 from dashboard.db import UsageError
 from dashboard.forecast import Forecasts
 from dashboard.links import ViewState, page_url
@@ -43,6 +45,8 @@ class Digest:
     loaded_at: datetime | None
     settings: Settings
     published: tuple[pd.Series | None, pd.Series | None] = (None, None)  # the snapshots read for as_of and since
+    # The review's actions and notes on these trials as the view shows them (None: the review database could not be read).
+    actions: list[review.Action] | None = None
     built_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
 
     @property
@@ -53,9 +57,10 @@ class Digest:
     def since(self) -> date:
         return self.scope.since
 
-    def link(self, page: str, trial: str | None = None) -> str:
-        """The absolute address of `page` showing this digest's view (and `trial`), dates explicit."""
-        return page_url(page, self.view.model_copy(update={"trial": trial}), base_url=self.settings.public_base_url)
+    def link(self, page: str, trial: str | None = None, site: str | None = None) -> str:
+        """The absolute address of `page` showing this digest's view (and `trial`, `site`), dates explicit."""
+        return page_url(page, self.view.model_copy(update={"trial": trial, "site": site}),
+                        base_url=self.settings.public_base_url)
 
     def figure(self, key: str, trial: str | None = None) -> registry.Value:
         """A registry figure of the digest's view (or of one trial), with its change over the period."""
@@ -101,4 +106,16 @@ def build_digest(
     link_view = ViewState(sponsor=view.sponsor, as_of=scope.as_of, since=scope.since)
     return Digest(scope, link_view, in_scope, user, now, then, trials, statuses, now.moved,
                   health.open_supply_risks(now.supply), loaded_at, settings,
-                  (overview.publication(run, scope, settings), overview.publication(run, overview.then_scope(scope), settings)))
+                  (overview.publication(run, scope, settings), overview.publication(run, overview.then_scope(scope), settings)),
+                  actions=_actions(settings, list(trials["protocol_number"]), scope.as_of))
+
+
+def _actions(settings: Settings, protocols: list[str], as_of: date) -> list[review.Action] | None:
+    """The actions on `protocols` as a page of the same view shows them; None when the review database cannot be read
+    (the e-mail says so rather than not going out)."""
+    try:
+        store = review.open_store(settings.review_database_url)
+        return store.actions(protocols, until=review.visible_until(as_of, settings.today or date.today()))
+    except (SQLAlchemyError, OSError):
+        logging.getLogger(__name__).exception("review database unreadable: the digest goes out without actions")
+        return None

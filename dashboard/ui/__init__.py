@@ -8,6 +8,7 @@
     widgets    HTML tables and chips, long tables a page at a time, grids with their printed twin, headline tiles
     downloads  CSV downloads and the page's Excel workbook
     printing   the printed page
+    review     the weekly review's actions and notes: list, history, add, edit, close
 """
 
 from dashboard.formats import day, md, money  # pages write dates as ui.day, amounts as ui.money, Markdown as ui.md
@@ -29,6 +30,7 @@ from dashboard.ui.frame import (
     url_selectbox,
 )
 from dashboard.ui.printing import print_layout
+from dashboard.ui.review import actions_section, open_counts
 from dashboard.ui.widgets import (
     PAGE_ROWS,
     TRIALS_PER_PAGE,
@@ -48,7 +50,7 @@ from dashboard.ui.widgets import (
 )
 
 __all__ = [
-    "BOUND_KEYS", "PAGE_ROWS", "TRIALS_PER_PAGE", "Context", "Table", "_basis", "_compose", "_predict", "bar", "basis",
+    "BOUND_KEYS", "PAGE_ROWS", "TRIALS_PER_PAGE", "Context", "Table", "_basis", "actions_section", "open_counts", "_compose", "_predict", "bar", "basis",
     "build_frame", "cache", "cached", "canonical_link", "cell", "chip", "composed", "context", "dataframe", "day",
     "download_label", "download_table", "engine", "excel_export", "figure", "freshness_line", "health_label",
     "html_table", "identify", "joined", "link", "lpi_tiles", "markup", "md", "menu", "money", "page_of", "plain", "predict", "print_layout",

@@ -32,6 +32,7 @@ class Context:
     excel_slot: object | None = None
     page: str | None = None
     email: str | None = None  # who is signed in (None in demo mode): the log tags it, never writes it
+    review_failed: bool = False  # the review database failed in this run (said once, not in every part that reads it)
 
     def link(self, page: str, **changes) -> str:
         """A relative link to `page` showing this view with `changes` (e.g. trial="X")."""

@@ -32,7 +32,9 @@ _PRINT_CSS = """
   [data-testid="stElementToolbar"], [data-testid="stBottom"], [data-testid="stTooltipIcon"], .modebar-container,
   [data-testid="stElementContainer"]:has([data-testid="stDownloadButton"]),
   [data-testid="stElementContainer"]:has([data-testid="stButton"]),
-  [data-testid="stElementContainer"]:has([data-testid="stLinkButton"]) {display: none !important;}
+  [data-testid="stElementContainer"]:has([data-testid="stLinkButton"]),
+  /* Forms are for the screen; a collapsed section prints as an empty bar. */
+  [data-testid="stForm"], [data-testid="stExpander"]:has(details:not([open])) {display: none !important;}
   [data-testid="stMain"] {margin-left: 0 !important; width: 100% !important; max-width: 100% !important;}
   [data-testid="stMainBlockContainer"] {max-width: 100% !important; padding: 0 !important;}
   [data-testid="stElementContainer"]:has(.dash-print-header) {display: block;}
