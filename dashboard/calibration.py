@@ -2,7 +2,11 @@
 
 - **stationary**: every site enrolls at a constant rate from a Gamma across sites (the model's own assumption);
 - **drifting**: each site's rate halves over 6–30 months after activation (the half-life varies by trial, and by
-  site around it) and 10–35 % of a trial's sites stop enrolling for good at some point in their first 18 months.
+  site around it) and 10–35 % of a trial's sites stop enrolling for good, each at a time spread evenly over the
+  trial's whole course (before the census, where the data can show it, or after, where they cannot).
+
+Trials come in sponsors of 15, each with 10 earlier trials from the same world, seen 18–36 months in: the dashboard's
+forecast learns its drift prior from them (forecast.prior), as it does from a real sponsor's other trials.
 
 Each simulated trial is enrolled subject by subject to its target; the forecast sees it at a census date (its sites'
 counts, and with the history their enrollment dates) and is scored on where the true completion falls: before P10,
@@ -25,12 +29,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dashboard.forecast import DAYS_PER_MONTH, _predict
+from dashboard import drift
+from dashboard.forecast import DAYS_PER_MONTH, _predict, learn_prior
 
 WORLDS = ("stationary", "drifting")
-# The forecasts scored: the dashboard's (with the history), the constant-rate model (without it: the model before
-# drift) and the dashboard's without parameter uncertainty (plug-in): the last two are the negative controls.
-MODELS = ("drift", "constant", "plug_in")
+# The forecasts scored: the dashboard's with a drift prior learned from the sponsor's earlier trials (forecast.prior),
+# the same with the default prior of no drift (the trial's own history only), the constant-rate model (without the
+# history: the model before drift) and the dashboard's without parameter uncertainty (plug-in): the last two are the
+# negative controls.
+MODELS = ("sponsor", "drift", "constant", "plug_in")
+# The models Methods shows: the pages do not pass a learned prior yet (issue 19), so "sponsor" is measured, not shown.
+SHOWN = ("drift", "constant", "plug_in")
+# Trials are grouped into sponsors of PORTFOLIO; each sponsor has EARLIER trials, seen 18–36 months after their first
+# site opened, drawn from the same world with a generator of their own (so the other models' trials are unchanged).
+PORTFOLIO = 15
+EARLIER = 10
+EARLIER_SEED_OFFSET = 100
 AS_OF = date(2026, 1, 1)
 N_TRIALS = 300
 SEEDS = {"stationary": 2026, "drifting": 2027}
@@ -98,6 +112,32 @@ def simulate_trial(rng: np.random.Generator, world: str, short_history: bool):
         return sites, history, target, true_days
 
 
+def earlier_trial(rng: np.random.Generator, world: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A sponsor's earlier trial, seen 18–36 months after its first site opened: its sites and enrollment history.
+
+    The same sites and rates as simulate_trial's, in the same world (its sites stop at some point before the census).
+    """
+    census = rng.uniform(540, 1100)
+    while True:
+        alpha = rng.uniform(0.8, 4.0)
+        mean_rate = rng.uniform(0.2, 1.5) / DAYS_PER_MONTH
+        n = int(rng.integers(5, 61))
+        opens = rng.uniform(0, rng.uniform(60, 360), n)
+        opens[0] = 0.0
+        rate = rng.gamma(alpha, mean_rate / alpha, n)
+        if world == "drifting":
+            halving = rng.uniform(6, 30) * DAYS_PER_MONTH * np.exp(rng.normal(0.0, 0.2, n))
+            stops = np.where(rng.random(n) < rng.uniform(0.10, 0.35), opens + rng.uniform(0, census, n), np.inf)
+        else:
+            halving, stops = np.full(n, np.inf), np.full(n, np.inf)
+        capacity = _exposure(halving, np.clip(np.minimum(stops, census) - opens, 0, None))
+        site_of = np.repeat(np.arange(n), rng.poisson(rate * capacity))
+        ages = _age_at(halving[site_of], rng.random(site_of.size) * capacity[site_of])
+        if site_of.size:
+            sites = pd.DataFrame({"enrolled": np.bincount(site_of, minlength=n), "days_open": census - opens})
+            return sites, pd.DataFrame({"site": site_of, "days_before": census - (opens[site_of] + ages)})
+
+
 def _exposure(halving: np.ndarray, age: np.ndarray) -> np.ndarray:
     """Cumulative intensity per unit starting rate to `age`, the rate falling linearly to half by `halving` days."""
     h = np.where(np.isfinite(halving), halving, 1.0)
@@ -130,14 +170,19 @@ def width(completion: dict) -> float:
 def run(world: str, n: int = N_TRIALS, seed: int | None = None, models=MODELS) -> pd.DataFrame:
     """One row per simulated trial of `world`: its history length, and each model's tail and width."""
     rng = np.random.default_rng(SEEDS[world] if seed is None else seed)
+    earlier_rng = np.random.default_rng((SEEDS[world] if seed is None else seed) + EARLIER_SEED_OFFSET)
     rows = []
+    prior = drift.NO_DRIFT
     for i in range(n):
+        if "sponsor" in models and i % PORTFOLIO == 0:  # a new sponsor: its earlier trials, and what they teach
+            prior = learn_prior(earlier_trial(earlier_rng, world) for _ in range(EARLIER))
         short = i % 2 == 0
         sites, history, target, true_days = simulate_trial(rng, world, short)
         row = {"short": short, "true_days": true_days}
         for model in models:
             fc = _predict(sites, target, AS_OF, seed=i, n_draws=N_DRAWS,
-                          history=None if model == "constant" else history, parameter_uncertainty=model != "plug_in")
+                          history=None if model == "constant" else history, parameter_uncertainty=model != "plug_in",
+                          drift_prior=prior if model == "sponsor" else None)
             row[f"{model}_tail"] = tail(fc.completion, true_days)
             row[f"{model}_width"] = width(fc.completion)
         rows.append(row)

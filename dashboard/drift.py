@@ -2,7 +2,7 @@
 
 Site i enrolls from its activation as a Poisson process of intensity λ_i·r(t), t its days since activation, with
 
-    r(t) = ρ + (1 − ρ)·e^{−t/T},  T = 180 days:
+    r(t) = ρ + (1 − ρ)·e^{−t/T},  T = 180 days by default (Prior.settle_days):
 
 a site starts at λ_i and settles at ρ·λ_i within a year or so (ρ < 1: sites tire; ρ > 1: they warm up; ρ = 1 is the
 stationary model of forecast.py). It enrolls until it stops, which it does with a constant hazard η per day.
@@ -32,6 +32,10 @@ prior that assumed one would widen every stationary forecast. Tried and measured
 zero (its uncertainty, extrapolated over years, put most P90s at "never"), a free time scale T, wider or tiring priors
 on ρ, heavy-tailed priors, uncertain stop hazards, and weighing a drifting against a steady model by their evidence.
 
+What does move it is a prior that knows the sponsor: `Prior` holds the time scale and the priors on ρ and η, NO_DRIFT is
+the default above, and forecast.prior.learn_prior learns one from the sponsor's earlier trials. With it, the
+calibration meets the band in both worlds (dashboard.calibration's "sponsor" model).
+
 Pure numpy/scipy; forecast.py builds the Forecast from what is here.
 """
 
@@ -54,6 +58,43 @@ ETA_PRIOR_SD = 0.5  # stops per site-year, half-normal around 0
 ETA_BOUNDS = (0.0, 3.0)  # stops per site-year
 ALPHA_CAP = 1000.0  # forecast.ALPHA_CAP: the Poisson limit
 ALPHA_FLOOR = 0.01
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What the model assumes before it sees a trial's data: the time scale T over which a site's rate settles, a normal
+    prior on log ρ and a (truncated) normal prior on the stop hazard η per site-year.
+
+    The default, NO_DRIFT, says "no drift": a decline or stops must show in the trial's own data to move the forecast.
+    `learn_prior` learns one from a sponsor's other trials instead.
+    """
+
+    settle_days: float = SETTLE_DAYS
+    log_rho: float = 0.0
+    log_rho_sd: float = LOG_RHO_PRIOR_SD
+    eta: float = 0.0
+    eta_sd: float = ETA_PRIOR_SD
+    trials: int = 0  # how many trials it was learned from (0: the default)
+
+    def __post_init__(self):
+        numbers = (self.settle_days, self.log_rho, self.log_rho_sd, self.eta, self.eta_sd)
+        if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in numbers):
+            raise ValueError(f"a drift prior needs finite numbers, not {numbers!r}")
+        if self.settle_days <= 0 or self.log_rho_sd <= 0 or self.eta_sd <= 0:
+            raise ValueError("a drift prior needs a positive time scale and positive spreads")
+
+    @property
+    def rho(self) -> float:
+        """The settled share ρ the prior expects."""
+        return math.exp(self.log_rho)
+
+    def penalty(self, thetas: np.ndarray) -> np.ndarray:
+        """−log prior of each row of θ (up to a constant)."""
+        return (0.5 * ((thetas[:, 2] - self.log_rho) / self.log_rho_sd) ** 2
+                + 0.5 * ((thetas[:, 3] - self.eta) / self.eta_sd) ** 2)
+
+
+NO_DRIFT = Prior()
 # Gauss–Legendre nodes for the stop integral, in y = log(1 + x/x0) over the silent window (x0 the usual gap).
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(8)
 
@@ -68,14 +109,14 @@ def growth(k, x):
     return np.where(k == 0.0, x, out)
 
 
-def shape(rho, t):
+def shape(rho, t, settle_days: float = SETTLE_DAYS):
     """r(t): a site's rate t days after activation, per unit of its starting rate."""
-    return rho + (1.0 - rho) * np.exp(-np.asarray(t, dtype=float) / SETTLE_DAYS)
+    return rho + (1.0 - rho) * np.exp(-np.asarray(t, dtype=float) / settle_days)
 
 
-def exposure(rho, x):
+def exposure(rho, x, settle_days: float = SETTLE_DAYS):
     """E(x) = ∫₀ˣ r."""
-    return rho * np.asarray(x, dtype=float) + (1.0 - rho) * growth(1.0 / SETTLE_DAYS, x)
+    return rho * np.asarray(x, dtype=float) + (1.0 - rho) * growth(1.0 / settle_days, x)
 
 
 @dataclass(frozen=True)
@@ -89,7 +130,7 @@ class Timing:
     ages: np.ndarray  # one per enrolled subject
 
 
-def _site_terms(theta: np.ndarray, t: Timing) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _site_terms(theta: np.ndarray, t: Timing, T: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each row of θ (batch × 4) and each site: the log-likelihood outside the bracket (but the Π r(t_ij)), log of
     its "still enrolling" term and log of its "stopped" term (batch × sites). One pass for many θ: the optimiser's
     finite differences and the Laplace Hessian each cost about one evaluation."""
@@ -100,7 +141,7 @@ def _site_terms(theta: np.ndarray, t: Timing) -> tuple[np.ndarray, np.ndarray, n
     eta = h / YEAR
     m = alpha + t.k
     base = special.gammaln(m) - special.gammaln(alpha) + alpha * np.log(beta)
-    log_active = -eta * t.tau - m * np.log(beta + exposure(rho, t.tau))
+    log_active = -eta * t.tau - m * np.log(beta + exposure(rho, t.tau, T))
     log_stopped = np.full(log_active.shape, -np.inf)
     # A site that never enrolled is a slow one (the Gamma's low end), not a stopped one: only a site with a rate seen
     # in its own data can be judged silent beyond its usual gap.
@@ -109,30 +150,30 @@ def _site_terms(theta: np.ndarray, t: Timing) -> tuple[np.ndarray, np.ndarray, n
         last, window, ms = t.last[silent], (t.tau - t.last)[silent], m[:, silent]
         # The stopped term's integrand falls off over the site's usual gap x0 after its last enrollment (faster the
         # more it enrolled): integrate in y = log(1 + x/x0), where it is smooth.
-        x0 = (beta + exposure(rho, last)) / (ms * np.maximum(shape(rho, last), 1e-9))
+        x0 = (beta + exposure(rho, last, T)) / (ms * np.maximum(shape(rho, last, T), 1e-9))
         top = np.log1p(window / x0)[..., None]
         x = x0[..., None] * np.expm1((_NODES + 1.0) / 2.0 * top)
         s = last[:, None] + x
         with np.errstate(divide="ignore"):
             log_integrand = (np.log(np.abs(eta))[..., None] - np.abs(eta)[..., None] * s
-                             - ms[..., None] * np.log(beta[..., None] + exposure(rho[..., None], s))
+                             - ms[..., None] * np.log(beta[..., None] + exposure(rho[..., None], s, T))
                              + np.log(x0[..., None] + x) + np.log(_WEIGHTS / 2.0 * top))
             log_stopped[:, silent] = special.logsumexp(log_integrand, axis=-1)
     return base, log_active, log_stopped
 
 
-def logliks(thetas: np.ndarray, t: Timing) -> np.ndarray:
-    """The log-likelihood at each row θ = (log α, log μ, log ρ, η per year) of `thetas`."""
+def logliks(thetas: np.ndarray, t: Timing, T: float = SETTLE_DAYS) -> np.ndarray:
+    """The log-likelihood at each row θ = (log α, log μ, log ρ, η per year) of `thetas`, at time scale T."""
     thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
-    base, log_active, log_stopped = _site_terms(thetas, t)
+    base, log_active, log_stopped = _site_terms(thetas, t, T)
     rho = np.exp(thetas[:, 2, None])
-    events = np.sum(np.log(shape(rho, t.ages[None, :])), axis=1)
+    events = np.sum(np.log(shape(rho, t.ages[None, :], T)), axis=1)
     return np.sum(base + np.logaddexp(log_active, log_stopped), axis=1) + events
 
 
-def p_active(theta: np.ndarray, t: Timing) -> np.ndarray:
-    """Each site's probability of still enrolling at the as-of date, at θ."""
-    _, log_active, log_stopped = _site_terms(np.atleast_2d(theta), t)
+def p_active(theta: np.ndarray, t: Timing, T: float = SETTLE_DAYS) -> np.ndarray:
+    """Each site's probability of still enrolling at the as-of date, at θ and time scale T."""
+    _, log_active, log_stopped = _site_terms(np.atleast_2d(theta), t, T)
     return np.exp(log_active - np.logaddexp(log_active, log_stopped))[0]
 
 
@@ -142,6 +183,7 @@ class Fit:
 
     theta: np.ndarray
     cov: np.ndarray  # 3×3 over (log α, log μ, log ρ)
+    settle_days: float = SETTLE_DAYS  # the time scale T it was fitted at
 
     @property
     def alpha(self) -> float:
@@ -161,20 +203,17 @@ class Fit:
         return self.theta[3] / YEAR
 
 
-def _penalty(thetas: np.ndarray) -> np.ndarray:
-    """−log prior of each row of θ (up to a constant)."""
-    return 0.5 * (thetas[:, 2] / LOG_RHO_PRIOR_SD) ** 2 + 0.5 * (thetas[:, 3] / ETA_PRIOR_SD) ** 2
-
-
-def fit(t: Timing, start: tuple[float, float]) -> Fit:
-    """Fit θ by maximum a posteriori from the stationary fit's (log α, log μ) `start`; Laplace covariance at the fit."""
+def fit(t: Timing, start: tuple[float, float], prior: Prior = NO_DRIFT) -> Fit:
+    """Fit θ by maximum a posteriori under `prior` from the stationary fit's (log α, log μ) `start`; Laplace covariance
+    at the fit."""
     a0, m0 = start
     bounds = [(math.log(ALPHA_FLOOR), math.log(ALPHA_CAP)), (m0 - 30.0, m0 + 30.0), LOG_RHO_BOUNDS, ETA_BOUNDS]
-    x0 = np.array([min(max(a0, bounds[0][0]), bounds[0][1]), m0, 0.0, 0.05])
+    x0 = np.array([min(max(a0, bounds[0][0]), bounds[0][1]), m0, float(np.clip(prior.log_rho, *LOG_RHO_BOUNDS)),
+                   float(np.clip(max(prior.eta, 0.05), *ETA_BOUNDS))])
     step = 1e-5
 
     def objectives(thetas: np.ndarray) -> np.ndarray:
-        return -logliks(thetas, t) + _penalty(thetas)
+        return -logliks(thetas, t, prior.settle_days) + prior.penalty(thetas)
 
     def value_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
         # Central differences, all nine points in one pass (η's lower bound 0 is stepped over: the likelihood is defined
@@ -194,7 +233,7 @@ def fit(t: Timing, start: tuple[float, float]) -> Fit:
     else:  # no usable curvature: draw the mean rate only, from its own curvature
         i = free.index(1)
         cov[1, 1] = 1.0 / info[i, i] if np.isfinite(info[i, i]) and info[i, i] > 0 else 1.0
-    return Fit(theta=theta, cov=cov)
+    return Fit(theta=theta, cov=cov, settle_days=prior.settle_days)
 
 
 def _hessian(f, x: np.ndarray, free: list[int], step: float) -> np.ndarray:
@@ -234,15 +273,15 @@ def parameter_draws(f: Fit, rng: np.random.Generator, n: int, uncertainty: bool 
 # --- forward -------------------------------------------------------------------------------------------------------
 
 
-def added(P, Q, eta: float, x) -> np.ndarray:
+def added(P, Q, eta: float, x, T: float = SETTLE_DAYS) -> np.ndarray:
     """The intensity added over the next x days by settled rates P (decaying at η, as sites stop) and settling rates Q
     (decaying at 1/T + η): P·G(η, x) + Q·G(1/T + η, x)."""
-    return P * growth(eta, x) + Q * growth(1.0 / SETTLE_DAYS + eta, x)
+    return P * growth(eta, x) + Q * growth(1.0 / T + eta, x)
 
 
-def rate(P, Q, eta: float, x) -> np.ndarray:
+def rate(P, Q, eta: float, x, T: float = SETTLE_DAYS) -> np.ndarray:
     """The total rate x days on: the derivative of `added`."""
-    return P * np.exp(-eta * x) + Q * np.exp(-(1.0 / SETTLE_DAYS + eta) * x)
+    return P * np.exp(-eta * x) + Q * np.exp(-(1.0 / T + eta) * x)
 
 
 @dataclass(frozen=True)
@@ -255,30 +294,32 @@ class Table:
     P: np.ndarray
     Q: np.ndarray
     eta: float
+    settle_days: float = SETTLE_DAYS
 
 
 def table(
     rng: np.random.Generator, alpha: np.ndarray, beta: np.ndarray, rho: np.ndarray, eta: float,
-    k: np.ndarray, tau: np.ndarray, start: np.ndarray, active: np.ndarray,
+    k: np.ndarray, tau: np.ndarray, start: np.ndarray, active: np.ndarray, settle_days: float = SETTLE_DAYS,
 ) -> Table:
     """Draw every site's rate (per draw) and build the intensity table.
 
     `k`, `tau`, `start` and `active` (probability of still enrolling) are the sites that can still enroll: open ones
     (start 0) and ones yet to open (k = τ = 0, start > 0). Sites yet to open on one day are drawn as one Gamma.
     """
+    T = settle_days
     is_open = start <= 0
     settled = np.zeros(alpha.size)
     settling = np.zeros(alpha.size)
     if is_open.any():
         ko, to = k[is_open], tau[is_open]
         with np.errstate(over="ignore"):
-            lam = rng.standard_gamma(alpha[:, None] + ko[None, :]) / (beta[:, None] + exposure(rho[:, None], to[None, :]))
+            lam = rng.standard_gamma(alpha[:, None] + ko[None, :]) / (beta[:, None] + exposure(rho[:, None], to[None, :], T))
         p = active[is_open]
         unsure = np.flatnonzero(p < 1.0 - 1e-9)  # most sites are surely still enrolling: draw only for the others
         if unsure.size:
             lam[:, unsure] *= rng.random((lam.shape[0], unsure.size)) < p[unsure][None, :]
         settled = rho * lam.sum(axis=1)
-        settling = (1.0 - rho) * np.sum(lam * np.exp(-to[None, :] / SETTLE_DAYS), axis=1)
+        settling = (1.0 - rho) * np.sum(lam * np.exp(-to[None, :] / T), axis=1)
     days, counts = np.unique(start[~is_open], return_counts=True)
     u = np.r_[0.0, days]
     J = u.size
@@ -291,10 +332,10 @@ def table(
             opening = rng.standard_gamma(alpha[:, None] * counts[None, :]) / beta[:, None]
     for j in range(1, J):
         dx = u[j] - u[j - 1]
-        L[:, j] = L[:, j - 1] + added(P[:, j - 1], Q[:, j - 1], eta, dx)
+        L[:, j] = L[:, j - 1] + added(P[:, j - 1], Q[:, j - 1], eta, dx, T)
         P[:, j] = P[:, j - 1] * math.exp(-eta * dx) + rho * opening[:, j - 1]
-        Q[:, j] = Q[:, j - 1] * math.exp(-(1.0 / SETTLE_DAYS + eta) * dx) + (1.0 - rho) * opening[:, j - 1]
-    return Table(u, L, P, Q, eta)
+        Q[:, j] = Q[:, j - 1] * math.exp(-(1.0 / T + eta) * dx) + (1.0 - rho) * opening[:, j - 1]
+    return Table(u, L, P, Q, eta, T)
 
 
 def intensity_at(t: Table, days) -> np.ndarray:
@@ -305,7 +346,7 @@ def intensity_at(t: Table, days) -> np.ndarray:
     on = j >= 0
     if on.any():
         jj = j[on]
-        out[:, on] = t.L[:, jj] + added(t.P[:, jj], t.Q[:, jj], t.eta, d[on][None, :] - t.u[jj][None, :])
+        out[:, on] = t.L[:, jj] + added(t.P[:, jj], t.Q[:, jj], t.eta, d[on][None, :] - t.u[jj][None, :], t.settle_days)
     return out[:, 0] if np.ndim(days) == 0 else out
 
 
@@ -317,10 +358,10 @@ def days_to_reach(t: Table, g: np.ndarray) -> np.ndarray:
     P, Q = t.P[rows, j], t.Q[rows, j]
     # What the rates can still add (Q is negative when rates rise, ρ > 1): everything, without stops, while P > 0.
     settled = P / t.eta if t.eta > 0 else np.where(P > 0, np.inf, 0.0)
-    reachable = left < settled + Q / (1.0 / SETTLE_DAYS + t.eta)
+    reachable = left < settled + Q / (1.0 / t.settle_days + t.eta)
 
     def gap(x):
-        return added(P, Q, t.eta, x) - left
+        return added(P, Q, t.eta, x, t.settle_days) - left
 
     # Bracket the root, then Newton's method kept inside the bracket (bisecting when a step leaves it).
     lo = np.zeros(g.size)
@@ -336,7 +377,7 @@ def days_to_reach(t: Table, g: np.ndarray) -> np.ndarray:
         f = gap(x)
         lo = np.where(f < 0, x, lo)
         hi = np.where(f >= 0, x, hi)
-        slope = rate(P, Q, t.eta, x)
+        slope = rate(P, Q, t.eta, x, t.settle_days)
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = x - f / slope
         inside = (newton > lo) & (newton < hi) & np.isfinite(newton)

@@ -121,7 +121,7 @@ else:
         {"world": ui.cell(world_label[w]), "model": ui.cell(model_label[m]), "coverage": ui.cell(f"{r['coverage']:.0%}"),
          "early": ui.cell(f"{r['early']:.0%}"), "late": ui.cell(f"{r['late']:.0%}"),
          "width": ui.cell(f"{r['median_width_days']:,.0f} days"), "trials": ui.cell(f"{r['trials']:,}")}
-        for w in calibration.WORLDS for m in calibration.MODELS for r in (measured[w][m],)
+        for w in calibration.WORLDS for m in calibration.SHOWN for r in (measured[w][m],)
     ]
     ui.html_table(rows, {"world": "Simulated trials", "model": "Forecast", "coverage": "Truth within P10–P90",
                          "early": "Truth before P10", "late": "Truth after P90", "width": "Median P10–P90 width",

@@ -18,7 +18,8 @@ Pure numpy/scipy; cache a trial's forecast per as_of in the caller (the forecast
 frozen dataclass).
 
 The package, by responsibility: limits, inputs (checked), fit (the model's parameters), simulation, model (the
-Forecast it gives), predict (predict_completion and the dashboard's entry points).
+Forecast it gives), predict (predict_completion and the dashboard's entry points), prior (a drift prior learned from a
+sponsor's earlier trials).
 """
 
 from dashboard.forecast.limits import ALPHA_CAP, ALPHA_FLOOR, HORIZON_DAYS, MIN_FIT_SITES, N_DRAWS, PRIOR_SHAPE, Method
@@ -34,10 +35,11 @@ from dashboard.forecast.predict import (
     predict_trial,
     trial_inputs,
 )
+from dashboard.forecast.prior import learn_prior
 from dashboard.metrics import DAYS_PER_MONTH
 
 __all__ = [
     "ALPHA_CAP", "ALPHA_FLOOR", "DASHBOARD_SEED", "DAYS_PER_MONTH", "HORIZON_DAYS", "MIN_FIT_SITES", "MODEL", "N_DRAWS",
     "PRIOR_SHAPE", "TRIAL_COLUMNS", "Forecast", "Forecasts", "Method", "TrialInputs", "_predict", "predict_completion",
-    "predict_trial", "sites_needed_cap", "trial_inputs",
+    "predict_trial", "sites_needed_cap", "trial_inputs", "learn_prior",
 ]

@@ -45,13 +45,15 @@ class _Simulation:
     rho: np.ndarray | None = None
     eta: float = 0.0  # stop hazard per day
     active: np.ndarray | None = None
+    settle_days: float = drift.SETTLE_DAYS  # the drift model's time scale T
 
     def intensity(self, rng: np.random.Generator) -> Callable[[Any], np.ndarray]:
         """Draw the site rates (rng at rng_state) and return the cumulative intensity from as_of to given days, per draw."""
         if self.k.size == 0:
             return lambda days: np.zeros((self.g.size,) + np.shape(days))
         if self.rho is not None:
-            t = drift.table(rng, self.alpha, self.beta, self.rho, self.eta, self.k, self.tau, self.start, self.active)
+            t = drift.table(rng, self.alpha, self.beta, self.rho, self.eta, self.k, self.tau, self.start, self.active,
+                            self.settle_days)
             return lambda days: drift.intensity_at(t, days)
         table = _intensity_table(*_group_rates(rng, self.alpha, self.beta, self.k, self.tau, self.start))
 
@@ -66,7 +68,7 @@ class _Simulation:
         """The intensity a site opening now adds by `days`, per unit of its rate, per draw."""
         if self.rho is None:
             return np.full(self.g.size, days)
-        return drift.added(self.rho, 1.0 - self.rho, self.eta, days)
+        return drift.added(self.rho, 1.0 - self.rho, self.eta, days, self.settle_days)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ def _predict(
     parameters: tuple[float, float] | None = None,
     n_draws: int | None = None,
     history: pd.DataFrame | None = None,
+    drift_prior: drift.Prior | None = None,
 ) -> Forecast:
     """`predict_completion`, plus the tests' seams: plug-in estimates, or α and β given outright."""
     as_of = _as_date(as_of, "as_of")
@@ -95,7 +96,7 @@ def _predict(
 
     if fit is not None and timing is not None:
         return _predict_drift(fit, timing, k, tau, start, can_enroll, as_of, target, enrolled, qs, note, rng,
-                              parameter_uncertainty, n_draws or N_DRAWS_WITH_HISTORY)
+                              parameter_uncertainty, n_draws or N_DRAWS_WITH_HISTORY, drift_prior or drift.NO_DRIFT)
     n_draws = n_draws or N_DRAWS
     if fit is not None and parameter_uncertainty:
         alpha_d, beta_d = _parameter_draws(fit, rng, n_draws)
@@ -127,20 +128,20 @@ def _predict(
 def _predict_drift(
     fit: _Fit, timing: drift.Timing, k: np.ndarray, tau: np.ndarray, start: np.ndarray, can_enroll: np.ndarray,
     as_of: date, target: int, enrolled: int, qs: list[float], note: str, rng: np.random.Generator,
-    parameter_uncertainty: bool, n_draws: int,
+    parameter_uncertainty: bool, n_draws: int, drift_prior: drift.Prior = drift.NO_DRIFT,
 ) -> Forecast:
     """The forecast with the enrollment history: rates that may decay with time since activation, sites that may stop."""
     has_data = tau > 0
-    found = drift.fit(timing, (math.log(fit.alpha), math.log(fit.alpha / fit.beta)))
+    found = drift.fit(timing, (math.log(fit.alpha), math.log(fit.alpha / fit.beta)), drift_prior)
     active = np.ones(k.size)
-    active[has_data] = drift.p_active(found.theta, timing)
+    active[has_data] = drift.p_active(found.theta, timing, found.settle_days)
     alpha_d, beta_d, rho_d = drift.parameter_draws(found, rng, n_draws, parameter_uncertainty)
     g = rng.standard_gamma(float(target - enrolled), size=n_draws)
     order = np.argsort(start[can_enroll], kind="stable")
     sim = _Simulation(
         k=k[can_enroll][order], tau=tau[can_enroll][order], start=start[can_enroll][order],
         alpha=alpha_d, beta=beta_d, g=g, rng_state=rng.bit_generator.state, cap=sites_needed_cap(int(k.size)),
-        rho=rho_d, eta=found.eta, active=active[can_enroll][order],
+        rho=rho_d, eta=found.eta, active=active[can_enroll][order], settle_days=found.settle_days,
     )
     is_open = can_enroll & (start <= 0) & has_data
     stopped = int(np.sum(active[is_open] < 0.5))
@@ -150,7 +151,7 @@ def _predict_drift(
         return Forecast(as_of, target, enrolled, {q: None for q in qs}, found.alpha, found.beta, "poisson-gamma",
                         f"No site is open or planned to open: {target - enrolled} still to enroll.",
                         np.full(n_draws, np.inf), sim, settled_share=settled, stopped_sites=stopped)
-    t = drift.table(rng, alpha_d, beta_d, rho_d, found.eta, sim.k, sim.tau, sim.start, sim.active)
+    t = drift.table(rng, alpha_d, beta_d, rho_d, found.eta, sim.k, sim.tau, sim.start, sim.active, found.settle_days)
     days = drift.days_to_reach(t, g)
     return Forecast(as_of, target, enrolled, _completion(days, qs, as_of), found.alpha, found.beta, "poisson-gamma",
                     note, days, sim, settled_share=settled, stopped_sites=stopped)
@@ -218,6 +219,7 @@ def predict_completion(
     seed: int | None = None,
     prior_rate: float | None = None,
     history: pd.DataFrame | None = None,
+    drift_prior: drift.Prior | None = None,
 ) -> Forecast:
     """Forecast the date enrollment reaches `target` from one row per site (domain.md §3).
 
@@ -230,10 +232,14 @@ def predict_completion(
     `history`, one row per enrolled subject with `site` (a label of `sites`' index) and
     `days_before` (as_of − enrollment date, in days, ≥ 0), lets the forecast see drift (drift.py):
     site rates that decay with time since activation and sites that have stopped. Without it the
-    rates are taken as constant (the stationary model). Raises ValueError with a plain message for
-    invalid input.
+    rates are taken as constant (the stationary model). `drift_prior` (with a history) replaces the
+    model's default assumption of no drift, drift.NO_DRIFT: forecast.learn_prior learns one from the
+    sponsor's earlier trials. Raises ValueError with a plain message for invalid input.
     """
-    return _predict(sites, target, as_of, quantiles=quantiles, seed=seed, prior_rate=prior_rate, history=history)
+    if drift_prior is not None and not isinstance(drift_prior, drift.Prior):
+        raise ValueError(f"drift_prior must be a dashboard.drift.Prior, not {type(drift_prior).__name__}")
+    return _predict(sites, target, as_of, quantiles=quantiles, seed=seed, prior_rate=prior_rate, history=history,
+                    drift_prior=drift_prior)
 
 
 # Which model made a forecast: part of a published snapshot's fingerprint (published.settings_key), so figures
