@@ -38,8 +38,6 @@ WORLDS = ("stationary", "drifting")
 # history: the model before drift) and the dashboard's without parameter uncertainty (plug-in): the last two are the
 # negative controls.
 MODELS = ("sponsor", "drift", "constant", "plug_in")
-# The models Methods shows: the pages do not pass a learned prior yet (issue 19), so "sponsor" is measured, not shown.
-SHOWN = ("drift", "constant", "plug_in")
 # Trials are grouped into sponsors of PORTFOLIO; each sponsor has EARLIER trials, seen 18–36 months after their first
 # site opened, drawn from the same world with a generator of their own (so the other models' trials are unchanged).
 PORTFOLIO = 15

@@ -10,8 +10,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from dashboard import metrics
-from dashboard.forecast import TRIAL_COLUMNS
+from dashboard import drift, metrics
+from dashboard.forecast import TRIAL_COLUMNS, learn_prior
 from dashboard.settings import Settings
 
 ACTIVE_STATUSES = ("startup", "enrolling", "follow_up")
@@ -238,12 +238,69 @@ def planned_dates(milestones: pd.DataFrame, code: str) -> dict[str, date]:
     return {p: _date(d) for p, d in zip(rows["protocol_number"], rows["baseline_date"]) if not pd.isna(d)}
 
 
+# A sponsor's trials that teach the forecast's drift prior (forecast.prior): those whose first site opened at least a
+# year before the as-of date, the most recent of them.
+PRIOR_MIN_AGE_DAYS = 365
+PRIOR_MAX_TRIALS = 10
+
+
+def drift_prior(inputs: pd.DataFrame, history: pd.DataFrame, targets: dict[str, int]) -> drift.Prior:
+    """The drift prior learned from one sponsor's trials: forecast_inputs and enrollment_history rows of all of them, and
+    each trial's target (planned subjects).
+
+    A trial teaches it once its first site opened PRIOR_MIN_AGE_DAYS before the as-of date (the most recent
+    PRIOR_MAX_TRIALS such trials); with fewer than forecast.prior.MIN_TRIALS of them it is drift.NO_DRIFT. A trial that
+    reached its target is seen as it stood that day: its sites stopped because enrollment closed, not because they
+    tired.
+    """
+    by_trial = dict(tuple(history.groupby("protocol_number", sort=False)))
+    taught = []
+    for protocol, rows in inputs.groupby("protocol_number", sort=True):
+        rows = rows.reset_index(drop=True)
+        timing = forecast_history(rows, by_trial.get(protocol, history.iloc[0:0]))
+        if timing is None:
+            continue
+        sites, timing = _as_it_stood(rows[list(TRIAL_COLUMNS)], timing, targets.get(protocol, 0))
+        age = float((sites["days_open"] + sites["days_since_closed"].fillna(0.0)).max()) if len(sites) else 0.0
+        if age >= PRIOR_MIN_AGE_DAYS:
+            taught.append((age, protocol, sites, timing))
+    taught.sort(key=lambda t: (t[0], t[1]))
+    return learn_prior((sites, timing) for _, _, sites, timing in taught[:PRIOR_MAX_TRIALS])
+
+
+def _as_it_stood(sites: pd.DataFrame, timing: pd.DataFrame, target: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A trial's sites and history (forecast_history rows) as they stood on the day it reached `target`, or as they are
+    when it has not: the sites open by then, their enrolled up to the target-th subject, days counted back from then."""
+    opened = sites["opens_in_days"].isna() & (sites["days_open"] > 0)
+    if target < 1 or len(timing) < target:
+        keep = opened.to_numpy()
+        position = np.cumsum(keep) - 1
+        return sites[keep].reset_index(drop=True), timing.assign(site=position[timing["site"].to_numpy()])
+    cut = float(np.sort(timing["days_before"].to_numpy())[::-1][target - 1])  # the target-th subject's days_before
+    since_closed = sites["days_since_closed"].fillna(0.0).to_numpy()
+    closed_before = sites["is_closed"].fillna(False).to_numpy(dtype=bool) & (since_closed >= cut)
+    days_open = np.where(closed_before, sites["days_open"], sites["days_open"] + since_closed - cut)
+    keep = opened.to_numpy() & (days_open > 0)
+    seen = timing[(timing["days_before"] >= cut) & keep[timing["site"].to_numpy()]]
+    position = np.cumsum(keep) - 1
+    out = pd.DataFrame({
+        "enrolled": np.bincount(seen["site"].to_numpy(), minlength=len(sites))[keep],
+        "days_open": days_open[keep],
+        "opens_in_days": np.nan,
+        "is_closed": closed_before[keep],
+        "days_since_closed": np.where(closed_before, since_closed - cut, np.nan)[keep],
+    })
+    return out, pd.DataFrame({"site": position[seen["site"].to_numpy()], "days_before": seen["days_before"].to_numpy() - cut})
+
+
 def enrollment_outlooks(
     summary: pd.DataFrame, inputs: pd.DataFrame, sites: pd.DataFrame, milestones: pd.DataFrame, as_of: date,
     predict: Callable, settings: Settings, history: pd.DataFrame | None = None,
+    priors: dict[str, drift.Prior] | None = None,
 ) -> dict[str, Outlook]:
     """The enrollment outlook of every trial of `summary` (see enrollment_outlook); `history` the
-    enrollment.enrollment_history rows of the same sites, for a forecast that sees drift."""
+    enrollment.enrollment_history rows of the same sites, for a forecast that sees drift; `priors` each trial's drift
+    prior (drift_prior of its sponsor; drift.NO_DRIFT for a trial without one)."""
     planned_lpi = planned_dates(milestones, LPI_CODE)
     # Split once by trial rather than filtering the whole frames for every trial.
     inputs_by_trial = dict(tuple(inputs.groupby("protocol_number", sort=False)))
@@ -260,6 +317,7 @@ def enrollment_outlooks(
             predict,
             settings,
             history_by_trial.get(row.protocol_number, no_history),
+            (priors or {}).get(row.protocol_number),
         )
         for row in summary.itertuples(index=False)
     }
@@ -282,10 +340,10 @@ def forecast_history(inputs: pd.DataFrame, history: pd.DataFrame | None) -> pd.D
 
 def enrollment_outlook(
     trial_row, inputs: pd.DataFrame, sites: pd.DataFrame, planned_lpi: date | None, as_of: date,
-    predict: Callable, settings: Settings, history: pd.DataFrame | None = None,
+    predict: Callable, settings: Settings, history: pd.DataFrame | None = None, prior: drift.Prior | None = None,
 ) -> Outlook:
     """Forecast one trial's last patient in with `predict` (forecast.predict_completion or a cached wrapper of it),
-    with the trial's enrollment history when given (enrollment.enrollment_history rows)."""
+    with the trial's enrollment history when given (enrollment.enrollment_history rows) and its sponsor's drift prior."""
     target = int(trial_row.n_planned_subjects)
     enrolled = int(inputs["enrolled"].sum()) if not inputs.empty else 0
     inputs = inputs.reset_index(drop=True)
@@ -298,7 +356,7 @@ def enrollment_outlook(
     prior_rate = metrics.planned_rate_per_site_day(
         target, (_date(d) for d in sites["planned_activation_date"]), planned_lpi
     )
-    result = predict(inputs[list(TRIAL_COLUMNS)], target, as_of, prior_rate, timing)
+    result = predict(inputs[list(TRIAL_COLUMNS)], target, as_of, prior_rate, timing, prior)
     if not result.has_forecast:
         return Outlook(trial_row.protocol_number, planned_lpi, result, None, None, None, False, rate_change=change)
     p50 = result.completion.get(0.5)

@@ -162,7 +162,7 @@ if len(dated) >= 2:
     moved = (last["lpi_p50_date"] - first["lpi_p50_date"]).days
     st.caption(
         f"{len(dated)} published forecasts from {first['as_of_date']:%d %b %Y} to {last['as_of_date']:%d %b %Y}: the median "
-        f"moved {'no days' if moved == 0 else f'{abs(moved)} days ' + ('later' if moved > 0 else 'earlier')}."
+        f"moved {'no days' if moved == 0 else f'{abs(moved)} day' + ('s' if abs(moved) != 1 else '') + (' later' if moved > 0 else ' earlier')}."
     )
 elif history.empty:
     st.info("No forecast of this trial has been published up to this date: the history starts with the first snapshot "

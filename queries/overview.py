@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from dashboard import health, published
+from dashboard import drift, health, published
 from dashboard.access import Scope
 from dashboard.registry import Basis
 from dashboard.settings import Settings
@@ -91,12 +91,29 @@ def trial_health(run: Run, scope: Scope, settings: Settings, predict: Callable |
     site_rows = run(enrollment.sites, scope)
     outlooks = {} if predict is None else health.enrollment_outlooks(
         summary, run(enrollment.forecast_inputs, scope), site_rows, statuses, scope.as_of, predict, settings,
-        run(enrollment.enrollment_history, scope),
+        run(enrollment.enrollment_history, scope), drift_priors(run, scope),
     )
     trials = health.trial_health(summary, run(budget.evm_by_trial, scope), statuses, scope.as_of, settings, outlooks)
     safety = run(sites.safety_by_trial, scope)
     trials = trials.merge(safety[["protocol_number", "n_sae_due", "n_sae_on_time"]], on="protocol_number", how="left")
     return TrialHealth(trials, statuses, site_rows, outlooks, quality_limits(run, scope))
+
+
+def drift_priors(run: Run, scope: Scope) -> dict[str, drift.Prior]:
+    """Each trial's drift prior (health.drift_prior), learned from all the trials of its sponsor, whatever the view's
+    filters: one trial's forecast is the same on every page. Only sponsors of the scope (the user's) are read."""
+    priors = {}
+    for sponsor_id in scope.sponsor_ids:
+        # The view's own since (the prior does not depend on it): the whole portfolio of one sponsor is this very scope.
+        whole = Scope(sponsor_ids=(sponsor_id,), as_of=scope.as_of, since=scope.since)
+        inputs = run(enrollment.forecast_inputs, whole)
+        if inputs.empty:
+            continue
+        summary = run(portfolio.trial_summary, whole)
+        targets = dict(zip(summary["protocol_number"], summary["n_planned_subjects"].fillna(0).astype(int)))
+        prior = health.drift_prior(inputs, run(enrollment.enrollment_history, whole), targets)
+        priors.update(dict.fromkeys(inputs["protocol_number"].unique(), prior))
+    return priors
 
 
 def quality_limits(run: Run, scope: Scope) -> pd.DataFrame:

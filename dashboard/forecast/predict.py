@@ -146,7 +146,7 @@ def _predict_drift(
     is_open = can_enroll & (start <= 0) & has_data
     stopped = int(np.sum(active[is_open] < 0.5))
     settled = found.rho
-    note = note.rstrip(".") + "; " + _drift_words(settled, stopped) + "."
+    note = note.rstrip(".") + "; " + _drift_words(settled, stopped) + _prior_words(drift_prior) + "."
     if sim.k.size == 0:
         return Forecast(as_of, target, enrolled, {q: None for q in qs}, found.alpha, found.beta, "poisson-gamma",
                         f"No site is open or planned to open: {target - enrolled} still to enroll.",
@@ -168,6 +168,22 @@ def _drift_words(settled: float, stopped: int) -> str:
     if stopped:
         words += f"; {stopped} site{'s' if stopped != 1 else ''} probably stopped enrolling (silent far beyond {'its' if stopped == 1 else 'their'} usual gap)"
     return words
+
+
+def _prior_words(prior: drift.Prior) -> str:
+    """What the drift prior learned from the sponsor's earlier trials says, for the note ("" for the default)."""
+    if prior.trials == 0:
+        return ""
+    if prior.rho < 0.9:
+        found = f"their sites settled at about {prior.rho:.0%} of the rate they started at"
+    elif prior.rho > 1.1:
+        found = f"their sites sped up to about {prior.rho:.1f}× the rate they started at"
+    else:
+        found = "their sites' rates held steady"
+    stopping = 1.0 - math.exp(-prior.eta)
+    if stopping >= 0.05:
+        found += f", and about {stopping:.0%} of sites a year stopped enrolling"
+    return f"; expected from the sponsor's {prior.trials} earlier trials: {found}"
 
 
 def _completion(days: np.ndarray, qs: list[float], as_of: date) -> dict[float, date | None]:
@@ -244,7 +260,7 @@ def predict_completion(
 
 # Which model made a forecast: part of a published snapshot's fingerprint (published.settings_key), so figures
 # published by another model are not read as this one's.
-MODEL = "poisson-gamma with drift and stops (2026-12)"
+MODEL = "poisson-gamma with drift and stops, drift prior from the sponsor's earlier trials (2026-12b)"
 
 # The dashboard's forecasts: one seed, so the same inputs give the same forecast on every page and in every e-mail.
 DASHBOARD_SEED = 0
@@ -273,11 +289,13 @@ def trial_inputs(sites: pd.DataFrame, history: pd.DataFrame | None = None) -> Tr
     return arrays + (history["site"].to_numpy(dtype="int64"), history["days_before"].to_numpy(dtype="float64"))
 
 
-def predict_trial(inputs: TrialInputs, target: int, as_of: date, prior_rate: float | None) -> Forecast:
+def predict_trial(inputs: TrialInputs, target: int, as_of: date, prior_rate: float | None,
+                  drift_prior: drift.Prior | None = None) -> Forecast:
     """The dashboard's forecast of one trial from `trial_inputs` (predict_completion with DASHBOARD_SEED)."""
     sites = pd.DataFrame(dict(zip(TRIAL_COLUMNS, inputs[:5])))
     history = None if inputs[5] is None else pd.DataFrame({"site": inputs[5], "days_before": inputs[6]})
-    return predict_completion(sites, target, as_of, seed=DASHBOARD_SEED, prior_rate=prior_rate, history=history)
+    return predict_completion(sites, target, as_of, seed=DASHBOARD_SEED, prior_rate=prior_rate, history=history,
+                              drift_prior=drift_prior)
 
 
 class Forecasts:
@@ -288,9 +306,10 @@ class Forecasts:
         self._done: dict[tuple, Forecast] = {}
 
     def __call__(self, sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None,
-                 history: pd.DataFrame | None = None) -> Forecast:
+                 history: pd.DataFrame | None = None, drift_prior: drift.Prior | None = None) -> Forecast:
         inputs = trial_inputs(sites, history)
-        key = (tuple(None if column is None else column.tobytes() for column in inputs), target, as_of, prior_rate)
+        key = (tuple(None if column is None else column.tobytes() for column in inputs), target, as_of, prior_rate,
+               drift_prior)
         if key not in self._done:
-            self._done[key] = predict_trial(inputs, target, as_of, prior_rate)
+            self._done[key] = predict_trial(inputs, target, as_of, prior_rate, drift_prior)
         return self._done[key]

@@ -57,10 +57,11 @@ def cached(function: Callable[..., pd.DataFrame], scope: access.Scope, **kwargs)
 # A resource, not data: every run gets the same Forecast object back (not a copy), so what it has
 # worked out since (the extra sites needed) is kept. It holds no sponsor's names, only its inputs' figures.
 @st.cache_resource(ttl=_settings.cache_ttl_s, max_entries=_settings.cache_max_entries, show_spinner=False)
-def _predict(inputs: tuple, target: int, as_of: date, prior_rate: float | None):
+def _predict(inputs: tuple, target: int, as_of: date, prior_rate: float | None, drift_prior: tuple | None):
+    from dashboard import drift
     from dashboard.forecast import predict_trial
 
-    return predict_trial(inputs, target, as_of, prior_rate)
+    return predict_trial(inputs, target, as_of, prior_rate, None if drift_prior is None else drift.Prior(*drift_prior))
 
 
 # Composing every trial's health from its queries (forecasts, flags, pandas) costs seconds in a large
@@ -104,9 +105,11 @@ def basis(view_basis: Callable, scope: access.Scope, **options) -> registry.Basi
     return _basis(view_basis.__module__, view_basis.__name__, scope, get_settings().database_url, tuple(sorted(options.items())))
 
 
-def predict(sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None, history: pd.DataFrame | None = None):
-    """The enrollment forecast for one trial's sites and enrollment history, cached on its inputs (the same inputs give
-    the same forecast)."""
+def predict(sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None, history: pd.DataFrame | None = None,
+            drift_prior=None):
+    """The enrollment forecast for one trial's sites and enrollment history, with its sponsor's drift prior, cached on
+    its inputs (the same inputs give the same forecast). The prior goes to the cache as its numbers."""
     from dashboard.forecast import trial_inputs
 
-    return _predict(trial_inputs(sites, history), target, as_of, prior_rate)
+    numbers = None if drift_prior is None else dataclasses.astuple(drift_prior)
+    return _predict(trial_inputs(sites, history), target, as_of, prior_rate, numbers)
