@@ -24,7 +24,7 @@ from bench.serverside import REPO_DIR, Target
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SCALES = {"small": 12, "large": 200}  # --trials of the main sponsor
 DATABASES = ("sqlite", "postgresql")
-_SOURCES = ("dashboard/demo/*.py", "dashboard/schema.py", "dashboard/rollups.py", "dashboard/snapshot.py", "dashboard/published.py")
+_SOURCES = ("dashboard/demo/*.py", "dashboard/schema/*.py", "dashboard/rollups.py", "dashboard/snapshot.py", "dashboard/published.py")
 
 
 def _fingerprint(n_trials: int) -> str:

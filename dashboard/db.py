@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, help_ in (("init", "create the schema in an empty database"), ("upgrade", "apply the migrations the database lacks")):
         sub = commands.add_parser(name, help=help_)
         sub.add_argument("--url", help="SQLAlchemy database URL (default: the DASHBOARD_DATABASE_URL setting)")
-    revision = commands.add_parser("revision", help="write the next migration from changes to dashboard/schema.py")
+    revision = commands.add_parser("revision", help="write the next migration from changes to dashboard/schema/")
     revision.add_argument("-m", "--message", required=True, help="what the migration does, e.g. 'add site region'")
     args = parser.parse_args(argv)
 

@@ -1,6 +1,6 @@
 """The data contract: which CSV file feeds each reporting table, with which columns, types, keys and rules.
 
-Everything here is derived from dashboard/schema.py, so the document a data team reads
+Everything here is derived from dashboard/schema/, so the document a data team reads
 (docs/data-contract.md), the demo export and the loader (dashboard/load) share one definition:
 
     python -m dashboard.contract            write docs/data-contract.md

@@ -68,7 +68,7 @@ def render() -> str:
     w = out.append
     w("# Data contract: the CSV files the dashboard loads")
     w("")
-    w("<!-- Generated from dashboard/schema.py by `python -m dashboard.contract`; edit the schema or")
+    w("<!-- Generated from dashboard/schema/ by `python -m dashboard.contract`; edit the schema or")
     w("     dashboard/contract/, not this file. A test fails when it is stale. -->")
     w("")
     w("Feed the dashboard from your own systems (CTMS, EDC, ERP exports) by writing one CSV file per")
