@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dashboard import drift
-from dashboard.forecast import DAYS_PER_MONTH, _predict, learn_prior
+from dashboard import drift, health
+from dashboard.forecast import DAYS_PER_MONTH, _predict
 
 WORLDS = ("stationary", "drifting")
 # The forecasts scored: the dashboard's with a drift prior learned from the sponsor's earlier trials (forecast.prior),
@@ -136,6 +136,26 @@ def earlier_trial(rng: np.random.Generator, world: str) -> tuple[pd.DataFrame, p
             return sites, pd.DataFrame({"site": site_of, "days_before": census - (opens[site_of] + ages)})
 
 
+def sponsor_prior(earlier: list[tuple[pd.DataFrame, pd.DataFrame]]) -> drift.Prior:
+    """The prior a new trial of a sponsor with these earlier trials gets: they go through the dashboard's own rule
+    (health.drift_priors, as the pages call it), as a sponsor's forecast_inputs, enrollment_history and trial_summary
+    rows would (still enrolling, targets unknown)."""
+    inputs, history, trials = [], [], []
+    for n, (sites, timing) in enumerate(earlier):
+        protocol = f"EARLIER-{n:02d}"
+        inputs.append(pd.DataFrame({
+            "protocol_number": protocol, "site_number": [f"S{i:03d}" for i in range(len(sites))],
+            "enrolled": sites["enrolled"].to_numpy(), "days_open": sites["days_open"].to_numpy(), "opens_in_days": np.nan,
+            "is_closed": False, "days_since_closed": np.nan,
+        }))
+        history.append(pd.DataFrame({"protocol_number": protocol, "site_number": [f"S{i:03d}" for i in timing["site"]],
+                                     "days_before": timing["days_before"].to_numpy()}))
+        trials.append({"protocol_number": protocol, "n_planned_subjects": np.nan, "trial_status": "enrolling"})
+    found = health.drift_priors(pd.concat(inputs, ignore_index=True), pd.concat(history, ignore_index=True),
+                                pd.DataFrame(trials), ["NEW"])
+    return found["NEW"]
+
+
 def _exposure(halving: np.ndarray, age: np.ndarray) -> np.ndarray:
     """Cumulative intensity per unit starting rate to `age`, the rate falling linearly to half by `halving` days."""
     h = np.where(np.isfinite(halving), halving, 1.0)
@@ -173,7 +193,7 @@ def run(world: str, n: int = N_TRIALS, seed: int | None = None, models=MODELS) -
     prior = drift.NO_DRIFT
     for i in range(n):
         if "sponsor" in models and i % PORTFOLIO == 0:  # a new sponsor: its earlier trials, and what they teach
-            prior = learn_prior(earlier_trial(earlier_rng, world) for _ in range(EARLIER))
+            prior = sponsor_prior([earlier_trial(earlier_rng, world) for _ in range(EARLIER)])
         short = i % 2 == 0
         sites, history, target, true_days = simulate_trial(rng, world, short)
         row = {"short": short, "true_days": true_days}

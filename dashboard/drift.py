@@ -75,9 +75,10 @@ class Prior:
     eta: float = 0.0
     eta_sd: float = ETA_PRIOR_SD
     trials: int = 0  # how many trials it was learned from (0: the default)
+    eta_seen: float = 0.0  # the stop hazard those trials showed on average, per site-year (eta is its high end)
 
     def __post_init__(self):
-        numbers = (self.settle_days, self.log_rho, self.log_rho_sd, self.eta, self.eta_sd)
+        numbers = (self.settle_days, self.log_rho, self.log_rho_sd, self.eta, self.eta_sd, self.eta_seen)
         if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in numbers):
             raise ValueError(f"a drift prior needs finite numbers, not {numbers!r}")
         if self.settle_days <= 0 or self.log_rho_sd <= 0 or self.eta_sd <= 0:

@@ -239,49 +239,59 @@ def planned_dates(milestones: pd.DataFrame, code: str) -> dict[str, date]:
 
 
 # A sponsor's trials that teach the forecast's drift prior (forecast.prior): those whose first site opened at least a
-# year before the as-of date, the most recent of them.
+# year before the as-of date, the most recent of them; a trial never teaches its own.
 PRIOR_MIN_AGE_DAYS = 365
 PRIOR_MAX_TRIALS = 10
+# Trial statuses in which enrollment has closed: a trial's sites fall silent then because it stopped enrolling.
+ENROLLMENT_CLOSED = frozenset({"follow_up", "closed"})
 
 
-def drift_prior(inputs: pd.DataFrame, history: pd.DataFrame, targets: dict[str, int]) -> drift.Prior:
-    """The drift prior learned from one sponsor's trials: forecast_inputs and enrollment_history rows of all of them, and
-    each trial's target (planned subjects).
+def drift_priors(inputs: pd.DataFrame, history: pd.DataFrame, trials: pd.DataFrame,
+                 protocols: list[str] | None = None) -> dict[str, drift.Prior]:
+    """The drift prior of each trial of `protocols` (default: every trial of `inputs`), learned from the other trials of
+    its sponsor: `inputs` and `history` are forecast_inputs and enrollment_history rows of all the sponsor's trials,
+    `trials` its trial_summary rows (target and status).
 
-    A trial teaches it once its first site opened PRIOR_MIN_AGE_DAYS before the as-of date (the most recent
-    PRIOR_MAX_TRIALS such trials); with fewer than forecast.prior.MIN_TRIALS of them it is drift.NO_DRIFT. A trial that
-    reached its target is seen as it stood that day: its sites stopped because enrollment closed, not because they
-    tired.
+    A trial teaches once its first site opened PRIOR_MIN_AGE_DAYS before the as-of date (the PRIOR_MAX_TRIALS most
+    recent such trials, the trial itself left out); with fewer than forecast.prior.MIN_TRIALS it is drift.NO_DRIFT. A
+    trial is seen as it stood the day it reached its target, or, when its enrollment closed short of it, on the day of
+    its last enrollment: its sites fell silent then because enrollment closed, not because they tired or stopped.
     """
+    targets = dict(zip(trials["protocol_number"], pd.to_numeric(trials["n_planned_subjects"], errors="coerce")))
+    statuses = dict(zip(trials["protocol_number"], trials["trial_status"]))
     by_trial = dict(tuple(history.groupby("protocol_number", sort=False)))
-    taught = []
+    teachers = []
     for protocol, rows in inputs.groupby("protocol_number", sort=True):
         rows = rows.reset_index(drop=True)
+        age = float((rows["days_open"] + rows["days_since_closed"].fillna(0.0)).max())  # its first site's, at as_of
         timing = forecast_history(rows, by_trial.get(protocol, history.iloc[0:0]))
-        if timing is None:
+        if not age >= PRIOR_MIN_AGE_DAYS or timing is None or timing.empty:
             continue
-        sites, timing = _as_it_stood(rows[list(TRIAL_COLUMNS)], timing, targets.get(protocol, 0))
-        age = float((sites["days_open"] + sites["days_since_closed"].fillna(0.0)).max()) if len(sites) else 0.0
-        if age >= PRIOR_MIN_AGE_DAYS:
-            taught.append((age, protocol, sites, timing))
-    taught.sort(key=lambda t: (t[0], t[1]))
-    return learn_prior((sites, timing) for _, _, sites, timing in taught[:PRIOR_MAX_TRIALS])
+        target = targets.get(protocol)
+        if target is not None and not pd.isna(target) and 1 <= int(target) <= len(timing):
+            cut = float(np.sort(timing["days_before"].to_numpy())[::-1][int(target) - 1])  # the target-th subject's
+        elif statuses.get(protocol) in ENROLLMENT_CLOSED:
+            cut = float(timing["days_before"].min())  # its last enrollment
+        else:
+            cut = 0.0
+        teachers.append((age, protocol) + _as_it_stood(rows[list(TRIAL_COLUMNS)], timing, cut))
+    teachers.sort(key=lambda t: (t[0], t[1]))
+    wanted = list(inputs["protocol_number"].unique()) if protocols is None else protocols
+    return {
+        protocol: learn_prior([(sites, timing) for _, other, sites, timing in teachers if other != protocol][:PRIOR_MAX_TRIALS])
+        for protocol in wanted
+    }
 
 
-def _as_it_stood(sites: pd.DataFrame, timing: pd.DataFrame, target: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A trial's sites and history (forecast_history rows) as they stood on the day it reached `target`, or as they are
-    when it has not: the sites open by then, their enrolled up to the target-th subject, days counted back from then."""
-    opened = sites["opens_in_days"].isna() & (sites["days_open"] > 0)
-    if target < 1 or len(timing) < target:
-        keep = opened.to_numpy()
-        position = np.cumsum(keep) - 1
-        return sites[keep].reset_index(drop=True), timing.assign(site=position[timing["site"].to_numpy()])
-    cut = float(np.sort(timing["days_before"].to_numpy())[::-1][target - 1])  # the target-th subject's days_before
-    since_closed = sites["days_since_closed"].fillna(0.0).to_numpy()
+def _as_it_stood(sites: pd.DataFrame, timing: pd.DataFrame, cut: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A trial's sites and history (forecast_history rows) as they stood `cut` days before the as-of date: the sites
+    open by then and the subjects they had enrolled, days counted back from then (a site closed since counts as open)."""
+    since_closed = sites["days_since_closed"].fillna(0.0).to_numpy(dtype=float)
     closed_before = sites["is_closed"].fillna(False).to_numpy(dtype=bool) & (since_closed >= cut)
     days_open = np.where(closed_before, sites["days_open"], sites["days_open"] + since_closed - cut)
-    keep = opened.to_numpy() & (days_open > 0)
-    seen = timing[(timing["days_before"] >= cut) & keep[timing["site"].to_numpy()]]
+    keep = sites["opens_in_days"].isna().to_numpy() & (days_open > 0)
+    site_of = timing["site"].to_numpy()
+    seen = timing[(timing["days_before"].to_numpy() >= cut) & keep[site_of]]
     position = np.cumsum(keep) - 1
     out = pd.DataFrame({
         "enrolled": np.bincount(seen["site"].to_numpy(), minlength=len(sites))[keep],

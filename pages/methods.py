@@ -92,8 +92,9 @@ trials, the easy patients found first), and some stop enrolling for good long be
 
 - a site's rate may move, over its first months, from where it started towards a settled level: the same share for
   every site of a trial, estimated from the enrollment dates. **What to expect before the data show it comes from the
-  sponsor's earlier trials**: those whose first site opened at least a year ago (the {health.PRIOR_MAX_TRIALS} most
-  recent; one that reached its target is read as it stood that day). Where they tired, a young trial is expected to
+  sponsor's other trials**: those whose first site opened at least a year ago (the {health.PRIOR_MAX_TRIALS} most
+  recent, never the trial itself; one that reached its target, or closed enrollment short of it, is read as it stood
+  on its last day of enrollment). Where they tired, a young trial is expected to
   tire too, and sites to stop as often as theirs did; where they did not, it is not. With fewer than
   {prior.MIN_TRIALS} such trials the forecast assumes **no change unless the trial's own data show one** (a settled
   rate below {math.exp(-2 * drift.LOG_RHO_PRIOR_SD):.0%} of the starting one needs clear evidence), and its note says

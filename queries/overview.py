@@ -91,7 +91,7 @@ def trial_health(run: Run, scope: Scope, settings: Settings, predict: Callable |
     site_rows = run(enrollment.sites, scope)
     outlooks = {} if predict is None else health.enrollment_outlooks(
         summary, run(enrollment.forecast_inputs, scope), site_rows, statuses, scope.as_of, predict, settings,
-        run(enrollment.enrollment_history, scope), drift_priors(run, scope),
+        run(enrollment.enrollment_history, scope), drift_priors(run, scope, list(summary["protocol_number"])),
     )
     trials = health.trial_health(summary, run(budget.evm_by_trial, scope), statuses, scope.as_of, settings, outlooks)
     safety = run(sites.safety_by_trial, scope)
@@ -99,20 +99,20 @@ def trial_health(run: Run, scope: Scope, settings: Settings, predict: Callable |
     return TrialHealth(trials, statuses, site_rows, outlooks, quality_limits(run, scope))
 
 
-def drift_priors(run: Run, scope: Scope) -> dict[str, drift.Prior]:
-    """Each trial's drift prior (health.drift_prior), learned from all the trials of its sponsor, whatever the view's
-    filters: one trial's forecast is the same on every page. Only sponsors of the scope (the user's) are read."""
-    priors = {}
+def drift_priors(run: Run, scope: Scope, protocols: list[str]) -> dict[str, drift.Prior]:
+    """The drift prior of each trial of `protocols` (health.drift_priors), learned from the other trials of its sponsor,
+    whatever the view's filters: one trial's forecast is the same on every page. Only the scope's sponsors (the user's)
+    that own one of `protocols` are read."""
+    priors: dict[str, drift.Prior] = {}
+    wanted = set(protocols)
     for sponsor_id in scope.sponsor_ids:
         # The view's own since (the prior does not depend on it): the whole portfolio of one sponsor is this very scope.
         whole = Scope(sponsor_ids=(sponsor_id,), as_of=scope.as_of, since=scope.since)
-        inputs = run(enrollment.forecast_inputs, whole)
-        if inputs.empty:
+        owned = sorted(wanted & set(run(portfolio.trial_options, whole)["protocol_number"]))
+        if not owned:
             continue
-        summary = run(portfolio.trial_summary, whole)
-        targets = dict(zip(summary["protocol_number"], summary["n_planned_subjects"].fillna(0).astype(int)))
-        prior = health.drift_prior(inputs, run(enrollment.enrollment_history, whole), targets)
-        priors.update(dict.fromkeys(inputs["protocol_number"].unique(), prior))
+        priors.update(health.drift_priors(run(enrollment.forecast_inputs, whole), run(enrollment.enrollment_history, whole),
+                                          run(portfolio.trial_summary, whole), owned))
     return priors
 
 

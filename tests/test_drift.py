@@ -1,6 +1,7 @@
 """The forecast under drift (issue 19): enrollment timing, stopped sites, calibration in a steady and a tiring world."""
 
 import math
+from dataclasses import astuple
 from datetime import date
 
 import numpy as np
@@ -136,8 +137,8 @@ def test_predict_completion_refuses_a_drift_prior_that_is_not_one():
         predict_completion(sites, 500, AS_OF, history=history, drift_prior={"rho": 0.5})
 
 
-def test_a_trial_that_reached_its_target_teaches_as_it_stood_that_day():
-    """Counted by hand: its sites went silent because enrollment closed, not because they tired or stopped."""
+def test_a_trial_is_seen_as_it_stood_on_the_day_it_was_cut():
+    """Counted by hand: a trial that reached its target 250 days ago, as it stood that day."""
     from dashboard.health import _as_it_stood
 
     sites = pd.DataFrame({
@@ -149,16 +150,70 @@ def test_a_trial_that_reached_its_target_teaches_as_it_stood_that_day():
     })
     timing = pd.DataFrame({"site": [0, 0, 0, 0, 1, 2, 2], "days_before": [400.0, 300, 200, 100, 380, 250, 150]})
     # In time order: 400, 380, 300, 250 (the 4th: the target reached 250 days ago), then 200, 150, 100.
-    then, seen = _as_it_stood(sites, timing, target=4)
+    then, seen = _as_it_stood(sites, timing, 250.0)
     assert then["enrolled"].tolist() == [2, 1, 1]  # the site opened 200 days ago and the one yet to open: not then
     assert then["days_open"].tolist() == [250.0, 100.0, 50.0]
     assert then["is_closed"].tolist() == [False, True, False]  # closed 350 days ago: before the target was reached
     assert then.loc[1, "days_since_closed"] == 100.0
     assert sorted(seen["days_before"].tolist()) == [0.0, 50.0, 130.0, 150.0]
     assert seen["site"].tolist() == [0, 0, 1, 2]
-    # Not at target yet: as it is now, without the site yet to open.
-    now, same = _as_it_stood(sites, timing, target=50)
-    assert len(now) == 4 and same["days_before"].tolist() == timing["days_before"].tolist()
+
+
+def test_a_site_dropped_from_the_middle_takes_its_subjects_with_it():
+    """A site activated on the as-of day that enrolled that day (days open 0) is not a site the prior can learn from:
+    its subject goes too, and the sites after it keep theirs."""
+    from dashboard.health import _as_it_stood
+
+    sites = pd.DataFrame({"enrolled": [2, 1, 1], "days_open": [400.0, 0.0, 300.0], "opens_in_days": np.nan,
+                          "is_closed": False, "days_since_closed": np.nan})
+    timing = pd.DataFrame({"site": [0, 0, 1, 2], "days_before": [300.0, 100, 0, 50]})
+    now, seen = _as_it_stood(sites, timing, 0.0)
+    assert now["enrolled"].tolist() == [2, 1] and now["days_open"].tolist() == [400.0, 300.0]
+    assert seen["site"].tolist() == [0, 0, 1] and seen["days_before"].tolist() == [300.0, 100.0, 50.0]
+
+
+def sponsor_frames(trials, statuses=None, shift=0.0):
+    """A sponsor's forecast_inputs, enrollment_history and trial_summary rows from (sites, history) pairs, seen `shift`
+    days later (every site silent for those days)."""
+    inputs, history, summary = [], [], []
+    for n, (sites, timing) in enumerate(trials):
+        protocol = f"T-{n:02d}"
+        inputs.append(pd.DataFrame({"protocol_number": protocol, "site_number": [f"S{i}" for i in range(len(sites))],
+                                    "enrolled": sites["enrolled"].to_numpy(), "days_open": sites["days_open"].to_numpy() + shift,
+                                    "opens_in_days": np.nan, "is_closed": False, "days_since_closed": np.nan}))
+        history.append(pd.DataFrame({"protocol_number": protocol, "site_number": [f"S{i}" for i in timing["site"]],
+                                     "days_before": timing["days_before"].to_numpy() + shift}))
+        summary.append({"protocol_number": protocol, "n_planned_subjects": np.nan,
+                        "trial_status": (statuses or {}).get(protocol, "enrolling")})
+    return pd.concat(inputs, ignore_index=True), pd.concat(history, ignore_index=True), pd.DataFrame(summary)
+
+
+def test_a_trial_never_teaches_its_own_prior_and_young_trials_teach_nothing():
+    from dashboard.health import drift_priors
+
+    old = earlier("drifting", n=3)
+    young_sites, young_history = steady_trial(np.random.default_rng(2), days=(60, 200))
+    frames = sponsor_frames(old + [(young_sites, young_history)])
+    priors = drift_priors(*frames)
+    assert priors["T-03"].trials == 3  # the young trial learns from the three old ones...
+    assert astuple(priors["T-03"]) == pytest.approx(astuple(learn_prior(old)))  # the same three, in another order
+    # ...and each old one from the two others only: too few, so no drift is assumed.
+    assert all(priors[p] == drift.NO_DRIFT for p in ("T-00", "T-01", "T-02"))
+
+
+def test_a_trial_whose_enrollment_closed_is_read_as_of_its_last_enrollment_not_as_sites_that_stopped():
+    """A sponsor's steady trials, all closed to enrollment a year ago: read as enrolling, that year of silence at every
+    site looks like sites stopping; read as closed, the prior is what it was the day they closed."""
+    from dashboard.health import drift_priors
+
+    steady = earlier("stationary", n=4)
+    closed = {f"T-{n:02d}": "closed" for n in range(4)}
+    then = drift_priors(*sponsor_frames(steady, closed), protocols=["NEW"])["NEW"]  # the day they closed
+    now = drift_priors(*sponsor_frames(steady, closed, shift=365.0), protocols=["NEW"])["NEW"]
+    misread = drift_priors(*sponsor_frames(steady, shift=365.0), protocols=["NEW"])["NEW"]
+    assert now.trials == then.trials == 4
+    assert now.eta_seen == pytest.approx(then.eta_seen) and now.log_rho == pytest.approx(then.log_rho)
+    assert misread.eta_seen > now.eta_seen + 0.2  # stops a year: what the closed enrollment would have taught
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +229,7 @@ def portfolio_db(tmp_path_factory):
 def test_the_drift_prior_reads_only_the_users_sponsors_and_is_one_for_every_view_of_a_trial(portfolio_db):
     from dashboard.access import Scope, granted_sponsors
     from dashboard.db import make_engine
-    from queries import overview
+    from queries import overview, portfolio
 
     as_of = date(2026, 12, 1)
     engine = make_engine(portfolio_db)
@@ -186,28 +241,31 @@ def test_the_drift_prior_reads_only_the_users_sponsors_and_is_one_for_every_view
             asked.append(scope)
             return query(conn, scope)
 
-        everyone = overview.drift_priors(run, Scope(tuple(g.sponsor_id for g in grants), as_of, as_of))
-        learned = {p: prior for p, prior in everyone.items() if prior.trials >= 3}
+        everywhere = Scope(tuple(g.sponsor_id for g in grants), as_of, as_of)
+        protocols = list(portfolio.trial_options(conn, everywhere)["protocol_number"])
+        everyone = overview.drift_priors(run, everywhere, protocols)
+        learned = sorted(p for p, prior in everyone.items() if prior.trials >= 3)
         assert learned, "no sponsor of the demo has the earlier trials to learn from: this test would prove nothing"
-        protocol = sorted(learned)[0]
+        protocol = learned[0]
         owner = next(g for g in grants
-                     if protocol in overview.drift_priors(lambda q, s: q(conn, s), Scope((g.sponsor_id,), as_of, as_of)))
+                     if protocol in set(portfolio.trial_options(conn, Scope((g.sponsor_id,), as_of, as_of))["protocol_number"]))
         asked.clear()
-        one = overview.drift_priors(run, Scope((owner.sponsor_id,), as_of, date(2026, 11, 1), trial=protocol, phase="2"))
+        one = overview.drift_priors(run, Scope((owner.sponsor_id,), as_of, date(2026, 11, 1), trial=protocol, phase="II"),
+                                    [protocol])
     engine.dispose()
-    assert one[protocol] == everyone[protocol]  # the view's filters do not change what the sponsor's trials teach
+    assert set(everyone) == set(protocols) and len(grants) > 1
+    assert one == {protocol: everyone[protocol]}  # the view's filters and compare date do not change what is taught
     assert {s.sponsor_ids for s in asked} == {(owner.sponsor_id,)}  # and no other sponsor's data are read
-    others = {p for p in everyone if p not in one}
-    assert others and not others & set(one)
 
 
 def test_a_trials_forecast_is_the_same_in_the_portfolio_and_in_its_own_view(portfolio_db):
     """The figures command, whole portfolio against one trial's view, for a trial whose sponsor's prior is learned."""
     from dashboard import figures
-    from dashboard.access import granted_sponsors
+    from dashboard.access import Scope, granted_sponsors
     from dashboard.db import make_engine
     from dashboard.links import ViewState
     from dashboard.settings import get_settings
+    from queries import overview
 
     as_of = date(2026, 12, 1)
     engine = make_engine(portfolio_db)
@@ -215,10 +273,12 @@ def test_a_trials_forecast_is_the_same_in_the_portfolio_and_in_its_own_view(port
         grants = granted_sponsors(conn, None)
         whole = figures.view_figures(conn, grants, ViewState(as_of=as_of, since=date(2026, 11, 24)), get_settings())
         forecast = {p: {f["key"]: f["value"] for f in block} for p, block in whole["trials"].items()}
-        young = sorted(p for p, f in forecast.items() if f.get("lpi_model_p90") is not None)
-        assert young
+        priors = overview.drift_priors(lambda q, s: q(conn, s), Scope(tuple(g.sponsor_id for g in grants), as_of, as_of),
+                                       list(forecast))
+        young = sorted(p for p, f in forecast.items() if f.get("lpi_model_p90") is not None and priors[p].trials >= 3)
+        assert young, "no trial forecast with a learned prior: this test would prove nothing"
         for protocol in young[:3]:
-            view = ViewState(as_of=as_of, since=date(2026, 11, 24), trial=protocol)
+            view = ViewState(as_of=as_of, since=date(2026, 10, 31), trial=protocol)
             alone = figures.view_figures(conn, grants, view, get_settings())["trials"][protocol]
             mine = {f["key"]: f["value"] for f in alone}
             for key in ("lpi_model_p10", "lpi_model", "lpi_model_p90", "p_meet_lpi_plan"):
@@ -243,14 +303,15 @@ def test_the_enrollment_page_says_what_the_earlier_trials_taught_and_shows_the_f
     with engine.connect() as conn:
         grants = granted_sponsors(conn, None)
         document = figures.view_figures(conn, grants, ViewState(as_of=as_of, since=date(2026, 11, 24)), get_settings())
-        priors = overview.drift_priors(lambda q, s: q(conn, s), Scope(tuple(g.sponsor_id for g in grants), as_of, as_of))
+        priors = overview.drift_priors(lambda q, s: q(conn, s), Scope(tuple(g.sponsor_id for g in grants), as_of, as_of),
+                                       list(document["trials"]))
     engine.dispose()
     forecast = {p: {f["key"]: f for f in block} for p, block in document["trials"].items()}
     protocol = sorted(p for p, f in forecast.items() if f["lpi_model_p90"]["value"] is not None and priors[p].trials and f["enrolled"]["value"])[0]
     at = open_page(monkeypatch, portfolio_db, "enrollment", trial=protocol, as_of=as_of.isoformat(), since="2026-11-24")
     assert not at.exception
     text = visible_text(at)
-    assert "expected from the sponsor's" in text and "earlier trials" in text
+    assert "expected from the sponsor's" in text and "other trials of a year and more" in text
     mine = forecast[protocol]
     assert f"model P10–P90 {mine['lpi_model_p10']['display']} – {mine['lpi_model_p90']['display']}" in text
 

@@ -180,10 +180,10 @@ def _prior_words(prior: drift.Prior) -> str:
         found = f"their sites sped up to about {prior.rho:.1f}× the rate they started at"
     else:
         found = "their sites' rates held steady"
-    stopping = 1.0 - math.exp(-prior.eta)
+    stopping = 1.0 - math.exp(-prior.eta_seen)
     if stopping >= 0.05:
         found += f", and about {stopping:.0%} of sites a year stopped enrolling"
-    return f"; expected from the sponsor's {prior.trials} earlier trials: {found}"
+    return f"; expected from the sponsor's {prior.trials} other trials of a year and more: {found}"
 
 
 def _completion(days: np.ndarray, qs: list[float], as_of: date) -> dict[float, date | None]:
