@@ -277,10 +277,15 @@ def drift_priors(inputs: pd.DataFrame, history: pd.DataFrame, trials: pd.DataFra
         teachers.append((age, protocol) + _as_it_stood(rows[list(TRIAL_COLUMNS)], timing, cut))
     teachers.sort(key=lambda t: (t[0], t[1]))
     wanted = list(inputs["protocol_number"].unique()) if protocols is None else protocols
-    return {
-        protocol: learn_prior([(sites, timing) for _, other, sites, timing in teachers if other != protocol][:PRIOR_MAX_TRIALS])
-        for protocol in wanted
-    }
+    learned: dict[tuple[str, ...], drift.Prior] = {}  # most trials share their teachers: learn each set once
+    out = {}
+    for protocol in wanted:
+        chosen = [t for t in teachers if t[1] != protocol][:PRIOR_MAX_TRIALS]
+        key = tuple(t[1] for t in chosen)
+        if key not in learned:
+            learned[key] = learn_prior([(sites, timing) for _, _, sites, timing in chosen])
+        out[protocol] = learned[key]
+    return out
 
 
 def _as_it_stood(sites: pd.DataFrame, timing: pd.DataFrame, cut: float) -> tuple[pd.DataFrame, pd.DataFrame]:
