@@ -136,12 +136,11 @@ def earlier_trial(rng: np.random.Generator, world: str) -> tuple[pd.DataFrame, p
             return sites, pd.DataFrame({"site": site_of, "days_before": census - (opens[site_of] + ages)})
 
 
-def sponsor_prior(earlier: list[tuple[pd.DataFrame, pd.DataFrame]]) -> drift.Prior:
-    """The prior a new trial of a sponsor with these earlier trials gets: they go through the dashboard's own rule
-    (health.drift_priors, as the pages call it), as a sponsor's forecast_inputs, enrollment_history and trial_summary
-    rows would (still enrolling, targets unknown)."""
-    inputs, history, trials = [], [], []
-    for n, (sites, timing) in enumerate(earlier):
+def sponsor_frames(trials: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(sites, history) pairs as one sponsor's forecast_inputs, enrollment_history and trial_summary rows (EARLIER-00,
+    EARLIER-01, …: still enrolling, targets unknown)."""
+    inputs, history, trials_rows = [], [], []
+    for n, (sites, timing) in enumerate(trials):
         protocol = f"EARLIER-{n:02d}"
         inputs.append(pd.DataFrame({
             "protocol_number": protocol, "site_number": [f"S{i:03d}" for i in range(len(sites))],
@@ -150,10 +149,14 @@ def sponsor_prior(earlier: list[tuple[pd.DataFrame, pd.DataFrame]]) -> drift.Pri
         }))
         history.append(pd.DataFrame({"protocol_number": protocol, "site_number": [f"S{i:03d}" for i in timing["site"]],
                                      "days_before": timing["days_before"].to_numpy()}))
-        trials.append({"protocol_number": protocol, "n_planned_subjects": np.nan, "trial_status": "enrolling"})
-    found = health.drift_priors(pd.concat(inputs, ignore_index=True), pd.concat(history, ignore_index=True),
-                                pd.DataFrame(trials), ["NEW"])
-    return found["NEW"]
+        trials_rows.append({"protocol_number": protocol, "n_planned_subjects": np.nan, "trial_status": "enrolling"})
+    return pd.concat(inputs, ignore_index=True), pd.concat(history, ignore_index=True), pd.DataFrame(trials_rows)
+
+
+def sponsor_prior(earlier: list[tuple[pd.DataFrame, pd.DataFrame]]) -> drift.Prior:
+    """The prior a new trial of a sponsor with these earlier trials gets: they go through the dashboard's own rule
+    (health.drift_priors, as the pages call it) as that sponsor's rows (sponsor_frames)."""
+    return health.drift_priors(*sponsor_frames(earlier), ["NEW"])["NEW"]
 
 
 def _exposure(halving: np.ndarray, age: np.ndarray) -> np.ndarray:

@@ -172,20 +172,13 @@ def test_a_site_dropped_from_the_middle_takes_its_subjects_with_it():
     assert seen["site"].tolist() == [0, 0, 1] and seen["days_before"].tolist() == [300.0, 100.0, 50.0]
 
 
-def sponsor_frames(trials, statuses=None, shift=0.0):
-    """A sponsor's forecast_inputs, enrollment_history and trial_summary rows from (sites, history) pairs, seen `shift`
-    days later (every site silent for those days)."""
-    inputs, history, summary = [], [], []
-    for n, (sites, timing) in enumerate(trials):
-        protocol = f"T-{n:02d}"
-        inputs.append(pd.DataFrame({"protocol_number": protocol, "site_number": [f"S{i}" for i in range(len(sites))],
-                                    "enrolled": sites["enrolled"].to_numpy(), "days_open": sites["days_open"].to_numpy() + shift,
-                                    "opens_in_days": np.nan, "is_closed": False, "days_since_closed": np.nan}))
-        history.append(pd.DataFrame({"protocol_number": protocol, "site_number": [f"S{i}" for i in timing["site"]],
-                                     "days_before": timing["days_before"].to_numpy() + shift}))
-        summary.append({"protocol_number": protocol, "n_planned_subjects": np.nan,
-                        "trial_status": (statuses or {}).get(protocol, "enrolling")})
-    return pd.concat(inputs, ignore_index=True), pd.concat(history, ignore_index=True), pd.DataFrame(summary)
+def seen_later(frames, days: float, status: str = "enrolling"):
+    """calibration.sponsor_frames seen `days` later (every site silent for those days), each trial in `status`."""
+    inputs, history, trials = (f.copy() for f in frames)
+    inputs["days_open"] += days
+    history["days_before"] += days
+    trials["trial_status"] = status
+    return inputs, history, trials
 
 
 def test_a_trial_never_teaches_its_own_prior_and_young_trials_teach_nothing():
@@ -193,12 +186,11 @@ def test_a_trial_never_teaches_its_own_prior_and_young_trials_teach_nothing():
 
     old = earlier("drifting", n=3)
     young_sites, young_history = steady_trial(np.random.default_rng(2), days=(60, 200))
-    frames = sponsor_frames(old + [(young_sites, young_history)])
-    priors = drift_priors(*frames)
-    assert priors["T-03"].trials == 3  # the young trial learns from the three old ones...
-    assert astuple(priors["T-03"]) == pytest.approx(astuple(learn_prior(old)))  # the same three, in another order
+    priors = drift_priors(*calibration.sponsor_frames(old + [(young_sites, young_history)]))
+    assert priors["EARLIER-03"].trials == 3  # the young trial learns from the three old ones...
+    assert astuple(priors["EARLIER-03"]) == pytest.approx(astuple(learn_prior(old)))  # the same three, in another order
     # ...and each old one from the two others only: too few, so no drift is assumed.
-    assert all(priors[p] == drift.NO_DRIFT for p in ("T-00", "T-01", "T-02"))
+    assert all(priors[f"EARLIER-{n:02d}"] == drift.NO_DRIFT for n in range(3))
 
 
 def test_a_trial_whose_enrollment_closed_is_read_as_of_its_last_enrollment_not_as_sites_that_stopped():
@@ -206,11 +198,10 @@ def test_a_trial_whose_enrollment_closed_is_read_as_of_its_last_enrollment_not_a
     site looks like sites stopping; read as closed, the prior is what it was the day they closed."""
     from dashboard.health import drift_priors
 
-    steady = earlier("stationary", n=4)
-    closed = {f"T-{n:02d}": "closed" for n in range(4)}
-    then = drift_priors(*sponsor_frames(steady, closed), protocols=["NEW"])["NEW"]  # the day they closed
-    now = drift_priors(*sponsor_frames(steady, closed, shift=365.0), protocols=["NEW"])["NEW"]
-    misread = drift_priors(*sponsor_frames(steady, shift=365.0), protocols=["NEW"])["NEW"]
+    frames = calibration.sponsor_frames(earlier("stationary", n=4))
+    then = drift_priors(*seen_later(frames, 0.0, "closed"), protocols=["NEW"])["NEW"]  # the day they closed
+    now = drift_priors(*seen_later(frames, 365.0, "closed"), protocols=["NEW"])["NEW"]
+    misread = drift_priors(*seen_later(frames, 365.0), protocols=["NEW"])["NEW"]
     assert now.trials == then.trials == 4
     assert now.eta_seen == pytest.approx(then.eta_seen) and now.log_rho == pytest.approx(then.log_rho)
     assert misread.eta_seen > now.eta_seen + 0.2  # stops a year: what the closed enrollment would have taught
@@ -286,29 +277,46 @@ def test_a_trials_forecast_is_the_same_in_the_portfolio_and_in_its_own_view(port
     engine.dispose()
 
 
-def test_the_enrollment_page_says_what_the_earlier_trials_taught_and_shows_the_figures_commands_range(
-        monkeypatch, portfolio_db):
+@pytest.mark.parametrize("as_of", [date(2026, 11, 30), date(2026, 12, 1)], ids=str)
+def test_the_page_the_email_and_the_figures_command_show_one_forecast_with_the_learned_prior(
+        monkeypatch, portfolio_db, as_of):
+    """At a month's last day and the next one's first: the Enrollment page's P10–P90 and the e-mail's chance of meeting
+    the plan are the figures command's, for trials whose forecast uses the sponsor's prior (and the page says so)."""
+    from datetime import timedelta
+
     from apptest_helpers import open_page, visible_text
-    from dashboard import figures
-    from dashboard.access import granted_sponsors
+    from dashboard import digest, figures, registry
+    from dashboard.access import Scope, granted_sponsors
     from dashboard.db import make_engine
+    from dashboard.digest.render import render_text
     from dashboard.links import ViewState
     from dashboard.settings import get_settings
-
-    as_of = date(2026, 12, 1)
-    from dashboard.access import Scope
     from queries import overview
 
+    view = ViewState(as_of=as_of, since=as_of - timedelta(days=7))
     engine = make_engine(portfolio_db)
     with engine.connect() as conn:
         grants = granted_sponsors(conn, None)
-        document = figures.view_figures(conn, grants, ViewState(as_of=as_of, since=date(2026, 11, 24)), get_settings())
+        document = figures.view_figures(conn, grants, view, get_settings())
+        email = render_text(digest.build_digest(conn, grants, view, get_settings()))
         priors = overview.drift_priors(lambda q, s: q(conn, s), Scope(tuple(g.sponsor_id for g in grants), as_of, as_of),
                                        list(document["trials"]))
     engine.dispose()
     forecast = {p: {f["key"]: f for f in block} for p, block in document["trials"].items()}
-    protocol = sorted(p for p, f in forecast.items() if f["lpi_model_p90"]["value"] is not None and priors[p].trials and f["enrolled"]["value"])[0]
-    at = open_page(monkeypatch, portfolio_db, "enrollment", trial=protocol, as_of=as_of.isoformat(), since="2026-11-24")
+    taught = sorted(p for p, f in forecast.items()
+                    if f["lpi_model_p90"]["value"] is not None and priors[p].trials and f["enrolled"]["value"])
+    assert taught, "no trial forecast with a learned prior: this test would prove nothing"
+    chance = registry.FIGURES["p_meet_lpi_plan"].label
+    compared = 0
+    for line in email.splitlines():
+        protocol = next((p for p in taught if line.startswith(f"- {p} <") and "/enrollment?" in line), None)
+        if protocol is not None and chance in line:
+            assert f"{chance} {forecast[protocol]['p_meet_lpi_plan']['display']}" in line, line
+            compared += 1
+    assert compared, "the e-mail listed none of these trials' chance of meeting the plan"
+    protocol = taught[0]
+    at = open_page(monkeypatch, portfolio_db, "enrollment", trial=protocol, as_of=as_of.isoformat(),
+                   since=view.since.isoformat())
     assert not at.exception
     text = visible_text(at)
     assert "expected from the sponsor's" in text and "other trials of a year and more" in text

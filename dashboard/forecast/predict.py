@@ -171,7 +171,7 @@ def _drift_words(settled: float, stopped: int) -> str:
 
 
 def _prior_words(prior: drift.Prior) -> str:
-    """What the drift prior learned from the sponsor's earlier trials says, for the note ("" for the default)."""
+    """What the drift prior learned from the sponsor's other trials says, for the note ("" for the default)."""
     if prior.trials == 0:
         return ""
     if prior.rho < 0.9:
