@@ -24,8 +24,9 @@ that `today` falls in the life stage its status says; nothing after `today` is k
 The module constants name the features planted for the pages to show (and the tests to find).
 
 The package, by responsibility: specs (the planted features and each trial's spec), simulation (one trial in days),
-tables (generate: every table), detail (adverse events, EDC detail, QTLs, forecasts, actual cost), writer (into a
-database or CSV files), cli.
+tables (generate: every table, and the clinical ones), contracts (contracts, unit prices, change orders, planned spend,
+milestones), detail (adverse events, EDC detail, QTLs, forecasts, actual cost), writer (into a database or CSV files),
+cli.
 """
 
 from dashboard.demo.cli import main
