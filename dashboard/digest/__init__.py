@@ -18,7 +18,7 @@ beside FILE (FILE's name with the address added).
 Exit codes: 0 done, 1 a database or mail server error, 2 a usage error.
 
 The package, by responsibility: model (the figures, now and then), document (sections, tiles, tables, runs),
-content (what it says, in words), render (HTML for mail clients, and text), mail (recipients, SMTP), cli.
+content (what it says, in words; milestones its milestone section, phrases its small words), render (HTML for mail clients, and text), mail (recipients, SMTP), cli.
 """
 
 from dashboard.digest.cli import main

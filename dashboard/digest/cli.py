@@ -10,9 +10,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import access, cli
 from dashboard.db import UsageError, report_cli_error
-from dashboard.digest.content import plural_text, sponsor_names
+from dashboard.digest.content import sponsor_names
 from dashboard.digest.mail import MailError, message, recipients, send
 from dashboard.digest.model import build_digest
+from dashboard.digest.phrases import plural_text
 from dashboard.digest.render import render_html
 from dashboard.forecast import Forecasts
 

@@ -1,47 +1,22 @@
-"""What the digest says, in words: the brief, the key figures, what changed, milestones, enrollment, budget,
-quality, every trial; each line with the link to its view."""
+"""What the digest says, in words: the brief, the key figures, what changed, milestones (digest.milestones),
+enrollment, budget, quality, the review's actions, every trial; each line with the link to its view."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import pandas as pd
 
 from dashboard import health, published, registry, review
 from dashboard.digest.document import BREAK, Bullets, Cell, Chip, Link, Run, Section, Table, Tile
+from dashboard.digest.milestones import milestone_blocks, milestones_due_soon, overdue_milestones, slipped_forecasts
 from dashboard.digest.model import DIMENSIONS, DUE_SOON_DAYS, MAX_ROWS, Digest
+from dashboard.digest.phrases import joined, num, period, plural_text, trial_link
 from dashboard.formats import day as _day
-from dashboard.links import COMPARE_DAYS
 from dashboard.metrics import (
     HEALTH_ORDER,
     HEALTH_WORD,
-    MILESTONE_STATUS_LABEL,
-    SUPPLY_RISK_LABEL,
     ratio,
 )
 from dashboard.schema import TRIAL_STATUS_LABEL
-
-
-def _num(value, fmt: str = "{:,}") -> str:
-    return "—" if value is None or pd.isna(value) else fmt.format(value)
-
-
-def plural_text(n: int, word: str, plural: str | None = None, *, zero: str | None = None) -> str:
-    if n == 0 and zero is not None:
-        return zero
-    return f"{n:,} {word if n == 1 else plural or word + 's'}"
-
-
-def _period(d: Digest) -> str:
-    return "this week" if (d.as_of - d.since).days == COMPARE_DAYS else f"since {_day(d.since)}"
-
-
-def _trial_link(d: Digest, protocol: str, page: str = "overview") -> Link:
-    return Link(protocol, d.link(page, protocol))
-
-
-def _is_open(m: pd.DataFrame) -> pd.Series:
-    return ~m["is_done"] & (m["milestone_kind"] != "expiry")
 
 
 def _dimension_detail(d: Digest, t, dimension: str) -> str:
@@ -75,15 +50,6 @@ def _turned_red(t) -> list[str]:
     return [dim for dim in DIMENSIONS if getattr(t, f"{dim}_health") == "red" and getattr(t, f"{dim}_health_then") != "red"]
 
 
-def _joined(items: list[list[Run]], separator: str = ", ") -> list[Run]:
-    out: list[Run] = []
-    for i, item in enumerate(items):
-        if i:
-            out.append(separator)
-        out.extend(item)
-    return out
-
-
 def _brief(d: Digest) -> Bullets:
     """The first lines an executive reads: one bullet per subject, each naming the trials concerned."""
     t, items = d.trials, []
@@ -94,43 +60,43 @@ def _brief(d: Digest) -> Bullets:
     line: list[Run] = []
     if red:
         line += [f"{plural_text(len(red), 'trial')} turned red: "]
-        line += _joined([[_trial_link(d, r.protocol_number), f" ({', '.join(_turned_red(r)) or 'overall'})"] for r in red])
+        line += joined([[trial_link(d, r.protocol_number), f" ({', '.join(_turned_red(r)) or 'overall'})"] for r in red])
         line += [". "]
     else:
-        line += [f"No trial turned red {_period(d)}. "]
+        line += [f"No trial turned red {period(d)}. "]
     if better:
         line += [f"{len(better)} improved: "]
-        line += _joined([[_trial_link(d, r.protocol_number), f" (now {HEALTH_WORD[r.overall_health].lower()})"] for r in better])
+        line += joined([[trial_link(d, r.protocol_number), f" (now {HEALTH_WORD[r.overall_health].lower()})"] for r in better])
         line += [". "]
     line += [f"{n_red:,} of {plural_text(len(t), 'trial')} {'is' if n_red == 1 else 'are'} at risk overall."]
     items.append(line)
 
     added, enrolled, target = int(t["n_enrolled_since"].sum()), int(t["n_enrolled"].sum()), int(t["n_planned_subjects"].sum())
     top = t[t["n_enrolled_since"] > 0].sort_values(["n_enrolled_since", "protocol_number"], ascending=[False, True]).head(3)
-    line = [f"{plural_text(added, 'subject', zero='Nobody')} enrolled {_period(d)}"]
+    line = [f"{plural_text(added, 'subject', zero='Nobody')} enrolled {period(d)}"]
     if not top.empty:
-        line += [" ("] + _joined([[_trial_link(d, r.protocol_number, "enrollment"), f" +{r.n_enrolled_since}"] for r in top.itertuples()])
+        line += [" ("] + joined([[trial_link(d, r.protocol_number, "enrollment"), f" +{r.n_enrolled_since}"] for r in top.itertuples()])
         line += [", …)" if (t["n_enrolled_since"] > 0).sum() > len(top) else ")"]
     pct = ratio(enrolled, target)
     line += [f"; {enrolled:,} of {target:,} enrolled in all" + (f" ({pct:.0%})." if pct is not None else ".")]
     items.append(line)
 
-    slipped = _slipped(d)
-    late = _overdue(d)
+    slipped = slipped_forecasts(d)
+    late = overdue_milestones(d)
     new_late = int((late["status_then"] != "late").sum())
     overdue = d.figure("milestones_overdue")
     line = [f"{plural_text(len(slipped), 'milestone forecast', zero='No milestone forecast')} slipped"]
     if not slipped.empty:
         worst = slipped.iloc[0]
-        line += [" (largest: ", _trial_link(d, worst.protocol_number, "vendors"), f" {worst.milestone_name}, {int(worst.days_moved):+d} days)"]
-    n_due = len(_due_soon(d))
+        line += [" (largest: ", trial_link(d, worst.protocol_number, "vendors"), f" {worst.milestone_name}, {int(worst.days_moved):+d} days)"]
+    n_due = len(milestones_due_soon(d))
     line += [f"; {plural_text(overdue.value or 0, 'contract milestone', zero='no contract milestone')} overdue"
              + (f" ({new_late or 'none'} new)" if overdue.value else "")
              + f"; {n_due or 'none'} due in the next {DUE_SOON_DAYS} days"]
     conflicts = d.supply[d.supply["risk"] == "conflict"]
     if not conflicts.empty:
         line += [f"; {plural_text(len(conflicts), 'supply conflict')}: "]
-        line += _joined([[_trial_link(d, p, "vendors")] for p in conflicts["protocol_number"].unique()])
+        line += joined([[trial_link(d, p, "vendors")] for p in conflicts["protocol_number"].unique()])
     line += ["."]
     items.append(line)
 
@@ -139,7 +105,7 @@ def _brief(d: Digest) -> Bullets:
         items.append([f"No budget alerts: every trial's CPI is at least {d.settings.index_green:.2f} (or has no budget yet)."])
     else:
         line = [f"{plural_text(len(alerts), 'trial')} below CPI {d.settings.index_green:.2f}: "]
-        line += _joined([[_trial_link(d, r.protocol_number, "budget"), f" {r.cpi:.2f}"] for r in alerts.itertuples()])
+        line += joined([[trial_link(d, r.protocol_number, "budget"), f" {r.cpi:.2f}"] for r in alerts.itertuples()])
         line += ["."]
         items.append(line)
     return Bullets(items)
@@ -149,7 +115,7 @@ def _change_note(d: Digest, v: registry.Value) -> str:
     """A key figure's change over the period in words: "+23 this week", "no change this week", or nothing to compare."""
     if v.change_display is None:
         return "nothing to compare with" if v.then is None and v.value is not None else ""
-    return f"{v.change_display} {_period(d)}" if v.change_display != "no change" else f"no change {_period(d)}"
+    return f"{v.change_display} {period(d)}" if v.change_display != "no change" else f"no change {period(d)}"
 
 
 KEY_FIGURES = (("active_trials", "portfolio"), ("enrolled", "enrollment"), ("sites_active", "sites"),
@@ -183,7 +149,7 @@ def _health_counts(d: Digest) -> list[Run]:
 def _changes_table(d: Digest) -> Table | list[Run]:
     changes = _health_changes(d)
     if changes.empty:
-        return [f"No trial's health changed {_period(d)}."]
+        return [f"No trial's health changed {period(d)}."]
     rows = []
     for t in changes.itertuples(index=False):
         what: list[Run] = []
@@ -199,142 +165,11 @@ def _changes_table(d: Digest) -> Table | list[Run]:
             what = [f"Overall {HEALTH_WORD[t.overall_health].lower()}"]
         was = t.overall_health_then if isinstance(t.overall_health_then, str) else "grey"
         rows.append([
-            Cell([_trial_link(d, t.protocol_number)], note=t.indication),
+            Cell([trial_link(d, t.protocol_number)], note=t.indication),
             Cell([Chip(was), " → ", Chip(t.overall_health)]),
             Cell(what),
         ])
     return Table(["Trial", "Overall health", "What changed"], rows)
-
-
-def _slipped(d: Digest) -> pd.DataFrame:
-    c = d.changes
-    return c[(c["days_moved"] > 0) & (c["milestone_kind"] == "contract")]
-
-
-def _overdue(d: Digest, kind: str = "contract") -> pd.DataFrame:
-    """Open milestones of `kind` past their baseline (the registry's milestones_overdue, or stability pulls), new first."""
-    m = d.milestones
-    late = m[_is_open(m) & (m["status"] == "late") & (m["milestone_kind"] == kind)]
-    return late.assign(_new=late["status_then"] == "late").sort_values(["_new", "slip_days", "protocol_number"], ascending=[True, False, True])
-
-
-def _due_soon(d: Digest) -> pd.DataFrame:
-    m = d.milestones
-    horizon = pd.Timestamp(d.as_of + timedelta(days=DUE_SOON_DAYS))
-    due = m[_is_open(m) & (m["milestone_kind"] == "contract") & (m["status"] != "late")]
-    return due[due["due_date"] <= horizon].sort_values(["due_date", "protocol_number"])
-
-
-def _achieved(d: Digest) -> pd.DataFrame:
-    m = d.milestones
-    done = m[m["is_done"] & (m["actual_date"] > pd.Timestamp(d.since)) & (m["milestone_kind"] == "contract")]
-    return done.sort_values(["actual_date", "protocol_number"])
-
-
-def _milestone_cell(r) -> Cell:
-    return Cell([r.milestone_name], note=r.vendor_name)
-
-
-def _capped(d: Digest, title: str, table: Table, page: str) -> list:
-    """A titled table of at most MAX_ROWS rows; a longer one ends with a link to the page that lists it all."""
-    blocks: list = [[title], Table(table.headers, table.rows[:MAX_ROWS], table.numeric, table.break_words)]
-    if len(table.rows) > MAX_ROWS:
-        blocks.append([f"… and {len(table.rows) - MAX_ROWS:,} more: ", Link("see them all", d.link(page)), "."])
-    return blocks
-
-
-def _slip_chip(r) -> Chip:
-    return Chip(r.rag, f"{int(r.slip_days):+d} d")
-
-
-def _milestone_blocks(d: Digest) -> list:
-    blocks: list = []
-    if not d.supply.empty:
-        blocks += _capped(d, "Supply risk: investigational product needed before a clinical milestone can happen:", Table(
-            ["Trial", "Supply milestone", "Expected", "Needed for", "Margin"],
-            [
-                [
-                    Cell([_trial_link(d, r.protocol_number, "vendors")]),
-                    Cell([r.supply_name], note=r.supply_vendor_name),
-                    Cell([_day(r.supply_date)], note="done" if r.is_supply_done else "forecast"),
-                    Cell([r.clinical_name], note=f"{_day(r.clinical_date)} · {r.lead_time_days} d lead time"),
-                    Cell([Chip("red" if r.risk == "conflict" else "amber", f"{SUPPLY_RISK_LABEL[r.risk]} {r.margin_days:+d} d")]),
-                ]
-                for r in d.supply.itertuples(index=False)
-            ],
-        ), "vendors")
-    slipped = _slipped(d)
-    if slipped.empty:
-        blocks.append([f"No contracted milestone's forecast slipped {_period(d)}."])
-    else:
-        blocks += _capped(d, f"Forecasts that slipped {_period(d)}:", Table(
-            ["Trial", "Milestone", "Forecast", "Moved", "Slip"],
-            [
-                [
-                    Cell([_trial_link(d, r.protocol_number, "vendors")]),
-                    _milestone_cell(r),
-                    Cell([_day(r.new_forecast_date)], note=f"was {_day(r.old_forecast_date)}"),
-                    Cell([f"{int(r.days_moved):+d} d"]),
-                    Cell([_slip_chip(r)], note=f"baseline {_day(r.baseline_date)}"),
-                ]
-                for r in slipped.itertuples(index=False)
-            ],
-            numeric=(3,),
-        ), "vendors")
-    other_moves = d.changes[(d.changes["days_moved"] > 0) & (d.changes["milestone_kind"] == "stability_pull")]
-    if not other_moves.empty:
-        blocks.append([f"Also moved later: {plural_text(len(other_moves), 'stability pull')}."])
-    late = _overdue(d)
-    if late.empty:
-        blocks.append(["No contract milestone is overdue."])
-    else:
-        new = int((late["status_then"] != "late").sum())
-        blocks += _capped(d, f"{registry.FIGURES['milestones_overdue'].label}: {len(late):,} ({new or 'none'} new {_period(d)}):", Table(
-            ["Trial", "Milestone", "Baseline", "Expected", "Slip"],
-            [
-                [
-                    Cell([_trial_link(d, r.protocol_number, "vendors")], note="new" if r.status_then != "late" else None),
-                    _milestone_cell(r),
-                    Cell([_day(r.baseline_date)]),
-                    Cell([text]),
-                    Cell([_slip_chip(r)]),
-                ]
-                for r, text in zip(late.itertuples(index=False), late["expected"])
-            ],
-        ), "vendors")
-    pulls = _overdue(d, "stability_pull")
-    if not pulls.empty:
-        blocks.append([f"Also overdue: {plural_text(len(pulls), 'stability pull')} (", Link("see the Vendors page", d.link("vendors")),
-                       f", {registry.FIGURES['stability_pulls_overdue'].label.lower()})."])
-    due = _due_soon(d)
-    if due.empty:
-        blocks.append([f"No contracted milestone is due in the next {DUE_SOON_DAYS} days."])
-    else:
-        blocks += _capped(d, f"Due in the next {DUE_SOON_DAYS} days:", Table(
-            ["Trial", "Milestone", "Baseline", "Expected", "Status"],
-            [
-                [
-                    Cell([_trial_link(d, r.protocol_number, "vendors")]),
-                    _milestone_cell(r),
-                    Cell([_day(r.baseline_date)]),
-                    Cell([_day(r.due_date)]),
-                    Cell([Chip(r.rag, MILESTONE_STATUS_LABEL[r.status] + (f" {int(r.slip_days):+d} d" if r.slip_days else ""))]),
-                ]
-                for r in due.itertuples(index=False)
-            ],
-        ), "vendors")
-    done = _achieved(d)
-    if not done.empty:
-        blocks.append(
-            [f"Achieved {_period(d)}: "]
-            + _joined([
-                [_trial_link(d, r.protocol_number, "vendors"),
-                 f" {r.milestone_name} on {_day(r.actual_date)} ({MILESTONE_STATUS_LABEL[r.status].lower()})"]
-                for r in done.itertuples(index=False)
-            ], "; ")
-            + ["."]
-        )
-    return blocks
 
 
 def _enrollment_blocks(d: Digest) -> list:
@@ -342,7 +177,7 @@ def _enrollment_blocks(d: Digest) -> list:
     rows_of = t[(t["n_enrolled_since"] > 0) | (t["trial_status"] == "enrolling")]
     rows_of = rows_of.sort_values(["n_enrolled_since", "protocol_number"], ascending=[False, True])
     added = int(t["n_enrolled_since"].sum())
-    blocks: list = [[f"{plural_text(added, 'subject', zero='Nobody')} enrolled {_period(d)} (after {_day(d.since)}, up to {_day(d.as_of)})."]]
+    blocks: list = [[f"{plural_text(added, 'subject', zero='Nobody')} enrolled {period(d)} (after {_day(d.since)}, up to {_day(d.as_of)})."]]
     if rows_of.empty:
         return blocks
     idle = rows_of[rows_of["n_enrolled_since"] == 0]
@@ -350,10 +185,10 @@ def _enrollment_blocks(d: Digest) -> list:
         ["Trial", "Added", "Enrolled / target", "% of plan to date", "Enrollment"],
         [
             [
-                Cell([_trial_link(d, r.protocol_number, "enrollment")], note=r.indication),
+                Cell([trial_link(d, r.protocol_number, "enrollment")], note=r.indication),
                 Cell([f"+{r.n_enrolled_since:,}" if r.n_enrolled_since else "none"]),
                 Cell([f"{r.n_enrolled:,} / {r.n_planned_subjects:,}"]),
-                Cell([_num(r.pct_of_plan_to_date, "{:.0%}") if r.planned_to_date else "—"]),
+                Cell([num(r.pct_of_plan_to_date, "{:.0%}") if r.planned_to_date else "—"]),
                 Cell([Chip(r.enrollment_health)],
                      note=f"{registry.FIGURES['p_meet_lpi_plan'].label} {r.p_meet_plan:.0%}" if not pd.isna(r.p_meet_plan) else None),
             ]
@@ -362,8 +197,8 @@ def _enrollment_blocks(d: Digest) -> list:
         numeric=(1, 2, 3),
     ))
     if not idle.empty:
-        blocks.append([f"Enrolling but nobody enrolled {_period(d)}: "] + _joined(
-            [[_trial_link(d, p, "enrollment")] for p in idle["protocol_number"]]) + ["."])
+        blocks.append([f"Enrolling but nobody enrolled {period(d)}: "] + joined(
+            [[trial_link(d, p, "enrollment")] for p in idle["protocol_number"]]) + ["."])
     return blocks
 
 
@@ -382,7 +217,7 @@ def _budget_blocks(d: Digest) -> list:
     for r in alerts.itertuples(index=False):
         v = {k: d.figure(k, r.protocol_number) for k in ("cpi", "ac", "budget_spent", "bac", "eac", "vac")}
         rows.append([
-            Cell([_trial_link(d, r.protocol_number, "budget")], note=r.indication),
+            Cell([trial_link(d, r.protocol_number, "budget")], note=r.indication),
             Cell([Chip(v["cpi"].health, v["cpi"].display)], note=f"was {v['cpi'].then_display}" if v["cpi"].then is not None else None),
             Cell([v["ac"].display], note=f"{v['budget_spent'].display} of {v['bac'].display}"),
             Cell([v["eac"].display]),
@@ -409,7 +244,7 @@ def _quality_blocks(d: Digest) -> list:
         blocks.append([f"{plural_text(len(breaches), 'quality tolerance limit')} breached — report to management and in the "
                        "clinical study report (ICH E6(R3)):"])
         blocks.append(Table(["Trial", "QTL", "Trial value", "Limit"], [
-            [Cell([_trial_link(d, q["protocol_number"])]), Cell([Chip("red", q["label"])]),
+            [Cell([trial_link(d, q["protocol_number"])]), Cell([Chip("red", q["label"])]),
              Cell([health.qtl_values(q)[0]]), Cell([f"{q['direction']} {health.qtl_values(q)[1]}"])]
             for _, q in breaches.iterrows()
         ], numeric=(2, 3)))
@@ -421,9 +256,9 @@ def _quality_blocks(d: Digest) -> list:
         for protocol in d.now.protocols:
             t = d.figure("sae_on_time", protocol)
             if t.health in ("red", "amber"):
-                late.append([_trial_link(d, protocol, "sites"), f" {t.display}"])
+                late.append([trial_link(d, protocol, "sites"), f" {t.display}"])
         line: list[Run] = [f"{v.label} (by the day after the site became aware): ", Chip(v.health, v.display), " across the trials"]
-        line += ([" — below target in "] + _joined(late) + ["."]) if late else ["."]
+        line += ([" — below target in "] + joined(late) + ["."]) if late else ["."]
         blocks.append(line)
     return blocks
 
@@ -435,7 +270,7 @@ def _action_item(d: Digest, a: review.Action, chip: Chip) -> list[Run]:
     """One action: its chip, its trial (or site) linked to where it is recorded, its text, owner and due date."""
     t = a.target
     link = (Link(f"{t.protocol_number} · site {t.site_number}", d.link("sites", t.protocol_number, t.site_number))
-            if t.site_number else _trial_link(d, t.protocol_number, "vendors" if t.milestone_code else "overview"))
+            if t.site_number else trial_link(d, t.protocol_number, "vendors" if t.milestone_code else "overview"))
     text = a.state.text if len(a.state.text) <= ACTION_TEXT_SHOWN else a.state.text[:ACTION_TEXT_SHOWN - 1] + "…"
     about = f" (milestone {t.milestone_code})" if t.milestone_code else ""
     return [chip, " ", link, f"{about}: {' '.join(text.split())} — {a.state.owner}, due {_day(a.state.due_date)}"]
@@ -470,11 +305,11 @@ def _all_trials(d: Digest) -> Table:
                                                  "schedule_slip")}
         why = registry.reasons(d.now.of_trial(protocol))
         rows.append([
-            Cell([_trial_link(d, protocol)],
+            Cell([trial_link(d, protocol)],
                  note=f"{r.indication} · phase {r.phase} · {TRIAL_STATUS_LABEL.get(r.trial_status, r.trial_status)}"),
             Cell([Chip(v["overall_health"].health)], note="; ".join(x.text for x in why) or None),
             Cell([Link(f"{v['enrolled'].display} / {v['enrollment_target'].display}", d.link("enrollment", protocol))],
-                 note=f"{v['enrolled'].change_display} {_period(d)}" if v["enrolled"].change else None),
+                 note=f"{v['enrolled'].change_display} {period(d)}" if v["enrolled"].change else None),
             Cell([Link(v["cpi"].display, d.link("budget", protocol))]),
             Cell([Link(v["milestones_overdue"].display, d.link("vendors", protocol))]),
             Cell([v["schedule_slip"].display]),
@@ -498,10 +333,10 @@ def sections(d: Digest) -> list[Section]:
     return [
         Section("In brief", None, [_brief(d)]),
         Section("Key figures", d.link("portfolio"), [_key_figures(d), _health_counts(d)]),
-        Section(f"Health changes {_period(d)}", d.link("portfolio"), [_changes_table(d)]),
-        Section("Milestones", d.link("vendors"), _milestone_blocks(d)),
+        Section(f"Health changes {period(d)}", d.link("portfolio"), [_changes_table(d)]),
+        Section("Milestones", d.link("vendors"), milestone_blocks(d)),
         Section("Actions of the weekly review", d.link("overview"), _action_blocks(d)),
-        Section(f"Enrollment {_period(d)}", d.link("enrollment"), _enrollment_blocks(d)),
+        Section(f"Enrollment {period(d)}", d.link("enrollment"), _enrollment_blocks(d)),
         Section("Budget alerts", d.link("budget"), _budget_blocks(d)),
         Section("Quality and safety", d.link("overview"), _quality_blocks(d)),
         Section("Every trial", d.link("portfolio"), [_all_trials(d)]),
