@@ -130,10 +130,6 @@ class PublishedForecast:
         return self._answers.get((by, float(probability)))
 
 
-def _day(value) -> date | None:
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
-
-
 def outlook_rows(outlooks: dict[str, health.Outlook]) -> pd.DataFrame:
     """One row per trial's outlook, with its forecast's quantiles, note and extra sites needed (worked out here)."""
     rows = []
@@ -165,7 +161,7 @@ def outlook_rows(outlooks: dict[str, health.Outlook]) -> pd.DataFrame:
     for column in ("p_meet_plan", "needed_probability"):
         frame[column] = pd.to_numeric(frame[column]).astype("float64")
     for column in ("planned_lpi", "p50", "first_opening", "as_of", "completed_on", "forecast_as_of"):
-        frame[column] = pd.Series([_day(v) for v in frame[column]], index=frame.index, dtype="object")
+        frame[column] = pd.Series([health.to_date(v) for v in frame[column]], index=frame.index, dtype="object")
     for column in ("completion", "note", "fan", "rate_change"):
         frame[column] = pd.Series(list(frame[column]), index=frame.index, dtype="object")
     return frame
@@ -188,7 +184,7 @@ def outlooks_from(frame: pd.DataFrame) -> dict[str, health.Outlook]:
     """The outlooks of outlook_rows, as the pages read them."""
     out = {}
     for r in frame.itertuples(index=False):
-        planned_lpi = _day(r.planned_lpi)
+        planned_lpi = health.to_date(r.planned_lpi)
         forecast = None
         if r.has_forecast_object:
             completion = {float(q): None if d is None else date.fromisoformat(d) for q, d in json.loads(r.completion).items()}
@@ -196,11 +192,11 @@ def outlooks_from(frame: pd.DataFrame) -> dict[str, health.Outlook]:
             if planned_lpi is not None:
                 answers[(planned_lpi, float(r.needed_probability))] = _int(r.sites_needed)
             fan = None if _json(r.fan) is None else pd.DataFrame(_json(r.fan)).astype("float64")
-            forecast = PublishedForecast(_day(r.forecast_as_of), _int(r.target), _int(r.enrolled), completion, r.note,
+            forecast = PublishedForecast(health.to_date(r.forecast_as_of), _int(r.target), _int(r.enrolled), completion, r.note,
                                          bool(r.has_forecast), answers, fan)
         out[r.protocol_number] = health.Outlook(
-            r.protocol_number, planned_lpi, forecast, _day(r.p50), _float(r.p_meet_plan), _int(r.days_ahead),
-            bool(r.is_complete), _day(r.first_opening), _day(r.as_of), float(r.needed_probability), _day(r.completed_on),
+            r.protocol_number, planned_lpi, forecast, health.to_date(r.p50), _float(r.p_meet_plan), _int(r.days_ahead),
+            bool(r.is_complete), health.to_date(r.first_opening), health.to_date(r.as_of), float(r.needed_probability), health.to_date(r.completed_on),
             None if _json(r.rate_change) is None else metrics.RateChange(**_json(r.rate_change)),
         )
     return out

@@ -139,7 +139,7 @@ def test_predict_completion_refuses_a_drift_prior_that_is_not_one():
 
 def test_a_trial_is_seen_as_it_stood_on_the_day_it_was_cut():
     """Counted by hand: a trial that reached its target 250 days ago, as it stood that day."""
-    from dashboard.health import _as_it_stood
+    from dashboard.health.outlook import _as_it_stood
 
     sites = pd.DataFrame({
         "enrolled": [4, 1, 2, 0, 0],
@@ -162,7 +162,7 @@ def test_a_trial_is_seen_as_it_stood_on_the_day_it_was_cut():
 def test_a_site_dropped_from_the_middle_takes_its_subjects_with_it():
     """A site activated on the as-of day that enrolled that day (days open 0) is not a site the prior can learn from:
     its subject goes too, and the sites after it keep theirs."""
-    from dashboard.health import _as_it_stood
+    from dashboard.health.outlook import _as_it_stood
 
     sites = pd.DataFrame({"enrolled": [2, 1, 1], "days_open": [400.0, 0.0, 300.0], "opens_in_days": np.nan,
                           "is_closed": False, "days_since_closed": np.nan})
