@@ -7,6 +7,7 @@ under CI=true, where it fails them: CI must run everything.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import pwd
 import shutil
@@ -40,6 +41,10 @@ APP_START_TIMEOUT_S = 60
 # The tests run the app without sign-in on fixture databases of their own, which the app refuses
 # unless told this is intended; the tests of that refusal and of sign-in set their own values.
 os.environ.setdefault("DASHBOARD_ALLOW_ANONYMOUS", "true")
+# OpenBLAS starts a thread per core that spin-waits for work: the calibration takes the same 56 s with one thread as
+# with two, and twice the CPU with two. With test workers and app servers side by side on two cores, that spinning takes
+# CPU from the others; one thread each (the servers and commands the tests start inherit it) does the same work.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # Actions and notes are written to a review database: never the repository's data/review.db from a test. A test
 # that writes actions points DASHBOARD_REVIEW_DATABASE_URL at a file of its own (tests/test_review.py).
 os.environ.setdefault("DASHBOARD_REVIEW_DATABASE_URL",
@@ -53,11 +58,25 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
+# Each pytest process (an xdist worker, or the one process) takes ports from a block of its own, below the kernel's
+# ephemeral range (32768 and up here), so no other worker and no outgoing connection can be handed the same port
+# between the moment it is found free and the moment a server binds it.
+PORT_BLOCK = 500
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_ports = itertools.cycle(range(20_000 + _WORKER * PORT_BLOCK, 20_000 + (_WORKER + 1) * PORT_BLOCK))
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on now, from this process's own block, never the same twice in a row."""
+    for _ in range(PORT_BLOCK):
+        port = next(_ports)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in this worker's block of {PORT_BLOCK}")
 
 
 def pytest_collection_modifyitems(items):
@@ -290,12 +309,15 @@ def _wait_until_healthy(process: subprocess.Popen, base_url: str, stderr_path: P
     pytest.fail(f"Streamlit server at {base_url} {state}; its stderr:\n{output}", pytrace=False)
 
 
-@pytest.fixture
-def app_server(tmp_path):
-    """Start real `streamlit run` servers: app_server(database_url, script=, port=, options={"section.name": value}, **env) -> base URL."""
-    started: list[tuple[subprocess.Popen, list]] = []
+class AppServers:
+    """Real `streamlit run` servers started from the repository, stopped together (stop())."""
+
+    def __init__(self, log_root: Path):
+        self.log_root = log_root
+        self.started: list[tuple[subprocess.Popen, list]] = []
 
     def start(
+        self,
         database_url: str,
         *,
         script: str | os.PathLike = "app.py",
@@ -307,8 +329,8 @@ def app_server(tmp_path):
         base_url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "DASHBOARD_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
         env.update({key: str(value) for key, value in extra_env.items()})
-        log_dir = tmp_path / f"streamlit-{port}"
-        log_dir.mkdir()
+        log_dir = self.log_root / f"streamlit-{port}-{len(self.started)}"
+        log_dir.mkdir(parents=True)
         stdout = open(log_dir / "stdout.log", "wb")
         stderr = open(log_dir / "stderr.log", "wb")
         command = [
@@ -318,18 +340,45 @@ def app_server(tmp_path):
         for name, value in (options or {}).items():
             command += [f"--{name}", str(value)]
         process = subprocess.Popen(command, cwd=REPO_DIR, env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
-        started.append((process, [stdout, stderr]))
+        self.started.append((process, [stdout, stderr]))
         _wait_until_healthy(process, base_url, log_dir / "stderr.log")
         return base_url
 
-    yield start
+    def stop(self) -> None:
+        for process, logs in self.started:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            for log in logs:
+                log.close()
 
-    for process, logs in started:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        for log in logs:
-            log.close()
+
+@pytest.fixture
+def app_server(tmp_path):
+    """Start real `streamlit run` servers of this test's own: app_server(database_url, script=, port=,
+    options={"section.name": value}, **env) -> base URL. For a test that needs a fresh server (its first request, a
+    cold cache, a restart) or writes to its database; the others share one (shared_app_server)."""
+    servers = AppServers(tmp_path)
+    yield servers.start
+    servers.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_app_server(tmp_path_factory):
+    """One real `streamlit run` server per database and settings for a whole test module: shared_app_server(database_url,
+    **env) -> base URL, started on first use. Starting a server and its first run take seconds; tests that only read
+    pages share it (each opens its own browser context, so no session state is shared, only Streamlit's caches)."""
+    servers = AppServers(tmp_path_factory.mktemp("shared-streamlit"))
+    running: dict[tuple, str] = {}
+
+    def start(database_url: str, **extra_env: str) -> str:
+        key = (database_url, tuple(sorted(extra_env.items())))
+        if key not in running:
+            running[key] = servers.start(database_url, **extra_env)
+        return running[key]
+
+    yield start
+    servers.stop()

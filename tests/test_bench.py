@@ -5,6 +5,7 @@ Nothing here is timed: speed targets live in bench/report.md, not in assertions.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -94,19 +95,28 @@ def test_the_committed_report_is_generated_from_the_committed_results():
 
 
 @pytest.mark.browser
+def _in_own_thread(function, *args, **kwargs):
+    """Run a bench measurement (asyncio.run inside) on a thread of its own: in this process the session's Chromium
+    (the `browser` fixture, Playwright's sync API) may already hold an event loop on the main thread."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
+
+
 def test_the_browser_measurements_run_against_a_real_server(tiny_target, tmp_path):
     if not browser.CHROMIUM.exists():
         if os.environ.get("CI") == "true":
             pytest.fail(f"{browser.CHROMIUM} not found", pytrace=False)
         pytest.skip(f"{browser.CHROMIUM} not found")
-    timings = browser.measure_pages(
-        tiny_target, ["portfolio"], ["trial"], tmp_path, timeout_s=60, statement_timeout_s=30, warm_up=False
+    timings = _in_own_thread(
+        browser.measure_pages, tiny_target, ["portfolio"], ["trial"], tmp_path, timeout_s=60, statement_timeout_s=30,
+        warm_up=False,
     )
     portfolio = timings[("portfolio", "trial")]
     assert portfolio["errors"] == []
     assert portfolio["n_charts"] == 2 and portfolio["first_s"] > 0 and portfolio["repeat_s"] > 0
     assert portfolio["websocket_bytes"] > 0
-    burst = browser.measure_burst(tiny_target, ["T-1", "X-9"], 2, tmp_path, timeout_s=60, statement_timeout_s=30)
+    burst = _in_own_thread(browser.measure_burst, tiny_target, ["T-1", "X-9"], 2, tmp_path, timeout_s=60,
+                           statement_timeout_s=30)
     assert burst["n_errors"] == 0 and len(burst["times_s"]) == 2
     assert burst["links"] == [f"?as_of={tiny_portfolio.AS_OF}&trial=T-1", f"enrollment?as_of={tiny_portfolio.AS_OF}&trial=X-9"]
     assert burst["rss_sessions_mb"] > burst["rss_idle_mb"] > 0 and burst["server_cpu_s"] > 0

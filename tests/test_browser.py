@@ -1,4 +1,5 @@
-"""What a person sees in real Chromium against a real `streamlit run` server: deep links and navigation."""
+"""What a person sees in real Chromium against a real `streamlit run` server: deep links and navigation. The tests share
+the module's servers (shared_app_server) but for the one that needs a fresh server's first request."""
 
 import re
 
@@ -11,8 +12,8 @@ CHART = '[data-testid="stPlotlyChart"] .main-svg'
 AS_OF = tiny_portfolio.AS_OF.isoformat()
 
 
-def test_a_deep_link_to_the_portfolio_shows_the_table_and_charts(page, app_server, tiny_url):
-    base = app_server(tiny_url)
+def test_a_deep_link_to_the_portfolio_shows_the_table_and_charts(page, shared_app_server, tiny_url):
+    base = shared_app_server(tiny_url)
     page.goto(f"{base}/?sponsor=ACME&as_of={AS_OF}")
     page.wait_for_selector(CHART)
     table = page.locator("table.dash-table")
@@ -22,8 +23,8 @@ def test_a_deep_link_to_the_portfolio_shows_the_table_and_charts(page, app_serve
     assert page.locator(CHART).count() >= 2
 
 
-def test_a_trial_link_lands_on_its_overview_with_the_filters_kept(page, app_server, tiny_url):
-    base = app_server(tiny_url)
+def test_a_trial_link_lands_on_its_overview_with_the_filters_kept(page, shared_app_server, tiny_url):
+    base = shared_app_server(tiny_url)
     page.goto(f"{base}/?sponsor=ACME&as_of={AS_OF}")
     page.wait_for_selector("table.dash-table")
     page.get_by_role("link", name="T-1", exact=True).click()
@@ -41,7 +42,7 @@ def test_a_trial_link_lands_on_its_overview_with_the_filters_kept(page, app_serv
     assert "trial=T-1" in page.url and f"as_of={AS_OF}" in page.url
 
 
-def test_the_page_menu_keeps_the_view_with_each_key_once(page, app_server, tiny_url):
+def test_the_page_menu_keeps_the_view_with_each_key_once(page, shared_app_server, tiny_url):
     from urllib.parse import parse_qs, urlparse
 
     def query() -> dict[str, list[str]]:
@@ -52,7 +53,7 @@ def test_the_page_menu_keeps_the_view_with_each_key_once(page, app_server, tiny_
             page.wait_for_timeout(200)
         return parse_qs(urlparse(page.url).query)
 
-    base = app_server(tiny_url)
+    base = shared_app_server(tiny_url)
     page.goto(f"{base}/enrollment?trial=T-2&as_of={AS_OF}&since=2026-06-01")
     page.get_by_role("heading", name="Enrollment · T-2").wait_for()
     sidebar = page.get_by_test_id("stSidebar")
@@ -83,8 +84,8 @@ def test_the_first_link_a_fresh_server_gets_opens_its_page_inside_the_frame(page
     page.get_by_test_id("stMain").get_by_text("showing as of 30 Jun 2026").wait_for()
 
 
-def test_a_link_to_an_unknown_trial_on_a_subpage_says_not_found(page, app_server, tiny_url):
-    base = app_server(tiny_url)
+def test_a_link_to_an_unknown_trial_on_a_subpage_says_not_found(page, shared_app_server, tiny_url):
+    base = shared_app_server(tiny_url)
     page.goto(f"{base}/enrollment?trial=NOPE-1&as_of=2026-02-30")
     page.get_by_role("heading", name="Enrollment").wait_for()
     main = page.get_by_test_id("stMain")
@@ -93,8 +94,8 @@ def test_a_link_to_an_unknown_trial_on_a_subpage_says_not_found(page, app_server
     assert "Traceback" not in main.inner_text()
 
 
-def test_the_enrollment_forecast_fan_renders(page, app_server, tiny_url):
-    base = app_server(tiny_url)
+def test_the_enrollment_forecast_fan_renders(page, shared_app_server, tiny_url):
+    base = shared_app_server(tiny_url)
     page.goto(f"{base}/enrollment?trial=T-1&as_of={AS_OF}")
     page.wait_for_selector(CHART)
     chart = page.locator('[data-testid="stPlotlyChart"]').first
@@ -104,8 +105,8 @@ def test_the_enrollment_forecast_fan_renders(page, app_server, tiny_url):
     assert chart.locator(".scatterlayer .trace .fills path").count() >= 1
 
 
-def test_the_budget_s_curves_render(page, app_server, tiny_url):
-    base = app_server(tiny_url)
+def test_the_budget_s_curves_render(page, shared_app_server, tiny_url):
+    base = shared_app_server(tiny_url)
     page.goto(f"{base}/budget?trial=T-1&as_of={AS_OF}")
     page.wait_for_selector(CHART)
     chart = page.locator('[data-testid="stPlotlyChart"]').first
@@ -116,8 +117,8 @@ def test_the_budget_s_curves_render(page, app_server, tiny_url):
     assert chart.locator(".scatterlayer .trace").count() == 4
 
 
-def test_the_sites_funnel_plot_renders_and_a_site_link_opens_its_drill_down(page, app_server, tiny_url):
-    base = app_server(tiny_url)
+def test_the_sites_funnel_plot_renders_and_a_site_link_opens_its_drill_down(page, shared_app_server, tiny_url):
+    base = shared_app_server(tiny_url)
     page.goto(f"{base}/sites?trial=T-1&as_of={AS_OF}")
     page.get_by_role("heading", name="Sites · T-1").wait_for()
     page.wait_for_selector(CHART)
@@ -144,10 +145,10 @@ def _query(page, *keys: str) -> dict[str, list[str]]:
     return parse_qs(urlparse(page.url).query)
 
 
-def test_the_address_after_load_shows_the_same_figures_on_a_later_day(page, app_server, tiny_url):
+def test_the_address_after_load_shows_the_same_figures_on_a_later_day(page, shared_app_server, tiny_url):
     from datetime import timedelta
 
-    base = app_server(tiny_url, DASHBOARD_TODAY=AS_OF)
+    base = shared_app_server(tiny_url, DASHBOARD_TODAY=AS_OF)
     page.goto(f"{base}/overview?trial=T-1")
     page.get_by_role("heading", name="Trial overview · T-1").wait_for()
     query = _query(page, "as_of", "since")
@@ -158,7 +159,7 @@ def test_the_address_after_load_shows_the_same_figures_on_a_later_day(page, app_
     tiles = page.get_by_test_id("stMetricValue").all_inner_texts()
     assert len(tiles) >= 6
 
-    later = app_server(tiny_url, DASHBOARD_TODAY=(tiny_portfolio.AS_OF + timedelta(days=45)).isoformat())
+    later = shared_app_server(tiny_url, DASHBOARD_TODAY=(tiny_portfolio.AS_OF + timedelta(days=45)).isoformat())
     page.goto(copied.replace(base, later))
     page.get_by_role("heading", name="Trial overview · T-1").wait_for()
     page.get_by_test_id("stMain").get_by_text("showing as of 30 Jun 2026").wait_for()
@@ -169,8 +170,8 @@ def test_the_address_after_load_shows_the_same_figures_on_a_later_day(page, app_
     page.get_by_test_id("stMain").get_by_text("showing as of 14 Aug 2026").wait_for()
 
 
-def test_moving_the_as_of_date_moves_a_default_comparison_date_and_a_site_stays_on_sites(page, app_server, tiny_url):
-    base = app_server(tiny_url, DASHBOARD_TODAY=AS_OF)
+def test_moving_the_as_of_date_moves_a_default_comparison_date_and_a_site_stays_on_sites(page, shared_app_server, tiny_url):
+    base = shared_app_server(tiny_url, DASHBOARD_TODAY=AS_OF)
     page.goto(f"{base}/budget?trial=T-1&site=S1&indicator=enrollment_rate")
     page.get_by_role("heading", name="Budget · T-1").wait_for()
     query = _query(page, "as_of", "since")
@@ -188,8 +189,8 @@ def test_moving_the_as_of_date_moves_a_default_comparison_date_and_a_site_stays_
     page.get_by_test_id("stMain").get_by_text("showing as of 29 Jun 2026").wait_for()
 
 
-def test_the_sponsor_picker_shows_names_and_the_address_keeps_the_code(page, app_server, tiny_url):
-    base = app_server(tiny_url, DASHBOARD_TODAY=AS_OF)
+def test_the_sponsor_picker_shows_names_and_the_address_keeps_the_code(page, shared_app_server, tiny_url):
+    base = shared_app_server(tiny_url, DASHBOARD_TODAY=AS_OF)
     page.goto(f"{base}/")
     page.get_by_role("heading", name="Portfolio", exact=True).wait_for()
     sidebar = page.get_by_test_id("stSidebar")

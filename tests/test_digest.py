@@ -3,7 +3,6 @@
 import email
 import email.policy
 import re
-import socket
 from datetime import date
 from html import unescape
 from html.parser import HTMLParser
@@ -14,6 +13,7 @@ from aiosmtpd.controller import Controller
 
 import tiny_portfolio
 from apptest_helpers import metrics, notices, open_page, visible_text
+from conftest import free_port
 from dashboard import digest
 from dashboard.links import PAGES
 from dashboard.settings import get_settings
@@ -258,16 +258,10 @@ class Inbox:
         }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def smtp(monkeypatch):
     """A real SMTP server on loopback for one test, and the settings that point the digest at it."""
-    inbox, port = Inbox(), _free_port()
+    inbox, port = Inbox(), free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setenv("DASHBOARD_PUBLIC_BASE_URL", BASE_URL)
@@ -315,7 +309,7 @@ def test_send_to_an_address_with_a_users_access(smtp, tiny_url):
 
 def test_a_mail_server_that_refuses_the_connection_is_a_plain_error(monkeypatch, tiny_url, capsys):
     monkeypatch.setenv("DASHBOARD_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("DASHBOARD_SMTP_PORT", str(_free_port()))
+    monkeypatch.setenv("DASHBOARD_SMTP_PORT", str(free_port()))
     get_settings.cache_clear()
     try:
         assert digest.main(["--as-of", AS_OF, "--send", "--user", tiny_portfolio.ACME_USER, "--url", tiny_url]) == 1

@@ -202,8 +202,8 @@ def download_workbook(page, tmp_path) -> tuple[str, openpyxl.Workbook]:
     return path.name, openpyxl.load_workbook(path)
 
 
-def test_the_excel_button_downloads_the_pages_tables(page, app_server, tiny_url, tmp_path):
-    base = app_server(tiny_url)
+def test_the_excel_button_downloads_the_pages_tables(page, shared_app_server, tiny_url, tmp_path):
+    base = shared_app_server(tiny_url)
     page.goto(f"{base}/budget?trial=T-1&as_of={AS_OF}&since=2026-06-01")
     name, book = download_workbook(page, tmp_path)
     assert name == f"budget_T-1_{AS_OF}.xlsx"
@@ -234,10 +234,10 @@ def test_the_excel_button_downloads_the_pages_tables(page, app_server, tiny_url,
     assert {row[milestones[0].index("protocol_number")] for row in milestones[1:]} == {"T-1"}
 
 
-def test_a_page_prints_to_pdf_with_its_view_and_without_the_sidebar(page, app_server, tiny_url):
+def test_a_page_prints_to_pdf_with_its_view_and_without_the_sidebar(page, shared_app_server, tiny_url):
     from pypdf import PdfReader
 
-    base = app_server(tiny_url)
+    base = shared_app_server(tiny_url)
     page.goto(f"{base}/?sponsor=ACME&as_of={AS_OF}&since=2026-06-01")
     page.get_by_test_id("stSidebar").get_by_role("button", name="This page as Excel").wait_for()
     page.wait_for_selector(CHART)

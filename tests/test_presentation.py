@@ -96,8 +96,8 @@ def biggest_trial(url: str) -> str:
 
 
 @pytest.mark.parametrize("n_trials", [15, 50])
-def test_the_portfolio_charts_have_no_label_on_another_and_none_cut(browser, app_server, portfolios, n_trials):
-    base = app_server(portfolios[n_trials], DASHBOARD_TODAY=SMALL_DEMO_TODAY.isoformat())
+def test_the_portfolio_charts_have_no_label_on_another_and_none_cut(browser, shared_app_server, portfolios, n_trials):
+    base = shared_app_server(portfolios[n_trials], DASHBOARD_TODAY=SMALL_DEMO_TODAY.isoformat())
     context = browser.new_context(viewport={"width": WIDTHS[0], "height": 1000})
     try:
         page = context.new_page()
@@ -114,9 +114,9 @@ def test_the_portfolio_charts_have_no_label_on_another_and_none_cut(browser, app
 
 
 @pytest.mark.parametrize("n_trials", [15, 50])
-def test_no_page_is_wider_than_the_window(browser, app_server, portfolios, n_trials):
+def test_no_page_is_wider_than_the_window(browser, shared_app_server, portfolios, n_trials):
     url = portfolios[n_trials]
-    base = app_server(url, DASHBOARD_TODAY=SMALL_DEMO_TODAY.isoformat())
+    base = shared_app_server(url, DASHBOARD_TODAY=SMALL_DEMO_TODAY.isoformat())
     views = [f"{base}/{'' if p == 'portfolio' else p}" for p in PAGES]
     if n_trials == 15:
         trial = biggest_trial(url)
