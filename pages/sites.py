@@ -9,6 +9,7 @@ from dashboard.links import INDICATORS
 from dashboard.metrics import SITE_INDICATORS
 from dashboard.review import Target
 from dashboard.settings import get_settings
+from dashboard.ui import sites as site_ui
 from queries import overview, review, sites
 
 ctx = ui.context()
@@ -29,99 +30,9 @@ def min_denominator(key: str) -> float:
     return getattr(settings, SITE_INDICATORS[key].min_setting)
 
 
-
-FORMAT = {"enrollment_rate": "{:.2f}", "screen_failure": "{:.0f}%", "dropout": "{:.0f}%", "treatment_discontinuation": "{:.0f}%",
-          "ae_rate": "{:.1f}", "sae_rate": "{:.1f}", "deviation_rate": "{:.1f}", "minor_deviation_rate": "{:.1f}",
-          "abnormal_lab_rate": "{:.1f}%", "entry_lag": "{:.0f}%", "query_aging": "{:.0f}%", "outstanding_query_rate": "{:.0f}%",
-          "query_rate": "{:.1f}", "data_change_rate": "{:.1f}%"}
-assert set(FORMAT) == set(INDICATORS), "every site indicator has a format"
-
-# The per-site table's columns, by what a reviewer looks at together (each group fits a laptop screen).
-SITE_COLUMN_GROUPS = {
-    "Enrollment": ["n_enrolled", "pct_of_target", "enrollment_rate"],
-    "Screening and retention": ["n_screened", "screen_failure", "dropout", "treatment_discontinuation"],
-    "Safety": ["n_ae", "ae_rate", "n_sae", "sae_rate", "sae_on_time", "abnormal_lab_rate"],
-    "Data entry": ["n_visits", "entry_lag", "mean_entry_lag_days", "data_change_rate"],
-    "Queries": ["n_queries", "query_rate", "query_aging", "outstanding_query_rate", "median_days_to_close"],
-    "Deviations": ["n_important_deviations", "deviation_rate", "minor_deviation_rate"],
-    "Start-up": ["activated_date", "days_selected_to_activated", "days_activated_to_first_subject"],
-}
-
-
-def few_sites_note(n_eligible: int, what: str) -> str | None:
-    """A plain sentence when a trial has too few eligible sites for amber or red to be possible (|z| ≤ √N)."""
-    if n_eligible >= 10:
-        return None
-    reachable = metrics.max_abs_z(n_eligible)
-    cannot = "amber or red" if n_eligible < 5 else "red"
-    return (
-        f"Only {n_eligible} site{'s' if n_eligible != 1 else ''} of this trial {'have' if n_eligible != 1 else 'has'} enough {what} "
-        f"to be compared: with N sites no |z| can exceed √N = {reachable:.2f}, so no site can be {cannot} here. "
-        "This is not the same as every site being fine."
-    )
-
-
 flagged, baselines = now_flagged.sites, now_flagged.baselines
+flag_note = site_ui.flag_note(settings)
 PORTFOLIO_TILES = ("sites_active", "sites_non_enrolling", "sae_on_time", "sites_red_flag", "sites_amber_flag", "sites_safety_flag")
-
-
-
-flag_note = (
-    f"Flags compare each site with the other sites of its trial (over-dispersion-adjusted z-score, Zink et al. 2018): "
-    f"|z| > {settings.flag_amber_z:g} on the bad side is amber, > {settings.flag_red_z:g} red; AE and SAE rates are flagged "
-    f"low as well as high (low: possible under-reporting). Sites below a minimum "
-    f"({settings.flag_min_subjects} subjects, {settings.flag_min_days} subject- or site-days, {settings.flag_min_visits} visits, "
-    f"{settings.flag_min_queries} queries) are not flagged and not used as peers, and a flag needs at least "
-    f"{settings.flag_min_events:g} events observed or expected at the site's size. See Methods."
-)
-
-
-def unit_of(key: str) -> str:
-    """An indicator's unit for the trial in view (the query rate's denominator depends on the trial's sources)."""
-    if key == "query_rate":
-        return f"per 100 {flagged['query_basis'].iloc[0]}"
-    if key == "entry_lag":
-        return f"% of {flagged['entry_basis'].iloc[0]} entered > 10 days"
-    return SITE_INDICATORS[key].unit
-
-
-def denominator_of(key: str) -> str:
-    """What an indicator's denominator counts for the trial in view."""
-    basis = SITE_INDICATORS[key].basis
-    return flagged[basis].iloc[0].capitalize() if basis else SITE_INDICATORS[key].denominator_label
-
-
-def sae_on_time(share) -> str:
-    """A site's share of SAEs reported on time with its colour word, by the portfolio figure's thresholds."""
-    if pd.isna(share):
-        return "—"
-    colour = metrics.index_health(share, green=settings.sae_on_time_green, amber=settings.sae_on_time_amber)
-    return f"{share:.0%} ({metrics.HEALTH_WORD[colour].lower()})"
-
-
-def count(value) -> str:
-    return "no data" if value is None or pd.isna(value) else f"{int(value):,}"
-
-
-def site_summary(r) -> str:
-    """The drill-down's counts in sentences: queries, deviations, data entry and safety (Markdown)."""
-    close = "—" if pd.isna(r["median_days_to_close"]) else f"{r['median_days_to_close']:.1f}"
-    undated = int(r["n_deviations_undated"])
-    lag = "—" if pd.isna(r["mean_entry_lag_days"]) else f"{r['mean_entry_lag_days']:.1f} days"
-    lines = [
-        f"**Queries:** {int(r['n_queries']):,} raised, {int(r['n_queries_open']):,} outstanding today "
-        f"({int(r['n_queries_answered']):,} answered, awaiting closure), {int(r['n_queries_open_30d']):,} outstanding more than "
-        f"30 days today, {int(r['n_queries_outstanding_30d']):,} ever · median days to close {close}",
-        f"**Deviations:** {int(r['n_deviations']):,}, of which {int(r['n_important_deviations']):,} important"
-        + (f"; {undated:,} undated, counted from the day identified (else loaded)" if undated else ""),
-        f"**Data entry:** {count(r['n_entry_late'])} of {count(r['n_entry_units'])} {r['entry_basis']} late (> 10 days) · "
-        f"mean visit entry lag {lag}",
-        "**Safety:** no adverse-event data loaded for this trial" if pd.isna(r["n_ae"]) else
-        f"**Safety:** {count(r['n_ae'])} adverse events, {count(r['n_sae'])} serious · **SAEs reported on time** "
-        f"(by the day after the site knew): {sae_on_time(r['sae_on_time'])} — {count(r['n_sae_on_time'])} of "
-        f"{count(r['n_sae_due'])} due",
-    ]
-    return "  \n".join(lines)
 
 
 if scope.trial is None:
@@ -209,9 +120,9 @@ if chosen_site is not None:
             "note": health.flag_reason(r, key, settings),
         })
         rows.append({
-            "indicator": ui.cell(f"{ind.label} ({unit_of(key)})"),
-            "site": ui.cell(metrics.indicator_values(flagged[flagged["site_number"] == chosen_site], key).iloc[0], FORMAT[key]),
-            "median": ui.cell(None if pd.isna(median) else median, FORMAT[key]),
+            "indicator": ui.cell(f"{ind.label} ({site_ui.unit_of(flagged, key)})"),
+            "site": ui.cell(metrics.indicator_values(flagged[flagged["site_number"] == chosen_site], key).iloc[0], site_ui.FORMAT[key]),
+            "median": ui.cell(None if pd.isna(median) else median, site_ui.FORMAT[key]),
             "of": ui.cell(None if pd.isna(r[ind.denominator]) else f"{r[ind.numerator]:,.0f} ÷ {r[ind.denominator]:,.0f}"),
             "z": ui.cell(None if pd.isna(r[f"z_{key}"]) else r[f"z_{key}"], "{:+.2f}"),
             "flag": ui.chip("grey", "Withheld") if r[f"withheld_{key}"] else ui.chip(r[f"flag_{key}"]),
@@ -221,7 +132,7 @@ if chosen_site is not None:
                          "z": "z", "flag": "Flag", "note": "Why"}, numeric=("site", "median", "of", "z"), nowrap=("flag",))
     ui.download_table(ui.download_label(f"site {r['site_number']}'s indicators", len(raw)), pd.DataFrame(raw),
                       f"site_{scope.trial}_{r['site_number']}_{scope.as_of}", sheet="Site indicators")
-    st.markdown(site_summary(r))
+    st.markdown(site_ui.site_summary(r, settings))
     st.markdown(f"**Actions and notes on site {ui.md(chosen_site)}**")
     ui.actions_section(ctx, ui.cached(review.targets, scope), list(ui.cached(review.owners, scope)["user_email"]),
                        about=Target(scope.trial, site_number=chosen_site))
@@ -236,12 +147,12 @@ key = ui.url_selectbox(
 )
 ind = SITE_INDICATORS[key]
 baseline = baselines[scope.trial, key]
-note = few_sites_note(baseline.n_eligible, denominator_of(key).lower())
+note = site_ui.few_sites_note(baseline.n_eligible, site_ui.denominator_of(flagged, key).lower())
 if note:
     st.info(note, icon="ℹ️")
 points = flagged[flagged[ind.denominator].fillna(0) > 0]
 if baseline.pooled is None or points.empty:
-    st.caption(f"No site has enough {denominator_of(key).lower()} to draw the funnel plot.")
+    st.caption(f"No site has enough {site_ui.denominator_of(flagged, key).lower()} to draw the funnel plot.")
 else:
     top = float(points[ind.denominator].max())
     steps = [max(min_denominator(key), 1) + (top - max(min_denominator(key), 1)) * i / 60 for i in range(61)]
@@ -259,8 +170,8 @@ else:
         "z": points[f"z_{key}"],
     })
     st.plotly_chart(
-        charts.funnel_plot(marks, curve, pooled=baseline.pooled * ind.scale, title=f"{ind.label} against {denominator_of(key).lower()}",
-                           x_title=denominator_of(key), y_title=f"{ind.label} ({unit_of(key)})", y_format=".2f"),
+        charts.funnel_plot(marks, curve, pooled=baseline.pooled * ind.scale, title=f"{ind.label} against {site_ui.denominator_of(flagged, key).lower()}",
+                           x_title=site_ui.denominator_of(flagged, key), y_title=f"{ind.label} ({site_ui.unit_of(flagged, key)})", y_format=".2f"),
         width="stretch",
     )
     st.caption(
@@ -296,63 +207,17 @@ table = pd.DataFrame({
     ],
 })
 IDENTITY = ["site", "site_name", "country_code", "site_status", "flags"]
-assert sorted(IDENTITY + [c for cs in SITE_COLUMN_GROUPS.values() for c in cs]) == sorted(table.columns), \
+assert sorted(IDENTITY + [c for cs in site_ui.SITE_COLUMN_GROUPS.values() for c in cs]) == sorted(table.columns), \
     "every column of the site table is in exactly one group"
-column = st.column_config
 # Thirty-odd indicators do not fit a page: the reader picks a group; the site, its flags and the CSV keep everything.
 chosen_group = st.segmented_control(
-    "Columns", list(SITE_COLUMN_GROUPS), default="Enrollment", key="site_columns",
+    "Columns", list(site_ui.SITE_COLUMN_GROUPS), default="Enrollment", key="site_columns",
     help="Which indicators the table shows beside each site and its flags. The CSV download holds every column.",
 ) or "Enrollment"
 ui.dataframe(
     table,
-    column_order=[*IDENTITY, *SITE_COLUMN_GROUPS[chosen_group]],
-    column_config={
-        "site": column.LinkColumn("Site", display_text=r"site=([^&]+)", pinned=True, width="small"),
-        "site_name": column.TextColumn("Institution", width="medium"),
-        "country_code": column.TextColumn("Country", width="small"),
-        "site_status": column.TextColumn("Status", width="small"),
-        "flags": column.TextColumn("Flags", width="medium", help="Indicators flagged amber (🟡) or red (🔴) against the trial's other sites."),
-        "n_enrolled": column.NumberColumn("Enrolled", format="%d", width="small"),
-        "pct_of_target": column.ProgressColumn("% of target", format="%.0f%%", min_value=0, max_value=100,
-                                               help="Enrolled ÷ the site's planned subjects"),
-        "enrollment_rate": column.NumberColumn("Per site-month", format="%.2f", help="Enrolled ÷ site-months open"),
-        "n_screened": column.NumberColumn("Screened", format="%d"),
-        "screen_failure": column.NumberColumn("Screen failure", format="%.0f%%", help="Screen-failed ÷ subjects with a known outcome"),
-        "dropout": column.NumberColumn("Study discontinuation", format="%.0f%%", help="Left the study early ÷ enrolled"),
-        "treatment_discontinuation": column.NumberColumn("Treatment discontinuation", format="%.0f%%",
-                                                         help="Stopped study treatment early ÷ enrolled"),
-        "n_ae": column.NumberColumn("AEs", format="%d", help="Adverse events the site knew of by the date; empty: no AE data"),
-        "ae_rate": column.NumberColumn("AEs per 100 subject-months", format="%.1f",
-                                       help="Flagged low as well as high: a site far below its peers may be under-reporting"),
-        "n_sae": column.NumberColumn("SAEs", format="%d"),
-        "sae_rate": column.NumberColumn("SAEs per 100 subject-months", format="%.1f"),
-        "sae_on_time": column.NumberColumn("SAEs on time", format="%.0f%%",
-                                           help="SAEs reported to the sponsor by the day after the site became aware ÷ SAEs due"),
-        "abnormal_lab_rate": column.NumberColumn("Labs grade ≥ 3", format="%.1f%%", help="Lab results of grade 3 or more ÷ lab results"),
-        "n_visits": column.NumberColumn("Visits", format="%d"),
-        "entry_lag": column.NumberColumn(f"{entry_basis.capitalize()} entered > 10 d", format="%.0f%%",
-                                         help=f"{entry_basis.capitalize()} entered more than 10 days after the visit, or still not "
-                                              f"entered after 10 days, ÷ {entry_basis} of the visits done"),
-        "mean_entry_lag_days": column.NumberColumn("Mean lag (d)", format="%.1f",
-                                                   help="Days from visit to entry, each capped at 60, over the visits entered; empty when none is"),
-        "n_queries": column.NumberColumn("Queries", format="%d"),
-        "query_rate": column.NumberColumn(f"Queries {unit_of('query_rate')}", format="%.1f", help=f"Queries ÷ {query_basis} × 100"),
-        "query_aging": column.NumberColumn("Outstanding > 30 d today", format="%.0f%%",
-                                           help="Queries outstanding on the as-of date, raised more than 30 days before it, ÷ queries raised"),
-        "outstanding_query_rate": column.NumberColumn("Ever outstanding > 30 d", format="%.0f%%",
-                                                      help="Queries outstanding more than 30 days at any time ÷ queries raised"),
-        "median_days_to_close": column.NumberColumn("Median days to close", format="%.1f"),
-        "data_change_rate": column.NumberColumn("Data changed", format="%.1f%%", help="Data points changed after entry ÷ data points"),
-        "n_important_deviations": column.NumberColumn("Important deviations", format="%d"),
-        "deviation_rate": column.NumberColumn("Important deviations per 100 subject-months", format="%.1f",
-                                              help="Important deviations ÷ subject-days on study"),
-        "minor_deviation_rate": column.NumberColumn("Other deviations per 100 subject-months", format="%.1f",
-                                                    help="Deviations not classed important ÷ subject-days on study"),
-        "activated_date": column.DateColumn("Activated", format="DD MMM YYYY"),
-        "days_selected_to_activated": column.NumberColumn("Selected → activated (d)", format="%d"),
-        "days_activated_to_first_subject": column.NumberColumn("Activated → 1st subject (d)", format="%d"),
-    },
+    column_order=[*IDENTITY, *site_ui.SITE_COLUMN_GROUPS[chosen_group]],
+    column_config=site_ui.table_columns(entry_basis, query_basis, site_ui.unit_of(flagged, "query_rate")),
     hide_index=True,
     width="stretch",
     height=min(38 + 35 * len(table), 560),

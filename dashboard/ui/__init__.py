@@ -9,6 +9,7 @@
     downloads  CSV downloads and the page's Excel workbook
     printing   the printed page
     review     the weekly review's actions and notes: list, history, add, edit, close
+    sites      the Sites page's words and table layout (imported as a module: `from dashboard.ui import sites`)
 """
 
 from dashboard.formats import day, md, money  # pages write dates as ui.day, amounts as ui.money, Markdown as ui.md
