@@ -10,7 +10,15 @@ from queries import overview, portfolio
 
 st.set_page_config(page_title="Trial portfolio", page_icon="📊", layout="wide", initial_sidebar_state="expanded")
 
-ICONS = {"portfolio": "🗂️", "overview": "🧭", "enrollment": "📈", "sites": "🏥", "budget": "💶", "vendors": "🏭", "methods": "📖"}
+ICONS = {
+    "portfolio": "🗂️",
+    "overview": "🧭",
+    "enrollment": "📈",
+    "sites": "🏥",
+    "budget": "💶",
+    "vendors": "🏭",
+    "methods": "📖",
+}
 # One page per name of links.PAGES (the one list of pages), served at that name.
 PAGES = {
     name: st.Page(f"pages/{name}.py", title=title, icon=ICONS[name], url_path=name, default=name == DEFAULT_PAGE)
@@ -28,7 +36,9 @@ try:
     ui.excel_export(ctx, page_name)
     ui.print_layout(ctx, page_name)
     ui.show_notices(ctx)
-    ui.freshness_line(ctx, ui.cached(portfolio.freshness, ctx.scope), overview.publication(ui.cached, ctx.scope, get_settings()))
+    ui.freshness_line(
+        ctx, ui.cached(portfolio.freshness, ctx.scope), overview.publication(ui.cached, ctx.scope, get_settings())
+    )
     try:
         page.run()
     finally:  # also when the page stops early (st.stop) on an empty state

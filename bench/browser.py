@@ -96,14 +96,30 @@ def streamlit_server(script: Path | str, env: dict[str, str], log_dir: Path) -> 
     port = _free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "streamlit", "run", str(script),
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     with open(log_dir / f"streamlit-{port}.out", "wb") as out, open(log_dir / f"streamlit-{port}.err", "wb") as err:
         process = subprocess.Popen(
-            command, cwd=REPO_DIR, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
-            stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+            command,
+            cwd=REPO_DIR,
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
         )
         try:
             base_url = f"http://127.0.0.1:{port}"
@@ -208,7 +224,13 @@ async def _open(browser, url: str, timeout_s: float):
     except PlaywrightError as exc:
         errors.append(f"browser: {str(exc).splitlines()[0][:200]}")
     errors += page_errors
-    return {"url": url, "seconds": seconds, "n_charts": charts, "websocket_bytes": received[0], "errors": errors}, context
+    return {
+        "url": url,
+        "seconds": seconds,
+        "n_charts": charts,
+        "websocket_bytes": received[0],
+        "errors": errors,
+    }, context
 
 
 async def _visit(browser, url: str, timeout_s: float) -> dict:
@@ -251,6 +273,7 @@ def app_env(target: Target, statement_timeout_s: float) -> dict[str, str]:
 def measure_floor(log_dir: Path, *, timeout_s: float = 120) -> dict:
     """Time to the chart of the bare one-chart page: first visit and repeat visit."""
     with _chromium(), streamlit_server(FLOOR_APP, {}, log_dir) as server:
+
         async def work(browser):
             url = f"{server.base_url}/"
             return await _visit(browser, url, timeout_s), await _visit(browser, url, timeout_s)
@@ -264,6 +287,7 @@ def measure_pages(
 ) -> dict[tuple[str, str], dict]:
     """Time to charts of each page × view on a fresh server: the first visit, then a repeat visit."""
     with _chromium(), streamlit_server(REPO_DIR / "app.py", app_env(target, statement_timeout_s), log_dir) as server:
+
         async def work(browser):
             if warm_up:
                 # The server's first-use costs (imports of plotly and scipy, the engine) go to a view that is not
@@ -277,8 +301,11 @@ def measure_pages(
                     first = await _visit(browser, url, timeout_s)
                     repeat = await _visit(browser, url, timeout_s)
                     out[(page, view)] = {
-                        "first_s": first["seconds"], "repeat_s": repeat["seconds"], "n_charts": repeat["n_charts"],
-                        "websocket_bytes": repeat["websocket_bytes"], "errors": first["errors"] + repeat["errors"],
+                        "first_s": first["seconds"],
+                        "repeat_s": repeat["seconds"],
+                        "n_charts": repeat["n_charts"],
+                        "websocket_bytes": repeat["websocket_bytes"],
+                        "errors": first["errors"] + repeat["errors"],
                     }
             return out
 

@@ -24,7 +24,13 @@ from bench.serverside import REPO_DIR, Target
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SCALES = {"small": 12, "large": 200}  # --trials of the main sponsor
 DATABASES = ("sqlite", "postgresql")
-_SOURCES = ("dashboard/demo/*.py", "dashboard/schema/*.py", "dashboard/rollups.py", "dashboard/snapshot.py", "dashboard/published.py")
+_SOURCES = (
+    "dashboard/demo/*.py",
+    "dashboard/schema/*.py",
+    "dashboard/rollups.py",
+    "dashboard/snapshot.py",
+    "dashboard/published.py",
+)
 
 
 def _fingerprint(n_trials: int) -> str:
@@ -90,11 +96,26 @@ def ensure(scale: str, database: str, url: str, log=print) -> dict:
     log(f"  {database} {scale}: building the demo portfolio with --trials {n_trials} …")
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "dashboard.demo", "--url", url, "--trials", str(n_trials), "--today", today.isoformat(), "--replace"],
-        cwd=REPO_DIR, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "dashboard.demo",
+            "--url",
+            url,
+            "--trials",
+            str(n_trials),
+            "--today",
+            today.isoformat(),
+            "--replace",
+        ],
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"building the {scale} demo on {database} failed: {result.stderr.strip() or result.stdout.strip()}")
+        raise RuntimeError(
+            f"building the {scale} demo on {database} failed: {result.stderr.strip() or result.stdout.strip()}"
+        )
     # The demo publishes the snapshots of its data cut and a week before, as a load does, and says how long it took.
     published = re.search(r"Published the snapshots of .* in ([0-9.]+) s", result.stdout)
     built = {
@@ -119,7 +140,11 @@ def _shown(url: str) -> str:
 
     parsed = make_url(url)
     # The port of the benchmark's PostgreSQL changes from run to run; the database does not.
-    return parsed.set(port=None).render_as_string(hide_password=True) if parsed.port else parsed.render_as_string(hide_password=True)
+    return (
+        parsed.set(port=None).render_as_string(hide_password=True)
+        if parsed.port
+        else parsed.render_as_string(hide_password=True)
+    )
 
 
 def sqlite_url(scale: str) -> str:
@@ -130,4 +155,6 @@ def target(scale: str, database: str, url: str, built: dict) -> Target:
     """The benchmark target for a demo database: the trial view shows the planted big phase III trial at every scale."""
     from dashboard import demo
 
-    return Target(scale=scale, database=database, url=url, trial=demo.BIG_TRIAL, as_of=date.fromisoformat(built["today"]))
+    return Target(
+        scale=scale, database=database, url=url, trial=demo.BIG_TRIAL, as_of=date.fromisoformat(built["today"])
+    )

@@ -27,8 +27,12 @@ class PostgresUnavailable(Exception):
 def _bin_dir() -> Path:
     found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
     if not found:
-        raise PostgresUnavailable("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin): apt-get install -y postgresql")
-    return Path(max(found, key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0)).parent
+        raise PostgresUnavailable(
+            "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin): apt-get install -y postgresql"
+        )
+    return Path(
+        max(found, key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0)
+    ).parent
 
 
 def _free_port() -> int:
@@ -57,8 +61,22 @@ def server(directory: Path):
         os.chown(directory, user.pw_uid, user.pw_gid)
     data = directory / "data"
     if not (data / "PG_VERSION").exists():
-        result = _run([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                       "--no-locale", "--no-sync"], directory)
+        result = _run(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+            directory,
+        )
         if result.returncode != 0:
             raise PostgresUnavailable(f"initdb failed: {(result.stderr or result.stdout).strip()}")
     port = _free_port()
@@ -67,8 +85,11 @@ def server(directory: Path):
         " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     )
     pg_ctl = str(bin_dir / "pg_ctl")
-    result = _run([pg_ctl, "-D", str(data), "-l", str(directory / "server.log"), "-o", options, "-w", "-t", "120", "start"],
-                  directory, timeout=180)
+    result = _run(
+        [pg_ctl, "-D", str(data), "-l", str(directory / "server.log"), "-o", options, "-w", "-t", "120", "start"],
+        directory,
+        timeout=180,
+    )
     if result.returncode != 0:
         raise PostgresUnavailable(f"PostgreSQL did not start: {(result.stderr or result.stdout).strip()}")
     try:

@@ -67,7 +67,9 @@ def _db(name: str) -> str:
 def _table(header: list[str], rows: list[list[str]], align: str | None = None) -> list[str]:
     align = align or "l" * len(header)
     rule = ["---:" if a == "r" else "---" for a in align]
-    return ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"] + ["| " + " | ".join(r) + " |" for r in rows]
+    return ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"] + [
+        "| " + " | ".join(r) + " |" for r in rows
+    ]
 
 
 def _order(values, key=lambda v: v):
@@ -102,8 +104,13 @@ def _browser(record: dict, key: str):
 
 def _find(results: dict, scale: str, database: str, page: str, view: str, published: bool | None = None) -> dict | None:
     return next(
-        (r for r in results["records"] if (r["scale"], r["database"], r["page"], r["view"]) == (scale, database, page, view)
-         and (published is None or _published(r) == published)), None
+        (
+            r
+            for r in results["records"]
+            if (r["scale"], r["database"], r["page"], r["view"]) == (scale, database, page, view)
+            and (published is None or _published(r) == published)
+        ),
+        None,
     )
 
 
@@ -133,12 +140,20 @@ def _targets(results: dict) -> list[str]:
     def judge(name: str, checks: list[tuple[dict, float, bool]], show) -> None:
         rows.append(_judged(name, [(_where(r), v, ok) for r, v, ok in checks], show))
 
-    judge(f"every page's cold server-side run ≤ {COLD_MAX_S:g} s",
-          [(r, r["cold_s"], r["cold_s"] <= COLD_MAX_S) for r in large], _s)
+    judge(
+        f"every page's cold server-side run ≤ {COLD_MAX_S:g} s",
+        [(r, r["cold_s"], r["cold_s"] <= COLD_MAX_S) for r in large],
+        _s,
+    )
     with_floor = [r for r in large if r["queries_alone_s"]]
-    judge(f"cold run ≤ {COLD_OVER_QUERIES_MAX:g} × its queries alone",
-          [(r, r["cold_s"] / r["queries_alone_s"], r["cold_s"] <= COLD_OVER_QUERIES_MAX * r["queries_alone_s"]) for r in with_floor],
-          lambda v: f"{v:.2f}×")
+    judge(
+        f"cold run ≤ {COLD_OVER_QUERIES_MAX:g} × its queries alone",
+        [
+            (r, r["cold_s"] / r["queries_alone_s"], r["cold_s"] <= COLD_OVER_QUERIES_MAX * r["queries_alone_s"])
+            for r in with_floor
+        ],
+        lambda v: f"{v:.2f}×",
+    )
     judge(f"warm run ≤ {WARM_MAX_S:g} s", [(r, r["warm_s"], r["warm_s"] <= WARM_MAX_S) for r in large], _s)
     trial_ratios = []
     for r in large:
@@ -146,8 +161,16 @@ def _targets(results: dict) -> list[str]:
         if r["view"] == "trial" and small and small["cold_s"]:
             ratio = r["cold_s"] / small["cold_s"]
             trial_ratios.append((r, ratio, ratio <= TRIAL_LARGE_OVER_SMALL_MAX))
-    judge(f"trial view at large ÷ at small ≤ {TRIAL_LARGE_OVER_SMALL_MAX:g} (cold runs)", trial_ratios, lambda v: f"{v:.2f}×")
-    judge(f"≤ {SENT_MAX_BYTES / 1e6:g} MB sent per page", [(r, r["bytes"], r["bytes"] <= SENT_MAX_BYTES) for r in large], _bytes)
+    judge(
+        f"trial view at large ÷ at small ≤ {TRIAL_LARGE_OVER_SMALL_MAX:g} (cold runs)",
+        trial_ratios,
+        lambda v: f"{v:.2f}×",
+    )
+    judge(
+        f"≤ {SENT_MAX_BYTES / 1e6:g} MB sent per page",
+        [(r, r["bytes"], r["bytes"] <= SENT_MAX_BYTES) for r in large],
+        _bytes,
+    )
 
     memory_target = f"server memory with {SESSIONS} sessions ≤ {MEMORY_MAX_MB / 1024:g} GB"
     errors_target = f"0 errors with {SESSIONS} concurrent sessions"
@@ -159,14 +182,21 @@ def _targets(results: dict) -> list[str]:
         note = "" if sessions >= SESSIONS else f" (only {sessions} sessions measured)"
         worst = max(bursts, key=lambda b: b["rss_sessions_mb"])
         memory_ok = all(b["rss_sessions_mb"] <= MEMORY_MAX_MB for b in bursts) and sessions >= SESSIONS
-        rows.append([
-            memory_target,
-            f"worst {_mb(worst['rss_sessions_mb'])} on {_db(worst['database'])} (peak {_mb(worst['peak_rss_mb'])}){note}",
-            MET if memory_ok else MISSED,
-        ])
+        rows.append(
+            [
+                memory_target,
+                f"worst {_mb(worst['rss_sessions_mb'])} on {_db(worst['database'])} (peak {_mb(worst['peak_rss_mb'])}){note}",
+                MET if memory_ok else MISSED,
+            ]
+        )
         errors_ok = sum(b["n_errors"] for b in bursts) == 0 and sessions >= SESSIONS
-        rows.append([errors_target, ", ".join(f"{b['n_errors']} on {_db(b['database'])}" for b in bursts) + note,
-                     MET if errors_ok else MISSED])
+        rows.append(
+            [
+                errors_target,
+                ", ".join(f"{b['n_errors']} on {_db(b['database'])}" for b in bursts) + note,
+                MET if errors_ok else MISSED,
+            ]
+        )
     return _table(["target (issue 10, at the large scale; snapshots read where measured)", "measured", ""], rows)
 
 
@@ -180,8 +210,11 @@ def _snapshot_targets(results: dict) -> list[str]:
         rows.append(_judged(name, checks, show))
 
     portfolio = [r for r in large if (r["page"], r["view"]) == ("portfolio", "portfolio")]
-    judge(f"Portfolio cold ≤ {PORTFOLIO_PUBLISHED_MAX_S:g} s",
-          [(_db(r["database"]), r["cold_s"], r["cold_s"] <= PORTFOLIO_PUBLISHED_MAX_S) for r in portfolio], _s)
+    judge(
+        f"Portfolio cold ≤ {PORTFOLIO_PUBLISHED_MAX_S:g} s",
+        [(_db(r["database"]), r["cold_s"], r["cold_s"] <= PORTFOLIO_PUBLISHED_MAX_S) for r in portfolio],
+        _s,
+    )
     ratios = []
     for r in portfolio:
         small = _find(results, SMALL, r["database"], "portfolio", "portfolio", True)
@@ -189,46 +222,99 @@ def _snapshot_targets(results: dict) -> list[str]:
             ratio = r["cold_s"] / small["cold_s"]
             ratios.append((_db(r["database"]), ratio, ratio <= PORTFOLIO_LARGE_OVER_SMALL_MAX))
     judge(f"Portfolio cold ≤ {PORTFOLIO_LARGE_OVER_SMALL_MAX:g} × the small demo's", ratios, lambda v: f"{v:.2f}×")
-    judge(f"every portfolio view cold ≤ {COLD_MAX_S:g} s",
-          [(_where(r), r["cold_s"], r["cold_s"] <= COLD_MAX_S) for r in large if r["view"] == "portfolio"], _s)
+    judge(
+        f"every portfolio view cold ≤ {COLD_MAX_S:g} s",
+        [(_where(r), r["cold_s"], r["cold_s"] <= COLD_MAX_S) for r in large if r["view"] == "portfolio"],
+        _s,
+    )
     floor = (results.get("floor_page") or {}).get("first_s")
-    links = [(_where(r), _browser(r, "first_s") / floor, _browser(r, "first_s") / floor <= LINK_OVER_FLOOR_MAX)
-             for r in large if floor and _browser(r, "first_s")]
-    judge(f"a link opened in a new browser session draws its charts ≤ {LINK_OVER_FLOOR_MAX:g} × the bare one-chart "
-          "floor (first visits)", links, lambda v: f"{v:.2f}×")
-    builds = [(_db(d["database"]), d["snapshot_build_s"], d["snapshot_build_s"] <= SNAPSHOT_BUILD_MAX_S)
-              for d in results.get("databases", []) if d["scale"] == LARGE and d.get("snapshot_build_s") is not None]
+    links = [
+        (_where(r), _browser(r, "first_s") / floor, _browser(r, "first_s") / floor <= LINK_OVER_FLOOR_MAX)
+        for r in large
+        if floor and _browser(r, "first_s")
+    ]
+    judge(
+        f"a link opened in a new browser session draws its charts ≤ {LINK_OVER_FLOOR_MAX:g} × the bare one-chart "
+        "floor (first visits)",
+        links,
+        lambda v: f"{v:.2f}×",
+    )
+    builds = [
+        (_db(d["database"]), d["snapshot_build_s"], d["snapshot_build_s"] <= SNAPSHOT_BUILD_MAX_S)
+        for d in results.get("databases", [])
+        if d["scale"] == LARGE and d.get("snapshot_build_s") is not None
+    ]
     judge(f"snapshots of two dates built ≤ {SNAPSHOT_BUILD_MAX_S:g} s", builds, _s)
-    before = {(b["scale"], b["database"], b["page"], b["view"]): b["cold_s"]
-              for b in (results.get("baseline") or {}).get("records", [])}
+    before = {
+        (b["scale"], b["database"], b["page"], b["view"]): b["cold_s"]
+        for b in (results.get("baseline") or {}).get("records", [])
+    }
     slower = []
     for r in records:
         then = before.get((r["scale"], r["database"], r["page"], r["view"]))
         if r["scale"] == LARGE and not _published(r) and then:
-            slower.append((_where(r), r["cold_s"] / then,
-                           r["cold_s"] <= LIVE_OVER_BEFORE_MAX * then or r["cold_s"] - then <= LIVE_NOISE_S))
+            slower.append(
+                (
+                    _where(r),
+                    r["cold_s"] / then,
+                    r["cold_s"] <= LIVE_OVER_BEFORE_MAX * then or r["cold_s"] - then <= LIVE_NOISE_S,
+                )
+            )
     baseline = results.get("baseline") or {}
-    judge(f"without snapshots, no cold run slower than before (by more than {LIVE_OVER_BEFORE_MAX:g} × and "
-          f"{LIVE_NOISE_S:g} s; the run of "
-          f"{baseline.get('run_of', '—')} at `{baseline.get('commit', '?')}`)", slower, lambda v: f"{v:.2f}×")
+    judge(
+        f"without snapshots, no cold run slower than before (by more than {LIVE_OVER_BEFORE_MAX:g} × and "
+        f"{LIVE_NOISE_S:g} s; the run of "
+        f"{baseline.get('run_of', '—')} at `{baseline.get('commit', '?')}`)",
+        slower,
+        lambda v: f"{v:.2f}×",
+    )
     return _table(["target (issue 18, at the large scale, snapshots read)", "measured", ""], rows)
 
 
 def _pages(results: dict, scale: str, database: str) -> list[str]:
     floor = (results.get("floor_page") or {}).get("repeat_s")
     rows = []
-    for r in sorted((r for r in results["records"] if (r["scale"], r["database"]) == (scale, database)),
-                    key=lambda r: (not _published(r))):
-        rows.append([
-            r["page"], r["view"], _mode(r), _s(r["queries_alone_s"]), _s(r["cold_s"]), _x(r["cold_s"], r["queries_alone_s"]),
-            _s(r["warm_s"]), _x(r["warm_s"], r["cold_s"]), _bytes(r["bytes"]), str(r["n_charts"]),
-            f"{_s(_browser(r, 'first_s'))} / {_s(_browser(r, 'repeat_s'))}", _x(_browser(r, "repeat_s"), floor),
-            str(len(r["errors"]) + len(_browser(r, "errors") or [])) if r["errors"] or _browser(r, "errors") else "",
-        ])
+    for r in sorted(
+        (r for r in results["records"] if (r["scale"], r["database"]) == (scale, database)),
+        key=lambda r: not _published(r),
+    ):
+        rows.append(
+            [
+                r["page"],
+                r["view"],
+                _mode(r),
+                _s(r["queries_alone_s"]),
+                _s(r["cold_s"]),
+                _x(r["cold_s"], r["queries_alone_s"]),
+                _s(r["warm_s"]),
+                _x(r["warm_s"], r["cold_s"]),
+                _bytes(r["bytes"]),
+                str(r["n_charts"]),
+                f"{_s(_browser(r, 'first_s'))} / {_s(_browser(r, 'repeat_s'))}",
+                _x(_browser(r, "repeat_s"), floor),
+                str(len(r["errors"]) + len(_browser(r, "errors") or []))
+                if r["errors"] or _browser(r, "errors")
+                else "",
+            ]
+        )
     return _table(
-        ["page", "view", "figures", "queries alone", "cold", "cold ÷ queries", "warm", "warm ÷ cold", "sent", "charts",
-         "charts drawn (first / repeat)", "repeat ÷ floor", "errors"],
-        rows, "lllrrrrrrrrrr",
+        [
+            "page",
+            "view",
+            "figures",
+            "queries alone",
+            "cold",
+            "cold ÷ queries",
+            "warm",
+            "warm ÷ cold",
+            "sent",
+            "charts",
+            "charts drawn (first / repeat)",
+            "repeat ÷ floor",
+            "errors",
+        ],
+        rows,
+        "lllrrrrrrrrrr",
     )
 
 
@@ -240,18 +326,40 @@ def _growth(results: dict) -> list[str]:
         small = _find(results, SMALL, r["database"], r["page"], r["view"], _published(r))
         if small is None:
             continue
-        rows.append([
-            r["page"], r["view"], _db(r["database"]), _mode(r), _s(small["cold_s"]), _s(r["cold_s"]), _x(r["cold_s"], small["cold_s"]),
-            _x(r["queries_alone_s"], small["queries_alone_s"]), _x(r["warm_s"], small["warm_s"]),
-            _x(r["bytes"], small["bytes"]), _x(_browser(r, "repeat_s"), _browser(small, "repeat_s")),
-        ])
+        rows.append(
+            [
+                r["page"],
+                r["view"],
+                _db(r["database"]),
+                _mode(r),
+                _s(small["cold_s"]),
+                _s(r["cold_s"]),
+                _x(r["cold_s"], small["cold_s"]),
+                _x(r["queries_alone_s"], small["queries_alone_s"]),
+                _x(r["warm_s"], small["warm_s"]),
+                _x(r["bytes"], small["bytes"]),
+                _x(_browser(r, "repeat_s"), _browser(small, "repeat_s")),
+            ]
+        )
     if not rows:
         return ["No scale pair measured (needs both small and large on the same database)."]
     rows.sort(key=lambda row: (row[1] != "trial", row[2], row[3] != "published", row[0]))
     return _table(
-        ["page", "view", "database", "figures", "cold at small", "cold at large", "cold large ÷ small", "queries large ÷ small",
-         "warm large ÷ small", "sent large ÷ small", "charts drawn large ÷ small"],
-        rows, "llllrrrrrrr",
+        [
+            "page",
+            "view",
+            "database",
+            "figures",
+            "cold at small",
+            "cold at large",
+            "cold large ÷ small",
+            "queries large ÷ small",
+            "warm large ÷ small",
+            "sent large ÷ small",
+            "charts drawn large ÷ small",
+        ],
+        rows,
+        "llllrrrrrrr",
     )
 
 
@@ -271,19 +379,44 @@ def _time_split(results: dict) -> list[str]:
             for q in r["queries"][:3]
         )
         most_bytes = ", ".join(f"{kind} {_bytes(n)}" for kind, n in list(r["bytes_by_kind"].items())[:2])
-        rows.append([
-            r["page"], r["view"], _db(r["database"]), _mode(r), _s(r["cold_s"]), _s(r["queries_in_page_s"]), _s(r["queries_alone_s"]),
-            _s(r.get("forecast_s")), _s(rest), str(r["n_queries"]), slowest, most_bytes,
-        ])
+        rows.append(
+            [
+                r["page"],
+                r["view"],
+                _db(r["database"]),
+                _mode(r),
+                _s(r["cold_s"]),
+                _s(r["queries_in_page_s"]),
+                _s(r["queries_alone_s"]),
+                _s(r.get("forecast_s")),
+                _s(rest),
+                str(r["n_queries"]),
+                slowest,
+                most_bytes,
+            ]
+        )
     return [
         f"At the {scale} scale, slowest cold run first. *Queries in page*: the cached query calls as the page made them "
         "(the query, plus the cache's hashing and copying); *rest*: everything else the run did (pandas, metrics, "
         "figures, Streamlit) outside the forecasting. A query made for another date than the view's says so.",
         "",
         *_table(
-            ["page", "view", "database", "figures", "cold", "queries in page", "queries alone", "forecasting", "rest", "queries",
-             "slowest queries alone", "most bytes sent"],
-            rows, "llllrrrrrrll",
+            [
+                "page",
+                "view",
+                "database",
+                "figures",
+                "cold",
+                "queries in page",
+                "queries alone",
+                "forecasting",
+                "rest",
+                "queries",
+                "slowest queries alone",
+                "most bytes sent",
+            ],
+            rows,
+            "llllrrrrrrll",
         ),
     ]
 
@@ -292,33 +425,83 @@ def _forecasting(results: dict) -> list[str]:
     rows = []
     for r in results["records"]:
         if r["page"] == "enrollment" and r["view"] == "portfolio" and r.get("forecast_s") is not None:
-            rows.append([r["scale"], _db(r["database"]), _mode(r), str(r["n_forecasts"]), _s(r["forecast_s"]), _s(r["queries_alone_s"]),
-                         _s(r["cold_s"]), f"{r['forecast_s'] / r['cold_s']:.0%}"])
+            rows.append(
+                [
+                    r["scale"],
+                    _db(r["database"]),
+                    _mode(r),
+                    str(r["n_forecasts"]),
+                    _s(r["forecast_s"]),
+                    _s(r["queries_alone_s"]),
+                    _s(r["cold_s"]),
+                    f"{r['forecast_s'] / r['cold_s']:.0%}",
+                ]
+            )
     if not rows:
         return ["Not measured."]
-    return _table(["scale", "database", "figures", "trials forecast", "forecasting", "queries alone", "cold run",
-                   "forecasting ÷ cold"], rows, "lllrrrrr")
+    return _table(
+        [
+            "scale",
+            "database",
+            "figures",
+            "trials forecast",
+            "forecasting",
+            "queries alone",
+            "cold run",
+            "forecasting ÷ cold",
+        ],
+        rows,
+        "lllrrrrr",
+    )
 
 
 def _bursts(results: dict) -> list[str]:
     rows = []
-    for b in sorted(results.get("bursts", []), key=lambda b: (_SCALE_ORDER.get(b["scale"], 9), b["database"] != "sqlite")):
-        rows.append([
-            b["scale"], _db(b["database"]), str(b["sessions"]), _s(b["p50_s"]), _s(b["p95_s"]), str(b["n_errors"]),
-            _s(b["wall_s"]), _s(b["server_cpu_s"]), _s(b.get("browser_cpu_s")), _mb(b["rss_idle_mb"]), _mb(b["rss_sessions_mb"]), _mb(b["peak_rss_mb"]),
-        ])
+    for b in sorted(
+        results.get("bursts", []), key=lambda b: (_SCALE_ORDER.get(b["scale"], 9), b["database"] != "sqlite")
+    ):
+        rows.append(
+            [
+                b["scale"],
+                _db(b["database"]),
+                str(b["sessions"]),
+                _s(b["p50_s"]),
+                _s(b["p95_s"]),
+                str(b["n_errors"]),
+                _s(b["wall_s"]),
+                _s(b["server_cpu_s"]),
+                _s(b.get("browser_cpu_s")),
+                _mb(b["rss_idle_mb"]),
+                _mb(b["rss_sessions_mb"]),
+                _mb(b["peak_rss_mb"]),
+            ]
+        )
     if not rows:
         return ["Not measured (run without the browser)."]
     lines = _table(
-        ["scale", "database", "sessions", "p50 to charts", "p95 to charts", "errors", "all drawn after", "server CPU",
-         "Chromium CPU", "RSS idle", "RSS with sessions open", "peak RSS"],
-        rows, "llrrrrrrrrrr",
+        [
+            "scale",
+            "database",
+            "sessions",
+            "p50 to charts",
+            "p95 to charts",
+            "errors",
+            "all drawn after",
+            "server CPU",
+            "Chromium CPU",
+            "RSS idle",
+            "RSS with sessions open",
+            "peak RSS",
+        ],
+        rows,
+        "llrrrrrrrrrr",
     )
     errors = [e for b in results.get("bursts", []) for e in b["errors"]]
     if errors:
         lines += ["", "Errors:", *[f"- {e}" for e in errors[:20]]]
     links = next((b["links"] for b in results.get("bursts", []) if b["scale"] == LARGE), None) or next(
-        (b["links"] for b in results.get("bursts", [])), [])
+        (b["links"] for b in results.get("bursts", [])), []
+    )
     if links:
         lines += ["", "Links opened at once: " + ", ".join(f"`{link}`" for link in links)]
     return lines
@@ -347,8 +530,11 @@ def render(results: dict, notes: str | None = None) -> str:
         + f", on {machine['cpus']} × {machine['cpu_model']}, {machine['memory_gb']:g} GB, Python {machine['python']}, "
         f"Streamlit {meta['streamlit']}. Each figure is the median of {options['repeat']} run(s); query statement "
         f"timeout {options['statement_timeout_s']:g} s."
-        + (f" The scale × database pairs it did not measure come from the run of {meta['merged_with_run_of']}."
-           if meta.get("merged_with_run_of") else ""),
+        + (
+            f" The scale × database pairs it did not measure come from the run of {meta['merged_with_run_of']}."
+            if meta.get("merged_with_run_of")
+            else ""
+        ),
         "",
         "How it is measured:",
         "",
@@ -380,30 +566,82 @@ def render(results: dict, notes: str | None = None) -> str:
         "",
     ]
     db_rows = []
-    for d in sorted(results.get("databases", []), key=lambda d: (_SCALE_ORDER.get(d["scale"], 9), d["database"] != "sqlite")):
+    for d in sorted(
+        results.get("databases", []), key=lambda d: (_SCALE_ORDER.get(d["scale"], 9), d["database"] != "sqlite")
+    ):
         c = d["counts"]
-        db_rows.append([d["scale"], _db(d["database"]), f"{c['trial']:,}", f"{c['site']:,}", f"{c['subject']:,}",
-                        f"{c['visit']:,}", f"{c['data_query']:,}", _s(d.get("build_s")), _s(d.get("snapshot_build_s")),
-                        d.get("today", "—")])
-    out += _table(["scale", "database", "trials", "sites", "subjects", "visits", "data queries", "built in",
-                   "of which snapshots (2 dates)", "data cut (as_of)"],
-                  db_rows, "llrrrrrrrl") if db_rows else ["No database described."]
+        db_rows.append(
+            [
+                d["scale"],
+                _db(d["database"]),
+                f"{c['trial']:,}",
+                f"{c['site']:,}",
+                f"{c['subject']:,}",
+                f"{c['visit']:,}",
+                f"{c['data_query']:,}",
+                _s(d.get("build_s")),
+                _s(d.get("snapshot_build_s")),
+                d.get("today", "—"),
+            ]
+        )
+    out += (
+        _table(
+            [
+                "scale",
+                "database",
+                "trials",
+                "sites",
+                "subjects",
+                "visits",
+                "data queries",
+                "built in",
+                "of which snapshots (2 dates)",
+                "data cut (as_of)",
+            ],
+            db_rows,
+            "llrrrrrrrl",
+        )
+        if db_rows
+        else ["No database described."]
+    )
     floor = results.get("floor_page")
     out += ["", "## Pages", ""]
     if results.get("apptest_floor_s") is not None:
-        out += [f"Floor of a server-side run: the bare one-chart page takes {_s(results['apptest_floor_s'])} in AppTest.", ""]
+        out += [
+            f"Floor of a server-side run: the bare one-chart page takes {_s(results['apptest_floor_s'])} in AppTest.",
+            "",
+        ]
     if floor:
-        out += [f"Floor of time to charts: the bare one-chart page in Chromium, first visit {_s(floor['first_s'])}, "
-                f"repeat visit {_s(floor['repeat_s'])}.", ""]
+        out += [
+            f"Floor of time to charts: the bare one-chart page in Chromium, first visit {_s(floor['first_s'])}, "
+            f"repeat visit {_s(floor['repeat_s'])}.",
+            "",
+        ]
     for scale, database in _pairs(results):
-        trial = next((r["query_string"].get("trial") for r in results["records"]
-                      if (r["scale"], r["database"], r["view"]) == (scale, database, "trial")), None)
-        out += [f"### {scale} · {_db(database)}" + (f" · trial view: {trial}" if trial else ""), "", *_pages(results, scale, database), ""]
+        trial = next(
+            (
+                r["query_string"].get("trial")
+                for r in results["records"]
+                if (r["scale"], r["database"], r["view"]) == (scale, database, "trial")
+            ),
+            None,
+        )
+        out += [
+            f"### {scale} · {_db(database)}" + (f" · trial view: {trial}" if trial else ""),
+            "",
+            *_pages(results, scale, database),
+            "",
+        ]
     out += ["## Large ÷ small", "", *_growth(results), "", "## Where the time goes", "", *_time_split(results), ""]
-    out += ["## Forecasting: the Enrollment portfolio view", "",
-            "Time inside `health.enrollment_outlooks` in the cold run (every trial's Poisson-Gamma forecast, "
-            "probability of meeting the plan and extra sites needed), apart from the page's queries.", "",
-            *_forecasting(results), ""]
+    out += [
+        "## Forecasting: the Enrollment portfolio view",
+        "",
+        "Time inside `health.enrollment_outlooks` in the cold run (every trial's Poisson-Gamma forecast, "
+        "probability of meeting the plan and extra sites needed), apart from the page's queries.",
+        "",
+        *_forecasting(results),
+        "",
+    ]
     out += ["## Sessions at once", "", *_bursts(results), ""]
     errors = [(r, e) for r in results["records"] for e in r["errors"] + (_browser(r, "errors") or [])]
     if errors:

@@ -58,7 +58,12 @@ class _Call:
 
     @property
     def key(self) -> tuple:
-        return (self.function.__module__, self.function.__qualname__, repr(self.scope), tuple(sorted(self.kwargs.items())))
+        return (
+            self.function.__module__,
+            self.function.__qualname__,
+            repr(self.scope),
+            tuple(sorted(self.kwargs.items())),
+        )
 
     @property
     def name(self) -> str:
@@ -221,7 +226,9 @@ def measure_floor(repeat: int, timeout_s: float = 120) -> float:
     return statistics.median(seconds)
 
 
-def _queries_alone(target: Target, calls: list[_Call], repeat: int, statement_timeout_s: float) -> tuple[list[float], list[dict]]:
+def _queries_alone(
+    target: Target, calls: list[_Call], repeat: int, statement_timeout_s: float
+) -> tuple[list[float], list[dict]]:
     """Run each distinct logged call directly, `repeat` times; returns the total per repetition and each call's times."""
     from dashboard.db import make_engine
 
@@ -252,7 +259,9 @@ def _queries_alone(target: Target, calls: list[_Call], repeat: int, statement_ti
     details = [
         {
             "function": call.name,
-            "kwargs": {k: v if isinstance(v, (int, float, str, bool, type(None))) else repr(v) for k, v in call.kwargs.items()},
+            "kwargs": {
+                k: v if isinstance(v, (int, float, str, bool, type(None))) else repr(v) for k, v in call.kwargs.items()
+            },
             "trial": getattr(call.scope, "trial", None),
             "as_of": str(getattr(call.scope, "as_of", "")) or None,
             "rows": call.rows,
@@ -264,8 +273,16 @@ def _queries_alone(target: Target, calls: list[_Call], repeat: int, statement_ti
     return totals, details
 
 
-def measure_page(target: Target, page: str, view: str, *, repeat: int, timeout_s: float, statement_timeout_s: float,
-                 snapshots: bool = True) -> dict:
+def measure_page(
+    target: Target,
+    page: str,
+    view: str,
+    *,
+    repeat: int,
+    timeout_s: float,
+    statement_timeout_s: float,
+    snapshots: bool = True,
+) -> dict:
     """One page × view on one database: cold and warm server-side runs, bytes sent, and its queries alone; `snapshots`
     says whether the app read the published snapshots (app_environment) or computed live."""
     import streamlit as st

@@ -55,7 +55,9 @@ class Scope:
 
 def granted_sponsors(conn: Connection, email: str | None) -> list[Grant]:
     """The sponsors `email` may see, by name; `None` means every sponsor (demo mode only)."""
-    query = select(sponsor.c.sponsor_id, sponsor.c.sponsor_code, sponsor.c.sponsor_name).order_by(sponsor.c.sponsor_name)
+    query = select(sponsor.c.sponsor_id, sponsor.c.sponsor_code, sponsor.c.sponsor_name).order_by(
+        sponsor.c.sponsor_name
+    )
     if email is not None:
         # E-mail addresses are compared without case: a grant loaded as Ann@Acme.example still applies.
         query = query.join(user_access, user_access.c.sponsor_id == sponsor.c.sponsor_id).where(

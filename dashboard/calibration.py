@@ -99,13 +99,15 @@ def simulate_trial(rng: np.random.Generator, world: str, short_history: bool):
         times.sort()
         true_days = times[target - 1] - census if times.size >= target else math.inf
         closed = np.isfinite(closes)
-        sites = pd.DataFrame({
-            "enrolled": enrolled,
-            "days_open": days_open,
-            "opens_in_days": np.where(is_open, np.nan, opens - census),
-            "is_closed": closed,
-            "days_since_closed": np.where(closed, census - closes, np.nan),
-        })
+        sites = pd.DataFrame(
+            {
+                "enrolled": enrolled,
+                "days_open": days_open,
+                "opens_in_days": np.where(is_open, np.nan, opens - census),
+                "is_closed": closed,
+                "days_since_closed": np.where(closed, census - closes, np.nan),
+            }
+        )
         history = pd.DataFrame({"site": site_of[seen], "days_before": census - (opens[site_of] + ages)[seen]})
         return sites, history, target, true_days
 
@@ -142,13 +144,28 @@ def sponsor_frames(trials: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.
     inputs, history, trials_rows = [], [], []
     for n, (sites, timing) in enumerate(trials):
         protocol = f"EARLIER-{n:02d}"
-        inputs.append(pd.DataFrame({
-            "protocol_number": protocol, "site_number": [f"S{i:03d}" for i in range(len(sites))],
-            "enrolled": sites["enrolled"].to_numpy(), "days_open": sites["days_open"].to_numpy(), "opens_in_days": np.nan,
-            "is_closed": False, "days_since_closed": np.nan,
-        }))
-        history.append(pd.DataFrame({"protocol_number": protocol, "site_number": [f"S{i:03d}" for i in timing["site"]],
-                                     "days_before": timing["days_before"].to_numpy()}))
+        inputs.append(
+            pd.DataFrame(
+                {
+                    "protocol_number": protocol,
+                    "site_number": [f"S{i:03d}" for i in range(len(sites))],
+                    "enrolled": sites["enrolled"].to_numpy(),
+                    "days_open": sites["days_open"].to_numpy(),
+                    "opens_in_days": np.nan,
+                    "is_closed": False,
+                    "days_since_closed": np.nan,
+                }
+            )
+        )
+        history.append(
+            pd.DataFrame(
+                {
+                    "protocol_number": protocol,
+                    "site_number": [f"S{i:03d}" for i in timing["site"]],
+                    "days_before": timing["days_before"].to_numpy(),
+                }
+            )
+        )
         trials_rows.append({"protocol_number": protocol, "n_planned_subjects": np.nan, "trial_status": "enrolling"})
     return pd.concat(inputs, ignore_index=True), pd.concat(history, ignore_index=True), pd.DataFrame(trials_rows)
 
@@ -201,9 +218,16 @@ def run(world: str, n: int = N_TRIALS, seed: int | None = None, models=MODELS) -
         sites, history, target, true_days = simulate_trial(rng, world, short)
         row = {"short": short, "true_days": true_days}
         for model in models:
-            fc = _predict(sites, target, AS_OF, seed=i, n_draws=N_DRAWS,
-                          history=None if model == "constant" else history, parameter_uncertainty=model != "plug_in",
-                          drift_prior=prior if model == "sponsor" else None)
+            fc = _predict(
+                sites,
+                target,
+                AS_OF,
+                seed=i,
+                n_draws=N_DRAWS,
+                history=None if model == "constant" else history,
+                parameter_uncertainty=model != "plug_in",
+                drift_prior=prior if model == "sponsor" else None,
+            )
             row[f"{model}_tail"] = tail(fc.completion, true_days)
             row[f"{model}_width"] = width(fc.completion)
         rows.append(row)
@@ -224,7 +248,9 @@ def summary(frame: pd.DataFrame, model: str) -> dict:
 
 def measure(n: int = N_TRIALS) -> dict:
     """Both worlds, every model: {world: {model: summary}}."""
-    return {world: {model: summary(frame, model) for model in MODELS} for world, frame in ((w, run(w, n)) for w in WORLDS)}
+    return {
+        world: {model: summary(frame, model) for model in MODELS} for world, frame in ((w, run(w, n)) for w in WORLDS)
+    }
 
 
 def load() -> dict | None:
@@ -237,14 +263,18 @@ def load() -> dict | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard.calibration", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", type=Path, default=PATH, help=f"where to write the figures (default {PATH.name} beside the code)")
+    parser.add_argument(
+        "--output", type=Path, default=PATH, help=f"where to write the figures (default {PATH.name} beside the code)"
+    )
     args = parser.parse_args(argv)
     figures = measure()
     args.output.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
     for world, models in figures.items():
         for model, s in models.items():
-            print(f"{world:10} {model:8} coverage {s['coverage']:.0%} early {s['early']:.0%} late {s['late']:.0%} "
-                  f"median width {s['median_width_days']:.0f} days")
+            print(
+                f"{world:10} {model:8} coverage {s['coverage']:.0%} early {s['early']:.0%} late {s['late']:.0%} "
+                f"median width {s['median_width_days']:.0f} days"
+            )
     return 0
 
 

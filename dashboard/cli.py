@@ -47,16 +47,26 @@ def grants_of(conn: Connection, user: str | None, sponsor_code: str | None) -> l
     grants = access.granted_sponsors(conn, user)
     who = user or "this database"
     if not grants:
-        raise UsageError(f"{user} has no access to any sponsor's trials, so there is nothing to show them" if user else "the database has no sponsors")
+        raise UsageError(
+            f"{user} has no access to any sponsor's trials, so there is nothing to show them"
+            if user
+            else "the database has no sponsors"
+        )
     if sponsor_code is not None and sponsor_code not in {g.sponsor_code for g in grants}:
-        raise UsageError(f"no sponsor {sponsor_code!r} among those {who} may see ({', '.join(g.sponsor_code for g in grants)})")
+        raise UsageError(
+            f"no sponsor {sponsor_code!r} among those {who} may see ({', '.join(g.sponsor_code for g in grants)})"
+        )
     return grants
 
 
 def add_view_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that say which view a command shows: --as-of, --since, --sponsor, --url."""
     parser.add_argument("--as-of", required=True, metavar="DATE", help="the date the figures are as of (YYYY-MM-DD)")
-    parser.add_argument("--since", metavar="DATE", help=f"the date changes are measured from (default: {COMPARE_DAYS} days before --as-of)")
+    parser.add_argument(
+        "--since",
+        metavar="DATE",
+        help=f"the date changes are measured from (default: {COMPARE_DAYS} days before --as-of)",
+    )
     parser.add_argument("--sponsor", metavar="CODE", help="only this sponsor (among those the user may see)")
     parser.add_argument("--url", help="SQLAlchemy database URL (default: the DASHBOARD_DATABASE_URL setting)")
 

@@ -85,8 +85,9 @@ def make_engine(url: str, *, read_only: bool = True, statement_timeout_s: float 
     if backend == "sqlite":
         # hide_parameters: an error's text (logged, printed by the commands) never carries a query's values, such as
         # the e-mail the sign-in looks up.
-        engine = create_engine(url, connect_args={"timeout": statement_timeout_s, "check_same_thread": False},
-                               hide_parameters=True)
+        engine = create_engine(
+            url, connect_args={"timeout": statement_timeout_s, "check_same_thread": False}, hide_parameters=True
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, record):
@@ -120,7 +121,9 @@ def make_engine(url: str, *, read_only: bool = True, statement_timeout_s: float 
         if read_only:
             options += " -c default_transaction_read_only=on"
         return create_engine(parsed, connect_args={"options": options}, pool_pre_ping=True, hide_parameters=True)
-    raise ValueError(f"Unsupported database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite or postgresql")
+    raise ValueError(
+        f"Unsupported database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite or postgresql"
+    )
 
 
 def writable_engine(url: str, *, statement_timeout_s: float) -> Engine:
@@ -221,9 +224,14 @@ def make_revision(message: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: init, upgrade or revision; plain one-line errors, exit 2 for a user error."""
-    parser = argparse.ArgumentParser(prog="python -m dashboard.db", description="Create or migrate the reporting schema.")
+    parser = argparse.ArgumentParser(
+        prog="python -m dashboard.db", description="Create or migrate the reporting schema."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_ in (("init", "create the schema in an empty database"), ("upgrade", "apply the migrations the database lacks")):
+    for name, help_ in (
+        ("init", "create the schema in an empty database"),
+        ("upgrade", "apply the migrations the database lacks"),
+    ):
         sub = commands.add_parser(name, help=help_)
         sub.add_argument("--url", help="SQLAlchemy database URL (default: the DASHBOARD_DATABASE_URL setting)")
     revision = commands.add_parser("revision", help="write the next migration from changes to dashboard/schema/")

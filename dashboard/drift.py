@@ -91,8 +91,10 @@ class Prior:
 
     def penalty(self, thetas: np.ndarray) -> np.ndarray:
         """−log prior of each row of θ (up to a constant)."""
-        return (0.5 * ((thetas[:, 2] - self.log_rho) / self.log_rho_sd) ** 2
-                + 0.5 * ((thetas[:, 3] - self.eta) / self.eta_sd) ** 2)
+        return (
+            0.5 * ((thetas[:, 2] - self.log_rho) / self.log_rho_sd) ** 2
+            + 0.5 * ((thetas[:, 3] - self.eta) / self.eta_sd) ** 2
+        )
 
 
 NO_DRIFT = Prior()
@@ -156,9 +158,13 @@ def _site_terms(theta: np.ndarray, t: Timing, T: float) -> tuple[np.ndarray, np.
         x = x0[..., None] * np.expm1((_NODES + 1.0) / 2.0 * top)
         s = last[:, None] + x
         with np.errstate(divide="ignore"):
-            log_integrand = (np.log(np.abs(eta))[..., None] - np.abs(eta)[..., None] * s
-                             - ms[..., None] * np.log(beta[..., None] + exposure(rho[..., None], s, T))
-                             + np.log(x0[..., None] + x) + np.log(_WEIGHTS / 2.0 * top))
+            log_integrand = (
+                np.log(np.abs(eta))[..., None]
+                - np.abs(eta)[..., None] * s
+                - ms[..., None] * np.log(beta[..., None] + exposure(rho[..., None], s, T))
+                + np.log(x0[..., None] + x)
+                + np.log(_WEIGHTS / 2.0 * top)
+            )
             log_stopped[:, silent] = special.logsumexp(log_integrand, axis=-1)
     return base, log_active, log_stopped
 
@@ -209,8 +215,14 @@ def fit(t: Timing, start: tuple[float, float], prior: Prior = NO_DRIFT) -> Fit:
     at the fit."""
     a0, m0 = start
     bounds = [(math.log(ALPHA_FLOOR), math.log(ALPHA_CAP)), (m0 - 30.0, m0 + 30.0), LOG_RHO_BOUNDS, ETA_BOUNDS]
-    x0 = np.array([min(max(a0, bounds[0][0]), bounds[0][1]), m0, float(np.clip(prior.log_rho, *LOG_RHO_BOUNDS)),
-                   float(np.clip(max(prior.eta, 0.05), *ETA_BOUNDS))])
+    x0 = np.array(
+        [
+            min(max(a0, bounds[0][0]), bounds[0][1]),
+            m0,
+            float(np.clip(prior.log_rho, *LOG_RHO_BOUNDS)),
+            float(np.clip(max(prior.eta, 0.05), *ETA_BOUNDS)),
+        ]
+    )
     step = 1e-5
 
     def objectives(thetas: np.ndarray) -> np.ndarray:
@@ -223,7 +235,9 @@ def fit(t: Timing, start: tuple[float, float], prior: Prior = NO_DRIFT) -> Fit:
         f = objectives(points)
         return float(f[0]), (f[1:5] - f[5:9]) / (2 * step)
 
-    result = optimize.minimize(value_and_gradient, x0, jac=True, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-10})
+    result = optimize.minimize(
+        value_and_gradient, x0, jac=True, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-10}
+    )
     theta = result.x
     at_cap = bool(theta[0] >= math.log(ALPHA_CAP) - 1e-3)
     free = [1, 2] if at_cap else [0, 1, 2]
@@ -252,7 +266,7 @@ def _hessian(f, x: np.ndarray, free: list[int], step: float) -> np.ndarray:
     for i in range(n):
         h[i, i] = (v[1 + i] - 2 * v[0] + v[1 + n + i]) / step**2
     for p, (i, j) in enumerate(pairs):
-        pp, pm, mp, mm = v[1 + 2 * n + 4 * p: 5 + 2 * n + 4 * p]
+        pp, pm, mp, mm = v[1 + 2 * n + 4 * p : 5 + 2 * n + 4 * p]
         h[i, j] = h[j, i] = (pp - pm - mp + mm) / (4 * step**2)
     return h
 
@@ -299,8 +313,16 @@ class Table:
 
 
 def table(
-    rng: np.random.Generator, alpha: np.ndarray, beta: np.ndarray, rho: np.ndarray, eta: float,
-    k: np.ndarray, tau: np.ndarray, start: np.ndarray, active: np.ndarray, settle_days: float = SETTLE_DAYS,
+    rng: np.random.Generator,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    rho: np.ndarray,
+    eta: float,
+    k: np.ndarray,
+    tau: np.ndarray,
+    start: np.ndarray,
+    active: np.ndarray,
+    settle_days: float = SETTLE_DAYS,
 ) -> Table:
     """Draw every site's rate (per draw) and build the intensity table.
 
@@ -314,7 +336,9 @@ def table(
     if is_open.any():
         ko, to = k[is_open], tau[is_open]
         with np.errstate(over="ignore"):
-            lam = rng.standard_gamma(alpha[:, None] + ko[None, :]) / (beta[:, None] + exposure(rho[:, None], to[None, :], T))
+            lam = rng.standard_gamma(alpha[:, None] + ko[None, :]) / (
+                beta[:, None] + exposure(rho[:, None], to[None, :], T)
+            )
         p = active[is_open]
         unsure = np.flatnonzero(p < 1.0 - 1e-9)  # most sites are surely still enrolling: draw only for the others
         if unsure.size:

@@ -46,20 +46,26 @@ class DashboardError(Exception):
 
 class DatabaseUnreachable(DashboardError):
     kind = "database unreachable"
-    advice = ("The reporting database is not answering right now, so this page cannot show its figures. Try again in a "
-              "minute; if it persists, tell your dashboard administrator (reference {ref}).")
+    advice = (
+        "The reporting database is not answering right now, so this page cannot show its figures. Try again in a "
+        "minute; if it persists, tell your dashboard administrator (reference {ref})."
+    )
 
 
 class ReviewUnavailable(DashboardError):
     kind = "review database unavailable"
-    advice = ("The review database is not answering, so the actions and notes are not shown here; the figures are not "
-              "affected. Try again in a minute; if it persists, tell your dashboard administrator (reference {ref}).")
+    advice = (
+        "The review database is not answering, so the actions and notes are not shown here; the figures are not "
+        "affected. Try again in a minute; if it persists, tell your dashboard administrator (reference {ref})."
+    )
 
 
 class StatementTimeout(DashboardError):
     kind = "statement timeout"
-    advice = ("This view is too large to work out in time. Narrow the filters in the sidebar (a sponsor, a therapeutic "
-              "area, a phase or a trial) and try again (reference {ref}).")
+    advice = (
+        "This view is too large to work out in time. Narrow the filters in the sidebar (a sponsor, a therapeutic "
+        "area, a phase or a trial) and try again (reference {ref})."
+    )
 
 
 class QueryError(DashboardError):
@@ -106,11 +112,22 @@ def from_database(exc: SQLAlchemyError) -> DashboardError:
 
 def _connection_failed(text: str) -> bool:
     """A driver's words for a connection that could not be made or was lost (psycopg without an SQLSTATE)."""
-    return any(words in text for words in ("connection refused", "could not connect", "connection failed",
-                                           "server closed the connection", "connection is closed", "no route to host",
-                                           "name or service not known", "failed to resolve host",
-                                           "temporary failure in name resolution", "timeout expired",
-                                           "terminating connection"))
+    return any(
+        words in text
+        for words in (
+            "connection refused",
+            "could not connect",
+            "connection failed",
+            "server closed the connection",
+            "connection is closed",
+            "no route to host",
+            "name or service not known",
+            "failed to resolve host",
+            "temporary failure in name resolution",
+            "timeout expired",
+            "terminating connection",
+        )
+    )
 
 
 def named(exc: BaseException) -> DashboardError:
@@ -125,9 +142,21 @@ def named(exc: BaseException) -> DashboardError:
 
 def report(error: DashboardError, exc: BaseException, *, page: str | None = None, user: str | None = None) -> None:
     """Write the error's log line: its kind, reference, page, the user's tag and the traceback of `exc`."""
-    level = logging.WARNING if isinstance(error, (DatabaseUnreachable, StatementTimeout, ReviewUnavailable)) else logging.ERROR
-    log.log(level, "%s ref=%s page=%s user=%s: %s", error.kind, error.reference, page or "-", user_tag(user),
-            error.detail, exc_info=(type(exc), exc, exc.__traceback__))
+    level = (
+        logging.WARNING
+        if isinstance(error, (DatabaseUnreachable, StatementTimeout, ReviewUnavailable))
+        else logging.ERROR
+    )
+    log.log(
+        level,
+        "%s ref=%s page=%s user=%s: %s",
+        error.kind,
+        error.reference,
+        page or "-",
+        user_tag(user),
+        error.detail,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
 
 
 def user_tag(email: str | None) -> str:

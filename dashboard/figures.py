@@ -70,9 +70,11 @@ def as_csv(document: dict) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=("block", *FIELDS), lineterminator="\n")
     writer.writeheader()
-    blocks = [("portfolio", document["portfolio"]),
-              *((f"portfolio in {c}", values) for c, values in document.get("by_currency", {}).items()),
-              *document["trials"].items()]
+    blocks = [
+        ("portfolio", document["portfolio"]),
+        *((f"portfolio in {c}", values) for c, values in document.get("by_currency", {}).items()),
+        *document["trials"].items(),
+    ]
     for name, figures in blocks:
         for figure in figures:
             writer.writerow({"block": name, **{k: "" if figure[k] is None else figure[k] for k in FIELDS}})

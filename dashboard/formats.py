@@ -20,8 +20,12 @@ def money(amount: float | None) -> str:
 
 # Health colours, one palette for every surface: (background, text) of a chip (pages and e-mail), and the
 # marker colour of a chart. The words beside them are metrics.HEALTH_WORD (colour is never shown alone).
-CHIP_COLOURS = {"green": ("#e8f5e9", "#1b5e20"), "amber": ("#fff4d6", "#7a5c00"), "red": ("#ffebee", "#b71c1c"),
-                "grey": ("#eeeeee", "#555555")}
+CHIP_COLOURS = {
+    "green": ("#e8f5e9", "#1b5e20"),
+    "amber": ("#fff4d6", "#7a5c00"),
+    "red": ("#ffebee", "#b71c1c"),
+    "grey": ("#eeeeee", "#555555"),
+}
 MARKER_COLOURS = {"green": "#2e7d32", "amber": "#f2a900", "red": "#c62828", "grey": "#9e9e9e"}
 
 # The symbols readers know at a glance; any other currency is written with its ISO code.
@@ -97,6 +101,11 @@ def md(value) -> str:
 def plotly_text(values: pd.Series) -> pd.Series:
     """Text from the data as Plotly shows it literally: Plotly reads <b>, <a href=…>, <br> and entities in labels,
     hovers and ticks, so the characters that start them are written as entities."""
-    return values.astype("string").str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False).str.replace(
-        ">", "&gt;", regex=False
-    ).astype(object).where(values.notna(), None)
+    return (
+        values.astype("string")
+        .str.replace("&", "&amp;", regex=False)
+        .str.replace("<", "&lt;", regex=False)
+        .str.replace(">", "&gt;", regex=False)
+        .astype(object)
+        .where(values.notna(), None)
+    )

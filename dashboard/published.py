@@ -30,13 +30,33 @@ from dashboard.settings import Settings
 ROW = "_row"
 
 # Settings that do not change a figure: where data and mail go, who signs in, how long caches keep.
-NOT_FIGURES = frozenset({
-    "database_url", "review_database_url", "public_base_url", "stale_after_hours", "statement_timeout_s", "cache_ttl_s", "cache_max_entries",
-    "read_snapshots", "log_level",
-    "smtp_host", "smtp_port", "smtp_starttls", "smtp_user", "smtp_password", "mail_from", "auth_mode", "allow_anonymous",
-    "auth_header", "sign_out_url", "proxy_secret", "proxy_secret_header", "oidc_provider",
-    "oidc_issuers_without_email_verified",
-})
+NOT_FIGURES = frozenset(
+    {
+        "database_url",
+        "review_database_url",
+        "public_base_url",
+        "stale_after_hours",
+        "statement_timeout_s",
+        "cache_ttl_s",
+        "cache_max_entries",
+        "read_snapshots",
+        "log_level",
+        "smtp_host",
+        "smtp_port",
+        "smtp_starttls",
+        "smtp_user",
+        "smtp_password",
+        "mail_from",
+        "auth_mode",
+        "allow_anonymous",
+        "auth_header",
+        "sign_out_url",
+        "proxy_secret",
+        "proxy_secret_header",
+        "oidc_provider",
+        "oidc_issuers_without_email_verified",
+    }
+)
 
 
 def settings_key(settings: Settings) -> str:
@@ -135,27 +155,57 @@ def outlook_rows(outlooks: dict[str, health.Outlook]) -> pd.DataFrame:
     rows = []
     for p, o in outlooks.items():
         f = o.forecast
-        rows.append({
-            "protocol_number": p, "planned_lpi": o.planned_lpi, "p50": o.p50, "p_meet_plan": o.p_meet_plan,
-            "days_ahead": o.days_ahead, "is_complete": o.is_complete, "first_opening": o.first_opening, "as_of": o.as_of,
-            "needed_probability": o.needed_probability, "completed_on": o.completed_on,
-            "has_forecast_object": f is not None,
-            "forecast_as_of": None if f is None else f.as_of,
-            "target": None if f is None else f.target,
-            "enrolled": None if f is None else f.enrolled,
-            "completion": None if f is None else json.dumps({str(q): None if d is None else d.isoformat()
-                                                              for q, d in f.completion.items()}),
-            "note": None if f is None else f.note,
-            "has_forecast": None if f is None else bool(f.has_forecast),
-            "sites_needed": o.sites_needed,  # worked out now, so no page has to redraw the simulation
-            "fan": None if f is None else json.dumps(f.fan_table().to_dict(orient="list")),
-            "rate_change": None if o.rate_change is None else json.dumps(dataclasses.asdict(o.rate_change)),
-        })
-    frame = pd.DataFrame(rows, columns=[
-        "protocol_number", "planned_lpi", "p50", "p_meet_plan", "days_ahead", "is_complete", "first_opening", "as_of",
-        "needed_probability", "completed_on", "has_forecast_object", "forecast_as_of", "target", "enrolled", "completion",
-        "note", "has_forecast", "sites_needed", "fan", "rate_change",
-    ])
+        rows.append(
+            {
+                "protocol_number": p,
+                "planned_lpi": o.planned_lpi,
+                "p50": o.p50,
+                "p_meet_plan": o.p_meet_plan,
+                "days_ahead": o.days_ahead,
+                "is_complete": o.is_complete,
+                "first_opening": o.first_opening,
+                "as_of": o.as_of,
+                "needed_probability": o.needed_probability,
+                "completed_on": o.completed_on,
+                "has_forecast_object": f is not None,
+                "forecast_as_of": None if f is None else f.as_of,
+                "target": None if f is None else f.target,
+                "enrolled": None if f is None else f.enrolled,
+                "completion": None
+                if f is None
+                else json.dumps({str(q): None if d is None else d.isoformat() for q, d in f.completion.items()}),
+                "note": None if f is None else f.note,
+                "has_forecast": None if f is None else bool(f.has_forecast),
+                "sites_needed": o.sites_needed,  # worked out now, so no page has to redraw the simulation
+                "fan": None if f is None else json.dumps(f.fan_table().to_dict(orient="list")),
+                "rate_change": None if o.rate_change is None else json.dumps(dataclasses.asdict(o.rate_change)),
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "protocol_number",
+            "planned_lpi",
+            "p50",
+            "p_meet_plan",
+            "days_ahead",
+            "is_complete",
+            "first_opening",
+            "as_of",
+            "needed_probability",
+            "completed_on",
+            "has_forecast_object",
+            "forecast_as_of",
+            "target",
+            "enrolled",
+            "completion",
+            "note",
+            "has_forecast",
+            "sites_needed",
+            "fan",
+            "rate_change",
+        ],
+    )
     for column in ("days_ahead", "target", "enrolled", "sites_needed"):
         frame[column] = pd.array([None if pd.isna(v) else int(v) for v in frame[column]], dtype="Int64")
     for column in ("p_meet_plan", "needed_probability"):
@@ -187,16 +237,35 @@ def outlooks_from(frame: pd.DataFrame) -> dict[str, health.Outlook]:
         planned_lpi = health.to_date(r.planned_lpi)
         forecast = None
         if r.has_forecast_object:
-            completion = {float(q): None if d is None else date.fromisoformat(d) for q, d in json.loads(r.completion).items()}
+            completion = {
+                float(q): None if d is None else date.fromisoformat(d) for q, d in json.loads(r.completion).items()
+            }
             answers = {}
             if planned_lpi is not None:
                 answers[(planned_lpi, float(r.needed_probability))] = _int(r.sites_needed)
             fan = None if _json(r.fan) is None else pd.DataFrame(_json(r.fan)).astype("float64")
-            forecast = PublishedForecast(health.to_date(r.forecast_as_of), _int(r.target), _int(r.enrolled), completion, r.note,
-                                         bool(r.has_forecast), answers, fan)
+            forecast = PublishedForecast(
+                health.to_date(r.forecast_as_of),
+                _int(r.target),
+                _int(r.enrolled),
+                completion,
+                r.note,
+                bool(r.has_forecast),
+                answers,
+                fan,
+            )
         out[r.protocol_number] = health.Outlook(
-            r.protocol_number, planned_lpi, forecast, health.to_date(r.p50), _float(r.p_meet_plan), _int(r.days_ahead),
-            bool(r.is_complete), health.to_date(r.first_opening), health.to_date(r.as_of), float(r.needed_probability), health.to_date(r.completed_on),
+            r.protocol_number,
+            planned_lpi,
+            forecast,
+            health.to_date(r.p50),
+            _float(r.p_meet_plan),
+            _int(r.days_ahead),
+            bool(r.is_complete),
+            health.to_date(r.first_opening),
+            health.to_date(r.as_of),
+            float(r.needed_probability),
+            health.to_date(r.completed_on),
             None if _json(r.rate_change) is None else metrics.RateChange(**_json(r.rate_change)),
         )
     return out
@@ -208,8 +277,10 @@ def outlooks_from(frame: pd.DataFrame) -> dict[str, health.Outlook]:
 def baseline_rows(baselines: dict[tuple[str, str], metrics.PeerBaseline]) -> pd.DataFrame:
     """One row per (trial, indicator) peer baseline."""
     frame = pd.DataFrame(
-        [{"protocol_number": p, "indicator": k, "pooled": b.pooled, "phi": b.phi, "n_eligible": b.n_eligible}
-         for (p, k), b in baselines.items()],
+        [
+            {"protocol_number": p, "indicator": k, "pooled": b.pooled, "phi": b.phi, "n_eligible": b.n_eligible}
+            for (p, k), b in baselines.items()
+        ],
         columns=["protocol_number", "indicator", "pooled", "phi", "n_eligible"],
     )
     frame["pooled"] = pd.to_numeric(frame["pooled"]).astype("float64")

@@ -59,7 +59,8 @@ MEASURES: dict[str, Measure] = {
     "n_visits": Measure(visit, visit.c.visit_date, _ONE),
     # Late once LATE_ENTRY_DAYS have passed since the visit (see late_cutoff): entered later than that, or never.
     "n_visits_late_prone": Measure(
-        visit, visit.c.visit_date,
+        visit,
+        visit.c.visit_date,
         case((late_prone(visit.c.entered_date, visit.c.visit_date), _ONE), else_=literal_column("0", Integer)),
     ),
     "n_visits_entered": Measure(visit, visit.c.entered_date, _ONE),

@@ -42,7 +42,9 @@ class Settings(BaseSettings):
         default="INFO", description="The server log's level (standard error, one line per event)"
     )
     cache_ttl_s: int = Field(default=600, gt=0, description="How long a query result is reused")
-    cache_max_entries: int = Field(default=500, gt=0, description="Query results kept in the cache, all queries together")
+    cache_max_entries: int = Field(
+        default=500, gt=0, description="Query results kept in the cache, all queries together"
+    )
     read_snapshots: bool = Field(
         default=True,
         description="Read the published snapshot of a view when there is one (python -m dashboard.snapshot); false: "
@@ -66,19 +68,26 @@ class Settings(BaseSettings):
     flag_amber_z: float = Field(default=2.0, gt=0, description="|z| above this on the bad side: amber")
     flag_red_z: float = Field(default=3.0, gt=0, description="|z| above this on the bad side: red")
     flag_min_subjects: int = Field(default=3, ge=1, description="Minimum subjects for screen failure and dropout flags")
-    flag_min_days: int = Field(default=30, ge=1, description="Minimum subject-days (deviations) or site-days (enrollment rate)")
+    flag_min_days: int = Field(
+        default=30, ge=1, description="Minimum subject-days (deviations) or site-days (enrollment rate)"
+    )
     flag_min_visits: int = Field(default=10, ge=1, description="Minimum visits for data-entry and query-rate flags")
     flag_min_queries: int = Field(default=10, ge=1, description="Minimum queries for the query-aging flags")
     flag_min_data_points: int = Field(default=200, ge=1, description="Minimum data points for the data-change flag")
     flag_min_lab_results: int = Field(default=50, ge=1, description="Minimum lab results for the abnormal-lab flag")
     flag_min_events: float = Field(
-        default=3, ge=0,
+        default=3,
+        ge=0,
         description="A site is flagged only when at least this many events occurred or are expected at its size "
         "under its trial's pooled rate (so one event at a tiny site is not red)",
     )
 
-    sae_on_time_green: float = Field(default=0.9, ge=0, le=1, description="Share of SAEs reported on time at or above: green")
-    sae_on_time_amber: float = Field(default=0.8, ge=0, le=1, description="Share of SAEs reported on time at or above (below green): amber")
+    sae_on_time_green: float = Field(
+        default=0.9, ge=0, le=1, description="Share of SAEs reported on time at or above: green"
+    )
+    sae_on_time_amber: float = Field(
+        default=0.8, ge=0, le=1, description="Share of SAEs reported on time at or above (below green): amber"
+    )
 
     # Status e-mail (python -m dashboard.digest --send).
     smtp_host: str = Field(default="localhost", description="SMTP server the status e-mail is sent through")
@@ -93,16 +102,22 @@ class Settings(BaseSettings):
         default="none", description="How users sign in: none (demo), header (trusted proxy) or oidc (st.login)"
     )
     allow_anonymous: bool = Field(
-        default=False, description="Allow auth_mode=none against a database other than the demo (everyone sees everything)"
+        default=False,
+        description="Allow auth_mode=none against a database other than the demo (everyone sees everything)",
     )
     auth_header: str = Field(
         default="X-Forwarded-Email", min_length=1, description="Header the trusted proxy puts the signed-in e-mail in"
     )
-    sign_out_url: str | None = Field(default=None, description="Header mode: the proxy's sign-out address, shown as a link")
-    proxy_secret: SecretStr | None = Field(
-        default=None, description="Header mode: a secret the proxy sends in proxy_secret_header; requests without it are refused"
+    sign_out_url: str | None = Field(
+        default=None, description="Header mode: the proxy's sign-out address, shown as a link"
     )
-    proxy_secret_header: str = Field(default="X-Proxy-Secret", min_length=1, description="Header mode: the header holding the proxy's secret")
+    proxy_secret: SecretStr | None = Field(
+        default=None,
+        description="Header mode: a secret the proxy sends in proxy_secret_header; requests without it are refused",
+    )
+    proxy_secret_header: str = Field(
+        default="X-Proxy-Secret", min_length=1, description="Header mode: the header holding the proxy's secret"
+    )
     oidc_provider: str | None = Field(
         default=None, description="OIDC mode: the provider's name under [auth] in secrets.toml, if more than one"
     )

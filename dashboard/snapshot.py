@@ -72,8 +72,12 @@ def compute(conn: Connection, as_of: date, settings: Settings, predict: Callable
     predict = predict or Forecasts()
     parts = {
         name: function(run, scope, settings, predict, live=True)
-        for name, function in (("trial_health", overview.trial_health), ("trial_facts", overview.trial_facts),
-                               ("flagged_sites", overview.flagged_sites), ("vendor_risks", overview.vendor_risks))
+        for name, function in (
+            ("trial_health", overview.trial_health),
+            ("trial_facts", overview.trial_facts),
+            ("flagged_sites", overview.flagged_sites),
+            ("vendor_risks", overview.vendor_risks),
+        )
     }
     protocols = list(parts["trial_health"].trials["protocol_number"])
     stored = {stored for frames in snapshots.PART_FRAMES.values() for stored in frames.values()}
@@ -84,10 +88,14 @@ def compute(conn: Connection, as_of: date, settings: Settings, predict: Callable
             if part_name not in stored:
                 continue  # shared with another part (trial_facts' milestones are trial_health's)
             for protocol, payload in published.encode_by_trial(frame, protocols).items():
-                rows.append({"as_of_date": as_of, "protocol_number": protocol, "part_name": part_name, "payload": payload})
+                rows.append(
+                    {"as_of_date": as_of, "protocol_number": protocol, "part_name": part_name, "payload": payload}
+                )
 
     # The view of every trial is composed from exactly the parts just computed (its scope has no site to drop).
-    basis = overview.view_basis(lambda function, _scope: parts[function.__name__], scope, settings, flags=True, vendor=True)
+    basis = overview.view_basis(
+        lambda function, _scope: parts[function.__name__], scope, settings, flags=True, vendor=True
+    )
     figures, forecasts = [], []
     for protocol in protocols:
         of_trial = basis.of_trial(protocol)
@@ -103,18 +111,30 @@ def _figure_row(as_of: date, protocol: str, value: registry.Value) -> dict:
     v = value.value
     is_date = isinstance(v, date)
     number = None if v is None or is_date else float(v)
-    return {"as_of_date": as_of, "protocol_number": protocol, "figure_key": value.key,
-            "value_number": number, "value_date": v if is_date else None, "display": value.display[:80],
-            "health": value.health}
+    return {
+        "as_of_date": as_of,
+        "protocol_number": protocol,
+        "figure_key": value.key,
+        "value_number": number,
+        "value_date": v if is_date else None,
+        "display": value.display[:80],
+        "health": value.health,
+    }
 
 
 def _forecast_row(as_of: date, protocol: str, outlook) -> dict:
     completion = outlook.forecast.completion if outlook.forecast is not None else {}
     return {
-        "as_of_date": as_of, "protocol_number": protocol,
-        "lpi_p10_date": completion.get(0.1), "lpi_p50_date": completion.get(0.5), "lpi_p90_date": completion.get(0.9),
-        "p_meet_plan": outlook.p_meet_plan, "sites_needed": outlook.sites_needed, "planned_lpi_date": outlook.planned_lpi,
-        "is_complete": bool(outlook.is_complete), "completed_date": outlook.completed_on,
+        "as_of_date": as_of,
+        "protocol_number": protocol,
+        "lpi_p10_date": completion.get(0.1),
+        "lpi_p50_date": completion.get(0.5),
+        "lpi_p90_date": completion.get(0.9),
+        "p_meet_plan": outlook.p_meet_plan,
+        "sites_needed": outlook.sites_needed,
+        "planned_lpi_date": outlook.planned_lpi,
+        "is_complete": bool(outlook.is_complete),
+        "completed_date": outlook.completed_on,
     }
 
 
@@ -129,19 +149,33 @@ def write(conn: Connection, computed: Computed, settings: Settings) -> None:
     if _latest_load(conn) != computed.loaded_at:
         raise DataChanged(f"a load finished while the snapshot of {computed.as_of} was computed")
     delete_date(conn, computed.as_of)
-    conn.execute(insert(schema.snapshot).values(
-        as_of_date=computed.as_of, compare_date=computed.compare, loaded_at=computed.loaded_at,
-        published_at=datetime.now(UTC).replace(tzinfo=None), settings_key=published.settings_key(settings),
-        n_trials=computed.n_trials,
-    ))
-    for table, rows in ((schema.snapshot_part, computed.parts), (schema.snapshot_forecast, computed.forecasts),
-                        (schema.snapshot_figure, computed.figures)):
+    conn.execute(
+        insert(schema.snapshot).values(
+            as_of_date=computed.as_of,
+            compare_date=computed.compare,
+            loaded_at=computed.loaded_at,
+            published_at=datetime.now(UTC).replace(tzinfo=None),
+            settings_key=published.settings_key(settings),
+            n_trials=computed.n_trials,
+        )
+    )
+    for table, rows in (
+        (schema.snapshot_part, computed.parts),
+        (schema.snapshot_forecast, computed.forecasts),
+        (schema.snapshot_figure, computed.figures),
+    ):
         for start in range(0, len(rows), 500):
-            conn.execute(insert(table), rows[start:start + 500])
+            conn.execute(insert(table), rows[start : start + 500])
 
 
-def publish(url: str, dates: Iterable[date], settings: Settings, *, keep: Iterable[date] = (),
-            progress: Callable[[str], None] = lambda _text: None) -> list[date]:
+def publish(
+    url: str,
+    dates: Iterable[date],
+    settings: Settings,
+    *,
+    keep: Iterable[date] = (),
+    progress: Callable[[str], None] = lambda _text: None,
+) -> list[date]:
     """Compute and write the snapshot of each date (those in `keep` only if none is published yet: what people read
     then stays); returns the dates written. Each date is computed from one consistent read and written in one
     transaction."""
@@ -153,13 +187,17 @@ def publish(url: str, dates: Iterable[date], settings: Settings, *, keep: Iterab
         if not inspect(conn).has_table(schema.snapshot.name):
             reader.dispose()
             writer.dispose()
-            raise SchemaStateError("the database has no snapshot tables: run `python -m dashboard.db upgrade --url URL` first")
+            raise SchemaStateError(
+                "the database has no snapshot tables: run `python -m dashboard.db upgrade --url URL` first"
+            )
     forecasts = Forecasts()
     try:
         for as_of in dates:
             if as_of in keep:
                 with reader.connect() as conn:
-                    if conn.execute(select(schema.snapshot.c.as_of_date).where(schema.snapshot.c.as_of_date == as_of)).first():
+                    if conn.execute(
+                        select(schema.snapshot.c.as_of_date).where(schema.snapshot.c.as_of_date == as_of)
+                    ).first():
                         progress(f"  {as_of}: already published, kept")
                         continue
             started = time.perf_counter()
@@ -193,8 +231,13 @@ def main(argv: list[str] | None = None) -> int:
         "dates and store them in the reporting database, so the pages and the e-mail open without computing them.",
     )
     parser.add_argument("--url", help="SQLAlchemy database URL (default: the DASHBOARD_DATABASE_URL setting)")
-    parser.add_argument("--as-of", metavar="DATE", action="append", dest="as_of",
-                        help="an as-of date to publish, YYYY-MM-DD (repeatable; default: today and a week before)")
+    parser.add_argument(
+        "--as-of",
+        metavar="DATE",
+        action="append",
+        dest="as_of",
+        help="an as-of date to publish, YYYY-MM-DD (repeatable; default: today and a week before)",
+    )
     args = parser.parse_args(argv)
 
     def progress(message: str) -> None:
@@ -213,8 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except (UsageError, SchemaStateError, ImportError, SQLAlchemyError) as exc:
         return report_cli_error(exc, "publishing the snapshots")
-    print(f"Published {len(written)} snapshot{'s' if len(written) != 1 else ''} "
-          f"({', '.join(d.isoformat() for d in written)}) in {time.perf_counter() - started:.1f} s.")
+    print(
+        f"Published {len(written)} snapshot{'s' if len(written) != 1 else ''} "
+        f"({', '.join(d.isoformat() for d in written)}) in {time.perf_counter() - started:.1f} s."
+    )
     return 0
 
 

@@ -27,17 +27,38 @@ def evm_rows(df, first: str, first_header: str):
         rows.append(
             {
                 "name": ui.cell(getattr(r, first)),
-                "bac": ui.money(ev.bac), "pv": ui.money(ev.pv), "ev": ui.money(ev.ev), "ac": ui.money(ev.ac),
+                "bac": ui.money(ev.bac),
+                "pv": ui.money(ev.pv),
+                "ev": ui.money(ev.ev),
+                "ac": ui.money(ev.ac),
                 "cpi": ui.markup("{} {}", ui.cell(ev.cpi, "{:.2f}"), ui.chip(health(ev.cpi))),
                 "spi": ui.markup("{} {}", ui.cell(ev.spi, "{:.2f}"), ui.chip(health(ev.spi))),
-                "eac": ui.money(ev.eac), "vac": ui.money(ev.vac),
+                "eac": ui.money(ev.eac),
+                "vac": ui.money(ev.vac),
             }
         )
-    return rows, {"name": first_header, **{key: registry.FIGURES[key].label for key in ("bac", "pv", "ev", "ac", "cpi", "spi", "eac", "vac")}}
+    return rows, {
+        "name": first_header,
+        **{key: registry.FIGURES[key].label for key in ("bac", "pv", "ev", "ac", "cpi", "spi", "eac", "vac")},
+    }
 
 
 TILES = (("bac", "ac", "ev", "eac", "vac"), ("budget_spent", "pct_complete", "cpi", "spi", "tcpi"))
-EXPORTED = ("bac", "pv", "ev", "ac", "budget_spent", "pct_complete", "cpi", "spi", "eac", "eac_atypical", "etc", "vac", "tcpi")
+EXPORTED = (
+    "bac",
+    "pv",
+    "ev",
+    "ac",
+    "budget_spent",
+    "pct_complete",
+    "cpi",
+    "spi",
+    "eac",
+    "eac_atypical",
+    "etc",
+    "vac",
+    "tcpi",
+)
 
 with st.spinner("Loading budgets…"):
     # Budget figures need no forecast: the page does not pay for forecasting every trial.
@@ -68,7 +89,8 @@ def tiles(value_of) -> None:
 if now.currency is None:
     # Amounts in different currencies cannot be added up: the same tiles once per currency, over its trials.
     st.info(
-        "The trials in view report in " + " and ".join(ui.md(c) for c in now.currencies)
+        "The trials in view report in "
+        + " and ".join(ui.md(c) for c in now.currencies)
         + ", which cannot be added up: the figures below are per currency. Pick a sponsor in the sidebar for one set.",
         icon="💱",
     )
@@ -88,8 +110,10 @@ else:
     st.html(
         ui.markup(
             "<b>CPI</b> {} &nbsp; <b>SPI</b> {} &nbsp; <span class='muted'>{}. Amounts in {}.</span>",
-            ui.chip(figure("cpi").health), ui.chip(figure("spi").health),
-            registry.FIGURES["cpi"].threshold_text(settings).capitalize(), now.currency,
+            ui.chip(figure("cpi").health),
+            ui.chip(figure("spi").health),
+            registry.FIGURES["cpi"].threshold_text(settings).capitalize(),
+            now.currency,
         )
     )
 
@@ -111,29 +135,43 @@ if scope.trial is None:
         return {
             "trial": ui.link(ctx.link("budget", trial=p), p),
             "currency": ui.cell(currencies.get(p)),
-            "bac": ui.cell(v["bac"].display), "ac": ui.cell(v["ac"].display), "ev": ui.cell(v["ev"].display),
+            "bac": ui.cell(v["bac"].display),
+            "ac": ui.cell(v["ac"].display),
+            "ev": ui.cell(v["ev"].display),
             "burn": ui.bar(v["budget_spent"].value),
             "cpi": ui.markup("{} {}", ui.cell(v["cpi"].display), ui.chip(v["cpi"].health or "grey")),
             "spi": ui.markup("{} {}", ui.cell(v["spi"].display), ui.chip(v["spi"].health or "grey")),
-            "eac": ui.cell(v["eac"].display), "vac": ui.cell(v["vac"].display),
+            "eac": ui.cell(v["eac"].display),
+            "vac": ui.cell(v["vac"].display),
         }
 
     ui.html_table(
         [row(p) for p in shown],
-        {"trial": "Trial", "currency": "Currency", **{key: registry.FIGURES[key].label for key in ("bac", "ac", "ev")},
-         "burn": registry.FIGURES["budget_spent"].label,
-         **{key: registry.FIGURES[key].label for key in ("cpi", "spi", "eac", "vac")}},
+        {
+            "trial": "Trial",
+            "currency": "Currency",
+            **{key: registry.FIGURES[key].label for key in ("bac", "ac", "ev")},
+            "burn": registry.FIGURES["budget_spent"].label,
+            **{key: registry.FIGURES[key].label for key in ("cpi", "spi", "eac", "vac")},
+        },
         numeric=("bac", "ac", "ev", "eac", "vac"),
         nowrap=("trial", "bac", "ac", "ev", "eac", "vac", "burn"),
     )
     st.caption("Click a trial for its S-curves, vendors and change orders. Definitions on the Methods page.")
     ui.download_table(  # every trial's every figure: worked out when the file is asked for, not at every cold run
         ui.download_label("trials", len(order), len(shown)),
-        lambda: pd.DataFrame([
-            {"protocol_number": p, "reporting_currency": currencies.get(p), **{k: trial_figure(p, k).value for k in EXPORTED}}
-            for p in order
-        ]),
-        f"budget_{scope.as_of}", sheet="Trials",
+        lambda: pd.DataFrame(
+            [
+                {
+                    "protocol_number": p,
+                    "reporting_currency": currencies.get(p),
+                    **{k: trial_figure(p, k).value for k in EXPORTED},
+                }
+                for p in order
+            ]
+        ),
+        f"budget_{scope.as_of}",
+        sheet="Trials",
     )
     st.stop()
 
@@ -142,14 +180,21 @@ trial_row = now.trial_row()
 months = ui.cached(budget.monthly, scope)
 end = ui.cached(budget.evm_by_trial, scope).iloc[0].planned_end_date
 st.plotly_chart(
-    charts.s_curve(months, as_of=scope.as_of, eac=figure("eac").value, planned_end=None if pd.isna(end) else end,
-                   currency=trial_row.reporting_currency),
+    charts.s_curve(
+        months,
+        as_of=scope.as_of,
+        eac=figure("eac").value,
+        planned_end=None if pd.isna(end) else end,
+        currency=trial_row.reporting_currency,
+    ),
     width="stretch",
 )
 
 st.subheader("By vendor")
 contracts = ui.cached(budget.evm_by_contract, scope)
-contracts = contracts.assign(vendor=[f"{n} ({VENDOR_KIND.get(k, k)})" for n, k in zip(contracts["vendor_name"], contracts["vendor_kind"])])
+contracts = contracts.assign(
+    vendor=[f"{n} ({VENDOR_KIND.get(k, k)})" for n, k in zip(contracts["vendor_name"], contracts["vendor_kind"])]
+)
 rows, columns = evm_rows(contracts, "vendor", "Vendor")
 ui.html_table(rows, columns, numeric=("bac", "pv", "ev", "ac", "eac", "vac"), nowrap=("cpi", "spi"))
 ui.download_table("⬇️ Vendors (CSV)", contracts, f"budget_vendors_{scope.trial}_{scope.as_of}", sheet="Vendors")
@@ -159,14 +204,26 @@ with left:
     categories = ui.cached(budget.evm_by_category, scope)
     categories = categories.assign(category=categories["cost_category"].map(CATEGORY))
     rows, columns = evm_rows(categories, "category", "Category")
-    ui.html_table(rows, {k: v for k, v in columns.items() if k in ("name", "bac", "ev", "ac", "cpi")}, numeric=("bac", "ev", "ac"))
-    ui.download_table(ui.download_label("categories", len(categories)), categories,
-                      f"budget_categories_{scope.trial}_{scope.as_of}", sheet="Categories")
-    st.caption("Pass-through costs (investigator grants, lab fees) follow enrollment, not the vendor's performance. "
-               "A category's budget is its share of the approved plan.")
+    ui.html_table(
+        rows, {k: v for k, v in columns.items() if k in ("name", "bac", "ev", "ac", "cpi")}, numeric=("bac", "ev", "ac")
+    )
+    ui.download_table(
+        ui.download_label("categories", len(categories)),
+        categories,
+        f"budget_categories_{scope.trial}_{scope.as_of}",
+        sheet="Categories",
+    )
+    st.caption(
+        "Pass-through costs (investigator grants, lab fees) follow enrollment, not the vendor's performance. "
+        "A category's budget is its share of the approved plan."
+    )
 with right:
-    ui.figure(st, figure("cost_per_subject"), scope.since,
-              note=f"Planned: {figure('planned_cost_per_subject').display} (BAC ÷ enrollment target).")
+    ui.figure(
+        st,
+        figure("cost_per_subject"),
+        scope.since,
+        note=f"Planned: {figure('planned_cost_per_subject').display} (BAC ÷ enrollment target).",
+    )
     st.caption(f"Planned: {ui.md(figure('planned_cost_per_subject').display)} per subject (BAC ÷ enrollment target).")
 
 st.subheader("Change orders")
@@ -178,19 +235,29 @@ else:
     ui.dataframe(
         changes.drop(columns=["protocol_number"]),
         column_config={
-            "vendor_name": "Vendor", "change_order_number": "Change order",
+            "vendor_name": "Vendor",
+            "change_order_number": "Change order",
             "requested_date": st.column_config.DateColumn("Requested", format="DD MMM YYYY"),
             "approved_date": st.column_config.DateColumn("Approved", format="DD MMM YYYY"),
             "change_order_status": "Status",
             "change_amount": st.column_config.NumberColumn(f"Amount ({trial_row.reporting_currency})", format="%,.0f"),
             "reason": st.column_config.TextColumn("Reason", width="large"),
         },
-        hide_index=True, width="stretch",
+        hide_index=True,
+        width="stretch",
     )
-    ui.download_table("⬇️ Change orders (CSV)", changes, f"change_orders_{scope.trial}_{scope.as_of}", sheet="Change orders")
+    ui.download_table(
+        "⬇️ Change orders (CSV)", changes, f"change_orders_{scope.trial}_{scope.as_of}", sheet="Change orders"
+    )
 approved = changes[changes["change_order_status"] == "approved"] if not changes.empty else changes
 if not approved.empty:
-    st.plotly_chart(charts.bac_over_time(changes, bac=trial_row.bac, as_of=scope.as_of, currency=trial_row.reporting_currency), width="stretch")
+    st.plotly_chart(
+        charts.bac_over_time(changes, bac=trial_row.bac, as_of=scope.as_of, currency=trial_row.reporting_currency),
+        width="stretch",
+    )
 
-st.plotly_chart(charts.invoiced_vs_accrued(ui.cached(budget.invoiced_vs_accrued, scope), currency=trial_row.reporting_currency), width="stretch")
+st.plotly_chart(
+    charts.invoiced_vs_accrued(ui.cached(budget.invoiced_vs_accrued, scope), currency=trial_row.reporting_currency),
+    width="stretch",
+)
 st.caption("Cost is recognised when the work is done (ASC 730): actual cost = invoiced + accrued.")

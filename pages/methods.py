@@ -55,20 +55,36 @@ for group, keys in registry.GROUPS.items():
     for key in keys:
         f = registry.FIGURES[key]
         rule = f.threshold_text(settings)
-        rows.append({
-            "figure": ui.markup("<b>{}</b>", f.label),
-            "definition": ui.cell(f.definition_text(settings)),
-            "unit": ui.cell(registry.UNIT_WORDS[f.unit]),
-            "colour": ui.cell(rule[:1].upper() + rule[1:] if rule else None),
-            "change": ui.cell("counted over the period" if f.period else None if not f.compares
-                              else registry.tolerance_text(f) if f.listed else "not listed (grows with the work)"),
-            "shown": ui.cell(", ".join(SHOWN_ON.get(p, p) for p in f.pages) or None),
-            "key": ui.markup('<code style="font-size:12px">{}</code>', f.key),
-        })
+        rows.append(
+            {
+                "figure": ui.markup("<b>{}</b>", f.label),
+                "definition": ui.cell(f.definition_text(settings)),
+                "unit": ui.cell(registry.UNIT_WORDS[f.unit]),
+                "colour": ui.cell(rule[:1].upper() + rule[1:] if rule else None),
+                "change": ui.cell(
+                    "counted over the period"
+                    if f.period
+                    else None
+                    if not f.compares
+                    else registry.tolerance_text(f)
+                    if f.listed
+                    else "not listed (grows with the work)"
+                ),
+                "shown": ui.cell(", ".join(SHOWN_ON.get(p, p) for p in f.pages) or None),
+                "key": ui.markup('<code style="font-size:12px">{}</code>', f.key),
+            }
+        )
     ui.html_table(
         rows,
-        {"figure": "Figure", "definition": "Definition", "unit": "Unit", "colour": "Colour",
-         "change": "“What changed” lists it at", "shown": "Shown on", "key": "Key"},
+        {
+            "figure": "Figure",
+            "definition": "Definition",
+            "unit": "Unit",
+            "colour": "Colour",
+            "change": "“What changed” lists it at",
+            "shown": "Shown on",
+            "key": "Key",
+        },
     )
 
 st.header("Last-patient-in forecast")
@@ -121,30 +137,50 @@ measured = calibration.load()
 if measured is None:
     st.info("The calibration figures have not been generated: run python -m dashboard.calibration.")
 else:
-    model_label = {"sponsor": "The dashboard's forecast (enrollment dates, and what the sponsor's earlier trials show)",
-                   "drift": "Enrollment dates only, no drift expected (a sponsor without earlier trials)",
-                   "constant": "Steady rates only (the forecast before enrollment dates were read)",
-                   "plug_in": "Without parameter uncertainty (a negative control)"}
+    model_label = {
+        "sponsor": "The dashboard's forecast (enrollment dates, and what the sponsor's earlier trials show)",
+        "drift": "Enrollment dates only, no drift expected (a sponsor without earlier trials)",
+        "constant": "Steady rates only (the forecast before enrollment dates were read)",
+        "plug_in": "Without parameter uncertainty (a negative control)",
+    }
     world_label = {"stationary": "Steady sites", "drifting": "Tiring and stopping sites"}
     rows = [
-        {"world": ui.cell(world_label[w]), "model": ui.cell(model_label[m]), "coverage": ui.cell(f"{r['coverage']:.0%}"),
-         "early": ui.cell(f"{r['early']:.0%}"), "late": ui.cell(f"{r['late']:.0%}"),
-         "width": ui.cell(f"{r['median_width_days']:,.0f} days"), "trials": ui.cell(f"{r['trials']:,}")}
-        for w in calibration.WORLDS for m in calibration.MODELS for r in (measured[w][m],)
+        {
+            "world": ui.cell(world_label[w]),
+            "model": ui.cell(model_label[m]),
+            "coverage": ui.cell(f"{r['coverage']:.0%}"),
+            "early": ui.cell(f"{r['early']:.0%}"),
+            "late": ui.cell(f"{r['late']:.0%}"),
+            "width": ui.cell(f"{r['median_width_days']:,.0f} days"),
+            "trials": ui.cell(f"{r['trials']:,}"),
+        }
+        for w in calibration.WORLDS
+        for m in calibration.MODELS
+        for r in (measured[w][m],)
     ]
-    ui.html_table(rows, {"world": "Simulated trials", "model": "Forecast", "coverage": "Truth within P10–P90",
-                         "early": "Truth before P10", "late": "Truth after P90", "width": "Median P10–P90 width",
-                         "trials": "Trials"}, numeric=("coverage", "early", "late", "width", "trials"))
+    ui.html_table(
+        rows,
+        {
+            "world": "Simulated trials",
+            "model": "Forecast",
+            "coverage": "Truth within P10–P90",
+            "early": "Truth before P10",
+            "late": "Truth after P90",
+            "width": "Median P10–P90 width",
+            "trials": "Trials",
+        },
+        numeric=("coverage", "early", "late", "width", "trials"),
+    )
     ours, alone = measured["drifting"]["sponsor"], measured["drifting"]["drift"]
     steady, before = measured["stationary"]["sponsor"], measured["stationary"]["constant"]
     st.markdown(
         f"""
 Where sites tire, a trial's own few months rarely show the decline: read alone, they leave the true last patient
-after P90 in {alone['late']:.0%} of the simulated trials. The sponsor's earlier trials do show it, and with them the
-range holds the truth in {ours['coverage']:.0%} of trials ({ours['early']:.0%} before P10, {ours['late']:.0%} after
-P90). Where sites enroll steadily, the earlier trials say so, and the range stays honest ({steady['coverage']:.0%})
-and about as wide as a steady-rate model's ({steady['median_width_days']:,.0f} days against
-{before['median_width_days']:,.0f}). The assumption behind this: **a sponsor's trials tire the way its earlier ones
+after P90 in {alone["late"]:.0%} of the simulated trials. The sponsor's earlier trials do show it, and with them the
+range holds the truth in {ours["coverage"]:.0%} of trials ({ours["early"]:.0%} before P10, {ours["late"]:.0%} after
+P90). Where sites enroll steadily, the earlier trials say so, and the range stays honest ({steady["coverage"]:.0%})
+and about as wide as a steady-rate model's ({steady["median_width_days"]:,.0f} days against
+{before["median_width_days"]:,.0f}). The assumption behind this: **a sponsor's trials tire the way its earlier ones
 did**. A trial unlike its predecessors (a new indication, a new kind of site) may still surprise: read P90 of a trial
 whose rate is slowing (the Enrollment page says so) as a date that may slip.
 """
@@ -154,16 +190,29 @@ st.header("Site quality indicators")
 rows = []
 for key, ind in SITE_INDICATORS.items():
     minimum = getattr(settings, ind.min_setting)
-    rows.append({
-        "indicator": ui.markup('<b>{}</b>{}<br><span class="muted">{}</span>', ind.label, " · safety" if ind.safety else "", key),
-        "definition": ui.cell(ind.definition),
-        "ratio": ui.cell(f"{ind.numerator} ÷ {ind.denominator}"),
-        "unit": ui.cell(ind.unit),
-        "bad": ui.cell({"low": "low", "high": "high", "both": "high or low"}[ind.bad_side]),
-        "minimum": ui.cell(f"{minimum:,} ({ind.denominator_label.lower()})"),
-    })
-ui.html_table(rows, {"indicator": "Indicator", "definition": "Definition", "ratio": "Numerator ÷ denominator (columns)",
-                     "unit": "Unit", "bad": "Flagged when", "minimum": "Smallest denominator flagged"})
+    rows.append(
+        {
+            "indicator": ui.markup(
+                '<b>{}</b>{}<br><span class="muted">{}</span>', ind.label, " · safety" if ind.safety else "", key
+            ),
+            "definition": ui.cell(ind.definition),
+            "ratio": ui.cell(f"{ind.numerator} ÷ {ind.denominator}"),
+            "unit": ui.cell(ind.unit),
+            "bad": ui.cell({"low": "low", "high": "high", "both": "high or low"}[ind.bad_side]),
+            "minimum": ui.cell(f"{minimum:,} ({ind.denominator_label.lower()})"),
+        }
+    )
+ui.html_table(
+    rows,
+    {
+        "indicator": "Indicator",
+        "definition": "Definition",
+        "ratio": "Numerator ÷ denominator (columns)",
+        "unit": "Unit",
+        "bad": "Flagged when",
+        "minimum": "Smallest denominator flagged",
+    },
+)
 st.markdown(
     f"""
 A site is flagged when it is unusual among the sites of the same trial (the over-dispersion-adjusted z-score of
@@ -174,7 +223,7 @@ smallest denominator are neither flagged nor used as peers. A flag also needs **
 events**, observed or expected at the site's size under the trial's pooled rate (pooled rate × the site's denominator):
 otherwise it is withheld and the site's drill-down says so, so one event at a four-subject site is not red, while a
 site that should have reported many adverse events and reported few still is. With N eligible sites no |z| can
-exceed √N, so a trial with fewer than {int(settings.flag_amber_z ** 2) + 1} eligible sites cannot show amber: the page
+exceed √N, so a trial with fewer than {int(settings.flag_amber_z**2) + 1} eligible sites cannot show amber: the page
 says so. The **funnel plot** draws each site's ratio against its denominator, with the pooled ratio and the limits
 pooled ± 2 and ± 3 × √(φ × variance at that denominator).
 
@@ -241,15 +290,18 @@ st.header("Worked examples")
 st.caption("Computed here by the dashboard's own functions, with the inputs of the domain reference (domain.md).")
 example = metrics.earned_value(200, 100, 80, 90)
 ui.html_table(
-    [{"figure": ui.cell(label), "value": ui.cell(value)} for label, value in (
-        ("Inputs", "BAC 200, PV 100, EV 80, AC 90"),
-        ("CV, SV", f"{example.cv:+.0f}, {example.sv:+.0f}"),
-        ("CPI, SPI", f"{example.cpi:.3f}, {example.spi:.3f}"),
-        ("EAC, EAC (one-off overrun)", f"{example.eac:.1f}, {example.eac_atypical:.1f}"),
-        ("ETC, VAC", f"{example.etc:.1f}, {example.vac:.1f}"),
-        ("TCPI", f"{example.tcpi:.3f}"),
-        ("Budget spent, work complete", f"{example.burn_pct:.0%}, {example.pct_complete:.0%}"),
-    )],
+    [
+        {"figure": ui.cell(label), "value": ui.cell(value)}
+        for label, value in (
+            ("Inputs", "BAC 200, PV 100, EV 80, AC 90"),
+            ("CV, SV", f"{example.cv:+.0f}, {example.sv:+.0f}"),
+            ("CPI, SPI", f"{example.cpi:.3f}, {example.spi:.3f}"),
+            ("EAC, EAC (one-off overrun)", f"{example.eac:.1f}, {example.eac_atypical:.1f}"),
+            ("ETC, VAC", f"{example.etc:.1f}, {example.vac:.1f}"),
+            ("TCPI", f"{example.tcpi:.3f}"),
+            ("Budget spent, work complete", f"{example.burn_pct:.0%}, {example.pct_complete:.0%}"),
+        )
+    ],
     {"figure": "Earned value", "value": "Result"},
 )
 d = date(2026, 6, 1)
@@ -262,19 +314,33 @@ cases = (
 rows = []
 for text, baseline, forecast, actual in cases:
     m = metrics.milestone_status(baseline, forecast, actual, d, amber_days=0, red_days=30)
-    rows.append({"milestone": ui.cell(text), "status": ui.cell(MILESTONE_STATUS_LABEL[m.status]),
-                 "slip": ui.cell(f"{m.slip_days:+d} d"), "colour": ui.chip(m.rag)})
+    rows.append(
+        {
+            "milestone": ui.cell(text),
+            "status": ui.cell(MILESTONE_STATUS_LABEL[m.status]),
+            "slip": ui.cell(f"{m.slip_days:+d} d"),
+            "colour": ui.chip(m.rag),
+        }
+    )
 st.markdown(f"Milestones as of {d:%d %b %Y}, with the default tolerances (amber above 0 days, red above 30):")
 ui.html_table(rows, {"milestone": "Milestone", "status": "Status", "slip": "Slip", "colour": "Colour"})
 
 planned = [date(2026, 1, 1) + timedelta(days=7 * k) for k in range(20)]
 activated = [d + timedelta(days=2) for d in planned[:8]] + [date(2026, 9, 1)] * 12
 checks = metrics.on_time_activation(planned, activated, 20, date(2026, 6, 30))
-st.markdown("On-time site activation: 20 sites planned a week apart from 1 Jan 2026, the first 8 activated two days after "
-            "their plan and the other 12 in September; as of 30 Jun 2026:")
+st.markdown(
+    "On-time site activation: 20 sites planned a week apart from 1 Jan 2026, the first 8 activated two days after "
+    "their plan and the other 12 in September; as of 30 Jun 2026:"
+)
 ui.html_table(
-    [{"share": ui.cell(f"{c.share:.0%} of planned sites"), "date": ui.cell(f"{c.plan_date:%d %b %Y}"),
-      "result": ui.cell(f"{c.n_activated} of {c.n_planned} planned = {c.on_time:.0%}")} for c in checks],
+    [
+        {
+            "share": ui.cell(f"{c.share:.0%} of planned sites"),
+            "date": ui.cell(f"{c.plan_date:%d %b %Y}"),
+            "result": ui.cell(f"{c.n_activated} of {c.n_planned} planned = {c.on_time:.0%}"),
+        }
+        for c in checks
+    ],
     {"share": "The plan reaches", "date": "On", "result": "Activated ÷ planned by then"},
 )
 

@@ -1,6 +1,5 @@
 """Trial overview: one trial on one page for the weekly review — health, enrollment, worst sites, budget, milestones, changes."""
 
-
 import pandas as pd
 import streamlit as st
 
@@ -15,13 +14,21 @@ scope = ctx.scope
 settings = get_settings()
 WORST_SITES = 5
 NEXT_MILESTONES = 5
-DIMENSIONS = (("overall_health", "Overall"), ("enrollment_health", "Enrollment"), ("budget_health", "Budget"),
-              ("schedule_health", "Schedule"))
+DIMENSIONS = (
+    ("overall_health", "Overall"),
+    ("enrollment_health", "Enrollment"),
+    ("budget_health", "Budget"),
+    ("schedule_health", "Schedule"),
+)
 
 
 def more(page: str, text: str) -> None:
     """A link to the full page for this trial and view."""
-    st.html(ui.markup('<div style="text-align:right;font-weight:600">{}</div>', ui.link(ctx.link(page), f"{text} →", style=True)))
+    st.html(
+        ui.markup(
+            '<div style="text-align:right;font-weight:600">{}</div>', ui.link(ctx.link(page), f"{text} →", style=True)
+        )
+    )
 
 
 if scope.trial is None:
@@ -35,8 +42,12 @@ if scope.trial is None:
     order = registry.worst_first(found)
     titles = found.trials.set_index("protocol_number")["trial_title"]
     listed = [
-        {"protocol_number": p, "trial_title": titles[p], "overall_health": registry.evaluate("overall_health", found.of_trial(p)).health,
-         "why": "; ".join(r.text for r in registry.reasons(found.of_trial(p)))}
+        {
+            "protocol_number": p,
+            "trial_title": titles[p],
+            "overall_health": registry.evaluate("overall_health", found.of_trial(p)).health,
+            "why": "; ".join(r.text for r in registry.reasons(found.of_trial(p))),
+        }
         for p in order
     ]
     ui.html_table(
@@ -73,7 +84,9 @@ st.caption(
     f"{ui.md(row.trial_title)} · phase {ui.md(row.phase)} · {ui.md(row.therapeutic_area)} · as of {scope.as_of:%d %b %Y} "
     f"· changes since {since:%d %b %Y}"
 )
-st.html(ui.joined(" &nbsp; ", (ui.markup("<b>{}</b> {}", label, ui.chip(figure(key).health)) for key, label in DIMENSIONS)))
+st.html(
+    ui.joined(" &nbsp; ", (ui.markup("<b>{}</b> {}", label, ui.chip(figure(key).health)) for key, label in DIMENSIONS))
+)
 why = registry.reasons(now)
 if why:
     st.html(ui.markup("<b>Why:</b> {}", ui.joined(" · ", (ui.markup("{} {}", ui.reason_chip(r), r.text) for r in why))))
@@ -89,13 +102,22 @@ CHANGES_SHOWN = 8
 st.subheader("Enrollment")
 complete = outlook is not None and outlook.is_complete
 for column, key in zip(st.columns(4), ("enrolled", "pct_of_plan_to_date", "p_meet_lpi_plan", "sites_non_enrolling")):
-    ui.figure(column, figure(key), since, note=f"Enrollment target {row.n_planned_subjects:,}." if key == "enrolled" else None,
-              instead="enrollment complete" if complete else None)
+    ui.figure(
+        column,
+        figure(key),
+        since,
+        note=f"Enrollment target {row.n_planned_subjects:,}." if key == "enrolled" else None,
+        instead="enrollment complete" if complete else None,
+    )
 ui.lpi_tiles(figure, since, complete=complete)
 p10, p90 = figure("lpi_model_p10"), figure("lpi_model_p90")
-spread = (" · enrollment complete" if complete
-          else " · no model forecast yet" if p10.value is None
-          else f" · model P10–P90 {ui.md(p10.display)} – {ui.md(p90.display)}")
+spread = (
+    " · enrollment complete"
+    if complete
+    else " · no model forecast yet"
+    if p10.value is None
+    else f" · model P10–P90 {ui.md(p10.display)} – {ui.md(p90.display)}"
+)
 st.caption(
     f"Enrolled {ui.md(figure('enrolled').display)} of {row.n_planned_subjects:,} · planned LPI "
     f"{ui.md(figure('lpi_planned').display)}{spread}. "
@@ -105,10 +127,14 @@ st.caption(
 chart, moved = st.columns([3, 2], gap="medium")
 chart.plotly_chart(
     charts.enrollment_curve(
-        ui.cached(enrollment.enrolled_by_month, scope), ui.cached(enrollment.plan_by_month, scope), as_of=scope.as_of,
-        n_enrolled=int(row.n_enrolled), target=int(row.n_planned_subjects),
+        ui.cached(enrollment.enrolled_by_month, scope),
+        ui.cached(enrollment.plan_by_month, scope),
+        as_of=scope.as_of,
+        n_enrolled=int(row.n_enrolled),
+        target=int(row.n_planned_subjects),
         completion=outlook.forecast.completion if outlook.forecast is not None else None,
-        planned_lpi=outlook.planned_lpi, fan_start=outlook.first_opening,
+        planned_lpi=outlook.planned_lpi,
+        fan_start=outlook.first_opening,
         # The same fan as the Enrollment page's: one forecast, one picture.
         fan=outlook.forecast.fan_table() if outlook.forecast is not None and outlook.forecast.has_forecast else None,
     ),
@@ -126,11 +152,25 @@ with moved:
     if changes:
         items = [ui.markup("<li>{}</li>", c) for c in changes]
         shown, rest = items[:CHANGES_SHOWN], items[CHANGES_SHOWN:]
-        more_items = ui.markup('<details><summary>{} more</summary><ul style="margin:0;padding-left:1.2em">{}</ul></details>',
-                               len(rest), ui.joined("", rest)) if rest else ""
-        st.html(ui.markup('<div style="font-size:0.92rem;line-height:1.4"><ul style="margin:0;padding-left:1.2em">{}</ul>{}</div>',
-                          ui.joined("", shown), more_items))
-        st.caption("Figures that moved beyond their tolerance (Methods), and milestone forecasts recorded in the period.")
+        more_items = (
+            ui.markup(
+                '<details><summary>{} more</summary><ul style="margin:0;padding-left:1.2em">{}</ul></details>',
+                len(rest),
+                ui.joined("", rest),
+            )
+            if rest
+            else ""
+        )
+        st.html(
+            ui.markup(
+                '<div style="font-size:0.92rem;line-height:1.4"><ul style="margin:0;padding-left:1.2em">{}</ul>{}</div>',
+                ui.joined("", shown),
+                more_items,
+            )
+        )
+        st.caption(
+            "Figures that moved beyond their tolerance (Methods), and milestone forecasts recorded in the period."
+        )
     else:
         st.caption("No figure of the trial moved by more than its tolerance, and no milestone forecast changed.")
 more("enrollment", "Enrollment: funnel, countries, activation")
@@ -156,9 +196,11 @@ else:
     )
     ui.download_table(
         "⬇️ Download worst sites (CSV)",
-        worst[["site_number", "site_name", "country_name", "n_red", "n_amber", "n_safety", "non_enrolling_days"]].assign(
-            flagged_on=["; ".join(text for _, text in p) for p in worst["problems"]]),
-        f"worst_sites_{scope.trial}_{scope.as_of}", sheet="Worst sites",
+        worst[
+            ["site_number", "site_name", "country_name", "n_red", "n_amber", "n_safety", "non_enrolling_days"]
+        ].assign(flagged_on=["; ".join(text for _, text in p) for p in worst["problems"]]),
+        f"worst_sites_{scope.trial}_{scope.as_of}",
+        sheet="Worst sites",
     )
     st.caption(registry.WORST_SITES_TEXT)
 
@@ -174,15 +216,19 @@ if now.qtls is not None and not now.qtls.empty:
                 "value": ui.cell(health.qtl_values(q)[0]),
                 "limit": ui.cell(f"{q['direction']} {health.qtl_values(q)[1]}"),
                 "status": ui.chip("grey" if pd.isna(q["breached"]) else "red" if q["breached"] else "green")
-                + " " + ui.cell("No data" if pd.isna(q["breached"]) else "Breached" if q["breached"] else "Within limit"),
+                + " "
+                + ui.cell("No data" if pd.isna(q["breached"]) else "Breached" if q["breached"] else "Within limit"),
             }
             for _, q in now.qtls.iterrows()
         ],
         {"qtl": "Quality tolerance limit", "value": "Trial value", "limit": "Breached when", "status": "Status"},
-        numeric=("value",), nowrap=("status",),
+        numeric=("value",),
+        nowrap=("status",),
     )
-    st.caption("Each figure is the site indicator pooled over the trial's sites (Methods). A breach is reported to the "
-               "sponsor's management and in the clinical study report (ICH E6(R3)).")
+    st.caption(
+        "Each figure is the site indicator pooled over the trial's sites (Methods). A breach is reported to the "
+        "sponsor's management and in the clinical study report (ICH E6(R3))."
+    )
 else:
     st.caption("No quality tolerance limit is loaded for this trial.")
 more("sites", "Sites: every indicator and the funnel plot")
@@ -209,7 +255,9 @@ else:
     ui.html_table(
         [
             {
-                "milestone": ui.markup('{}<br><span class="muted">{} · {}</span>', m.milestone_name, m.vendor_name, m.lane),
+                "milestone": ui.markup(
+                    '{}<br><span class="muted">{} · {}</span>', m.milestone_name, m.vendor_name, m.lane
+                ),
                 "baseline": ui.cell(day(m.baseline_date)),
                 "expected": ui.cell(text),
                 "slip": ui.cell(None if pd.isna(m.slip_days) else int(m.slip_days), "{:+d} d"),
@@ -223,9 +271,21 @@ else:
     )
     ui.download_table(
         "⬇️ Download milestones (CSV)",
-        shown[["milestone_name", "vendor_name", "lane", "milestone_kind", "baseline_date", "forecast_date", "slip_days",
-               "status", "rag"]].assign(expected=expected),
-        f"milestones_{scope.trial}_{scope.as_of}", sheet="Milestones",
+        shown[
+            [
+                "milestone_name",
+                "vendor_name",
+                "lane",
+                "milestone_kind",
+                "baseline_date",
+                "forecast_date",
+                "slip_days",
+                "status",
+                "rag",
+            ]
+        ].assign(expected=expected),
+        f"milestones_{scope.trial}_{scope.as_of}",
+        sheet="Milestones",
     )
 more("vendors", "Vendors: timeline, supply risk, scorecards")
 

@@ -49,7 +49,9 @@ def _events(scope: Scope) -> Select:
             zero.label("ev"),
             zero.label("ac"),
         )
-        .select_from(planned_spend.outerjoin(change_order, change_order.c.change_order_id == planned_spend.c.change_order_id))
+        .select_from(
+            planned_spend.outerjoin(change_order, change_order.c.change_order_id == planned_spend.c.change_order_id)
+        )
         .where(planned_spend.c.contract_id.in_(contracts), or_(planned_spend.c.change_order_id.is_(None), approved))
     )
     # A month's cost accrues by day within the month, as the plan does: the cost to the date.
@@ -59,7 +61,9 @@ def _events(scope: Scope) -> Select:
         actual_cost.c.cost_category,
         zero.label("pv"),
         zero.label("ev"),
-        _accrued(actual_cost.c.invoiced_amount + actual_cost.c.accrued_amount, actual_cost.c.month_date, as_of).label("ac"),
+        _accrued(actual_cost.c.invoiced_amount + actual_cost.c.accrued_amount, actual_cost.c.month_date, as_of).label(
+            "ac"
+        ),
     ).where(actual_cost.c.contract_id.in_(contracts), actual_cost.c.month_date <= as_of)
 
     def earned(unit_type: str, units):
@@ -95,22 +99,30 @@ def _events(scope: Scope) -> Select:
 
     # Visits come from the site × month roll-up (millions of rows in a large portfolio).
     visits = rollups.upto({"n_visits": as_of}, scoped_trial_ids(scope), by="month", name="visit_months")
-    visits_done = select(visits.c.trial_id, visits.c.month_date, visits.c.n_visits.label("n_units")).subquery("visits_done")
+    visits_done = select(visits.c.trial_id, visits.c.month_date, visits.c.n_visits.label("n_units")).subquery(
+        "visits_done"
+    )
 
     # A milestone's fee is earned when it is done, as every page counts it done (the LPI by the enrollment data too).
     done_by = vendors.reached(scope)
     done_on = vendors.actual_on(as_of, done_by)
-    fees = select(
-        contract.c.contract_id,
-        month_start(done_on).label("month_date"),
-        literal("service_fee").label("cost_category"),
-        zero.label("pv"),
-        milestone.c.payment_amount.label("ev"),
-        zero.label("ac"),
-    ).select_from(
-        milestone.join(contract, and_(contract.c.trial_id == milestone.c.trial_id, contract.c.vendor_id == milestone.c.vendor_id))
-        .outerjoin(done_by, done_by.c.trial_id == milestone.c.trial_id)
-    ).where(contract.c.contract_id.in_(contracts), done_on.is_not(None))
+    fees = (
+        select(
+            contract.c.contract_id,
+            month_start(done_on).label("month_date"),
+            literal("service_fee").label("cost_category"),
+            zero.label("pv"),
+            milestone.c.payment_amount.label("ev"),
+            zero.label("ac"),
+        )
+        .select_from(
+            milestone.join(
+                contract,
+                and_(contract.c.trial_id == milestone.c.trial_id, contract.c.vendor_id == milestone.c.vendor_id),
+            ).outerjoin(done_by, done_by.c.trial_id == milestone.c.trial_id)
+        )
+        .where(contract.c.contract_id.in_(contracts), done_on.is_not(None))
+    )
     return union_all(
         planned,
         actual,
@@ -240,7 +252,10 @@ def evm_by_category(conn: Connection, scope: Scope) -> pd.DataFrame:
     return frame(conn, query, EVM_DTYPES)
 
 
-MONTHLY_DTYPES = {"month_date": "date", **{n: "float" for n in ("pv", "ev", "ac", "pv_cumulative", "ev_cumulative", "ac_cumulative")}}
+MONTHLY_DTYPES = {
+    "month_date": "date",
+    **{n: "float" for n in ("pv", "ev", "ac", "pv_cumulative", "ev_cumulative", "ac_cumulative")},
+}
 
 
 def _monthly_totals(scope: Scope, *keys: str):
@@ -258,7 +273,11 @@ def _monthly_totals(scope: Scope, *keys: str):
         .group_by(*groups, events.c.month_date)
         .subquery("per_month")
     )
-    window = {"partition_by": [per_month.c[key] for key in keys] or None, "order_by": per_month.c.month_date, "rows": (None, 0)}
+    window = {
+        "partition_by": [per_month.c[key] for key in keys] or None,
+        "order_by": per_month.c.month_date,
+        "rows": (None, 0),
+    }
     amounts = [per_month.c.pv, per_month.c.ev, per_month.c.ac]
     running = [func.sum(amount).over(**window).label(f"{amount.name}_cumulative") for amount in amounts]
     return per_month, [per_month.c.month_date, *amounts, *running]
@@ -331,4 +350,12 @@ def invoiced_vs_accrued(conn: Connection, scope: Scope) -> pd.DataFrame:
     return frame(conn, query, {"month_date": "date", "invoiced": "float", "accrued": "float"})
 
 
-QUERIES = [evm_by_contract, evm_by_trial, evm_by_category, monthly, monthly_by_contract, change_orders, invoiced_vs_accrued]
+QUERIES = [
+    evm_by_contract,
+    evm_by_trial,
+    evm_by_category,
+    monthly,
+    monthly_by_contract,
+    change_orders,
+    invoiced_vs_accrued,
+]

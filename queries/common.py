@@ -24,7 +24,11 @@ def trial_conditions(scope: Scope, *, whole_portfolio: bool = False) -> list:
 
 def scoped_trial_ids(scope: Scope, *, whole_portfolio: bool = False) -> Select:
     """The ids of the trials the scope covers, as a subquery to filter facts by."""
-    return trial.select().with_only_columns(trial.c.trial_id).where(and_(*trial_conditions(scope, whole_portfolio=whole_portfolio)))
+    return (
+        trial.select()
+        .with_only_columns(trial.c.trial_id)
+        .where(and_(*trial_conditions(scope, whole_portfolio=whole_portfolio)))
+    )
 
 
 def frame(conn: Connection, query, dtypes: dict[str, str] | None = None) -> pd.DataFrame:

@@ -20,7 +20,9 @@ def target_reached(trial_ids: Select):
         select(
             subject.c.trial_id,
             subject.c.enrolled_date,
-            func.row_number().over(partition_by=subject.c.trial_id, order_by=(subject.c.enrolled_date, subject.c.subject_id)).label("rank"),
+            func.row_number()
+            .over(partition_by=subject.c.trial_id, order_by=(subject.c.enrolled_date, subject.c.subject_id))
+            .label("rank"),
         )
         .where(subject.c.trial_id.in_(trial_ids), subject.c.enrolled_date.is_not(None))
         .subquery("ranked")
@@ -189,7 +191,9 @@ def forecast_inputs(conn: Connection, scope: Scope) -> pd.DataFrame:
     open_until = case((is_closed, site.c.closed_date), else_=as_date(as_of))
     # A site not yet active opens on its planned date, or now if that date has passed.
     opens_on = func.coalesce(site.c.planned_activation_date, site.c.activated_date)
-    opens_in = case((days_between(opens_on, as_date(as_of)) > 0, days_between(opens_on, as_date(as_of))), else_=literal(0.0))
+    opens_in = case(
+        (days_between(opens_on, as_date(as_of)) > 0, days_between(opens_on, as_date(as_of))), else_=literal(0.0)
+    )
     query = (
         select(
             trial.c.protocol_number,
@@ -200,12 +204,25 @@ def forecast_inputs(conn: Connection, scope: Scope) -> pd.DataFrame:
             case((is_closed, True), else_=False).label("is_closed"),
             case((is_closed, days_between(as_date(as_of), site.c.closed_date)), else_=None).label("days_since_closed"),
         )
-        .select_from(site.join(trial, trial.c.trial_id == site.c.trial_id).outerjoin(subjects, subjects.c.site_id == site.c.site_id))
+        .select_from(
+            site.join(trial, trial.c.trial_id == site.c.trial_id).outerjoin(
+                subjects, subjects.c.site_id == site.c.site_id
+            )
+        )
         .where(_forecast_sites(scope))
         .order_by(trial.c.protocol_number, site.c.site_number)
     )
-    return frame(conn, query, {"enrolled": "int", "days_open": "float", "opens_in_days": "float", "is_closed": "bool",
-                               "days_since_closed": "float"})
+    return frame(
+        conn,
+        query,
+        {
+            "enrolled": "int",
+            "days_open": "float",
+            "opens_in_days": "float",
+            "is_closed": "bool",
+            "days_since_closed": "float",
+        },
+    )
 
 
 def enrollment_history(conn: Connection, scope: Scope) -> pd.DataFrame:
@@ -218,8 +235,12 @@ def enrollment_history(conn: Connection, scope: Scope) -> pd.DataFrame:
             site.c.site_number,
             days_between(as_date(as_of), subject.c.enrolled_date).label("days_before"),
         )
-        .select_from(subject.join(site, site.c.site_id == subject.c.site_id).join(trial, trial.c.trial_id == site.c.trial_id))
-        .where(_forecast_sites(scope), subject.c.trial_id.in_(scoped_trial_ids(scope)), subject.c.enrolled_date <= as_of)
+        .select_from(
+            subject.join(site, site.c.site_id == subject.c.site_id).join(trial, trial.c.trial_id == site.c.trial_id)
+        )
+        .where(
+            _forecast_sites(scope), subject.c.trial_id.in_(scoped_trial_ids(scope)), subject.c.enrolled_date <= as_of
+        )
         .order_by(trial.c.protocol_number, site.c.site_number, subject.c.enrolled_date)
     )
     return frame(conn, query, {"days_before": "float"})

@@ -76,7 +76,9 @@ def _published(run: Run, scope: Scope, settings: Settings, name: str, cls: type)
     return published.part_from(cls, frames)
 
 
-def trial_health(run: Run, scope: Scope, settings: Settings, predict: Callable | None, *, live: bool = False) -> TrialHealth:
+def trial_health(
+    run: Run, scope: Scope, settings: Settings, predict: Callable | None, *, live: bool = False
+) -> TrialHealth:
     """Every trial of the scope with its enrollment, budget, schedule and overall health as of scope.as_of.
 
     Without `predict` nothing is forecast: no outlooks, and enrollment health from enrolled ÷ planned to date only
@@ -89,9 +91,20 @@ def trial_health(run: Run, scope: Scope, settings: Settings, predict: Callable |
     summary = run(portfolio.trial_summary, scope)
     statuses = health.milestone_statuses(run(vendors.milestones, scope), scope.as_of, settings)
     site_rows = run(enrollment.sites, scope)
-    outlooks = {} if predict is None else health.enrollment_outlooks(
-        summary, run(enrollment.forecast_inputs, scope), site_rows, statuses, scope.as_of, predict, settings,
-        run(enrollment.enrollment_history, scope), drift_priors(run, scope, list(summary["protocol_number"])),
+    outlooks = (
+        {}
+        if predict is None
+        else health.enrollment_outlooks(
+            summary,
+            run(enrollment.forecast_inputs, scope),
+            site_rows,
+            statuses,
+            scope.as_of,
+            predict,
+            settings,
+            run(enrollment.enrollment_history, scope),
+            drift_priors(run, scope, list(summary["protocol_number"])),
+        )
     )
     trials = health.trial_health(summary, run(budget.evm_by_trial, scope), statuses, scope.as_of, settings, outlooks)
     safety = run(sites.safety_by_trial, scope)
@@ -111,8 +124,14 @@ def drift_priors(run: Run, scope: Scope, protocols: list[str]) -> dict[str, drif
         owned = sorted(wanted & set(run(portfolio.trial_options, whole)["protocol_number"]))
         if not owned:
             continue
-        priors.update(health.drift_priors(run(enrollment.forecast_inputs, whole), run(enrollment.enrollment_history, whole),
-                                          run(portfolio.trial_summary, whole), owned))
+        priors.update(
+            health.drift_priors(
+                run(enrollment.forecast_inputs, whole),
+                run(enrollment.enrollment_history, whole),
+                run(portfolio.trial_summary, whole),
+                owned,
+            )
+        )
     return priors
 
 
@@ -123,7 +142,9 @@ def quality_limits(run: Run, scope: Scope) -> pd.DataFrame:
     return health.qtl_status(limits, kpis)
 
 
-def trial_facts(run: Run, scope: Scope, settings: Settings, predict: Callable | None = None, *, live: bool = False) -> TrialHealth:
+def trial_facts(
+    run: Run, scope: Scope, settings: Settings, predict: Callable | None = None, *, live: bool = False
+) -> TrialHealth:
     """trial_health without forecasts (see there)."""
     return trial_health(run, scope, settings, None, live=live)
 
@@ -136,7 +157,9 @@ class FlaggedSites:
     baselines: dict  # (protocol_number, indicator) → metrics.PeerBaseline
 
 
-def flagged_sites(run: Run, scope: Scope, settings: Settings, predict: Callable | None = None, *, live: bool = False) -> FlaggedSites:
+def flagged_sites(
+    run: Run, scope: Scope, settings: Settings, predict: Callable | None = None, *, live: bool = False
+) -> FlaggedSites:
     """Flag every site of the scope's trials (the whole trial, whichever site is in view: peers need all of them)."""
     if not live:
         found = _published(run, scope.replace(site=None), settings, "flagged_sites", FlaggedSites)
@@ -155,7 +178,9 @@ class VendorRisks:
     moved: pd.DataFrame
 
 
-def vendor_risks(run: Run, scope: Scope, settings: Settings, predict: Callable | None = None, *, live: bool = False) -> VendorRisks:
+def vendor_risks(
+    run: Run, scope: Scope, settings: Settings, predict: Callable | None = None, *, live: bool = False
+) -> VendorRisks:
     """Supply risks and moved forecasts of the scope's trials as of scope.as_of."""
     if not live:
         found = _published(run, scope, settings, "vendor_risks", VendorRisks)
@@ -165,13 +190,20 @@ def vendor_risks(run: Run, scope: Scope, settings: Settings, predict: Callable |
     statuses = health.milestone_statuses(run(vendors.milestones, scope), scope.as_of, settings)
     moved = run(vendors.forecast_changes, scope).merge(
         statuses[["protocol_number", "milestone_code", "milestone_kind", "slip_days", "status", "rag"]],
-        on=["protocol_number", "milestone_code"], how="left",
+        on=["protocol_number", "milestone_code"],
+        how="left",
     )
     return VendorRisks(supply, moved)
 
 
 def view_basis(
-    compose: Compose, scope: Scope, settings: Settings, *, forecast: bool = True, flags: bool = False, vendor: bool = False
+    compose: Compose,
+    scope: Scope,
+    settings: Settings,
+    *,
+    forecast: bool = True,
+    flags: bool = False,
+    vendor: bool = False,
 ) -> Basis:
     """The registry's Basis for the view of `scope`: its trials' health (forecast unless `forecast` is False), and
     (when asked) their sites' flags and vendor risks, each composed through `compose` (ui.composed on the pages, so
@@ -180,7 +212,13 @@ def view_basis(
     flagged = compose(flagged_sites, scope.replace(site=None)) if flags else None
     risks = compose(vendor_risks, scope) if vendor else None
     return Basis(
-        scope.as_of, settings, found.trials, found.milestones, found.outlooks, found.sites, qtls=found.qtls,
+        scope.as_of,
+        settings,
+        found.trials,
+        found.milestones,
+        found.outlooks,
+        found.sites,
+        qtls=found.qtls,
         flags=None if flagged is None else flagged.sites,
         supply=None if risks is None else risks.supply,
         moved=None if risks is None else risks.moved,

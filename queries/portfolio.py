@@ -19,7 +19,7 @@ def _month_start(day: date) -> date:
 
 def _previous_month_start(day: date) -> date:
     first = day.replace(day=1)
-    return (first.replace(year=first.year - 1, month=12) if first.month == 1 else first.replace(month=first.month - 1))
+    return first.replace(year=first.year - 1, month=12) if first.month == 1 else first.replace(month=first.month - 1)
 
 
 def trial_options(conn: Connection, scope: Scope) -> pd.DataFrame:
@@ -49,7 +49,13 @@ def trial_summary(conn: Connection, scope: Scope) -> pd.DataFrame:
             site.c.trial_id,
             func.sum(
                 case(
-                    (and_(site.c.activated_date <= as_of, or_(site.c.closed_date.is_(None), site.c.closed_date > as_of)), 1),
+                    (
+                        and_(
+                            site.c.activated_date <= as_of,
+                            or_(site.c.closed_date.is_(None), site.c.closed_date > as_of),
+                        ),
+                        1,
+                    ),
                     else_=0,
                 )
             ).label("n_sites_active"),
@@ -77,9 +83,9 @@ def trial_summary(conn: Connection, scope: Scope) -> pd.DataFrame:
     per_country = (
         select(
             enrollment_plan.c.trial_id,
-            func.max(case((enrollment_plan.c.month_date <= previous_month, enrollment_plan.c.n_planned_cumulative))).label(
-                "planned_previous"
-            ),
+            func.max(
+                case((enrollment_plan.c.month_date <= previous_month, enrollment_plan.c.n_planned_cumulative))
+            ).label("planned_previous"),
             func.max(enrollment_plan.c.n_planned_cumulative).label("planned_current"),
         )
         .where(enrollment_plan.c.trial_id.in_(trials), enrollment_plan.c.month_date <= current_month)

@@ -44,10 +44,17 @@ def upto(cutoffs: dict[str, date], trial_ids: Select, *, by: str = "site", name:
     rolled = (
         select(
             *keys(site_month, site_month.c.month_date),
-            *[func.sum(case((site_month.c.month_date < as_date(_first_of(cutoffs[n])), site_month.c[n]), else_=zero)).label(n)
-              for n in names],
+            *[
+                func.sum(
+                    case((site_month.c.month_date < as_date(_first_of(cutoffs[n])), site_month.c[n]), else_=zero)
+                ).label(n)
+                for n in names
+            ],
         )
-        .where(site_month.c.trial_id.in_(trial_ids), site_month.c.month_date < as_date(max(_first_of(c) for c in cutoffs.values())))
+        .where(
+            site_month.c.trial_id.in_(trial_ids),
+            site_month.c.month_date < as_date(max(_first_of(c) for c in cutoffs.values())),
+        )
         .group_by(*keys(site_month, site_month.c.month_date, labelled=False))
     )
     parts = [rolled]
@@ -58,8 +65,14 @@ def upto(cutoffs: dict[str, date], trial_ids: Select, *, by: str = "site", name:
         parts.append(
             select(
                 *keys(table, month),
-                *[(func.sum(case((_in_month_of(cutoffs[n], day), MEASURES[n].value), else_=zero)) if n in group else zero).label(n)
-                  for n in names],
+                *[
+                    (
+                        func.sum(case((_in_month_of(cutoffs[n], day), MEASURES[n].value), else_=zero))
+                        if n in group
+                        else zero
+                    ).label(n)
+                    for n in names
+                ],
             )
             .where(
                 table.c.trial_id.in_(trial_ids),

@@ -59,7 +59,9 @@ def _subjects(scope: Scope):
             _count(or_(failed, enrolled)).label("n_outcome_known"),
             _count(and_(enrolled, subject.c.discontinued_date <= as_of)).label("n_discontinued"),
             _count(and_(enrolled, subject.c.treatment_discontinued_date <= as_of)).label("n_treatment_discontinued"),
-            func.sum(case((enrolled, days_between(on_study_until, subject.c.enrolled_date)), else_=literal(0.0))).label("subject_days"),
+            func.sum(case((enrolled, days_between(on_study_until, subject.c.enrolled_date)), else_=literal(0.0))).label(
+                "subject_days"
+            ),
         )
         .where(subject.c.trial_id.in_(scoped_trial_ids(scope)))
         .group_by(subject.c.site_id)
@@ -71,8 +73,14 @@ def _visits(scope: Scope):
     """Per site: visits done, entered and late by as_of, and the mean entry lag (capped) of those entered."""
     as_of = scope.as_of
     counts = rollups.upto(
-        {"n_visits": as_of, "n_visits_entered": as_of, "entry_lag_days": as_of, "n_visits_late_prone": late_cutoff(as_of)},
-        scoped_trial_ids(scope), name="visit_counts",
+        {
+            "n_visits": as_of,
+            "n_visits_entered": as_of,
+            "entry_lag_days": as_of,
+            "n_visits_late_prone": late_cutoff(as_of),
+        },
+        scoped_trial_ids(scope),
+        name="visit_counts",
     )
     # Visits not yet entered have no lag: they are left out of the mean (and counted as late once overdue).
     mean_lag = cast(counts.c.entry_lag_days, Float) / func.nullif(counts.c.n_visits_entered, 0)
@@ -88,7 +96,9 @@ def _visits(scope: Scope):
 def _queries(scope: Scope):
     """Per site: queries opened by as_of, still open on it, and open for more than QUERY_AGE_DAYS."""
     as_of = scope.as_of
-    counts = rollups.upto({"n_queries_opened": as_of, "n_queries_closed": as_of}, scoped_trial_ids(scope), name="query_counts")
+    counts = rollups.upto(
+        {"n_queries_opened": as_of, "n_queries_closed": as_of}, scoped_trial_ids(scope), name="query_counts"
+    )
     # Open but young: opened within QUERY_AGE_DAYS of as_of and not closed by it (a month of detail, on its index).
     young = (
         select(data_query.c.site_id, func.count().label("n_young"))
@@ -106,10 +116,14 @@ def _queries(scope: Scope):
     # answered by as_of and not closed by it. One scan of the scope's queries for both.
     slow = and_(
         data_query.c.opened_date < as_date(as_of - timedelta(days=QUERY_AGE_DAYS)),
-        or_(data_query.c.closed_date.is_(None), days_between(data_query.c.closed_date, data_query.c.opened_date) > QUERY_AGE_DAYS),
+        or_(
+            data_query.c.closed_date.is_(None),
+            days_between(data_query.c.closed_date, data_query.c.opened_date) > QUERY_AGE_DAYS,
+        ),
     )
-    answered_now = and_(data_query.c.answered_date <= as_of,
-                        or_(data_query.c.closed_date.is_(None), data_query.c.closed_date > as_of))
+    answered_now = and_(
+        data_query.c.answered_date <= as_of, or_(data_query.c.closed_date.is_(None), data_query.c.closed_date > as_of)
+    )
     outstanding = (
         select(data_query.c.site_id, _count(slow).label("n_slow"), _count(answered_now).label("n_answered"))
         .where(data_query.c.trial_id.in_(scoped_trial_ids(scope)), data_query.c.opened_date <= as_of)
@@ -127,8 +141,9 @@ def _queries(scope: Scope):
             func.coalesce(outstanding.c.n_answered, 0).label("n_queries_answered"),
         )
         .select_from(
-            counts.outerjoin(young, young.c.site_id == counts.c.site_id)
-            .outerjoin(outstanding, outstanding.c.site_id == counts.c.site_id)
+            counts.outerjoin(young, young.c.site_id == counts.c.site_id).outerjoin(
+                outstanding, outstanding.c.site_id == counts.c.site_id
+            )
         )
         .subquery("site_queries")
     )
@@ -149,15 +164,12 @@ def _median_days_to_close(scope: Scope):
         .subquery("close_time_histogram")
     )
     per_site = {"partition_by": histogram.c.site_id}
-    running = (
-        select(
-            histogram.c.site_id,
-            histogram.c.days,
-            cast(func.sum(histogram.c.n_queries).over(**per_site, order_by=histogram.c.days), BigInteger).label("reached"),
-            cast(func.sum(histogram.c.n_queries).over(**per_site), BigInteger).label("n"),
-        )
-        .subquery("close_time_running")
-    )
+    running = select(
+        histogram.c.site_id,
+        histogram.c.days,
+        cast(func.sum(histogram.c.n_queries).over(**per_site, order_by=histogram.c.days), BigInteger).label("reached"),
+        cast(func.sum(histogram.c.n_queries).over(**per_site), BigInteger).label("n"),
+    ).subquery("close_time_running")
 
     def value_at(position):
         return func.min(case((running.c.reached >= position, running.c.days)))
@@ -256,7 +268,9 @@ def qtl_limits(conn: Connection, scope: Scope) -> pd.DataFrame:
         .where(trial.c.trial_id.in_(scoped_trial_ids(scope)))
         .order_by(trial.c.protocol_number, qtl.c.qtl_figure)
     )
-    return frame(conn, query, {"protocol_number": "str", "qtl_figure": "str", "limit_value": "float", "direction": "str"})
+    return frame(
+        conn, query, {"protocol_number": "str", "qtl_figure": "str", "limit_value": "float", "direction": "str"}
+    )
 
 
 def _visit_sources(scope: Scope):
@@ -264,16 +278,26 @@ def _visit_sources(scope: Scope):
     # Filtered on the counts' own trial: the database starts from their (few) rows, not from every visit in scope.
     done = visit.c.visit_date <= scope.as_of
     points = (
-        select(visit.c.site_id, func.sum(data_point.c.n_data_points).label("n_data_points"),
-               func.sum(data_point.c.n_data_points_changed).label("n_data_points_changed"))
+        select(
+            visit.c.site_id,
+            func.sum(data_point.c.n_data_points).label("n_data_points"),
+            func.sum(data_point.c.n_data_points_changed).label("n_data_points_changed"),
+        )
         .select_from(data_point.join(visit, visit.c.visit_id == data_point.c.visit_id))
-        .where(data_point.c.trial_id.in_(scoped_trial_ids(scope)), done).group_by(visit.c.site_id).subquery("site_data_points")
+        .where(data_point.c.trial_id.in_(scoped_trial_ids(scope)), done)
+        .group_by(visit.c.site_id)
+        .subquery("site_data_points")
     )
     labs = (
-        select(visit.c.site_id, func.sum(lab_result.c.n_lab_results).label("n_lab_results"),
-               func.sum(lab_result.c.n_lab_abnormal).label("n_lab_abnormal"))
+        select(
+            visit.c.site_id,
+            func.sum(lab_result.c.n_lab_results).label("n_lab_results"),
+            func.sum(lab_result.c.n_lab_abnormal).label("n_lab_abnormal"),
+        )
         .select_from(lab_result.join(visit, visit.c.visit_id == lab_result.c.visit_id))
-        .where(lab_result.c.trial_id.in_(scoped_trial_ids(scope)), done).group_by(visit.c.site_id).subquery("site_labs")
+        .where(lab_result.c.trial_id.in_(scoped_trial_ids(scope)), done)
+        .group_by(visit.c.site_id)
+        .subquery("site_labs")
     )
     return points, labs
 
@@ -334,21 +358,54 @@ def trials_with_sources(conn: Connection, scope: Scope) -> dict[str, set[str]]:
 
 
 _COUNTS = (
-    "n_screen_failed", "n_outcome_known", "n_discontinued", "n_treatment_discontinued", "n_visits", "n_visits_entered",
-    "n_visits_late", "n_queries", "n_queries_open", "n_queries_open_30d", "n_queries_outstanding_30d", "n_queries_answered",
-    "n_deviations", "n_important_deviations", "n_deviations_undated", "n_ae", "n_sae", "n_sae_due", "n_sae_on_time",
-    "n_pages", "n_pages_late", "n_data_points", "n_data_points_changed", "n_lab_results", "n_lab_abnormal",
+    "n_screen_failed",
+    "n_outcome_known",
+    "n_discontinued",
+    "n_treatment_discontinued",
+    "n_visits",
+    "n_visits_entered",
+    "n_visits_late",
+    "n_queries",
+    "n_queries_open",
+    "n_queries_open_30d",
+    "n_queries_outstanding_30d",
+    "n_queries_answered",
+    "n_deviations",
+    "n_important_deviations",
+    "n_deviations_undated",
+    "n_ae",
+    "n_sae",
+    "n_sae_due",
+    "n_sae_on_time",
+    "n_pages",
+    "n_pages_late",
+    "n_data_points",
+    "n_data_points_changed",
+    "n_lab_results",
+    "n_lab_abnormal",
 )
 
 
 def _quality(scope: Scope):
     """Per site in scope: the quality counts, zero where the site has no rows (the means and medians stay empty)."""
     points, labs = _visit_sources(scope)
-    parts = {"subjects": _subjects(scope), "visits": _visits(scope), "queries": _queries(scope), "deviations": _deviations(scope),
-             "adverse_events": _adverse_events(scope), "pages": _pages(scope), "points": points, "labs": labs}
+    parts = {
+        "subjects": _subjects(scope),
+        "visits": _visits(scope),
+        "queries": _queries(scope),
+        "deviations": _deviations(scope),
+        "adverse_events": _adverse_events(scope),
+        "pages": _pages(scope),
+        "points": points,
+        "labs": labs,
+    }
     close_times = _median_days_to_close(scope)
-    counts = [func.coalesce(part.c[name], 0).label(name) for part in parts.values() for name in _COUNTS if name in part.c]
-    joined = site.join(trial, trial.c.trial_id == site.c.trial_id).join(country, country.c.country_id == site.c.country_id)
+    counts = [
+        func.coalesce(part.c[name], 0).label(name) for part in parts.values() for name in _COUNTS if name in part.c
+    ]
+    joined = site.join(trial, trial.c.trial_id == site.c.trial_id).join(
+        country, country.c.country_id == site.c.country_id
+    )
     for part in (*parts.values(), close_times):
         joined = joined.outerjoin(part, part.c.site_id == site.c.site_id)
     return (
@@ -368,7 +425,9 @@ def _quality(scope: Scope):
 
 
 _QUALITY_DTYPES = {name: "int" for name in _COUNTS} | {
-    "subject_days": "float", "mean_entry_lag_days": "float", "median_days_to_close": "float",
+    "subject_days": "float",
+    "mean_entry_lag_days": "float",
+    "median_days_to_close": "float",
 }
 
 
@@ -382,7 +441,9 @@ def site_kpis(conn: Connection, scope: Scope) -> pd.DataFrame:
     """
     basics = enrollment.sites(conn, scope)
     quality = frame(conn, _quality(scope).order_by(trial.c.protocol_number, site.c.site_number), _QUALITY_DTYPES)
-    out = basics.merge(quality.drop(columns=["country_code", "country_name"]), on=["protocol_number", "site_number"], how="left")
+    out = basics.merge(
+        quality.drop(columns=["country_code", "country_name"]), on=["protocol_number", "site_number"], how="left"
+    )
     present = trials_with_sources(conn, scope)
     for name, (_, columns) in SOURCES.items():
         missing = ~out["protocol_number"].isin(present[name])
@@ -393,7 +454,9 @@ def site_kpis(conn: Connection, scope: Scope) -> pd.DataFrame:
     out["n_entry_units"] = out["n_pages"].where(pages, out["n_visits"])
     out["n_entry_late"] = out["n_pages_late"].where(pages, out["n_visits_late"])
     points = out["protocol_number"].isin(present["data_point"])
-    out["query_basis"] = pd.Series(["data points" if p else "visits entered" for p in points], index=out.index, dtype="object")
+    out["query_basis"] = pd.Series(
+        ["data points" if p else "visits entered" for p in points], index=out.index, dtype="object"
+    )
     out["n_query_base"] = out["n_data_points"].where(points, out["n_visits_entered"])
     out["n_minor_deviations"] = out["n_deviations"] - out["n_important_deviations"]
     return out
@@ -402,20 +465,39 @@ def site_kpis(conn: Connection, scope: Scope) -> pd.DataFrame:
 def by_country(conn: Connection, scope: Scope) -> pd.DataFrame:
     """One row per trial × country with sites in scope: sites, subjects, site- and subject-days, visits, queries, deviations."""
     as_of = scope.as_of
-    per_site = _quality(scope).add_columns(
-        case((site.c.activated_date <= as_of, 1), else_=0).label("is_activated"),
-        case(
-            (site.c.activated_date <= as_of,
-             days_between(case((site.c.closed_date <= as_of, site.c.closed_date), else_=as_date(as_of)), site.c.activated_date)),
-            else_=literal(0.0),
-        ).label("days_open"),
-        site.c.n_planned_subjects,
-        func.coalesce(
-            select(func.count()).where(subject.c.site_id == site.c.site_id, subject.c.enrolled_date <= as_of).scalar_subquery(), 0
-        ).label("n_enrolled"),
-    ).subquery("per_site")
-    sums = ("n_enrolled", "n_planned_subjects", "n_visits", "n_visits_late", "n_queries", "n_queries_open_30d",
-            "n_important_deviations")
+    per_site = (
+        _quality(scope)
+        .add_columns(
+            case((site.c.activated_date <= as_of, 1), else_=0).label("is_activated"),
+            case(
+                (
+                    site.c.activated_date <= as_of,
+                    days_between(
+                        case((site.c.closed_date <= as_of, site.c.closed_date), else_=as_date(as_of)),
+                        site.c.activated_date,
+                    ),
+                ),
+                else_=literal(0.0),
+            ).label("days_open"),
+            site.c.n_planned_subjects,
+            func.coalesce(
+                select(func.count())
+                .where(subject.c.site_id == site.c.site_id, subject.c.enrolled_date <= as_of)
+                .scalar_subquery(),
+                0,
+            ).label("n_enrolled"),
+        )
+        .subquery("per_site")
+    )
+    sums = (
+        "n_enrolled",
+        "n_planned_subjects",
+        "n_visits",
+        "n_visits_late",
+        "n_queries",
+        "n_queries_open_30d",
+        "n_important_deviations",
+    )
     query = (
         select(
             per_site.c.protocol_number,
@@ -430,7 +512,10 @@ def by_country(conn: Connection, scope: Scope) -> pd.DataFrame:
         .group_by(per_site.c.protocol_number, per_site.c.country_code, per_site.c.country_name)
         .order_by(per_site.c.protocol_number, per_site.c.country_code)
     )
-    dtypes = {name: "int" for name in ("n_sites", "n_sites_activated", *sums)} | {"days_open": "float", "subject_days": "float"}
+    dtypes = {name: "int" for name in ("n_sites", "n_sites_activated", *sums)} | {
+        "days_open": "float",
+        "subject_days": "float",
+    }
     return frame(conn, query, dtypes)
 
 

@@ -56,7 +56,11 @@ def _done_by(day: date, target, of: FromClause):
     """How a milestone (of `of`) is done by `day`, first match wins: (condition, actual date, where it comes from)."""
     return (
         (of.c.actual_date <= day, of.c.actual_date, "recorded"),
-        (and_(of.c.milestone_code == LPI_CODE, target.c.target_reached_date <= day), target.c.target_reached_date, "enrollment"),
+        (
+            and_(of.c.milestone_code == LPI_CODE, target.c.target_reached_date <= day),
+            target.c.target_reached_date,
+            "enrollment",
+        ),
     )
 
 
@@ -183,7 +187,12 @@ def forecast_changes(conn: Connection, scope: Scope) -> pd.DataFrame:
             actual_on(since, done_by).is_(None),
             new_date != old_date,
         )
-        .order_by(func.abs(days_between(new_date, old_date)).desc(), trial.c.protocol_number, milestone.c.lane, milestone.c.sequence)
+        .order_by(
+            func.abs(days_between(new_date, old_date)).desc(),
+            trial.c.protocol_number,
+            milestone.c.lane,
+            milestone.c.sequence,
+        )
     )
     return frame(
         conn,
@@ -215,15 +224,17 @@ def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
             milestone.c.milestone_name.label("supply_name"),
             supply_vendor.c.vendor_name.label("supply_vendor_name"),
             milestone.c.baseline_date.label("supply_baseline_date"),
-            func.coalesce(actual_on(as_of, done_by), supply_forecast.forecast_date, milestone.c.baseline_date).label("supply_date"),
+            func.coalesce(actual_on(as_of, done_by), supply_forecast.forecast_date, milestone.c.baseline_date).label(
+                "supply_date"
+            ),
             actual_on(as_of, done_by).is_not(None).label("is_supply_done"),
             clinical.c.milestone_code.label("clinical_code"),
             clinical.c.milestone_name.label("clinical_name"),
             clinical_vendor.c.vendor_name.label("clinical_vendor_name"),
             clinical.c.baseline_date.label("clinical_baseline_date"),
-            func.coalesce(actual_on(as_of, done_by, clinical), clinical_forecast.forecast_date, clinical.c.baseline_date).label(
-                "clinical_date"
-            ),
+            func.coalesce(
+                actual_on(as_of, done_by, clinical), clinical_forecast.forecast_date, clinical.c.baseline_date
+            ).label("clinical_date"),
             actual_on(as_of, done_by, clinical).is_not(None).label("is_clinical_done"),
             milestone.c.lead_time_days,
         )
@@ -231,7 +242,8 @@ def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
             # Both ends in the same trial: a link to another trial's milestone would show it outside the scope.
             milestone.join(
                 clinical,
-                (clinical.c.milestone_id == milestone.c.precedes_milestone_id) & (clinical.c.trial_id == milestone.c.trial_id),
+                (clinical.c.milestone_id == milestone.c.precedes_milestone_id)
+                & (clinical.c.trial_id == milestone.c.trial_id),
             )
             .join(trial, trial.c.trial_id == milestone.c.trial_id)
             .join(supply_vendor, supply_vendor.c.vendor_id == milestone.c.vendor_id)
@@ -254,7 +266,9 @@ def supply_links(conn: Connection, scope: Scope) -> pd.DataFrame:
     )
     # A comparison with an empty actual is empty: not done.
     for column in ("is_supply_done", "is_clinical_done"):
-        df[column] = pd.array([bool(v) if v is not None and not pd.isna(v) else False for v in df[column]], dtype="bool")
+        df[column] = pd.array(
+            [bool(v) if v is not None and not pd.isna(v) else False for v in df[column]], dtype="bool"
+        )
     return df
 
 
@@ -292,12 +306,19 @@ def vendor_scorecard(conn: Connection, scope: Scope, tolerance_days: int = 0) ->
             case((and_(is_open, base < d), 1), else_=0).label("is_overdue"),
             slip.label("slip_days"),
             *(
-                case((and_(is_open, base >= d, expected <= as_date(as_of + timedelta(days=n))), 1), else_=0).label(f"is_due_{n}")
+                case((and_(is_open, base >= d, expected <= as_date(as_of + timedelta(days=n))), 1), else_=0).label(
+                    f"is_due_{n}"
+                )
                 for n in (30, 60, 90)
             ),
             # Fees of open milestones overdue (whenever their forecast now says) or expected within 90 days.
-            case((and_(is_open, or_(base < d, expected <= as_date(as_of + timedelta(days=90)))), milestone.c.payment_amount),
-                 else_=0).label("payment_due_amount"),
+            case(
+                (
+                    and_(is_open, or_(base < d, expected <= as_date(as_of + timedelta(days=90)))),
+                    milestone.c.payment_amount,
+                ),
+                else_=0,
+            ).label("payment_due_amount"),
         )
         .select_from(
             milestone.join(trial, trial.c.trial_id == milestone.c.trial_id)

@@ -27,8 +27,14 @@ class CheckedAppTest(AppTest):
 
 
 def open_page(
-    monkeypatch, database_url: str, page: str = "portfolio", *, user: str | None = None, query: dict | None = None,
-    claims: dict | None = None, **params: str
+    monkeypatch,
+    database_url: str,
+    page: str = "portfolio",
+    *,
+    user: str | None = None,
+    query: dict | None = None,
+    claims: dict | None = None,
+    **params: str,
 ) -> AppTest:
     """Run the app on `database_url` showing `page` with the query string `params` (or `query`), as a browser would.
 

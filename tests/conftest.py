@@ -47,8 +47,9 @@ os.environ.setdefault("DASHBOARD_ALLOW_ANONYMOUS", "true")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # Actions and notes are written to a review database: never the repository's data/review.db from a test. A test
 # that writes actions points DASHBOARD_REVIEW_DATABASE_URL at a file of its own (tests/test_review.py).
-os.environ.setdefault("DASHBOARD_REVIEW_DATABASE_URL",
-                      f"sqlite:///{Path(tempfile.mkdtemp(prefix='dashboard-review-')) / 'review.db'}")
+os.environ.setdefault(
+    "DASHBOARD_REVIEW_DATABASE_URL", f"sqlite:///{Path(tempfile.mkdtemp(prefix='dashboard-review-')) / 'review.db'}"
+)
 
 
 def _unavailable(reason: str):
@@ -111,7 +112,9 @@ class PostgresCluster:
     def __init__(self):
         bin_dir = _postgres_bin_dir()
         if bin_dir is None:
-            _unavailable("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin): apt-get install -y postgresql")
+            _unavailable(
+                "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin): apt-get install -y postgresql"
+            )
         self.bin_dir = bin_dir
         self.workdir = Path(tempfile.mkdtemp(prefix="dashboard-pg-"))
         if os.geteuid() == 0:
@@ -123,7 +126,21 @@ class PostgresCluster:
             os.chown(self.workdir, user.pw_uid, user.pw_gid)
         self.data_dir = self.workdir / "data"
         self.port = free_port()
-        result = self._run([str(bin_dir / "initdb"), "-D", str(self.data_dir), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale", "--no-sync"])
+        result = self._run(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ]
+        )
         if result.returncode != 0:
             self._give_up("initialise", result)
 
@@ -132,7 +149,9 @@ class PostgresCluster:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
 
     def _run(self, args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run(_as_postgres_user(args), capture_output=True, text=True, timeout=timeout, cwd=self.workdir)
+        return subprocess.run(
+            _as_postgres_user(args), capture_output=True, text=True, timeout=timeout, cwd=self.workdir
+        )
 
     def _give_up(self, what: str, result: subprocess.CompletedProcess):
         log = self.workdir / "server.log"
@@ -146,7 +165,21 @@ class PostgresCluster:
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         pg_ctl = str(self.bin_dir / "pg_ctl")
-        result = self._run([pg_ctl, "-D", str(self.data_dir), "-l", str(self.workdir / "server.log"), "-o", options, "-w", "-t", "60", "start"])
+        result = self._run(
+            [
+                pg_ctl,
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.workdir / "server.log"),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        )
         if result.returncode != 0:
             self._give_up("start", result)
 
@@ -304,7 +337,11 @@ def _wait_until_healthy(process: subprocess.Popen, base_url: str, stderr_path: P
         except OSError:
             pass
         time.sleep(0.2)
-    state = f"exited with code {process.returncode}" if process.poll() is not None else f"not healthy after {APP_START_TIMEOUT_S} s"
+    state = (
+        f"exited with code {process.returncode}"
+        if process.poll() is not None
+        else f"not healthy after {APP_START_TIMEOUT_S} s"
+    )
     output = stderr_path.read_text(errors="replace")[-4000:]
     pytest.fail(f"Streamlit server at {base_url} {state}; its stderr:\n{output}", pytrace=False)
 
@@ -334,12 +371,23 @@ class AppServers:
         stdout = open(log_dir / "stdout.log", "wb")
         stderr = open(log_dir / "stderr.log", "wb")
         command = [
-            sys.executable, "-m", "streamlit", "run", str(script),
-            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(script),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
         ]
         for name, value in (options or {}).items():
             command += [f"--{name}", str(value)]
-        process = subprocess.Popen(command, cwd=REPO_DIR, env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, cwd=REPO_DIR, env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL
+        )
         self.started.append((process, [stdout, stderr]))
         _wait_until_healthy(process, base_url, log_dir / "stderr.log")
         return base_url

@@ -70,7 +70,13 @@ class Provider:
                 if url.path == "/.well-known/openid-configuration":
                     self._json(provider.discovery())
                 elif url.path == "/jwks":
-                    self._json({"keys": [dict(provider.key.as_dict(private=False), kid=provider.key_id, use="sig", alg="RS256")]})
+                    self._json(
+                        {
+                            "keys": [
+                                dict(provider.key.as_dict(private=False), kid=provider.key_id, use="sig", alg="RS256")
+                            ]
+                        }
+                    )
                 elif url.path == "/authorize":
                     provider.authorize_requests.append(query)
                     if provider.email is None:
@@ -79,7 +85,9 @@ class Provider:
                     code = secrets.token_urlsafe(16)
                     provider.codes[code] = {"nonce": query.get("nonce"), "email": provider.email}
                     self.send_response(302)
-                    self.send_header("Location", f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}")
+                    self.send_header(
+                        "Location", f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
+                    )
                     self.end_headers()
                 else:
                     self._json({"error": "not found"}, 404)
@@ -93,13 +101,26 @@ class Provider:
                     return
                 now = int(time.time())
                 claims = {
-                    "iss": provider.issuer, "sub": grant["email"], "aud": CLIENT_ID, "iat": now, "exp": now + 600,
-                    "email": grant["email"], "email_verified": True, "name": grant["email"].split("@")[0],
+                    "iss": provider.issuer,
+                    "sub": grant["email"],
+                    "aud": CLIENT_ID,
+                    "iat": now,
+                    "exp": now + 600,
+                    "email": grant["email"],
+                    "email_verified": True,
+                    "name": grant["email"].split("@")[0],
                 }
                 if grant["nonce"]:
                     claims["nonce"] = grant["nonce"]
                 id_token = jwt.encode({"alg": "RS256", "kid": provider.key_id}, claims, provider.key)
-                self._json({"access_token": secrets.token_urlsafe(16), "token_type": "Bearer", "expires_in": 600, "id_token": id_token})
+                self._json(
+                    {
+                        "access_token": secrets.token_urlsafe(16),
+                        "token_type": "Bearer",
+                        "expires_in": 600,
+                        "id_token": id_token,
+                    }
+                )
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

@@ -44,7 +44,8 @@ def results(tiny_target, tmp_path_factory) -> Path:
 def test_every_page_and_view_has_a_record_with_its_queries(results):
     records = json.loads(results.read_text())["records"]
     assert sorted((r["page"], r["view"], r["snapshots"]) for r in records) == sorted(
-        (p, v, m) for p in PAGES for v in VIEWS for m in (True, False))
+        (p, v, m) for p in PAGES for v in VIEWS for m in (True, False)
+    )
     for record in records:
         where = (record["page"], record["view"])
         assert record["errors"] == [], where
@@ -108,15 +109,25 @@ def test_the_browser_measurements_run_against_a_real_server(tiny_target, tmp_pat
             pytest.fail(f"{browser.CHROMIUM} not found", pytrace=False)
         pytest.skip(f"{browser.CHROMIUM} not found")
     timings = _in_own_thread(
-        browser.measure_pages, tiny_target, ["portfolio"], ["trial"], tmp_path, timeout_s=60, statement_timeout_s=30,
+        browser.measure_pages,
+        tiny_target,
+        ["portfolio"],
+        ["trial"],
+        tmp_path,
+        timeout_s=60,
+        statement_timeout_s=30,
         warm_up=False,
     )
     portfolio = timings[("portfolio", "trial")]
     assert portfolio["errors"] == []
     assert portfolio["n_charts"] == 2 and portfolio["first_s"] > 0 and portfolio["repeat_s"] > 0
     assert portfolio["websocket_bytes"] > 0
-    burst = _in_own_thread(browser.measure_burst, tiny_target, ["T-1", "X-9"], 2, tmp_path, timeout_s=60,
-                           statement_timeout_s=30)
+    burst = _in_own_thread(
+        browser.measure_burst, tiny_target, ["T-1", "X-9"], 2, tmp_path, timeout_s=60, statement_timeout_s=30
+    )
     assert burst["n_errors"] == 0 and len(burst["times_s"]) == 2
-    assert burst["links"] == [f"?as_of={tiny_portfolio.AS_OF}&trial=T-1", f"enrollment?as_of={tiny_portfolio.AS_OF}&trial=X-9"]
+    assert burst["links"] == [
+        f"?as_of={tiny_portfolio.AS_OF}&trial=T-1",
+        f"enrollment?as_of={tiny_portfolio.AS_OF}&trial=X-9",
+    ]
     assert burst["rss_sessions_mb"] > burst["rss_idle_mb"] > 0 and burst["server_cpu_s"] > 0

@@ -170,7 +170,9 @@ def test_the_address_after_load_shows_the_same_figures_on_a_later_day(page, shar
     page.get_by_test_id("stMain").get_by_text("showing as of 14 Aug 2026").wait_for()
 
 
-def test_moving_the_as_of_date_moves_a_default_comparison_date_and_a_site_stays_on_sites(page, shared_app_server, tiny_url):
+def test_moving_the_as_of_date_moves_a_default_comparison_date_and_a_site_stays_on_sites(
+    page, shared_app_server, tiny_url
+):
     base = shared_app_server(tiny_url, DASHBOARD_TODAY=AS_OF)
     page.goto(f"{base}/budget?trial=T-1&site=S1&indicator=enrollment_rate")
     page.get_by_role("heading", name="Budget · T-1").wait_for()

@@ -43,8 +43,10 @@ def everything_sent(page) -> str:
     for summary in page.locator("[data-testid='stExpander'] details:not([open]) > summary").all():
         summary.click()
     parts = [page.get_by_test_id("stApp").inner_text()]
-    parts.append(page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
-        .map(el => JSON.stringify({data: el.data, layout: el.layout})).join('\\n')"""))
+    parts.append(
+        page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .map(el => JSON.stringify({data: el.data, layout: el.layout})).join('\\n')""")
+    )
     parts.append("\n".join(page.evaluate("() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")))
     for button in page.get_by_test_id("stDownloadButton").locator("button").all():
         with page.expect_download() as download:
@@ -70,7 +72,8 @@ def proxy(app_server, demo_url):
 def open_as(browser, proxy: AuthProxy, email: str | None, *, claimed: str | None = None):
     """A browser signed in to the proxy as `email` (None: not signed in); `claimed` is a header the client sends itself."""
     context = browser.new_context(
-        viewport={"width": 1400, "height": 2000}, accept_downloads=True,
+        viewport={"width": 1400, "height": 2000},
+        accept_downloads=True,
         extra_http_headers={HEADER: claimed} if claimed else None,
     )
     context.set_default_timeout(60_000)
@@ -82,8 +85,13 @@ def open_as(browser, proxy: AuthProxy, email: str | None, *, claimed: str | None
 def test_with_a_proxy_secret_only_the_proxy_that_sends_it_is_believed(browser, app_server, demo_url):
     """Defence in depth (issue 22): an identity header counts only beside the secret the real proxy adds."""
     app_port = free_port()
-    app_server(demo_url, port=app_port, DASHBOARD_AUTH_MODE="header", DASHBOARD_AUTH_HEADER=HEADER,
-               DASHBOARD_PROXY_SECRET="s3cret-shared-with-the-proxy")
+    app_server(
+        demo_url,
+        port=app_port,
+        DASHBOARD_AUTH_MODE="header",
+        DASHBOARD_AUTH_HEADER=HEADER,
+        DASHBOARD_PROXY_SECRET="s3cret-shared-with-the-proxy",
+    )
     outcomes = {}
     for name, secret in (("right", "s3cret-shared-with-the-proxy"), ("wrong", "guessed"), ("none", None)):
         with AuthProxy(free_port(), app_port, HEADER, secret=("X-Proxy-Secret", secret) if secret else None) as proxy:
@@ -101,7 +109,9 @@ def test_with_a_proxy_secret_only_the_proxy_that_sends_it_is_believed(browser, a
         assert HELIOS[1] not in outcomes[name] and "Signed in" not in outcomes[name], name
 
 
-@pytest.mark.parametrize(("email", "own", "others"), [(demo.MAIN_USER, HELIOS, BOREALIS), (demo.OTHER_USER, BOREALIS, HELIOS)])
+@pytest.mark.parametrize(
+    ("email", "own", "others"), [(demo.MAIN_USER, HELIOS, BOREALIS), (demo.OTHER_USER, BOREALIS, HELIOS)]
+)
 def test_behind_the_proxy_each_user_sees_only_their_sponsor_on_every_page(browser, proxy, email, own, others):
     base = proxy.url
     context = open_as(browser, proxy, email)
@@ -170,8 +180,11 @@ def oidc_app(app_server, tiny_url, tmp_path):
         secrets = tmp_path / "secrets.toml"
         secrets.write_text(provider.secrets_toml(base))
         app_server(
-            tiny_url, port=port, options={"secrets.files": str(secrets)},
-            DASHBOARD_AUTH_MODE="oidc", DASHBOARD_PUBLIC_BASE_URL=base,
+            tiny_url,
+            port=port,
+            options={"secrets.files": str(secrets)},
+            DASHBOARD_AUTH_MODE="oidc",
+            DASHBOARD_PUBLIC_BASE_URL=base,
         )
         yield base, provider
 

@@ -58,12 +58,22 @@ def test_planned_value_and_cost_accrue_by_day_across_every_month_boundary_of_the
 
     engine = make_engine(demo_url)
     with engine.connect() as c:
-        first, last = c.execute(select(func.min(schema.planned_spend.c.month_date), func.max(schema.planned_spend.c.month_date))).one()
-        approvals = set(c.execute(select(schema.change_order.c.approved_date).where(schema.change_order.c.approved_date.is_not(None))).scalars())
+        first, last = c.execute(
+            select(func.min(schema.planned_spend.c.month_date), func.max(schema.planned_spend.c.month_date))
+        ).one()
+        approvals = set(
+            c.execute(
+                select(schema.change_order.c.approved_date).where(schema.change_order.c.approved_date.is_not(None))
+            ).scalars()
+        )
         signed_on = dict(c.execute(select(schema.contract.c.contract_number, schema.contract.c.signed_date)).all())
         month, checked = first.replace(day=1), 0
         while month <= last:
-            start = month.replace(year=month.year + 1, month=1) if month.month == 12 else month.replace(month=month.month + 1)
+            start = (
+                month.replace(year=month.year + 1, month=1)
+                if month.month == 12
+                else month.replace(month=month.month + 1)
+            )
             before, on = start - timedelta(days=1), start
             # A change order approved that day adds its whole plan at once, as does a contract signed that day: as they should.
             if on not in approvals:
@@ -89,9 +99,16 @@ def _planned_in_month(c, month: date, as_of: date) -> pd.Series:
     ps, co, ct = schema.planned_spend, schema.change_order, schema.contract
     rows = c.execute(
         select(ct.c.contract_number, func.sum(ps.c.planned_amount))
-        .select_from(ps.join(ct, ct.c.contract_id == ps.c.contract_id).outerjoin(co, co.c.change_order_id == ps.c.change_order_id))
-        .where(ps.c.month_date == month, ct.c.signed_date <= as_of,
-               or_(ps.c.change_order_id.is_(None), and_(co.c.approved_date.is_not(None), co.c.approved_date <= as_of)))
+        .select_from(
+            ps.join(ct, ct.c.contract_id == ps.c.contract_id).outerjoin(
+                co, co.c.change_order_id == ps.c.change_order_id
+            )
+        )
+        .where(
+            ps.c.month_date == month,
+            ct.c.signed_date <= as_of,
+            or_(ps.c.change_order_id.is_(None), and_(co.c.approved_date.is_not(None), co.c.approved_date <= as_of)),
+        )
         .group_by(ct.c.contract_number)
     ).all()
     return pd.Series({number: float(amount) for number, amount in rows}, dtype="float64")
@@ -104,7 +121,9 @@ def _cost_in_month(c, month: date) -> pd.Series:
     ac, ct = schema.actual_cost, schema.contract
     rows = c.execute(
         select(ct.c.contract_number, func.sum(ac.c.invoiced_amount + ac.c.accrued_amount))
-        .join(ct, ct.c.contract_id == ac.c.contract_id).where(ac.c.month_date == month).group_by(ct.c.contract_number)
+        .join(ct, ct.c.contract_id == ac.c.contract_id)
+        .where(ac.c.month_date == month)
+        .group_by(ct.c.contract_number)
     ).all()
     return pd.Series({number: float(amount) for number, amount in rows}, dtype="float64")
 
@@ -133,7 +152,10 @@ def test_a_contract_signed_after_the_date_earns_nothing_yet(tmp_path):
 
 def test_change_orders_have_their_status_on_the_date(conn):
     june = budget.change_orders(conn, scope_on(date(2026, 6, 30)))
-    assert list(zip(june["change_order_number"], june["change_order_status"])) == [("CO-1", "approved"), ("CO-2", "proposed")]
+    assert list(zip(june["change_order_number"], june["change_order_status"])) == [
+        ("CO-1", "approved"),
+        ("CO-2", "proposed"),
+    ]
     april = budget.change_orders(conn, scope_on(date(2026, 4, 15)))
     assert list(zip(april["change_order_number"], april["change_order_status"])) == [("CO-1", "proposed")]
 
@@ -147,9 +169,16 @@ def test_trial_tiles_and_s_curve(monkeypatch, tiny_url):
     assert (tiles["Forecast cost (EAC)"], tiles["Left at end (VAC)"]) == ("$982", "$218")  # 1200 ÷ 1.22, 1200 − 982
     assert tiles["Cost per enrolled subject"] == "$150"  # 450 ÷ 3
     html = " ".join(h.proto.body for h in at.get("html"))
-    assert "<b>SPI</b>" in html and "Schedule" not in html, "the SPI chip is labelled SPI: Schedule means milestone health"
+    assert "<b>SPI</b>" in html and "Schedule" not in html, (
+        "the SPI chip is labelled SPI: Schedule means milestone health"
+    )
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert [trace["name"] for trace in spec["data"]] == ["Planned value (PV)", "Earned value (EV)", "Actual cost (AC)", "Forecast cost (EAC)"]
+    assert [trace["name"] for trace in spec["data"]] == [
+        "Planned value (PV)",
+        "Earned value (EV)",
+        "Actual cost (AC)",
+        "Forecast cost (EAC)",
+    ]
     text = visible_text(at)
     assert "CO-2" in text and "Extra interim analysis" in text
 

@@ -12,7 +12,9 @@ from dashboard.schema import TABLES
 
 
 def test_the_committed_document_is_current():
-    assert CONTRACT_PATH.read_text(encoding="utf-8") == render(), "docs/data-contract.md is stale: run `python -m dashboard.contract`"
+    assert CONTRACT_PATH.read_text(encoding="utf-8") == render(), (
+        "docs/data-contract.md is stale: run `python -m dashboard.contract`"
+    )
 
 
 def test_check_fails_on_a_stale_document_and_passes_once_written(tmp_path, monkeypatch, capsys):
@@ -35,7 +37,12 @@ def test_files_carry_natural_keys_never_database_ids():
         assert not [c for c in spec.column_names if c.endswith("_id")], spec.name
         assert set(spec.key) <= set(spec.column_names), spec.name
     assert file_spec("visit").column_names == (
-        "protocol_number", "site_number", "subject_number", "visit_number", "visit_date", "entered_date",
+        "protocol_number",
+        "site_number",
+        "subject_number",
+        "visit_number",
+        "visit_date",
+        "entered_date",
     )
     assert file_spec("visit").key == ("protocol_number", "subject_number", "visit_number")
     assert file_spec("site").column_names[:3] == ("protocol_number", "country_code", "site_number")
@@ -70,16 +77,27 @@ def test_database_checks_become_row_rules():
 
 
 def test_a_check_constraint_the_contract_does_not_understand_is_refused():
-    table = Table("odd", MetaData(), Column("odd_id", Integer, primary_key=True), Column("n", Integer),
-                  CheckConstraint("n % 2 = 0", name="even"))
+    table = Table(
+        "odd",
+        MetaData(),
+        Column("odd_id", Integer, primary_key=True),
+        Column("n", Integer),
+        CheckConstraint("n % 2 = 0", name="even"),
+    )
     with pytest.raises(ContractError, match="does not understand"):
         contract._database_rules(table)
 
 
 TRIAL_ROW = {
-    "sponsor_code": "ACME", "protocol_number": "T-1", "trial_title": "A study", "phase": "II",
-    "therapeutic_area": "Oncology", "indication": "NSCLC", "trial_status": "enrolling",
-    "n_planned_sites": "3", "n_planned_subjects": "30",
+    "sponsor_code": "ACME",
+    "protocol_number": "T-1",
+    "trial_title": "A study",
+    "phase": "II",
+    "therapeutic_area": "Oncology",
+    "indication": "NSCLC",
+    "trial_status": "enrolling",
+    "n_planned_sites": "3",
+    "n_planned_subjects": "30",
 }
 
 
@@ -110,11 +128,25 @@ def test_a_bad_value_says_what_to_write(table, column, value, expected):
     spec = file_spec(table)
     good = {
         "trial": TRIAL_ROW,
-        "contract": {"protocol_number": "T-1", "vendor_code": "V", "contract_number": "C-1", "signed_date": "2026-01-01",
-                     "contracted_amount": "10.50", "planned_end_date": "2027-01-01"},
-        "deviation": {"protocol_number": "T-1", "site_number": "S1", "subject_number": None, "deviation_number": "D1",
-                      "deviation_date": "2026-01-01", "identified_date": None, "first_loaded_date": None,
-                      "is_important": "TRUE", "description": None},
+        "contract": {
+            "protocol_number": "T-1",
+            "vendor_code": "V",
+            "contract_number": "C-1",
+            "signed_date": "2026-01-01",
+            "contracted_amount": "10.50",
+            "planned_end_date": "2027-01-01",
+        },
+        "deviation": {
+            "protocol_number": "T-1",
+            "site_number": "S1",
+            "subject_number": None,
+            "deviation_number": "D1",
+            "deviation_date": "2026-01-01",
+            "identified_date": None,
+            "first_loaded_date": None,
+            "is_important": "TRUE",
+            "description": None,
+        },
         "country": {"country_code": "DE", "country_name": "Germany", "region": "Europe"},
         "user_access": {"user_email": "ann@acme.example", "sponsor_code": "ACME"},
     }[table]
@@ -127,9 +159,17 @@ def test_a_bad_value_says_what_to_write(table, column, value, expected):
 
 def test_rules_across_columns_name_the_later_column():
     spec = file_spec("subject")
-    row = {"protocol_number": "T-1", "site_number": "S1", "subject_number": "001", "screened_date": "2026-02-01",
-           "screen_failed_date": None, "enrolled_date": "2026-01-15", "discontinued_date": None, "completed_date": None,
-           "treatment_discontinued_date": None}
+    row = {
+        "protocol_number": "T-1",
+        "site_number": "S1",
+        "subject_number": "001",
+        "screened_date": "2026-02-01",
+        "screen_failed_date": None,
+        "enrolled_date": "2026-01-15",
+        "discontinued_date": None,
+        "completed_date": None,
+        "treatment_discontinued_date": None,
+    }
     values, problems = spec.parse(row)
     assert values["enrolled_date"] == date(2026, 1, 15)
     assert problems == [("enrolled_date", "2026-01-15 is before screened_date 2026-02-01")]
@@ -137,11 +177,18 @@ def test_rules_across_columns_name_the_later_column():
     assert [c for c, _ in problems] == ["enrolled_date"]
     assert "never enrolled" in problems[0][1]
     _, problems = file_spec("enrollment_plan").parse(
-        {"protocol_number": "T-1", "country_code": "DE", "month_date": "2026-03-15", "n_planned_cumulative": "4"})
+        {"protocol_number": "T-1", "country_code": "DE", "month_date": "2026-03-15", "n_planned_cumulative": "4"}
+    )
     assert problems == [("month_date", "must be the first day of a month (2026-03-01), not 2026-03-15")]
 
 
 def test_values_are_written_as_the_contract_reads_them():
     assert [contract.format_value(v) for v in (None, True, False, Decimal("1250.50"), date(2026, 3, 1), 7, "S1")] == [
-        "", "true", "false", "1250.50", "2026-03-01", "7", "S1",
+        "",
+        "true",
+        "false",
+        "1250.50",
+        "2026-03-01",
+        "7",
+        "S1",
     ]

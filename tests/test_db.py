@@ -102,8 +102,12 @@ def test_upgrading_a_database_with_data_keeps_its_meaning_under_the_safety_sourc
     engine = db.make_engine(empty_db_url)
     with engine.connect() as conn:
         statuses = dict(conn.execute(select(data_query.c.query_number, data_query.c.query_status)).all())
-        closed = {n for n, c in conn.execute(select(data_query.c.query_number, data_query.c.closed_date)) if c is not None}
-        dated = conn.execute(select(func.count()).select_from(deviation).where(deviation.c.deviation_date.is_not(None))).scalar_one()
+        closed = {
+            n for n, c in conn.execute(select(data_query.c.query_number, data_query.c.closed_date)) if c is not None
+        }
+        dated = conn.execute(
+            select(func.count()).select_from(deviation).where(deviation.c.deviation_date.is_not(None))
+        ).scalar_one()
     engine.dispose()
     assert statuses and {n for n, s in statuses.items() if s == "closed"} == closed
     assert {s for n, s in statuses.items() if n not in closed} == {"open"}
@@ -111,8 +115,16 @@ def test_upgrading_a_database_with_data_keeps_its_meaning_under_the_safety_sourc
     # The undated deviations the new schema allows can be stored.
     engine = db.make_engine(empty_db_url, read_only=False)
     with engine.begin() as conn:
-        conn.execute(deviation.insert().values(trial_id=1, site_id=1, deviation_number="U1", deviation_date=None,
-                                               identified_date=date(2026, 6, 1), is_important=True))
+        conn.execute(
+            deviation.insert().values(
+                trial_id=1,
+                site_id=1,
+                deviation_number="U1",
+                deviation_date=None,
+                identified_date=date(2026, 6, 1),
+                is_important=True,
+            )
+        )
     engine.dispose()
 
 
@@ -142,7 +154,9 @@ def test_read_only_engine_refuses_insert_but_reads(empty_db_url):
 def test_a_query_longer_than_the_statement_timeout_is_stopped(empty_db_url):
     engine = db.make_engine(empty_db_url, statement_timeout_s=0.3)
     # Counts to 10^9: minutes on either engine unless the timeout stops it.
-    slow = text("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c")
+    slow = text(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c"
+    )
     try:
         with engine.connect() as connection:
             with pytest.raises(OperationalError, match="(?i)interrupt|cancel"):

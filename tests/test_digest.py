@@ -22,7 +22,21 @@ AS_OF = tiny_portfolio.AS_OF.isoformat()
 SINCE = "2026-06-23"  # the default: a week before AS_OF
 BASE_URL = "https://trials.pharma.example/dashboard"
 SUBJECT = "Trial portfolio status — as of 30 Jun 2026 (since 23 Jun 2026)"
-FORBIDDEN_TAGS = {"script", "link", "img", "iframe", "object", "embed", "style", "form", "base", "video", "audio", "source", "svg"}
+FORBIDDEN_TAGS = {
+    "script",
+    "link",
+    "img",
+    "iframe",
+    "object",
+    "embed",
+    "style",
+    "form",
+    "base",
+    "video",
+    "audio",
+    "source",
+    "svg",
+}
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +111,9 @@ class Document(HTMLParser):
 
     def key_figures(self) -> dict[str, tuple[str, str]]:
         """The key-figure tiles: label → (value, the link the value opens)."""
-        found = re.findall(r'text-transform:uppercase[^>]*>([^<]*)</div><div[^>]*><a href="([^"]*)"[^>]*>([^<]*)</a>', self.html)
+        found = re.findall(
+            r'text-transform:uppercase[^>]*>([^<]*)</div><div[^>]*><a href="([^"]*)"[^>]*>([^<]*)</a>', self.html
+        )
         return {unescape(label): (unescape(value), unescape(href)) for label, href, value in found}
 
     def table(self, *headers: str) -> list[dict[str, str]]:
@@ -142,8 +158,16 @@ def opened(module_env, tiny_url):
 def test_the_html_is_safe_for_mail_clients(ann):
     """No scripts, style sheets, images or frames; nothing loaded from anywhere; every URL is the dashboard's."""
     assert not ann.tags & FORBIDDEN_TAGS
-    assert not [(t, n) for t, n, _ in ann.attributes if n in ("src", "srcset", "background", "class", "id") or n.startswith("on")]
-    assert not [v for t, n, v in ann.attributes if n == "style" and ("url(" in v or "@import" in v or "display:flex" in v or "grid" in v)]
+    assert not [
+        (t, n)
+        for t, n, _ in ann.attributes
+        if n in ("src", "srcset", "background", "class", "id") or n.startswith("on")
+    ]
+    assert not [
+        v
+        for t, n, v in ann.attributes
+        if n == "style" and ("url(" in v or "@import" in v or "display:flex" in v or "grid" in v)
+    ]
     urls = re.findall(r"(?:https?:)?//[^\s\"'<>)]+", " ".join(v for _, _, v in ann.attributes) + " " + ann.text)
     assert urls and all(u.startswith(BASE_URL + "/") for u in urls), [u for u in urls if not u.startswith(BASE_URL)]
     assert all(href.startswith(BASE_URL + "/") for href in ann.links)
@@ -164,14 +188,20 @@ def test_every_link_carries_its_dates_and_opens_that_view(ann, opened):
             at = opened(href.replace("/methods?", "/?"))
         assert not [w for w in notices(at) if "Ignored" in w or "not found" in w], href
         scope = at.session_state["_dashboard_context"].scope
-        assert (scope.trial, scope.as_of, scope.since) == (params.get("trial"), date.fromisoformat(AS_OF), date.fromisoformat(SINCE)), href
+        assert (scope.trial, scope.as_of, scope.since) == (
+            params.get("trial"),
+            date.fromisoformat(AS_OF),
+            date.fromisoformat(SINCE),
+        ), href
         if "trial" in params:
             assert params["trial"] in visible_text(at), href
 
 
 def test_a_trials_figures_are_those_its_pages_show(ann, opened):
     """T-1's enrolled and CPI, and each trial's overdue milestones, as the pages its links open show them."""
-    trials = {row["Trial"].split()[0]: row for row in ann.table("Trial", "Enrolled / target", "CPI", "Milestones overdue")}
+    trials = {
+        row["Trial"].split()[0]: row for row in ann.table("Trial", "Enrolled / target", "CPI", "Milestones overdue")
+    }
     assert set(trials) == {"T-1", "T-2"}
     t1 = trials["T-1"]
     assert t1["Enrolled / target"] == "3 / 10" and t1["CPI"] == "1.22"  # hand-counted (tiny_portfolio)
@@ -221,13 +251,19 @@ def test_a_users_digest_holds_only_their_sponsors_trials(module_env, tiny_url, t
     "args, message",
     [
         (["--user", "stranger@example.com"], "stranger@example.com has no access to any sponsor's trials"),
-        (["--user", tiny_portfolio.ACME_USER, "--sponsor", "OTHER"], "no sponsor 'OTHER' among those ann@acme.example may see"),
+        (
+            ["--user", tiny_portfolio.ACME_USER, "--sponsor", "OTHER"],
+            "no sponsor 'OTHER' among those ann@acme.example may see",
+        ),
         ([], "say whose access the digest is for"),
         (["--all-sponsors", "--since", AS_OF], f"--since {AS_OF} is not before --as-of {AS_OF}"),
         (["--all-sponsors", "--url", "sqlite:////nowhere/at/all.db"], "no database file at /nowhere/at/all.db"),
         # A malformed address is refused before any mail library sees it (issue 22: it printed a traceback).
         (["--send", "--user", tiny_portfolio.ACME_USER, "--to", "boss@x.example\nBcc: all@x.example"], "--to "),
-        (["--send", "--user", tiny_portfolio.ACME_USER, "--to", "not-an-address"], "--to 'not-an-address' is not an e-mail address"),
+        (
+            ["--send", "--user", tiny_portfolio.ACME_USER, "--to", "not-an-address"],
+            "--to 'not-an-address' is not an e-mail address",
+        ),
     ],
 )
 def test_a_user_error_gets_one_plain_line_and_exit_code_2(module_env, tiny_url, tmp_path, capsys, args, message):
@@ -299,7 +335,17 @@ def test_send_mails_each_user_their_own_digest(smtp, tiny_url, capsys):
 
 
 def test_send_to_an_address_with_a_users_access(smtp, tiny_url):
-    argv = ["--as-of", AS_OF, "--send", "--user", tiny_portfolio.OTHER_USER, "--to", "board@other.example", "--url", tiny_url]
+    argv = [
+        "--as-of",
+        AS_OF,
+        "--send",
+        "--user",
+        tiny_portfolio.OTHER_USER,
+        "--to",
+        "board@other.example",
+        "--url",
+        tiny_url,
+    ]
     assert digest.main(argv) == 0
     ((to, message),) = smtp.messages().items()
     assert to == ("board@other.example",) and message["To"] == "board@other.example"
@@ -325,14 +371,25 @@ def test_the_email_reads_on_a_phone_without_scrolling_sideways(browser, small_de
     from conftest import SMALL_DEMO_TODAY
 
     out = tmp_path / "digest.html"
-    assert digest.main(["--as-of", SMALL_DEMO_TODAY.isoformat(), "--all-sponsors", "--out", str(out), "--url", small_demo_db]) == 0
+    assert (
+        digest.main(
+            ["--as-of", SMALL_DEMO_TODAY.isoformat(), "--all-sponsors", "--out", str(out), "--url", small_demo_db]
+        )
+        == 0
+    )
     context = browser.new_context(viewport={"width": width, "height": 900})
     try:
         page = context.new_page()
         page.goto(out.as_uri())
-        scroll_width, client_width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-        assert scroll_width <= client_width, f"the e-mail scrolls sideways at {width} px ({scroll_width} > {client_width})"
-        widest = page.evaluate("Math.max(...[...document.querySelectorAll('body *')].map(e => e.getBoundingClientRect().right))")
+        scroll_width, client_width = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert scroll_width <= client_width, (
+            f"the e-mail scrolls sideways at {width} px ({scroll_width} > {client_width})"
+        )
+        widest = page.evaluate(
+            "Math.max(...[...document.querySelectorAll('body *')].map(e => e.getBoundingClientRect().right))"
+        )
         assert widest <= client_width + 0.5
         card = page.evaluate("document.querySelector('body > table table').getBoundingClientRect().width")
         assert card == pytest.approx(min(width, 720), abs=1)

@@ -120,7 +120,9 @@ def test_a_learned_decline_moves_a_young_trials_forecast_later_and_the_default_p
     target = int(sites.enrolled.sum()) * 6
     own = predict_completion(sites, target, AS_OF, seed=1, history=history)
     assert predict_completion(sites, target, AS_OF, seed=1, history=history, drift_prior=drift.NO_DRIFT) == own
-    taught = predict_completion(sites, target, AS_OF, seed=1, history=history, drift_prior=learn_prior(earlier("drifting")))
+    taught = predict_completion(
+        sites, target, AS_OF, seed=1, history=history, drift_prior=learn_prior(earlier("drifting"))
+    )
     assert taught.completion[0.9] > own.completion[0.9] + (own.completion[0.9] - AS_OF) * 0.1
     assert taught.completion[0.5] > own.completion[0.5]
 
@@ -141,13 +143,15 @@ def test_a_trial_is_seen_as_it_stood_on_the_day_it_was_cut():
     """Counted by hand: a trial that reached its target 250 days ago, as it stood that day."""
     from dashboard.health.outlook import _as_it_stood
 
-    sites = pd.DataFrame({
-        "enrolled": [4, 1, 2, 0, 0],
-        "days_open": [500.0, 100.0, 300.0, 200.0, 0.0],
-        "opens_in_days": [np.nan, np.nan, np.nan, np.nan, 30.0],
-        "is_closed": [False, True, False, False, False],
-        "days_since_closed": [np.nan, 350.0, np.nan, np.nan, np.nan],
-    })
+    sites = pd.DataFrame(
+        {
+            "enrolled": [4, 1, 2, 0, 0],
+            "days_open": [500.0, 100.0, 300.0, 200.0, 0.0],
+            "opens_in_days": [np.nan, np.nan, np.nan, np.nan, 30.0],
+            "is_closed": [False, True, False, False, False],
+            "days_since_closed": [np.nan, 350.0, np.nan, np.nan, np.nan],
+        }
+    )
     timing = pd.DataFrame({"site": [0, 0, 0, 0, 1, 2, 2], "days_before": [400.0, 300, 200, 100, 380, 250, 150]})
     # In time order: 400, 380, 300, 250 (the 4th: the target reached 250 days ago), then 200, 150, 100.
     then, seen = _as_it_stood(sites, timing, 250.0)
@@ -164,8 +168,15 @@ def test_a_site_dropped_from_the_middle_takes_its_subjects_with_it():
     its subject goes too, and the sites after it keep theirs."""
     from dashboard.health.outlook import _as_it_stood
 
-    sites = pd.DataFrame({"enrolled": [2, 1, 1], "days_open": [400.0, 0.0, 300.0], "opens_in_days": np.nan,
-                          "is_closed": False, "days_since_closed": np.nan})
+    sites = pd.DataFrame(
+        {
+            "enrolled": [2, 1, 1],
+            "days_open": [400.0, 0.0, 300.0],
+            "opens_in_days": np.nan,
+            "is_closed": False,
+            "days_since_closed": np.nan,
+        }
+    )
     timing = pd.DataFrame({"site": [0, 0, 1, 2], "days_before": [300.0, 100, 0, 50]})
     now, seen = _as_it_stood(sites, timing, 0.0)
     assert now["enrolled"].tolist() == [2, 1] and now["days_open"].tolist() == [400.0, 300.0]
@@ -238,11 +249,15 @@ def test_the_drift_prior_reads_only_the_users_sponsors_and_is_one_for_every_view
         learned = sorted(p for p, prior in everyone.items() if prior.trials >= 3)
         assert learned, "no sponsor of the demo has the earlier trials to learn from: this test would prove nothing"
         protocol = learned[0]
-        owner = next(g for g in grants
-                     if protocol in set(portfolio.trial_options(conn, Scope((g.sponsor_id,), as_of, as_of))["protocol_number"]))
+        owner = next(
+            g
+            for g in grants
+            if protocol in set(portfolio.trial_options(conn, Scope((g.sponsor_id,), as_of, as_of))["protocol_number"])
+        )
         asked.clear()
-        one = overview.drift_priors(run, Scope((owner.sponsor_id,), as_of, date(2026, 11, 1), trial=protocol, phase="II"),
-                                    [protocol])
+        one = overview.drift_priors(
+            run, Scope((owner.sponsor_id,), as_of, date(2026, 11, 1), trial=protocol, phase="II"), [protocol]
+        )
     engine.dispose()
     assert set(everyone) == set(protocols) and len(grants) > 1
     assert one == {protocol: everyone[protocol]}  # the view's filters and compare date do not change what is taught
@@ -264,8 +279,9 @@ def test_a_trials_forecast_is_the_same_in_the_portfolio_and_in_its_own_view(port
         grants = granted_sponsors(conn, None)
         whole = figures.view_figures(conn, grants, ViewState(as_of=as_of, since=date(2026, 11, 24)), get_settings())
         forecast = {p: {f["key"]: f["value"] for f in block} for p, block in whole["trials"].items()}
-        priors = overview.drift_priors(lambda q, s: q(conn, s), Scope(tuple(g.sponsor_id for g in grants), as_of, as_of),
-                                       list(forecast))
+        priors = overview.drift_priors(
+            lambda q, s: q(conn, s), Scope(tuple(g.sponsor_id for g in grants), as_of, as_of), list(forecast)
+        )
         young = sorted(p for p, f in forecast.items() if f.get("lpi_model_p90") is not None and priors[p].trials >= 3)
         assert young, "no trial forecast with a learned prior: this test would prove nothing"
         for protocol in young[:3]:
@@ -279,7 +295,8 @@ def test_a_trials_forecast_is_the_same_in_the_portfolio_and_in_its_own_view(port
 
 @pytest.mark.parametrize("as_of", [date(2026, 11, 30), date(2026, 12, 1)], ids=str)
 def test_the_page_the_email_and_the_figures_command_show_one_forecast_with_the_learned_prior(
-        monkeypatch, portfolio_db, as_of):
+    monkeypatch, portfolio_db, as_of
+):
     """At a month's last day and the next one's first: the Enrollment page's P10–P90 and the e-mail's chance of meeting
     the plan are the figures command's, for trials whose forecast uses the sponsor's prior (and the page says so)."""
     from datetime import timedelta
@@ -299,12 +316,16 @@ def test_the_page_the_email_and_the_figures_command_show_one_forecast_with_the_l
         grants = granted_sponsors(conn, None)
         document = figures.view_figures(conn, grants, view, get_settings())
         email = render_text(digest.build_digest(conn, grants, view, get_settings()))
-        priors = overview.drift_priors(lambda q, s: q(conn, s), Scope(tuple(g.sponsor_id for g in grants), as_of, as_of),
-                                       list(document["trials"]))
+        priors = overview.drift_priors(
+            lambda q, s: q(conn, s), Scope(tuple(g.sponsor_id for g in grants), as_of, as_of), list(document["trials"])
+        )
     engine.dispose()
     forecast = {p: {f["key"]: f for f in block} for p, block in document["trials"].items()}
-    taught = sorted(p for p, f in forecast.items()
-                    if f["lpi_model_p90"]["value"] is not None and priors[p].trials and f["enrolled"]["value"])
+    taught = sorted(
+        p
+        for p, f in forecast.items()
+        if f["lpi_model_p90"]["value"] is not None and priors[p].trials and f["enrolled"]["value"]
+    )
     assert taught, "no trial forecast with a learned prior: this test would prove nothing"
     chance = registry.FIGURES["p_meet_lpi_plan"].label
     compared = 0
@@ -315,8 +336,9 @@ def test_the_page_the_email_and_the_figures_command_show_one_forecast_with_the_l
             compared += 1
     assert compared, "the e-mail listed none of these trials' chance of meeting the plan"
     protocol = taught[0]
-    at = open_page(monkeypatch, portfolio_db, "enrollment", trial=protocol, as_of=as_of.isoformat(),
-                   since=view.since.isoformat())
+    at = open_page(
+        monkeypatch, portfolio_db, "enrollment", trial=protocol, as_of=as_of.isoformat(), since=view.since.isoformat()
+    )
     assert not at.exception
     text = visible_text(at)
     assert "expected from the sponsor's" in text and "other trials of a year and more" in text
@@ -494,24 +516,34 @@ def slowing_url(small_demo_db, tmp_path_factory):
     engine = create_engine(f"sqlite:///{path}")
     since = (SMALL_DEMO_TODAY - pd.Timedelta(days=91)).isoformat()
     with engine.begin() as conn:
-        conn.execute(text(
-            "update subject set enrolled_date = null, discontinued_date = null, completed_date = null, "
-            "treatment_discontinued_date = null "
-            "where subject_id in (select su.subject_id from subject su join trial t on t.trial_id = su.trial_id "
-            "where t.protocol_number = 'HEL-301' and su.enrolled_date > :since and su.subject_id % 4 != 0)"), {"since": since})
+        conn.execute(
+            text(
+                "update subject set enrolled_date = null, discontinued_date = null, completed_date = null, "
+                "treatment_discontinued_date = null "
+                "where subject_id in (select su.subject_id from subject su join trial t on t.trial_id = su.trial_id "
+                "where t.protocol_number = 'HEL-301' and su.enrolled_date > :since and su.subject_id % 4 != 0)"
+            ),
+            {"since": since},
+        )
     engine.dispose()
     return f"sqlite:///{path}"
 
 
-def test_the_enrollment_page_says_when_the_rate_declines_with_the_figures_commands_number(monkeypatch, capsys, slowing_url):
+def test_the_enrollment_page_says_when_the_rate_declines_with_the_figures_commands_number(
+    monkeypatch, capsys, slowing_url
+):
     import json
 
     from apptest_helpers import open_page, visible_text
     from conftest import SMALL_DEMO_TODAY
     from dashboard import figures
 
-    assert figures.main(["--url", slowing_url, "--as-of", SMALL_DEMO_TODAY.isoformat(), "--trial", "HEL-301",
-                         "--all-sponsors"]) == 0
+    assert (
+        figures.main(
+            ["--url", slowing_url, "--as-of", SMALL_DEMO_TODAY.isoformat(), "--trial", "HEL-301", "--all-sponsors"]
+        )
+        == 0
+    )
     block = {f["key"]: f for f in json.loads(capsys.readouterr().out)["trials"]["HEL-301"]}
     change = block["enrollment_rate_change"]
     assert change["health"] == "amber" and change["value"] < -0.4
@@ -538,8 +570,12 @@ def test_methods_shows_the_generated_calibration(monkeypatch, tiny_db):
     assert len(table) == len(calibration.WORLDS) * len(calibration.MODELS)
 
 
-@pytest.mark.parametrize("as_of", [date(2026, 10, 31), date(2026, 11, 1), date(2026, 11, 20), date(2021, 6, 1)], ids=str)
-def test_the_rate_change_is_one_figure_in_the_export_the_figures_command_and_the_page(monkeypatch, small_demo_db, as_of):
+@pytest.mark.parametrize(
+    "as_of", [date(2026, 10, 31), date(2026, 11, 1), date(2026, 11, 20), date(2021, 6, 1)], ids=str
+)
+def test_the_rate_change_is_one_figure_in_the_export_the_figures_command_and_the_page(
+    monkeypatch, small_demo_db, as_of
+):
     """Month end, month start, the data cut and a date before any data: the Enrollment export's column is the figures
     command's value for every trial, and a trial view warns exactly when the figure is amber."""
     from datetime import timedelta
@@ -553,8 +589,9 @@ def test_the_rate_change_is_one_figure_in_the_export_the_figures_command_and_the
 
     engine = make_engine(small_demo_db)
     with engine.connect() as conn:
-        document = figures.view_figures(conn, granted_sponsors(conn, None),
-                                        ViewState(as_of=as_of, since=as_of - timedelta(days=7)), get_settings())
+        document = figures.view_figures(
+            conn, granted_sponsors(conn, None), ViewState(as_of=as_of, since=as_of - timedelta(days=7)), get_settings()
+        )
     engine.dispose()
     want = {p: {f["key"]: f for f in block}["enrollment_rate_change"] for p, block in document["trials"].items()}
     at = open_page(monkeypatch, small_demo_db, "enrollment", as_of=as_of.isoformat())

@@ -130,8 +130,13 @@ def demo_sites_opening(url: str, protocol: str) -> list:
 
     engine = create_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(text("select s.planned_activation_date from site s join trial t on t.trial_id = s.trial_id "
-                                 "where t.protocol_number = :p and s.planned_activation_date is not null"), {"p": protocol})
+        rows = conn.execute(
+            text(
+                "select s.planned_activation_date from site s join trial t on t.trial_id = s.trial_id "
+                "where t.protocol_number = :p and s.planned_activation_date is not null"
+            ),
+            {"p": protocol},
+        )
         found = [r[0] for r in rows]
     engine.dispose()
     return found
@@ -151,13 +156,19 @@ def test_without_an_activation_plan_the_page_says_so_instead_of_a_plan_at_zero(m
     text_shown = visible_text(at)
     assert "No activation plan is loaded for this trial" in text_shown
     assert "has not yet reached 25 %" not in text_shown
-    chart = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
-                 if "Site activation" in json.dumps(json.loads(c.proto.spec)["layout"].get("title", "")))
+    chart = next(
+        json.loads(c.proto.spec)
+        for c in at.get("plotly_chart")
+        if "Site activation" in json.dumps(json.loads(c.proto.spec)["layout"].get("title", ""))
+    )
     assert [t["name"] for t in chart["data"]] == ["Activated sites"]
     # With the plan, the same chart draws it.
     with_plan = open_page(monkeypatch, _plain_tiny(tmp_path), "enrollment", trial="T-1", as_of=AS_OF)
-    chart = next(json.loads(c.proto.spec) for c in with_plan.get("plotly_chart")
-                 if "Site activation" in json.dumps(json.loads(c.proto.spec)["layout"].get("title", "")))
+    chart = next(
+        json.loads(c.proto.spec)
+        for c in with_plan.get("plotly_chart")
+        if "Site activation" in json.dumps(json.loads(c.proto.spec)["layout"].get("title", ""))
+    )
     assert [t["name"] for t in chart["data"]] == ["Planned sites", "Activated sites"]
 
 

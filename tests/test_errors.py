@@ -18,8 +18,9 @@ from conftest import copy_sqlite, free_port
 from dashboard import errors
 from dashboard.db import make_engine
 
-SLOW_SQLITE = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000) "
-               "SELECT count(*) FROM c")
+SLOW_SQLITE = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000) SELECT count(*) FROM c"
+)
 
 
 def raised(url: str, sql: str, timeout: float = 30) -> errors.DashboardError:
@@ -82,11 +83,14 @@ def without_table(url: str, to: Path, table: str) -> str:
     return copy
 
 
-def test_a_broken_query_shows_a_reference_and_logs_one_line_with_its_traceback(monkeypatch, tiny_db, tmp_path, log_lines):
+def test_a_broken_query_shows_a_reference_and_logs_one_line_with_its_traceback(
+    monkeypatch, tiny_db, tmp_path, log_lines
+):
     # A schema the code does not match (a migration gone wrong): the Budget page's change orders are gone.
     url = without_table(tiny_db, tmp_path / "broken.db", "change_order")
-    at = open_page(monkeypatch, url, "budget", trial="T-1", as_of=tiny_portfolio.AS_OF.isoformat(),
-                   user=tiny_portfolio.ACME_USER)
+    at = open_page(
+        monkeypatch, url, "budget", trial="T-1", as_of=tiny_portfolio.AS_OF.isoformat(), user=tiny_portfolio.ACME_USER
+    )
     shown = [str(e.value) for e in at.error]
     assert len(shown) == 1 and shown[0].startswith("Something went wrong while preparing this page"), shown
     reference = re.search(r"reference ([0-9a-f]{8})", shown[0]).group(1)
@@ -133,7 +137,9 @@ def test_a_busy_pool_is_an_outage_and_a_file_that_is_no_database_is_not(tiny_db,
     assert isinstance(errors.from_database(busy.value), errors.DatabaseUnreachable), "retrying can help"
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"not a database at all, " * 100)
-    assert isinstance(raised(f"sqlite:///{garbage}", "SELECT count(*) FROM sqlite_master"), errors.QueryError), "retrying cannot help"
+    assert isinstance(raised(f"sqlite:///{garbage}", "SELECT count(*) FROM sqlite_master"), errors.QueryError), (
+        "retrying cannot help"
+    )
 
 
 def test_no_e_mail_reaches_the_log_when_the_sign_in_lookup_fails(monkeypatch, tiny_db, tmp_path, log_lines):

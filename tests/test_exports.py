@@ -61,7 +61,13 @@ def test_the_workbook_has_the_view_sheet_then_one_sheet_per_table(book):
     assert book.sheetnames == ["View", "Trials", "Change orders"]
     trials, orders = book["Trials"], book["Change orders"]
     assert [c.value for c in trials[1]] == [
-        "protocol_number", "n_enrolled", "cpi", "pct_to_target", "bac", "next_milestone_date", "is_active"
+        "protocol_number",
+        "n_enrolled",
+        "cpi",
+        "pct_to_target",
+        "bac",
+        "next_milestone_date",
+        "is_active",
     ]
     assert all(c.font.b for c in trials[1]) and trials.freeze_panes == "A2"
     assert (trials.max_row, orders.max_row) == (4, 3)  # the header and one row per frame row
@@ -94,7 +100,9 @@ def test_text_from_the_data_is_never_a_formula(book):
     assert reason.data_type == "s" and reason.value == """'=HYPERLINK("http://evil.example","click")"""
 
 
-@pytest.mark.parametrize("text", ["=HYPERLINK(\"http://x\",\"y\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tx", "\rx"])
+@pytest.mark.parametrize(
+    "text", ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tx", "\rx"]
+)
 def test_the_csv_and_the_workbook_neutralise_formulas_the_same_way(text):
     frame = pd.DataFrame({"name": [text, "plain"], "amount": [-440.0, 12.5]})
     csv = exports.neutralise(frame)
@@ -102,7 +110,9 @@ def test_the_csv_and_the_workbook_neutralise_formulas_the_same_way(text):
     assert csv["name"].tolist() == ["'" + text, "plain"]
     # The workbook holds the same text (XML stores a carriage return as a line break).
     assert [book["T"]["A2"].value, book["T"]["A3"].value] == ["'" + text.replace("\r", "\n"), "plain"]
-    assert csv["amount"].tolist() == [-440.0, 12.5] == [book["T"]["B2"].value, book["T"]["B3"].value], "numbers stay numbers"
+    assert csv["amount"].tolist() == [-440.0, 12.5] == [book["T"]["B2"].value, book["T"]["B3"].value], (
+        "numbers stay numbers"
+    )
 
 
 def test_columns_are_as_wide_as_their_content(book):
@@ -149,7 +159,11 @@ def excel_buttons(at) -> list:
         ("enrollment", "T-2", ["Countries", "Sites"]),
         ("sites", "T-2", ["Sites", "Countries"]),
         ("budget", "T-1", ["Vendors", "Categories", "Change orders"]),  # T-2 has no contract yet: no budget tables
-        ("vendors", "T-2", ["Supply risks", "Forecast changes", "Vendor scorecard", "Upcoming milestones", "All milestones"]),
+        (
+            "vendors",
+            "T-2",
+            ["Supply risks", "Forecast changes", "Vendor scorecard", "Upcoming milestones", "All milestones"],
+        ),
     ],
 )
 def test_a_deep_linked_trial_exports_its_own_rows_only(monkeypatch, tiny_url, page, trial, sheets):
@@ -173,7 +187,9 @@ def test_the_vendor_scorecard_counts_only_the_trial_in_view(monkeypatch, tiny_ur
     assert list(card["n_trials"]) == [1] and list(card["n_milestones"]) == [2]
 
 
-@pytest.mark.parametrize(("user", "own"), [(tiny_portfolio.ACME_USER, {"T-1", "T-2"}), (tiny_portfolio.OTHER_USER, {"X-9"})])
+@pytest.mark.parametrize(
+    ("user", "own"), [(tiny_portfolio.ACME_USER, {"T-1", "T-2"}), (tiny_portfolio.OTHER_USER, {"X-9"})]
+)
 def test_a_signed_in_users_export_holds_their_sponsors_trials_only(monkeypatch, tiny_url, user, own):
     at = open_page(monkeypatch, tiny_url, "portfolio", user=user, as_of=AS_OF)
     assert not at.exception
@@ -184,7 +200,11 @@ def test_a_signed_in_users_export_holds_their_sponsors_trials_only(monkeypatch, 
 
 def test_a_page_with_several_tables_keeps_the_csv_buttons_and_adds_one_excel_button(monkeypatch, tiny_url):
     at = open_page(monkeypatch, tiny_url, "budget", trial="T-1", as_of=AS_OF)
-    assert [b.proto.label for b in at.main.get("download_button")] == ["⬇️ Vendors (CSV)", "⬇️ Download categories (CSV)", "⬇️ Change orders (CSV)"]
+    assert [b.proto.label for b in at.main.get("download_button")] == [
+        "⬇️ Vendors (CSV)",
+        "⬇️ Download categories (CSV)",
+        "⬇️ Change orders (CSV)",
+    ]
     assert len(excel_buttons(at)) == 1
 
 
@@ -270,9 +290,15 @@ def test_a_grid_prints_every_row_as_a_table_and_hides_it_on_screen(page, app_ser
 
     engine = create_engine(small_demo_db)
     with engine.connect() as conn:
-        names = [r[0] for r in conn.execute(sql(
-            "select s.site_name from site s join trial t on t.trial_id = s.trial_id where t.protocol_number = :p"),
-            {"p": demo.BIG_TRIAL})]
+        names = [
+            r[0]
+            for r in conn.execute(
+                sql(
+                    "select s.site_name from site s join trial t on t.trial_id = s.trial_id where t.protocol_number = :p"
+                ),
+                {"p": demo.BIG_TRIAL},
+            )
+        ]
     engine.dispose()
     base = app_server(small_demo_db)
     page.goto(f"{base}/sites?trial={demo.BIG_TRIAL}&as_of={SMALL_DEMO_TODAY}")

@@ -39,18 +39,33 @@ def test_the_json_has_one_portfolio_block_and_one_block_per_trial(capsys, tiny_d
     assert set(document["trials"]) == {"T-1", "T-2"}, "only the user's sponsor"
     assert all(set(f) == FIELDS for block in [document["portfolio"], *document["trials"].values()] for f in block)
     portfolio = {f["key"]: f for f in document["portfolio"]}
-    assert portfolio["enrolled"] == {"key": "enrolled", "label": "Enrolled", "value": 3, "display": "3", "unit": "count",
-                                     "health": None, "change": 0}
-    assert portfolio["budget_spent"]["value"] == pytest.approx(450 / 1200) and portfolio["budget_spent"]["display"] == "38%"
+    assert portfolio["enrolled"] == {
+        "key": "enrolled",
+        "label": "Enrolled",
+        "value": 3,
+        "display": "3",
+        "unit": "count",
+        "health": None,
+        "change": 0,
+    }
+    assert (
+        portfolio["budget_spent"]["value"] == pytest.approx(450 / 1200)
+        and portfolio["budget_spent"]["display"] == "38%"
+    )
     t1 = {f["key"]: f for f in document["trials"]["T-1"]}
     assert t1["lpi_cro"]["value"] == "2027-01-15" and t1["lpi_cro"]["unit"] == "date"
-    assert t1["cpi"]["health"] == "green" and t1["schedule_health"]["health"] == "red" and t1["schedule_health"]["value"] is None
+    assert (
+        t1["cpi"]["health"] == "green"
+        and t1["schedule_health"]["health"] == "red"
+        and t1["schedule_health"]["value"] is None
+    )
     assert t1["sites_needed"]["value"] is not None, "a trial block holds the figures only its own page shows"
 
 
 def test_a_trial_and_a_compare_date_narrow_the_view(capsys, tiny_db):
-    code, out, _ = run(capsys, "--url", tiny_db, "--as-of", "2026-07-10", "--since", "2026-06-30", "--trial", "T-1",
-                       "--all-sponsors")
+    code, out, _ = run(
+        capsys, "--url", tiny_db, "--as-of", "2026-07-10", "--since", "2026-06-30", "--trial", "T-1", "--all-sponsors"
+    )
     assert code == 0
     document = json.loads(out)
     assert list(document["trials"]) == ["T-1"] and document["since"] == "2026-06-30"
@@ -60,8 +75,19 @@ def test_a_trial_and_a_compare_date_narrow_the_view(capsys, tiny_db):
 
 def test_csv_has_a_row_per_figure_with_its_block(capsys, tiny_db, tmp_path):
     out_file = tmp_path / "figures.csv"
-    code, _, err = run(capsys, "--url", tiny_db, "--as-of", "2026-06-30", "--user", tiny_portfolio.ACME_USER,
-                       "--format", "csv", "--out", str(out_file))
+    code, _, err = run(
+        capsys,
+        "--url",
+        tiny_db,
+        "--as-of",
+        "2026-06-30",
+        "--user",
+        tiny_portfolio.ACME_USER,
+        "--format",
+        "csv",
+        "--out",
+        str(out_file),
+    )
     assert code == 0 and "Wrote the figures" in err
     rows = list(csv.DictReader(io.StringIO(out_file.read_text(encoding="utf-8"))))
     assert set(rows[0]) == {"block", *FIELDS}
@@ -123,7 +149,9 @@ def _by_label(document: dict, trial: str | None) -> dict[str, dict]:
     if trial is not None:
         for f in document["trials"][trial]:
             if f["label"] in shown:
-                assert shown[f["label"]]["display"] == f["display"], f"{f['key']}: the trial's block and the view's agree"
+                assert shown[f["label"]]["display"] == f["display"], (
+                    f"{f['key']}: the trial's block and the view's agree"
+                )
             shown[f["label"]] = f
     return shown
 
@@ -168,12 +196,17 @@ def test_every_portfolio_tile_is_the_registrys_figure(monkeypatch, small_demo_db
             headings = [re.fullmatch(r"\*\*In (\w+)\*\* · (\d+) trials?", str(e.value)) for e in at.markdown]
             headings = [(h.group(1), int(h.group(2))) for h in headings if h]
             assert [c for c, _ in headings] == currencies
-            budgeted = sum(1 for block in document["trials"].values() for f in block if f["key"] == "bac" and f["value"] is not None)
+            budgeted = sum(
+                1
+                for block in document["trials"].values()
+                for f in block
+                if f["key"] == "bac" and f["value"] is not None
+            )
             assert sum(n for _, n in headings) == budgeted, "every trial with a budget is counted once"
             per = len(at.metric) // len(currencies)
             assert per == 10 and len(at.metric) == per * len(currencies)
             for i, currency in enumerate(currencies):
-                tiles = {m.label: m for m in at.metric[i * per:(i + 1) * per]}
+                tiles = {m.label: m for m in at.metric[i * per : (i + 1) * per]}
                 _check(tiles, page, {f["label"]: f for f in document["by_currency"][currency]}, None)
             continue
         if page == "budget" and not at.metric:
@@ -258,8 +291,9 @@ def test_the_vendor_scorecards_overdue_add_up_to_the_registrys(small_demo_db, ex
 
 
 @pytest.mark.parametrize("as_of", DATES, ids=str)
-def test_sae_timeliness_and_qtl_breaches_agree_in_email_export_and_figures_command(monkeypatch, small_demo_db, expected,
-                                                                                 tmp_path, as_of):
+def test_sae_timeliness_and_qtl_breaches_agree_in_email_export_and_figures_command(
+    monkeypatch, small_demo_db, expected, tmp_path, as_of
+):
     shown = {f["key"]: f for f in expected(as_of)["portfolio"]}
     sae, qtl, safety = shown["sae_on_time"], shown["qtl_breaches"], shown["sites_safety_flag"]
     # The Sites page's export (its CSV / Excel table): every site's SAE counts and safety flags.

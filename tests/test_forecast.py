@@ -104,7 +104,9 @@ def test_plug_in_estimates_without_parameter_uncertainty_are_far_too_narrow_on_s
 # --- closed form against Monte Carlo --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("n_sites", "alpha", "beta", "remaining"), [(20, 1.5, 60.0, 150), (5, 0.8, 40.0, 30), (60, 3.0, 100.0, 600)])
+@pytest.mark.parametrize(
+    ("n_sites", "alpha", "beta", "remaining"), [(20, 1.5, 60.0, 150), (5, 0.8, 40.0, 30), (60, 3.0, 100.0, 600)]
+)
 def test_closed_form_agrees_with_monte_carlo_at_fixed_alpha_beta(n_sites, alpha, beta, remaining):
     """All sites open, α and β fixed: T⁺ = B·BetaPrime(n⁺, A) (domain.md §3) matches P10/P50/P90 within 1.5 %."""
     sites = simulated_sites(np.random.default_rng(n_sites), n_sites, alpha, beta)
@@ -320,7 +322,9 @@ def test_invalid_dates_and_options_are_plain_value_errors():
         fc.sites_needed(AS_OF + timedelta(days=90), probability=1.5)
 
 
-counts = st.one_of(st.integers(0, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.none(), st.text(max_size=2))
+counts = st.one_of(
+    st.integers(0, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.none(), st.text(max_size=2)
+)
 days = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 10**5), st.none())
 site_rows = st.lists(
     st.fixed_dictionaries(

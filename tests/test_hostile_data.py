@@ -20,9 +20,11 @@ BEACON = "http://127.0.0.1:9"
 
 def payload(beacon: str) -> str:
     """Text that would fetch from `beacon`, run script, or render emphasis or a formula if it were shown as markup."""
-    return (f'<img src="{beacon}/h.png"> ![i]({beacon}/m.png) [s](javascript:alert(1)) **b** $x$ :red[r] '
-            f'<a href="{beacon}">a</a> <style>*{{background:url({beacon}/css.png)}}</style> '
-            f'<script>fetch("{beacon}/s")</script> "><img src=x onerror=fetch("{beacon}/e")>')
+    return (
+        f'<img src="{beacon}/h.png"> ![i]({beacon}/m.png) [s](javascript:alert(1)) **b** $x$ :red[r] '
+        f'<a href="{beacon}">a</a> <style>*{{background:url({beacon}/css.png)}}</style> '
+        f'<script>fetch("{beacon}/s")</script> "><img src=x onerror=fetch("{beacon}/e")>'
+    )
 
 
 PAYLOAD = payload(BEACON)
@@ -31,9 +33,18 @@ FORMULA = f'=HYPERLINK("{BEACON}","click")'
 MARKUP = ("<img", "![i](", "](javascript", "**b**", "$x$", ":red[", "<a href", "<script", "onerror=fetch")
 
 VIEWS = [
-    ("portfolio", {}), ("overview", {"trial": "T-1"}), ("overview", {"trial": "T-2"}), ("enrollment", {"trial": "T-1"}),
-    ("enrollment", {}), ("sites", {"trial": "T-1"}), ("sites", {"trial": "T-1", "site": "S1"}), ("sites", {}),
-    ("budget", {"trial": "T-1"}), ("budget", {"sponsor": "ACME"}), ("vendors", {"trial": "T-2"}), ("vendors", {}),
+    ("portfolio", {}),
+    ("overview", {"trial": "T-1"}),
+    ("overview", {"trial": "T-2"}),
+    ("enrollment", {"trial": "T-1"}),
+    ("enrollment", {}),
+    ("sites", {"trial": "T-1"}),
+    ("sites", {"trial": "T-1", "site": "S1"}),
+    ("sites", {}),
+    ("budget", {"trial": "T-1"}),
+    ("budget", {"sponsor": "ACME"}),
+    ("vendors", {"trial": "T-2"}),
+    ("vendors", {}),
 ]
 
 
@@ -43,7 +54,11 @@ def build_hostile(url: str, text: str) -> None:
     engine = make_engine(url, read_only=False)
     with engine.begin() as conn:
         conn.execute(update(s.sponsor).values(sponsor_name="Acme " + text))
-        conn.execute(update(s.trial).values(trial_title="Title " + text, indication="Ind " + text, therapeutic_area="Area " + text))
+        conn.execute(
+            update(s.trial).values(
+                trial_title="Title " + text, indication="Ind " + text, therapeutic_area="Area " + text
+            )
+        )
         conn.execute(update(s.country).values(country_name="Land " + text))
         conn.execute(update(s.site).values(site_name="Site " + text))
         conn.execute(update(s.site).where(s.site.c.site_id == 2).values(site_name=FORMULA))
@@ -100,8 +115,22 @@ def test_every_page_shows_hostile_names_as_text(monkeypatch, hostile_url, page, 
 def test_the_e_mail_shows_hostile_names_as_text(monkeypatch, hostile_url, tmp_path):
     monkeypatch.setenv("DASHBOARD_PUBLIC_BASE_URL", "https://dash.example")
     out = tmp_path / "digest.html"
-    assert digest.main(["--url", hostile_url, "--as-of", "2026-07-10", "--since", "2026-06-30", "--all-sponsors",
-                        "--out", str(out)]) == 0
+    assert (
+        digest.main(
+            [
+                "--url",
+                hostile_url,
+                "--as-of",
+                "2026-07-10",
+                "--since",
+                "2026-06-30",
+                "--all-sponsors",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     html = out.read_text(encoding="utf-8")
     assert "<img" not in html and f'href="{BEACON}' not in html and 'href="javascript' not in html
     assert "<script" not in html and "<style" not in html
@@ -151,6 +180,7 @@ def test_a_browser_shows_hostile_names_as_text_and_fetches_nothing(page, app_ser
         page.wait_for_timeout(500)
         assert "Traceback" not in main.inner_text()
         assert main.locator("img").count() == 0 or all(
-            not (src or "").startswith(address) for src in main.locator("img").evaluate_all("els => els.map(e => e.src)")
+            not (src or "").startswith(address)
+            for src in main.locator("img").evaluate_all("els => els.map(e => e.src)")
         ), path
     assert hits == [], f"the browser fetched {hits} from the beacon"

@@ -9,8 +9,16 @@ from dashboard.links import KEYS, ViewState, page_url, parse_return, parse_view,
 
 def test_a_full_link_round_trips():
     params = {
-        "sponsor": "HELIOS", "trial": "HEL-301", "site": "3017", "as_of": "2026-06-01", "since": "2026-05-25",
-        "phase": "III", "ta": "Infectious disease", "vendor": "CRO-A", "indicator": "query_aging", "page": "3",
+        "sponsor": "HELIOS",
+        "trial": "HEL-301",
+        "site": "3017",
+        "as_of": "2026-06-01",
+        "since": "2026-05-25",
+        "phase": "III",
+        "ta": "Infectious disease",
+        "vendor": "CRO-A",
+        "indicator": "query_aging",
+        "page": "3",
     }
     view, notices = parse_view(params)
     assert notices == []
@@ -56,7 +64,10 @@ def test_page_urls_are_relative_or_absolute_and_the_portfolio_is_the_root():
     assert page_url("enrollment", view) == "./enrollment?trial=T-1&as_of=2026-06-30"
     assert page_url("portfolio", view) == "./?trial=T-1&as_of=2026-06-30"
     assert page_url("sites", ViewState()) == "./sites"
-    assert page_url("budget", view, base_url="https://dash.example/") == "https://dash.example/budget?trial=T-1&as_of=2026-06-30"
+    assert (
+        page_url("budget", view, base_url="https://dash.example/")
+        == "https://dash.example/budget?trial=T-1&as_of=2026-06-30"
+    )
     with pytest.raises(ValueError):
         page_url("admin", view)
 

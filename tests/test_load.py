@@ -197,6 +197,7 @@ def _append_copy_of(file, line):
     def edit(folder):
         rows = rows_of(folder / file)
         write_rows(folder / file, rows + [rows[line - 1]])
+
     return edit
 
 
@@ -206,6 +207,7 @@ def _append_lowercase_copy(file, line, column):
         copy = list(rows[line - 1])
         copy[rows[0].index(column)] = copy[rows[0].index(column)].lower()
         write_rows(folder / file, rows + [copy])
+
     return edit
 
 
@@ -213,6 +215,7 @@ def _add_column(file, name):
     def edit(folder):
         rows = rows_of(folder / file)
         write_rows(folder / file, [rows[0] + [name]] + [r + ["x"] for r in rows[1:]])
+
     return edit
 
 
@@ -220,7 +223,8 @@ def _drop_column(file, name):
     def edit(folder):
         rows = rows_of(folder / file)
         i = rows[0].index(name)
-        write_rows(folder / file, [r[:i] + r[i + 1:] for r in rows])
+        write_rows(folder / file, [r[:i] + r[i + 1 :] for r in rows])
+
     return edit
 
 
@@ -232,6 +236,7 @@ def _both(*edits):
     def edit(folder):
         for e in edits:
             e(folder)
+
     return edit
 
 
@@ -255,85 +260,177 @@ def _new_contract_and_spend_from_another_contracts_change_order(folder):
 
 BAD_INPUTS = [
     # (what, edit, the problem line expected on stderr)
-    ("not a whole number", _set("trial.csv", 2, "n_planned_sites", "ten"),
-     "trial.csv:2: n_planned_sites: must be a whole number, digits only; got 'ten'"),
-    ("not an ISO date", _set("subject.csv", 3, "screened_date", "15/02/2026"),
-     "subject.csv:3: screened_date: must be a date written YYYY-MM-DD"),
-    ("required value empty", _set("site.csv", 3, "site_name", ""),
-     "site.csv:3: site_name: is required: the value may not be empty"),
-    ("value not allowed", _set("trial.csv", 3, "phase", "3"),
-     "trial.csv:3: phase: must be one of 'I', 'II', 'III', 'IV'; got '3'"),
-    ("unknown column", _add_column("site.csv", "site_nmae"),
-     "site.csv:1: site_nmae: unknown column (did you mean site_name?)"),
-    ("column missing", _drop_column("country.csv", "region"),
-     "country.csv:1: region: is missing from the header"),
-    ("required file missing", _drop_file("trial.csv"),
-     "trial.csv: the file is missing: it is required"),
-    ("misspelt file name", lambda f: (f / "site.csv").rename(f / "sites.csv"),
-     "sites.csv: is not a file of the contract (did you mean site.csv?)"),
-    ("duplicate key", _append_copy_of("subject.csv", 2),
-     "subject.csv:10: subject_number: duplicate key (protocol_number 'T-1', subject_number '001'): line 2 has the same"),
-    ("reference to a row in neither the files nor the database", _set("visit.csv", 2, "subject_number", "999"),
-     "visit.csv:2: subject_number: no subject (protocol_number 'T-1', subject_number '999') in subject.csv or in the database"),
-    ("reference to an unknown country", _set("site.csv", 2, "country_code", "FR"),
-     "site.csv:2: country_code: no country 'FR' in country.csv or in the database"),
-    ("reference to a milestone of the same file", _set("milestone.csv", 6, "precedes_milestone_code", "FIRST_SITE"),
-     "milestone.csv:6: precedes_milestone_code: no milestone (protocol_number 'T-2', precedes_milestone_code 'FIRST_SITE')"),
-    ("enrolled before screened", _set("subject.csv", 2, "enrolled_date", "2026-01-20"),
-     "subject.csv:2: enrolled_date: 2026-01-20 is before screened_date 2026-02-01"),
-    ("screen-failed and enrolled", _set("subject.csv", 3, "enrolled_date", "2026-02-25"),
-     "subject.csv:3: enrolled_date: a subject who failed screening is never enrolled"),
-    ("closed before activated", _set("site.csv", 2, "closed_date", "2026-01-01"),
-     "site.csv:2: closed_date: 2026-01-01 is before activated_date 2026-01-15"),
-    ("entered before the visit", _set("visit.csv", 2, "entered_date", "2026-02-01"),
-     "visit.csv:2: entered_date: 2026-02-01 is before visit_date 2026-02-10"),
-    ("negative amount", _set("contract.csv", 2, "contracted_amount", "-1000.00"),
-     "contract.csv:2: contracted_amount: must not be negative; got '-1000.00'"),
-    ("negative count", _set("trial.csv", 2, "n_planned_subjects", "-5"),
-     "trial.csv:2: n_planned_subjects: must not be negative; got '-5'"),
-    ("amount with a thousands separator", _set("unit_price.csv", 2, "unit_price_amount", "1,000.00"),
-     "unit_price.csv:2: unit_price_amount: must be a number with '.' for decimals"),
-    ("month not on its first day", _set("enrollment_plan.csv", 2, "month_date", "2026-01-31"),
-     "enrollment_plan.csv:2: month_date: must be the first day of a month (2026-01-01), not 2026-01-31"),
-    ("approved change order without a date", _set("change_order.csv", 2, "approved_date", ""),
-     "change_order.csv:2: approved_date: is required when change_order_status is approved"),
-    ("a row with a value too many", _extra_value,
-     "country.csv:4: the row has 4 values but the header has 3 columns"),
+    (
+        "not a whole number",
+        _set("trial.csv", 2, "n_planned_sites", "ten"),
+        "trial.csv:2: n_planned_sites: must be a whole number, digits only; got 'ten'",
+    ),
+    (
+        "not an ISO date",
+        _set("subject.csv", 3, "screened_date", "15/02/2026"),
+        "subject.csv:3: screened_date: must be a date written YYYY-MM-DD",
+    ),
+    (
+        "required value empty",
+        _set("site.csv", 3, "site_name", ""),
+        "site.csv:3: site_name: is required: the value may not be empty",
+    ),
+    (
+        "value not allowed",
+        _set("trial.csv", 3, "phase", "3"),
+        "trial.csv:3: phase: must be one of 'I', 'II', 'III', 'IV'; got '3'",
+    ),
+    (
+        "unknown column",
+        _add_column("site.csv", "site_nmae"),
+        "site.csv:1: site_nmae: unknown column (did you mean site_name?)",
+    ),
+    ("column missing", _drop_column("country.csv", "region"), "country.csv:1: region: is missing from the header"),
+    ("required file missing", _drop_file("trial.csv"), "trial.csv: the file is missing: it is required"),
+    (
+        "misspelt file name",
+        lambda f: (f / "site.csv").rename(f / "sites.csv"),
+        "sites.csv: is not a file of the contract (did you mean site.csv?)",
+    ),
+    (
+        "duplicate key",
+        _append_copy_of("subject.csv", 2),
+        "subject.csv:10: subject_number: duplicate key (protocol_number 'T-1', subject_number '001'): line 2 has the same",
+    ),
+    (
+        "reference to a row in neither the files nor the database",
+        _set("visit.csv", 2, "subject_number", "999"),
+        "visit.csv:2: subject_number: no subject (protocol_number 'T-1', subject_number '999') in subject.csv or in the database",
+    ),
+    (
+        "reference to an unknown country",
+        _set("site.csv", 2, "country_code", "FR"),
+        "site.csv:2: country_code: no country 'FR' in country.csv or in the database",
+    ),
+    (
+        "reference to a milestone of the same file",
+        _set("milestone.csv", 6, "precedes_milestone_code", "FIRST_SITE"),
+        "milestone.csv:6: precedes_milestone_code: no milestone (protocol_number 'T-2', precedes_milestone_code 'FIRST_SITE')",
+    ),
+    (
+        "enrolled before screened",
+        _set("subject.csv", 2, "enrolled_date", "2026-01-20"),
+        "subject.csv:2: enrolled_date: 2026-01-20 is before screened_date 2026-02-01",
+    ),
+    (
+        "screen-failed and enrolled",
+        _set("subject.csv", 3, "enrolled_date", "2026-02-25"),
+        "subject.csv:3: enrolled_date: a subject who failed screening is never enrolled",
+    ),
+    (
+        "closed before activated",
+        _set("site.csv", 2, "closed_date", "2026-01-01"),
+        "site.csv:2: closed_date: 2026-01-01 is before activated_date 2026-01-15",
+    ),
+    (
+        "entered before the visit",
+        _set("visit.csv", 2, "entered_date", "2026-02-01"),
+        "visit.csv:2: entered_date: 2026-02-01 is before visit_date 2026-02-10",
+    ),
+    (
+        "negative amount",
+        _set("contract.csv", 2, "contracted_amount", "-1000.00"),
+        "contract.csv:2: contracted_amount: must not be negative; got '-1000.00'",
+    ),
+    (
+        "negative count",
+        _set("trial.csv", 2, "n_planned_subjects", "-5"),
+        "trial.csv:2: n_planned_subjects: must not be negative; got '-5'",
+    ),
+    (
+        "amount with a thousands separator",
+        _set("unit_price.csv", 2, "unit_price_amount", "1,000.00"),
+        "unit_price.csv:2: unit_price_amount: must be a number with '.' for decimals",
+    ),
+    (
+        "month not on its first day",
+        _set("enrollment_plan.csv", 2, "month_date", "2026-01-31"),
+        "enrollment_plan.csv:2: month_date: must be the first day of a month (2026-01-01), not 2026-01-31",
+    ),
+    (
+        "approved change order without a date",
+        _set("change_order.csv", 2, "approved_date", ""),
+        "change_order.csv:2: approved_date: is required when change_order_status is approved",
+    ),
+    ("a row with a value too many", _extra_value, "country.csv:4: the row has 4 values but the header has 3 columns"),
     ("not UTF-8", _latin1_site_name, "site.csv:"),
-    ("a trial moved from another sponsor", _set("trial.csv", 4, "sponsor_code", "ACME"),
-     "trial.csv:4: protocol_number: trial 'X-9' belongs to sponsor OTHER in the database, not to ACME"),
-    ("a second contract for a trial and vendor", _set("contract.csv", 2, "contract_number", "C-9"),
-     "contract.csv:2: contract_number: the database already has contract 'C-1' for (protocol_number 'T-1', vendor_code 'CRO1')"),
-    ("spend of a change order of another contract", _new_contract_and_spend_from_another_contracts_change_order,
-     "planned_spend.csv:7: change_order_number: change_order 'CO-1' belongs to contract 'C-1', not to 'C-2'"),
+    (
+        "a trial moved from another sponsor",
+        _set("trial.csv", 4, "sponsor_code", "ACME"),
+        "trial.csv:4: protocol_number: trial 'X-9' belongs to sponsor OTHER in the database, not to ACME",
+    ),
+    (
+        "a second contract for a trial and vendor",
+        _set("contract.csv", 2, "contract_number", "C-9"),
+        "contract.csv:2: contract_number: the database already has contract 'C-1' for (protocol_number 'T-1', vendor_code 'CRO1')",
+    ),
+    (
+        "spend of a change order of another contract",
+        _new_contract_and_spend_from_another_contracts_change_order,
+        "planned_spend.csv:7: change_order_number: change_order 'CO-1' belongs to contract 'C-1', not to 'C-2'",
+    ),
     # Issue 22: what the database could not store, or would store wrongly, is refused before anything is written.
-    ("a NUL byte", _set("site.csv", 2, "site_name", "Boston\x00General"),
-     "site.csv:2: site_name: contains a control character (U+0000, NUL) at position 7: remove it"),
-    ("a control character", _set("vendor.csv", 3, "vendor_name", "Fill\x1bFinish"),
-     "vendor.csv:3: vendor_name: contains a control character (U+001B) at position 5"),
-    ("a record over two lines is named by its first", _both(_set("trial.csv", 2, "trial_title", "Tiny\noncology study"),
-                                                          _set("trial.csv", 2, "n_planned_sites", "ten")),
-     "trial.csv:2: n_planned_sites: must be a whole number"),
-    ("the next record's line after a two-line one", _both(_set("trial.csv", 2, "trial_title", "Tiny\noncology study"),
-                                                        _set("trial.csv", 3, "phase", "3")),
-     "trial.csv:4: phase: must be one of"),
-    ("a key that differs only in case in the files", _append_lowercase_copy("site.csv", 2, "site_number"),
-     "site.csv:7: site_number: (protocol_number 'T-1', site_number 's1') differs only in case from "
-     "(protocol_number 'T-1', site_number 'S1') on line 2"),
-    ("a key that differs only in case from the database's", _set("vendor.csv", 2, "vendor_code", "cro1"),
-     "vendor.csv:2: vendor_code: 'cro1' differs only in case from 'CRO1' in the database"),
-    ("a code no link can carry", _set("sponsor.csv", 3, "sponsor_code", "OTHER CO"),
-     "sponsor.csv:3: sponsor_code: must be letters, digits, '.', '_' or '-'"),
-    ("a year mistyped", _set("visit.csv", 2, "visit_date", "2999-02-10"),
-     "visit.csv:2: visit_date: 2999-02-10 is more than 30 years ahead: check the year"),
-    ("a shared vendor renamed by a sponsor's feed", _set("vendor.csv", 2, "vendor_name", "Renamed by ACME"),
-     "vendor.csv:2: vendor_name: vendor 'CRO1' is shared by every sponsor and is loaded with vendor_name "
-     "'Global Clinical CRO', not 'Renamed by ACME': only a load with --reference changes shared reference data"),
+    (
+        "a NUL byte",
+        _set("site.csv", 2, "site_name", "Boston\x00General"),
+        "site.csv:2: site_name: contains a control character (U+0000, NUL) at position 7: remove it",
+    ),
+    (
+        "a control character",
+        _set("vendor.csv", 3, "vendor_name", "Fill\x1bFinish"),
+        "vendor.csv:3: vendor_name: contains a control character (U+001B) at position 5",
+    ),
+    (
+        "a record over two lines is named by its first",
+        _both(
+            _set("trial.csv", 2, "trial_title", "Tiny\noncology study"), _set("trial.csv", 2, "n_planned_sites", "ten")
+        ),
+        "trial.csv:2: n_planned_sites: must be a whole number",
+    ),
+    (
+        "the next record's line after a two-line one",
+        _both(_set("trial.csv", 2, "trial_title", "Tiny\noncology study"), _set("trial.csv", 3, "phase", "3")),
+        "trial.csv:4: phase: must be one of",
+    ),
+    (
+        "a key that differs only in case in the files",
+        _append_lowercase_copy("site.csv", 2, "site_number"),
+        "site.csv:7: site_number: (protocol_number 'T-1', site_number 's1') differs only in case from "
+        "(protocol_number 'T-1', site_number 'S1') on line 2",
+    ),
+    (
+        "a key that differs only in case from the database's",
+        _set("vendor.csv", 2, "vendor_code", "cro1"),
+        "vendor.csv:2: vendor_code: 'cro1' differs only in case from 'CRO1' in the database",
+    ),
+    (
+        "a code no link can carry",
+        _set("sponsor.csv", 3, "sponsor_code", "OTHER CO"),
+        "sponsor.csv:3: sponsor_code: must be letters, digits, '.', '_' or '-'",
+    ),
+    (
+        "a year mistyped",
+        _set("visit.csv", 2, "visit_date", "2999-02-10"),
+        "visit.csv:2: visit_date: 2999-02-10 is more than 30 years ahead: check the year",
+    ),
+    (
+        "a shared vendor renamed by a sponsor's feed",
+        _set("vendor.csv", 2, "vendor_name", "Renamed by ACME"),
+        "vendor.csv:2: vendor_name: vendor 'CRO1' is shared by every sponsor and is loaded with vendor_name "
+        "'Global Clinical CRO', not 'Renamed by ACME': only a load with --reference changes shared reference data",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("edit", "expected"), [case[1:] for case in BAD_INPUTS], ids=[case[0] for case in BAD_INPUTS])
-def test_a_mistake_is_reported_with_file_line_and_column_and_nothing_is_written(folder, tiny_db, capsys, edit, expected):
+def test_a_mistake_is_reported_with_file_line_and_column_and_nothing_is_written(
+    folder, tiny_db, capsys, edit, expected
+):
     edit(folder)
     before = snapshot(tiny_db)
     code, out, err = run(capsys, folder, tiny_db)
@@ -457,7 +554,11 @@ def sponsor_folder(source: Path, target: Path, sponsor_code: str) -> Path:
     for path in source.iterdir():
         rows = rows_of(path)
         header, kept = rows[0], rows[1:]
-        for column, allowed in (("sponsor_code", {sponsor_code}), ("protocol_number", trials), ("contract_number", contracts)):
+        for column, allowed in (
+            ("sponsor_code", {sponsor_code}),
+            ("protocol_number", trials),
+            ("contract_number", contracts),
+        ):
             if column in header:
                 at = header.index(column)
                 kept = [r for r in kept if r[at] in allowed]
@@ -500,8 +601,13 @@ def snapshot_of_trial(url: str, protocol: str) -> list:
     try:
         with engine.connect() as conn:
             return [
-                conn.execute(text(f"SELECT * FROM {name} WHERE trial_id = (SELECT trial_id FROM trial WHERE protocol_number = :p) "
-                                  f"ORDER BY 1"), {"p": protocol}).all()
+                conn.execute(
+                    text(
+                        f"SELECT * FROM {name} WHERE trial_id = (SELECT trial_id FROM trial WHERE protocol_number = :p) "
+                        f"ORDER BY 1"
+                    ),
+                    {"p": protocol},
+                ).all()
                 for name in ("site", "subject", "visit", "milestone", "enrollment_plan")
             ]
     finally:
@@ -515,8 +621,10 @@ def test_replace_refuses_rows_of_trials_that_are_only_in_the_database(tiny_folde
     before = snapshot(tiny_db)
     code, _, err = run(capsys, acme, tiny_db, "--mode", "replace")
     assert code == 1
-    assert "site.csv:6: protocol_number: no trial 'X-9' in trial.csv (it is in the database, but --mode replace loads " \
-           "whole sponsors: add it to trial.csv)" in err
+    assert (
+        "site.csv:6: protocol_number: no trial 'X-9' in trial.csv (it is in the database, but --mode replace loads "
+        "whole sponsors: add it to trial.csv)" in err
+    )
     assert snapshot(tiny_db) == before
 
 
@@ -538,7 +646,10 @@ def test_a_load_killed_midway_leaves_the_database_as_it_was(demo_source, tiny_fo
     _, folder = demo_source
     process = subprocess.Popen(
         [sys.executable, "-m", "dashboard.load", str(folder), "--url", empty_db_url],
-        cwd=REPO_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=REPO_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     seen = []
     try:
@@ -564,8 +675,11 @@ def test_postgresql_ids_continue_after_a_load(tiny_folder, pg_url):
     engine = create_engine(pg_url, poolclass=NullPool)
     try:
         with engine.begin() as conn:
-            new_id = conn.execute(schema.country.insert().values(country_code="FR", country_name="France", region="Europe")
-                                  .returning(schema.country.c.country_id)).scalar()
+            new_id = conn.execute(
+                schema.country.insert()
+                .values(country_code="FR", country_name="France", region="Europe")
+                .returning(schema.country.c.country_id)
+            ).scalar()
             assert new_id == conn.execute(select(func.max(schema.country.c.country_id))).scalar()
             assert new_id > 2
     finally:
@@ -622,25 +736,62 @@ def test_an_upper_case_e_mail_loads_in_lower_case(folder, tiny_db, capsys):
     assert count(tiny_db, f"SELECT count(*) FROM user_access WHERE user_email = '{email.upper()}'") == 0
 
 
-@pytest.mark.parametrize(("file", "header", "row", "expected"), [
-    ("adverse_event", "protocol_number,subject_number,ae_number,onset_date,is_serious,aware_date,reported_date,term,grade",
-     "T-1,001,AE-1,2026-03-01,true,2026-03-02,2026-03-01,,2",
-     "adverse_event.csv:2: reported_date: 2026-03-01 is before aware_date 2026-03-02"),
-    ("adverse_event", "protocol_number,subject_number,ae_number,onset_date,is_serious,aware_date,reported_date,term,grade",
-     "T-1,001,AE-1,2026-03-01,true,,,Nausea,9", "adverse_event.csv:2: grade: 9 is not from 1 to 5"),
-    ("adverse_event", "protocol_number,subject_number,ae_number,onset_date,is_serious,aware_date,reported_date,term,grade",
-     "T-1,999,AE-1,2026-03-01,false,,,,", "adverse_event.csv:2: subject_number"),
-    ("crf_page", "protocol_number,subject_number,visit_number,page_name,entered_date",
-     "T-1,001,7,VS,2026-03-01", "crf_page.csv:2: visit_number"),
-    ("data_point", "protocol_number,subject_number,visit_number,n_data_points,n_data_points_changed",
-     "T-1,001,1,10,12", "data_point.csv:2: n_data_points: 10 is less than n_data_points_changed 12"),
-    ("lab_result", "protocol_number,subject_number,visit_number,n_lab_results,n_lab_abnormal",
-     "T-1,001,1,-1,0", "lab_result.csv:2: n_lab_results: must not be negative"),
-    ("qtl", "protocol_number,qtl_figure,limit_value,direction", "T-1,vibes,10,above", "qtl.csv:2: qtl_figure: must be one of"),
-    ("data_query", "protocol_number,site_number,subject_number,query_number,opened_date,answered_date,closed_date,query_status",
-     "T-1,S1,,Q-9,2026-03-01,,,answered", "data_query.csv:2: answered_date: is required when query_status is answered"),
-])
-def test_the_new_files_name_the_line_column_and_problem_and_load_nothing(folder, tiny_db, capsys, file, header, row, expected):
+@pytest.mark.parametrize(
+    ("file", "header", "row", "expected"),
+    [
+        (
+            "adverse_event",
+            "protocol_number,subject_number,ae_number,onset_date,is_serious,aware_date,reported_date,term,grade",
+            "T-1,001,AE-1,2026-03-01,true,2026-03-02,2026-03-01,,2",
+            "adverse_event.csv:2: reported_date: 2026-03-01 is before aware_date 2026-03-02",
+        ),
+        (
+            "adverse_event",
+            "protocol_number,subject_number,ae_number,onset_date,is_serious,aware_date,reported_date,term,grade",
+            "T-1,001,AE-1,2026-03-01,true,,,Nausea,9",
+            "adverse_event.csv:2: grade: 9 is not from 1 to 5",
+        ),
+        (
+            "adverse_event",
+            "protocol_number,subject_number,ae_number,onset_date,is_serious,aware_date,reported_date,term,grade",
+            "T-1,999,AE-1,2026-03-01,false,,,,",
+            "adverse_event.csv:2: subject_number",
+        ),
+        (
+            "crf_page",
+            "protocol_number,subject_number,visit_number,page_name,entered_date",
+            "T-1,001,7,VS,2026-03-01",
+            "crf_page.csv:2: visit_number",
+        ),
+        (
+            "data_point",
+            "protocol_number,subject_number,visit_number,n_data_points,n_data_points_changed",
+            "T-1,001,1,10,12",
+            "data_point.csv:2: n_data_points: 10 is less than n_data_points_changed 12",
+        ),
+        (
+            "lab_result",
+            "protocol_number,subject_number,visit_number,n_lab_results,n_lab_abnormal",
+            "T-1,001,1,-1,0",
+            "lab_result.csv:2: n_lab_results: must not be negative",
+        ),
+        (
+            "qtl",
+            "protocol_number,qtl_figure,limit_value,direction",
+            "T-1,vibes,10,above",
+            "qtl.csv:2: qtl_figure: must be one of",
+        ),
+        (
+            "data_query",
+            "protocol_number,site_number,subject_number,query_number,opened_date,answered_date,closed_date,query_status",
+            "T-1,S1,,Q-9,2026-03-01,,,answered",
+            "data_query.csv:2: answered_date: is required when query_status is answered",
+        ),
+    ],
+)
+def test_the_new_files_name_the_line_column_and_problem_and_load_nothing(
+    folder, tiny_db, capsys, file, header, row, expected
+):
     (folder / f"{file}.csv").write_text(f"{header}\n{row}\n", encoding="utf-8")
     code, _, err = run(capsys, folder, tiny_db)
     assert code == 1

@@ -382,14 +382,10 @@ MILESTONE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("case", "given", "expected"), MILESTONE_CASES, ids=[c[0] for c in MILESTONE_CASES]
-)
+@pytest.mark.parametrize(("case", "given", "expected"), MILESTONE_CASES, ids=[c[0] for c in MILESTONE_CASES])
 def test_milestone_status(case, given, expected):
     baseline, forecast, actual, amber_days, red_days = given
-    result = milestone_status(
-        _d(baseline), _d(forecast), _d(actual), D, amber_days=amber_days, red_days=red_days
-    )
+    result = milestone_status(_d(baseline), _d(forecast), _d(actual), D, amber_days=amber_days, red_days=red_days)
     assert result == MilestoneStatus(*expected)
 
 
@@ -400,7 +396,9 @@ def test_milestone_status_columns_match_the_table_as_query_columns(amber_red):
 
     cases = [(given, expected) for _, given, expected in MILESTONE_CASES if given[3:] == amber_red]
     column = lambda i: pd.to_datetime(pd.Series([_d(given[i]) for given, _ in cases], dtype="object"))  # noqa: E731
-    slip, status, rag = milestone_status_columns(column(0), column(1), column(2), D, amber_days=amber_red[0], red_days=amber_red[1])
+    slip, status, rag = milestone_status_columns(
+        column(0), column(1), column(2), D, amber_days=amber_red[0], red_days=amber_red[1]
+    )
     assert list(zip(slip.tolist(), status, rag)) == [expected for _, expected in cases]
 
 
@@ -548,7 +546,12 @@ def test_thresholds_and_the_bad_side():
     low = flag_sites([5] * 11 + [50], [100] * 12, kind="proportion", bad_side="low", min_denominator=10)
     assert {f.flag for f in low} == {"green"}
     # Thresholds are arguments (settings).
-    assert flag_sites([5] * 11 + [50], [100] * 12, kind="proportion", bad_side="high", min_denominator=10, red=3.5)[-1].flag == "amber"
+    assert (
+        flag_sites([5] * 11 + [50], [100] * 12, kind="proportion", bad_side="high", min_denominator=10, red=3.5)[
+            -1
+        ].flag
+        == "amber"
+    )
 
 
 def test_a_rate_metric_flags_the_low_side():
@@ -579,7 +582,9 @@ def test_phi_is_floored_at_one():
 
 
 def test_every_site_at_zero_is_green_and_no_site_is_eligible_is_grey():
-    assert {f.flag for f in flag_sites([0, 0, 0], [20, 30, 40], kind="proportion", bad_side="high", min_denominator=10)} == {"green"}
+    assert {
+        f.flag for f in flag_sites([0, 0, 0], [20, 30, 40], kind="proportion", bad_side="high", min_denominator=10)
+    } == {"green"}
     assert peer_baseline([1], [2], kind="rate", min_denominator=30).pooled is None
     assert flag_sites([1], [2], kind="rate", bad_side="high", min_denominator=30) == [SiteFlag(z=None, flag="grey")]
 
@@ -603,7 +608,9 @@ def test_an_expiry_date_moved_later_is_good_news_and_one_moved_earlier_is_not():
         [base, base, base, base, base, date(2026, 6, 1)],
         [date(2028, 6, 30), None, date(2027, 6, 20), date(2027, 4, 1), None, None],
         [None, None, None, None, date(2027, 7, 10), None],
-        as_of, amber_days=0, red_days=30,
+        as_of,
+        amber_days=0,
+        red_days=30,
     )
     assert list(change) == [366, 0, -10, -90, 10, 0]
     assert list(status) == ["extended", "as_planned", "shortened", "shortened", "extended", "expired"]
@@ -616,12 +623,14 @@ def test_milestone_statuses_read_expiry_dates_the_other_way_round():
     from dashboard.health import milestone_statuses
     from dashboard.settings import Settings
 
-    frame = pd.DataFrame({
-        "milestone_kind": ["contract", "expiry"],
-        "baseline_date": pd.to_datetime(["2027-01-01", "2027-01-01"]),
-        "forecast_date": pd.to_datetime(["2028-01-01", "2028-01-01"]),
-        "actual_date": pd.to_datetime([None, None]),
-    })
+    frame = pd.DataFrame(
+        {
+            "milestone_kind": ["contract", "expiry"],
+            "baseline_date": pd.to_datetime(["2027-01-01", "2027-01-01"]),
+            "forecast_date": pd.to_datetime(["2028-01-01", "2028-01-01"]),
+            "actual_date": pd.to_datetime([None, None]),
+        }
+    )
     out = milestone_statuses(frame, date(2026, 6, 30), Settings())
     assert list(out["status"]) == ["at_risk", "extended"]
     assert list(out["rag"]) == ["red", "green"]

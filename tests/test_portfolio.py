@@ -53,7 +53,10 @@ def test_the_trial_table_has_one_row_per_trial_with_its_health_worst_first(acme)
     assert t1["Indication"] == "NSCLC Oncology · phase II · Enrolling"
     assert t1["Worst milestone slip"] == "Last patient in +45 d"
     # Enrollment at risk (P(last patient in by 1 Dec) is low: 3 of 10 with 2 sites open); LPI forecast 45 days late.
-    assert t1["Why (red and amber)"].startswith("At risk Chance of LPI by plan ") and "At risk Last patient in +45 d" in t1["Why (red and amber)"]
+    assert (
+        t1["Why (red and amber)"].startswith("At risk Chance of LPI by plan ")
+        and "At risk Last patient in +45 d" in t1["Why (red and amber)"]
+    )
     assert "CPI" not in t1["Why (red and amber)"], "a green dimension is no reason"
     assert t2["CPI"] == "—"  # no contract: undefined, not zero
     assert t2["Worst milestone slip"] == "Drug product released +44 d"  # overdue since 1 Jun, expected 15 Jul
@@ -81,7 +84,9 @@ def test_charts_have_the_named_traces(acme):
     specs = [json.loads(chart.proto.spec) for chart in acme.get("plotly_chart")]
     names = [[trace.get("name") for trace in spec["data"]] for spec in specs]
     # Every colour has its word in the legend: one trace per enrollment / budget health present.
-    assert any(n[-2:] == ["Planned to date", "Target"] and all(x.startswith("Enrolled · ") for x in n[:-2]) for n in names)
+    assert any(
+        n[-2:] == ["Planned to date", "Target"] and all(x.startswith("Enrolled · ") for x in n[:-2]) for n in names
+    )
     assert any(n and all(x.startswith("Budget · ") for x in n) for n in names)
     bars = next(s for s in specs if s["data"][-1]["name"] == "Target")
     # The value column beside the bars: "enrolled / target" for each trial, T-1 hand-counted.
@@ -100,8 +105,13 @@ def test_a_long_trial_table_is_read_a_page_at_a_time_with_its_charts(monkeypatch
     pager = next(s for s in at.selectbox if s.label == "Showing trials")
     assert pager.options == ["1–1 of 2", "2–2 of 2"]
     first = [row["Trial"] for row in html_tables(at)[0]]
-    bars = [y for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"] if t["name"].startswith("Enrolled")
-            for y in t["y"]]
+    bars = [
+        y
+        for c in at.get("plotly_chart")
+        for t in json.loads(c.proto.spec)["data"]
+        if t["name"].startswith("Enrolled")
+        for y in t["y"]
+    ]
     assert len(first) == 1 and bars == first, "the chart shows the trials of the table's page"
     assert metrics(at)["Enrolled"] == "3", "the tiles still count every trial"
     pager.select(1).run()
@@ -143,7 +153,9 @@ def test_a_portfolio_without_budgets_says_so_where_the_cost_chart_would_be(monke
     assert any(n[-2:] == ["Planned to date", "Target"] for n in names)
 
 
-@pytest.mark.parametrize("wanted", [[1.0, 1.0, 1.0, 1.0], [1.2, 1.19, 0.7, 0.69, 0.68], [0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7]])
+@pytest.mark.parametrize(
+    "wanted", [[1.0, 1.0, 1.0, 1.0], [1.2, 1.19, 0.7, 0.69, 0.68], [0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7]]
+)
 def test_scatter_names_are_spread_at_least_a_line_apart_inside_the_plot(wanted):
     from dashboard.charts import _spread
 

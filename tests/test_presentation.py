@@ -81,7 +81,9 @@ def label_problems(charts: list[dict]) -> list[str]:
         for i, a in enumerate(boxes):
             if a["l"] < svg["l"] - 0.5 or a["r"] > svg["r"] + 0.5 or a["t"] < svg["t"] - 0.5 or a["b"] > svg["b"] + 0.5:
                 found.append(f"{chart['title']}: {a['text']!r} is cut by the edge of the chart")
-            found += [f"{chart['title']}: {a['text']!r} overlaps {b['text']!r}" for b in boxes[i + 1:] if overlaps(a, b)]
+            found += [
+                f"{chart['title']}: {a['text']!r} overlaps {b['text']!r}" for b in boxes[i + 1 :] if overlaps(a, b)
+            ]
     return found
 
 
@@ -90,7 +92,9 @@ def biggest_trial(url: str) -> str:
 
     engine = create_engine(url)
     with engine.connect() as conn:
-        protocol = conn.execute(text("select protocol_number from trial order by n_planned_sites desc, protocol_number limit 1")).scalar_one()
+        protocol = conn.execute(
+            text("select protocol_number from trial order by n_planned_sites desc, protocol_number limit 1")
+        ).scalar_one()
     engine.dispose()
     return protocol
 

@@ -21,19 +21,26 @@ AS_OF = tiny_portfolio.AS_OF
 ACME = (1,)
 
 
-def basis(url: str, as_of: date, sponsors=ACME, trial: str | None = None, **parts) -> tuple[registry.Basis, registry.Basis]:
+def basis(
+    url: str, as_of: date, sponsors=ACME, trial: str | None = None, **parts
+) -> tuple[registry.Basis, registry.Basis]:
     """The view's basis and its compare date's, as the pages compose them."""
     settings = get_settings()
     engine = make_engine(url)
     with engine.connect() as conn:
         compose = overview.direct(lambda query, scope: query(conn, scope), settings, Forecasts())
         scope = Scope(sponsors, as_of=as_of, since=date.fromordinal(as_of.toordinal() - 7), trial=trial)
-        found = overview.view_basis(compose, scope, settings, **parts), overview.view_basis(compose, overview.then_scope(scope), settings, **parts)
+        found = (
+            overview.view_basis(compose, scope, settings, **parts),
+            overview.view_basis(compose, overview.then_scope(scope), settings, **parts),
+        )
     engine.dispose()
     return found
 
 
-def values(b: registry.Basis, then: registry.Basis | None = None, level: str = "portfolio") -> dict[str, registry.Value]:
+def values(
+    b: registry.Basis, then: registry.Basis | None = None, level: str = "portfolio"
+) -> dict[str, registry.Value]:
     return {v.key: v for v in registry.block(b, then, level)}
 
 
@@ -41,7 +48,10 @@ def test_the_portfolio_figures_of_acme_are_those_counted_by_hand(tiny_db):
     now, then = basis(tiny_db, AS_OF, vendor=True)
     v = values(now, then)
     assert {k: v[k].value for k in ("active_trials", "enrolled", "enrollment_target", "sites_active")} == {
-        "active_trials": 2, "enrolled": 3, "enrollment_target": 18, "sites_active": 2,
+        "active_trials": 2,
+        "enrolled": 3,
+        "enrollment_target": 18,
+        "sites_active": 2,
     }
     # T-1's contract only: BAC 1000 + CO-1 200; PV 100 + 100 + 50; EV 550; AC 450 (tiny_portfolio's docstring).
     assert {k: v[k].value for k in ("bac", "pv", "ev", "ac")} == {"bac": 1200, "pv": 250, "ev": 550, "ac": 450}
@@ -50,7 +60,11 @@ def test_the_portfolio_figures_of_acme_are_those_counted_by_hand(tiny_db):
     assert v["cpi"].health == "green" and v["spi"].health == "green"
     # Contract milestones: T-2's drug product release is overdue (baseline 1 Jun); T-1's LPI and T-2's site supply are
     # forecast after their baselines; 5 in all (stability pulls are none of these).
-    assert (v["milestones_overdue"].value, v["milestones_forecast_late"].value, v["milestones_contracted"].value) == (1, 2, 5)
+    assert (v["milestones_overdue"].value, v["milestones_forecast_late"].value, v["milestones_contracted"].value) == (
+        1,
+        2,
+        5,
+    )
     assert v["stability_pulls_overdue"].value == 0
     assert (v["supply_conflicts"].value, v["supply_near_misses"].value) == (1, 0)  # T-2's site supply: margin −2
     assert v["trials_at_risk"].value == 2 and v["trials_on_track"].value == 0
@@ -63,7 +77,9 @@ def test_a_trials_figures_come_from_the_same_functions_narrowed_to_it(tiny_db):
     shared = set(portfolio) & set(trial)
     assert {"enrolled", "cpi", "milestones_overdue"} <= shared
     assert all(portfolio[k].display == trial[k].display for k in shared)
-    assert trial["enrolled"].display == "3" and trial["pct_of_plan_to_date"].display == "43%"  # 3 of 7 planned by 30 June
+    assert (
+        trial["enrolled"].display == "3" and trial["pct_of_plan_to_date"].display == "43%"
+    )  # 3 of 7 planned by 30 June
     assert trial["schedule_slip"].display == "Last patient in +45 d" and trial["schedule_slip"].health == "red"
     assert trial["lpi_cro"].display == "15 Jan 2027" and trial["lpi_planned"].display == "01 Dec 2026"
     assert trial["lpi_gap"].value == (trial["lpi_model"].value - date(2027, 1, 15)).days
@@ -90,8 +106,20 @@ def test_amounts_in_several_currencies_are_not_added_up(tmp_path):
     tiny_portfolio.build(url)
     engine = make_engine(url, read_only=False)
     with engine.begin() as conn:
-        conn.execute(insert(s.contract), [dict(contract_id=2, trial_id=3, vendor_id=1, contract_number="C-9",
-                                               signed_date=date(2026, 1, 1), contracted_amount=500, planned_end_date=date(2027, 1, 1))])
+        conn.execute(
+            insert(s.contract),
+            [
+                dict(
+                    contract_id=2,
+                    trial_id=3,
+                    vendor_id=1,
+                    contract_number="C-9",
+                    signed_date=date(2026, 1, 1),
+                    contracted_amount=500,
+                    planned_end_date=date(2027, 1, 1),
+                )
+            ],
+        )
     engine.dispose()
     now, _ = basis(url, AS_OF, sponsors=(1, 2))
     v = values(now)
@@ -106,14 +134,47 @@ def test_when_enrollment_reaches_its_target_the_lpi_is_done_that_day_by_the_enro
     tiny_portfolio.build(url)
     engine = make_engine(url, read_only=False)
     with engine.begin() as conn:
-        conn.execute(insert(s.subject), [
-            dict(subject_id=9, trial_id=3, site_id=5, subject_number="103", screened_date=date(2026, 5, 1), enrolled_date=date(2026, 5, 10)),
-            dict(subject_id=10, trial_id=3, site_id=5, subject_number="104", screened_date=date(2026, 6, 1), enrolled_date=date(2026, 6, 12)),
-        ])
-        conn.execute(insert(s.milestone), [dict(
-            milestone_id=7, trial_id=3, vendor_id=1, lane="CRO", milestone_code="LPI", milestone_name="Last patient in",
-            milestone_kind="contract", sequence=8, is_key=True, baseline_date=date(2026, 6, 1), payment_amount=0,
-            payment_status="not_due", lead_time_days=0)])
+        conn.execute(
+            insert(s.subject),
+            [
+                dict(
+                    subject_id=9,
+                    trial_id=3,
+                    site_id=5,
+                    subject_number="103",
+                    screened_date=date(2026, 5, 1),
+                    enrolled_date=date(2026, 5, 10),
+                ),
+                dict(
+                    subject_id=10,
+                    trial_id=3,
+                    site_id=5,
+                    subject_number="104",
+                    screened_date=date(2026, 6, 1),
+                    enrolled_date=date(2026, 6, 12),
+                ),
+            ],
+        )
+        conn.execute(
+            insert(s.milestone),
+            [
+                dict(
+                    milestone_id=7,
+                    trial_id=3,
+                    vendor_id=1,
+                    lane="CRO",
+                    milestone_code="LPI",
+                    milestone_name="Last patient in",
+                    milestone_kind="contract",
+                    sequence=8,
+                    is_key=True,
+                    baseline_date=date(2026, 6, 1),
+                    payment_amount=0,
+                    payment_status="not_due",
+                    lead_time_days=0,
+                )
+            ],
+        )
     engine.dispose()
     other = (2,)
     done, _ = basis(url, AS_OF, sponsors=other)
@@ -134,7 +195,13 @@ def test_when_enrollment_reaches_its_target_the_lpi_is_done_that_day_by_the_enro
     "status, forecast, actual, source, expected",
     [
         ("late", None, None, None, "overdue since 01 Jun 2026"),
-        ("late", date(2026, 6, 20), None, None, "overdue since 01 Jun 2026"),  # a forecast already past is no expectation
+        (
+            "late",
+            date(2026, 6, 20),
+            None,
+            None,
+            "overdue since 01 Jun 2026",
+        ),  # a forecast already past is no expectation
         ("late", date(2026, 7, 15), None, None, "15 Jul 2026 (overdue since 01 Jun 2026)"),
         ("at_risk", date(2026, 7, 15), None, None, "15 Jul 2026"),
         ("on_track", None, None, None, "01 Jun 2026"),
@@ -143,39 +210,70 @@ def test_when_enrollment_reaches_its_target_the_lpi_is_done_that_day_by_the_enro
     ],
 )
 def test_an_overdue_milestone_is_never_expected_on_a_past_date(status, forecast, actual, source, expected):
-    row = pd.DataFrame({
-        "status": [status], "baseline_date": pd.to_datetime([date(2026, 6, 1)]), "forecast_date": pd.to_datetime([forecast]),
-        "actual_date": pd.to_datetime([actual]), "actual_source": pd.Series([source], dtype=object),
-    })
+    row = pd.DataFrame(
+        {
+            "status": [status],
+            "baseline_date": pd.to_datetime([date(2026, 6, 1)]),
+            "forecast_date": pd.to_datetime([forecast]),
+            "actual_date": pd.to_datetime([actual]),
+            "actual_source": pd.Series([source], dtype=object),
+        }
+    )
     assert health.expected_column(row, date(2026, 6, 30)).iloc[0] == expected
 
 
 def _synthetic(rows: list[dict]) -> registry.Basis:
     """A basis of hand-made trial rows (no forecast: the enrollment colour follows % of plan to date)."""
-    trials = pd.DataFrame([
-        {"reporting_currency": "USD", "n_planned_subjects": 100, "bac": 100.0, "pv": 100.0, "ev": 100.0, "ac": 100.0,
-         "n_enrolled": 90, "planned_to_date": 100.0, "schedule_slip_days": 0, "schedule_milestone": "LPI",
-         "enrollment_health": "green", "budget_health": "green", "schedule_health": "green", **row}
-        for row in rows
-    ])
+    trials = pd.DataFrame(
+        [
+            {
+                "reporting_currency": "USD",
+                "n_planned_subjects": 100,
+                "bac": 100.0,
+                "pv": 100.0,
+                "ev": 100.0,
+                "ac": 100.0,
+                "n_enrolled": 90,
+                "planned_to_date": 100.0,
+                "schedule_slip_days": 0,
+                "schedule_milestone": "LPI",
+                "enrollment_health": "green",
+                "budget_health": "green",
+                "schedule_health": "green",
+                **row,
+            }
+            for row in rows
+        ]
+    )
     empty = pd.DataFrame({"protocol_number": pd.Series(dtype="object")})
     return registry.Basis(date(2026, 6, 30), Settings(), trials, empty, {}, empty, forecast=False)
 
 
 def test_worst_first_orders_by_red_dimensions_then_how_far_past_the_thresholds():
-    b = _synthetic([
-        # Red on budget only: CPI 0.80 is 1.5 amber widths (0.95 − 0.85) past green.
-        {"protocol_number": "A", "overall_health": "red", "budget_health": "red", "ev": 80.0},
-        # Red on budget only, further: CPI 0.60 is 3.5 widths past.
-        {"protocol_number": "B", "overall_health": "red", "budget_health": "red", "ev": 60.0},
-        # Red on schedule and amber on enrollment: one red and one amber dimension beats one red.
-        {"protocol_number": "C", "overall_health": "red", "schedule_health": "red", "schedule_slip_days": 45,
-         "enrollment_health": "amber", "n_enrolled": 80},
-        {"protocol_number": "D", "overall_health": "amber", "budget_health": "amber", "ev": 90.0},
-        {"protocol_number": "E", "overall_health": "green"},
-    ])
+    b = _synthetic(
+        [
+            # Red on budget only: CPI 0.80 is 1.5 amber widths (0.95 − 0.85) past green.
+            {"protocol_number": "A", "overall_health": "red", "budget_health": "red", "ev": 80.0},
+            # Red on budget only, further: CPI 0.60 is 3.5 widths past.
+            {"protocol_number": "B", "overall_health": "red", "budget_health": "red", "ev": 60.0},
+            # Red on schedule and amber on enrollment: one red and one amber dimension beats one red.
+            {
+                "protocol_number": "C",
+                "overall_health": "red",
+                "schedule_health": "red",
+                "schedule_slip_days": 45,
+                "enrollment_health": "amber",
+                "n_enrolled": 80,
+            },
+            {"protocol_number": "D", "overall_health": "amber", "budget_health": "amber", "ev": 90.0},
+            {"protocol_number": "E", "overall_health": "green"},
+        ]
+    )
     assert registry.worst_first(b) == ["C", "B", "A", "D", "E"]
-    assert [(r.health, r.text) for r in registry.reasons(b.of_trial("C"))] == [("red", "LPI +45 d"), ("amber", "% of plan to date 80%")]
+    assert [(r.health, r.text) for r in registry.reasons(b.of_trial("C"))] == [
+        ("red", "LPI +45 d"),
+        ("amber", "% of plan to date 80%"),
+    ]
     assert [r.text for r in registry.reasons(b.of_trial("B"))] == ["CPI 0.60"]
     assert registry.reasons(b.of_trial("E")) == []
 

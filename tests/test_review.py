@@ -26,10 +26,23 @@ OWNERS = {tiny_portfolio.ACME_USER}
 RESPONDS = {"cpi": "Figure: CPI"}
 
 
-def state(text="Call the site about screening", owner=tiny_portfolio.ACME_USER, due=date(2026, 7, 7), status="open",
-          responds_to=None) -> review.State:
-    return review.check_state(text=text, owner=owner, due_date=due, status=status, responds_to=responds_to,
-                              owners=OWNERS, responds=RESPONDS, today=AS_OF)
+def state(
+    text="Call the site about screening",
+    owner=tiny_portfolio.ACME_USER,
+    due=date(2026, 7, 7),
+    status="open",
+    responds_to=None,
+) -> review.State:
+    return review.check_state(
+        text=text,
+        owner=owner,
+        due_date=due,
+        status=status,
+        responds_to=responds_to,
+        owners=OWNERS,
+        responds=RESPONDS,
+        today=AS_OF,
+    )
 
 
 # --- the store, on SQLite and PostgreSQL ---------------------------------------------------------------------------
@@ -41,13 +54,19 @@ def test_every_change_is_kept_and_a_past_moment_shows_the_action_as_it_stood(emp
     t0 = datetime(2026, 6, 29, 9, 0)
     trial = review.Target("T-1")
     first = store.create(trial, "ACME", state(), "ann@acme.example", at=t0)
-    site = store.create(review.Target("T-1", site_number="101"), "ACME", state("Note on 101", owner=None), "pm@acme.example",
-                        at=t0 + timedelta(hours=1))
+    site = store.create(
+        review.Target("T-1", site_number="101"),
+        "ACME",
+        state("Note on 101", owner=None),
+        "pm@acme.example",
+        at=t0 + timedelta(hours=1),
+    )
     store.create(review.Target("T-2"), "ACME", state("Another trial"), "ann@acme.example", at=t0)
     assert store.change(first, ["T-1"], state(due=date(2026, 7, 14)), "pm@acme.example", at=t0 + timedelta(days=1))
     assert not store.change(first, ["T-1"], state(due=date(2026, 7, 14)), "pm@acme.example", at=t0 + timedelta(days=1))
-    assert store.change(first, ["T-1"], state(due=date(2026, 7, 14), status="done"), "ann@acme.example",
-                        at=t0 + timedelta(days=2))
+    assert store.change(
+        first, ["T-1"], state(due=date(2026, 7, 14), status="done"), "ann@acme.example", at=t0 + timedelta(days=2)
+    )
 
     now = {a.action_id: a for a in store.actions(["T-1"])}
     assert set(now) == {first, site}  # T-2's is not T-1's
@@ -104,8 +123,12 @@ def test_the_database_refuses_to_overwrite_or_delete_the_history(empty_db_url):
     store = review.Store(make_engine(empty_db_url, read_only=False))
     review.migrate(store.engine)
     store.create(review.Target("T-1"), "ACME", state(), "ann@acme.example")
-    for statement in ("UPDATE review_event SET status = 'done'", "DELETE FROM review_event",
-                      "UPDATE review_action SET protocol_number = 'T-2'", "DELETE FROM review_action"):
+    for statement in (
+        "UPDATE review_event SET status = 'done'",
+        "DELETE FROM review_event",
+        "UPDATE review_action SET protocol_number = 'T-2'",
+        "DELETE FROM review_action",
+    ):
         with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
             conn.execute(text(statement))
     assert store.actions(["T-1"])[0].state.status == "open"
@@ -126,18 +149,21 @@ def test_an_action_on_a_trial_the_user_cannot_see_cannot_be_changed_and_says_not
 # --- what a form may send -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("change, says", [
-    ({"text": "   "}, "text is empty"),
-    ({"text": "x" * 100_000}, "100,000 characters"),
-    ({"text": "bell\x07"}, "control characters"),
-    ({"owner": "olga@other.example"}, "olga@other.example has no access"),
-    ({"owner": "not an address"}, "must be an e-mail"),
-    ({"due": None}, "needs a due date"),
-    ({"due": date(1999, 12, 31)}, "out of range"),
-    ({"due": date(2040, 1, 1)}, "out of range"),
-    ({"status": "closed"}, "status must be one of"),
-    ({"responds_to": "drop table"}, "figure or a site indicator"),
-])
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        ({"text": "   "}, "text is empty"),
+        ({"text": "x" * 100_000}, "100,000 characters"),
+        ({"text": "bell\x07"}, "control characters"),
+        ({"owner": "olga@other.example"}, "olga@other.example has no access"),
+        ({"owner": "not an address"}, "must be an e-mail"),
+        ({"due": None}, "needs a due date"),
+        ({"due": date(1999, 12, 31)}, "out of range"),
+        ({"due": date(2040, 1, 1)}, "out of range"),
+        ({"status": "closed"}, "status must be one of"),
+        ({"responds_to": "drop table"}, "figure or a site indicator"),
+    ],
+)
 def test_a_refused_entry_says_why(change, says):
     with pytest.raises(review.Refused, match=says):
         state(**change)
@@ -172,7 +198,8 @@ def _actions_table(at) -> list[dict]:
 
 
 def test_the_overview_adds_edits_and_closes_an_action_and_leaves_the_reporting_database_untouched(
-        monkeypatch, tiny_url, review_url):
+    monkeypatch, tiny_url, review_url
+):
     before = _digest(tiny_url)
     at = open_page(monkeypatch, tiny_url, "overview", trial="T-1")
     assert not at.exception
@@ -210,10 +237,16 @@ def test_the_overview_adds_edits_and_closes_an_action_and_leaves_the_reporting_d
 
 def test_a_past_view_shows_the_actions_as_they_stood_and_cannot_change_them(monkeypatch, tiny_url, review_url):
     store = review.open_store(review_url)
-    action = store.create(review.Target("T-1"), "ACME", state(due=date(2026, 6, 20)), "ann@acme.example",
-                          at=datetime(2026, 6, 10, 12, 0))
-    store.change(action, ["T-1"], state(due=date(2026, 6, 20), status="done"), "ann@acme.example",
-                 at=datetime(2026, 6, 25, 12, 0))
+    action = store.create(
+        review.Target("T-1"), "ACME", state(due=date(2026, 6, 20)), "ann@acme.example", at=datetime(2026, 6, 10, 12, 0)
+    )
+    store.change(
+        action,
+        ["T-1"],
+        state(due=date(2026, 6, 20), status="done"),
+        "ann@acme.example",
+        at=datetime(2026, 6, 25, 12, 0),
+    )
     then = open_page(monkeypatch, tiny_url, "overview", trial="T-1", as_of="2026-06-21")
     assert not then.exception
     (row,) = _actions_table(then)
@@ -252,7 +285,7 @@ def test_in_a_browser_an_action_is_added_edited_and_closed_and_survives_a_restar
     settle(page)
     main = page.get_by_test_id("stMain")
     add = main.get_by_test_id("stForm").last
-    add.get_by_label("What was decided or noted").fill('Chase the LPI plan <script>alert(1)</script>')
+    add.get_by_label("What was decided or noted").fill("Chase the LPI plan <script>alert(1)</script>")
     add.get_by_test_id("stSelectbox").nth(1).click()  # About, Owner, Responds to
     page.get_by_role("option", name=tiny_portfolio.ACME_USER).click()
     due_day = add.get_by_role("spinbutton", name="day, Due (actions only)")  # a week ahead by default: the 7th
@@ -316,21 +349,34 @@ def seeded(monkeypatch, tmp_path):
     add(review.Target("T-1", site_number="S1"), "Due at S1 this week", date(2026, 7, 3), day(21))
     add(review.Target("T-1"), "Due later", date(2026, 7, 20), day(21))
     done = add(review.Target("T-1"), "Done already", date(2026, 6, 26), day(21))
-    store.change(done, ["T-1"], state("Done already", due=date(2026, 6, 26), status="done"), "ann@acme.example", at=day(28))
+    store.change(
+        done, ["T-1"], state("Done already", due=date(2026, 6, 26), status="done"), "ann@acme.example", at=day(28)
+    )
     closed_later = add(review.Target("T-1"), "Closed after the view's date", date(2026, 6, 29), day(22))
-    store.change(closed_later, ["T-1"], state("Closed after the view's date", due=date(2026, 6, 29), status="done"),
-                 "ann@acme.example", at=datetime(2026, 7, 2, 9, 0))
-    add(review.Target("X-9"), "Other sponsor's overdue", date(2026, 6, 1), day(1), sponsor="OTHER",
-        owner=None)  # a note on another sponsor's trial
+    store.change(
+        closed_later,
+        ["T-1"],
+        state("Closed after the view's date", due=date(2026, 6, 29), status="done"),
+        "ann@acme.example",
+        at=datetime(2026, 7, 2, 9, 0),
+    )
+    add(
+        review.Target("X-9"), "Other sponsor's overdue", date(2026, 6, 1), day(1), sponsor="OTHER", owner=None
+    )  # a note on another sponsor's trial
     add(review.Target("T-1"), "A note", None, day(23), owner=None)
     return url
 
 
-def test_the_email_lists_the_overdue_and_due_actions_the_overview_shows_with_links_to_them(monkeypatch, tiny_url, tmp_path,
-                                                                                         seeded):
+def test_the_email_lists_the_overdue_and_due_actions_the_overview_shows_with_links_to_them(
+    monkeypatch, tiny_url, tmp_path, seeded
+):
     out = tmp_path / "digest.html"
-    assert digest.main(["--as-of", AS_OF.isoformat(), "--user", tiny_portfolio.ACME_USER, "--out", str(out),
-                        "--url", tiny_url]) == 0
+    assert (
+        digest.main(
+            ["--as-of", AS_OF.isoformat(), "--user", tiny_portfolio.ACME_USER, "--out", str(out), "--url", tiny_url]
+        )
+        == 0
+    )
     mail = Document(out.read_text(encoding="utf-8"))
     text = mail.text
     assert "2 overdue actions:" in text and "1 action due in the week ahead:" in text
@@ -353,7 +399,9 @@ def test_the_email_lists_the_overdue_and_due_actions_the_overview_shows_with_lin
     assert overdue_on_page[1].startswith("Overdue <script>x</script> plan")
 
 
-def test_the_portfolio_counts_the_open_actions_the_overview_and_the_email_count(monkeypatch, tiny_url, tmp_path, seeded):
+def test_the_portfolio_counts_the_open_actions_the_overview_and_the_email_count(
+    monkeypatch, tiny_url, tmp_path, seeded
+):
     portfolio = open_page(monkeypatch, tiny_url, "portfolio", sponsor="ACME", as_of=AS_OF.isoformat())
     assert not portfolio.exception
     rows = {r["Trial"]: r for r in next(t for t in html_tables(portfolio) if t and "Why (red and amber)" in t[0])}
@@ -365,8 +413,12 @@ def test_the_portfolio_counts_the_open_actions_the_overview_and_the_email_count(
     assert "4 open actions (2 overdue) · 1 note · 1 done or dropped." in visible_text(overview)
     assert "Weekly review: 4 open actions (2 overdue) · 1 note, listed under" in visible_text(overview)  # at the top
     out = tmp_path / "digest.html"
-    assert digest.main(["--as-of", AS_OF.isoformat(), "--user", tiny_portfolio.ACME_USER, "--out", str(out),
-                        "--url", tiny_url]) == 0
+    assert (
+        digest.main(
+            ["--as-of", AS_OF.isoformat(), "--user", tiny_portfolio.ACME_USER, "--out", str(out), "--url", tiny_url]
+        )
+        == 0
+    )
     assert "2 overdue actions:" in Document(out.read_text(encoding="utf-8")).text
 
 
@@ -379,8 +431,9 @@ def test_a_formula_typed_into_an_action_is_exported_as_text(monkeypatch, tiny_ur
     assert exports.neutralise(actions)["text"].iloc[0] == "'" + formula  # shown as typed, never run
 
 
-def test_a_sites_drill_down_and_the_vendors_page_record_actions_about_a_site_and_a_milestone(monkeypatch, tiny_url,
-                                                                                           review_url):
+def test_a_sites_drill_down_and_the_vendors_page_record_actions_about_a_site_and_a_milestone(
+    monkeypatch, tiny_url, review_url
+):
     site = open_page(monkeypatch, tiny_url, "sites", trial="T-1", site="S1")
     assert not site.exception
     assert "review_add_about" not in [w.key for w in site.selectbox]  # about this site, nothing to choose
@@ -402,7 +455,10 @@ def test_a_sites_drill_down_and_the_vendors_page_record_actions_about_a_site_and
     vendors.run()
     assert not vendors.exception and any("Added #2 as a note." in read(s.value) for s in vendors.success)
     (row,) = _actions_table(vendors)
-    assert row["Action or note"].startswith("Agree an LPI recovery plan") and "Milestone · Last patient in" in row["Action or note"]
+    assert (
+        row["Action or note"].startswith("Agree an LPI recovery plan")
+        and "Milestone · Last patient in" in row["Action or note"]
+    )
     assert row["Owner"] == "— (a note)"
 
     other_site = open_page(monkeypatch, tiny_url, "sites", trial="T-1", site="S2")
@@ -413,18 +469,27 @@ def test_a_sites_drill_down_and_the_vendors_page_record_actions_about_a_site_and
     assert any("Agree an LPI recovery plan" in r and "Milestone · Last patient in" in r for r in about_column)
 
 
-def test_when_the_review_database_fails_the_pages_and_the_email_go_on_without_actions(monkeypatch, tiny_url, tmp_path,
-                                                                                    caplog):
+def test_when_the_review_database_fails_the_pages_and_the_email_go_on_without_actions(
+    monkeypatch, tiny_url, tmp_path, caplog
+):
     monkeypatch.setenv("DASHBOARD_REVIEW_DATABASE_URL", "sqlite:////proc/no-such-place/review.db")  # cannot be made
     get_settings.cache_clear()
-    for page, params in (("overview", {"trial": "T-1"}), ("portfolio", {}), ("sites", {"trial": "T-1", "site": "S1"}),
-                         ("vendors", {"trial": "T-1"})):
+    for page, params in (
+        ("overview", {"trial": "T-1"}),
+        ("portfolio", {}),
+        ("sites", {"trial": "T-1", "site": "S1"}),
+        ("vendors", {"trial": "T-1"}),
+    ):
         at = open_page(monkeypatch, tiny_url, page, as_of=AS_OF.isoformat(), **params)
         assert not at.exception, page
         (warning,) = [w.value for w in at.warning if "review database is not answering" in w.value]
         assert "the figures are not affected" in warning and re.search(r"reference [0-9a-f]{8}", warning)
         assert at.metric or html_tables(at), page  # the page's figures are still there
     out = tmp_path / "digest.html"
-    assert digest.main(["--as-of", AS_OF.isoformat(), "--user", tiny_portfolio.ACME_USER, "--out", str(out),
-                        "--url", tiny_url]) == 0
+    assert (
+        digest.main(
+            ["--as-of", AS_OF.isoformat(), "--user", tiny_portfolio.ACME_USER, "--out", str(out), "--url", tiny_url]
+        )
+        == 0
+    )
     assert "The review database could not be read" in Document(out.read_text(encoding="utf-8")).text

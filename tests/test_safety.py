@@ -54,43 +54,123 @@ def build(url: str) -> None:
     test_sites.build(url)
     engine = make_engine(url, read_only=False)
     with engine.begin() as conn:
-        conn.execute(update(s.subject).where(s.subject.c.subject_id == 3).values(treatment_discontinued_date=D("2026-04-20")))
-        conn.execute(update(s.subject).where(s.subject.c.subject_id == 4).values(treatment_discontinued_date=D("2026-07-15")))
-        conn.execute(update(s.data_query).where(s.data_query.c.query_number == "Q3").values(answered_date=D("2026-05-10")))
-        conn.execute(update(s.data_query).where(s.data_query.c.query_number == "Q6").values(answered_date=D("2026-06-05")))
-        conn.execute(insert(s.data_query), [dict(trial_id=1, site_id=2, subject_id=None, query_number="Q10",
-                                                 opened_date=D("2026-03-01"), closed_date=D("2026-04-15"))])
-        conn.execute(insert(s.deviation), [
-            dict(trial_id=1, site_id=1, subject_id=None, deviation_number="D4", deviation_date=None,
-                 identified_date=D("2026-06-10"), first_loaded_date=D("2026-06-12"), is_important=True, description=None),
-            dict(trial_id=1, site_id=1, subject_id=None, deviation_number="D5", deviation_date=None, identified_date=None,
-                 first_loaded_date=D("2026-06-20"), is_important=False, description=None),
-        ])
+        conn.execute(
+            update(s.subject).where(s.subject.c.subject_id == 3).values(treatment_discontinued_date=D("2026-04-20"))
+        )
+        conn.execute(
+            update(s.subject).where(s.subject.c.subject_id == 4).values(treatment_discontinued_date=D("2026-07-15"))
+        )
+        conn.execute(
+            update(s.data_query).where(s.data_query.c.query_number == "Q3").values(answered_date=D("2026-05-10"))
+        )
+        conn.execute(
+            update(s.data_query).where(s.data_query.c.query_number == "Q6").values(answered_date=D("2026-06-05"))
+        )
+        conn.execute(
+            insert(s.data_query),
+            [
+                dict(
+                    trial_id=1,
+                    site_id=2,
+                    subject_id=None,
+                    query_number="Q10",
+                    opened_date=D("2026-03-01"),
+                    closed_date=D("2026-04-15"),
+                )
+            ],
+        )
+        conn.execute(
+            insert(s.deviation),
+            [
+                dict(
+                    trial_id=1,
+                    site_id=1,
+                    subject_id=None,
+                    deviation_number="D4",
+                    deviation_date=None,
+                    identified_date=D("2026-06-10"),
+                    first_loaded_date=D("2026-06-12"),
+                    is_important=True,
+                    description=None,
+                ),
+                dict(
+                    trial_id=1,
+                    site_id=1,
+                    subject_id=None,
+                    deviation_number="D5",
+                    deviation_date=None,
+                    identified_date=None,
+                    first_loaded_date=D("2026-06-20"),
+                    is_important=False,
+                    description=None,
+                ),
+            ],
+        )
         ae = [
-            ("AE1", 1, "2026-03-01", "2026-03-01", False, None), ("AE2", 1, "2026-04-01", "2026-04-03", True, "2026-04-04"),
-            ("AE3", 3, "2026-04-10", "2026-04-10", True, "2026-04-12"), ("AE4", 4, "2026-06-27", "2026-06-28", True, None),
-            ("AE5", 4, "2026-06-29", "2026-06-29", True, None), ("AE6", 1, "2026-06-25", None, False, None),
+            ("AE1", 1, "2026-03-01", "2026-03-01", False, None),
+            ("AE2", 1, "2026-04-01", "2026-04-03", True, "2026-04-04"),
+            ("AE3", 3, "2026-04-10", "2026-04-10", True, "2026-04-12"),
+            ("AE4", 4, "2026-06-27", "2026-06-28", True, None),
+            ("AE5", 4, "2026-06-29", "2026-06-29", True, None),
+            ("AE6", 1, "2026-06-25", None, False, None),
             ("AE7", 1, "2026-06-28", "2026-07-02", False, None),
         ]
-        conn.execute(insert(s.adverse_event), [
-            dict(trial_id=1, subject_id=subject, ae_number=number, onset_date=D(onset), aware_date=D(aware) if aware else None,
-                 is_serious=serious, reported_date=D(reported) if reported else None, term=None, grade=None)
-            for number, subject, onset, aware, serious, reported in ae
-        ])
-        visits = {(row.subject_id, row.visit_number): row.visit_id for row in conn.execute(
-            select(s.visit.c.visit_id, s.visit.c.subject_id, s.visit.c.visit_number).where(s.visit.c.trial_id == 1))}
-        pages = [((1, 1), "DM", "2026-02-12"), ((1, 1), "VS", "2026-02-25"), ((1, 2), "DM", "2026-03-15"),
-                 ((3, 1), "DM", "2026-03-11"), ((4, 1), "DM", None), ((4, 2), "DM", "2026-06-29"), ((4, 2), "VS", "2026-04-25")]
-        conn.execute(insert(s.crf_page), [dict(trial_id=1, visit_id=visits[v], page_name=name, entered_date=D(day) if day else None)
-                                          for v, name, day in pages])
+        conn.execute(
+            insert(s.adverse_event),
+            [
+                dict(
+                    trial_id=1,
+                    subject_id=subject,
+                    ae_number=number,
+                    onset_date=D(onset),
+                    aware_date=D(aware) if aware else None,
+                    is_serious=serious,
+                    reported_date=D(reported) if reported else None,
+                    term=None,
+                    grade=None,
+                )
+                for number, subject, onset, aware, serious, reported in ae
+            ],
+        )
+        visits = {
+            (row.subject_id, row.visit_number): row.visit_id
+            for row in conn.execute(
+                select(s.visit.c.visit_id, s.visit.c.subject_id, s.visit.c.visit_number).where(s.visit.c.trial_id == 1)
+            )
+        }
+        pages = [
+            ((1, 1), "DM", "2026-02-12"),
+            ((1, 1), "VS", "2026-02-25"),
+            ((1, 2), "DM", "2026-03-15"),
+            ((3, 1), "DM", "2026-03-11"),
+            ((4, 1), "DM", None),
+            ((4, 2), "DM", "2026-06-29"),
+            ((4, 2), "VS", "2026-04-25"),
+        ]
+        conn.execute(
+            insert(s.crf_page),
+            [
+                dict(trial_id=1, visit_id=visits[v], page_name=name, entered_date=D(day) if day else None)
+                for v, name, day in pages
+            ],
+        )
         points = [((1, 1), 50, 2), ((1, 2), 40, 0), ((3, 1), 30, 3), ((4, 2), 60, 6), ((1, 3), 100, 50)]
-        conn.execute(insert(s.data_point), [dict(trial_id=1, visit_id=visits[v], n_data_points=n, n_data_points_changed=c)
-                                            for v, n, c in points])
+        conn.execute(
+            insert(s.data_point),
+            [dict(trial_id=1, visit_id=visits[v], n_data_points=n, n_data_points_changed=c) for v, n, c in points],
+        )
         labs = [((1, 1), 20, 1), ((3, 1), 20, 0), ((4, 1), 10, 2)]
-        conn.execute(insert(s.lab_result), [dict(trial_id=1, visit_id=visits[v], n_lab_results=n, n_lab_abnormal=a)
-                                            for v, n, a in labs])
-        conn.execute(insert(s.qtl), [dict(trial_id=1, qtl_figure="dropout", limit_value=20, direction="above"),
-                                     dict(trial_id=1, qtl_figure="ae_rate", limit_value=1000, direction="above")])
+        conn.execute(
+            insert(s.lab_result),
+            [dict(trial_id=1, visit_id=visits[v], n_lab_results=n, n_lab_abnormal=a) for v, n, a in labs],
+        )
+        conn.execute(
+            insert(s.qtl),
+            [
+                dict(trial_id=1, qtl_figure="dropout", limit_value=20, direction="above"),
+                dict(trial_id=1, qtl_figure="ae_rate", limit_value=1000, direction="above"),
+            ],
+        )
         rollups.refresh(conn)  # the loader does this after writing queries
     engine.dispose()
 
@@ -113,14 +193,27 @@ def kpis(url: str, as_of: date = AS_OF, trial: str | None = "T-1") -> pd.DataFra
 HAND_COUNTED = {
     # column: (S1, S2, S3)
     "n_treatment_discontinued": (1, 0, 0),
-    "n_queries": (5, 4, 0), "n_queries_answered": (2, 0, 0), "n_queries_open_30d": (1, 0, 0),
+    "n_queries": (5, 4, 0),
+    "n_queries_answered": (2, 0, 0),
+    "n_queries_open_30d": (1, 0, 0),
     "n_queries_outstanding_30d": (1, 1, 0),
-    "n_deviations": (4, 0, 0), "n_important_deviations": (2, 0, 0), "n_minor_deviations": (2, 0, 0),
+    "n_deviations": (4, 0, 0),
+    "n_important_deviations": (2, 0, 0),
+    "n_minor_deviations": (2, 0, 0),
     "n_deviations_undated": (2, 0, 0),
-    "n_ae": (4, 2, 0), "n_sae": (2, 2, 0), "n_sae_due": (2, 1, 0), "n_sae_on_time": (1, 0, 0),
-    "n_pages": (4, 3, 0), "n_pages_late": (1, 2, 0), "n_entry_units": (4, 3, 0), "n_entry_late": (1, 2, 0),
-    "n_data_points": (120, 60, 0), "n_data_points_changed": (5, 6, 0), "n_query_base": (120, 60, 0),
-    "n_lab_results": (40, 10, 0), "n_lab_abnormal": (1, 2, 0),
+    "n_ae": (4, 2, 0),
+    "n_sae": (2, 2, 0),
+    "n_sae_due": (2, 1, 0),
+    "n_sae_on_time": (1, 0, 0),
+    "n_pages": (4, 3, 0),
+    "n_pages_late": (1, 2, 0),
+    "n_entry_units": (4, 3, 0),
+    "n_entry_late": (1, 2, 0),
+    "n_data_points": (120, 60, 0),
+    "n_data_points_changed": (5, 6, 0),
+    "n_query_base": (120, 60, 0),
+    "n_lab_results": (40, 10, 0),
+    "n_lab_abnormal": (1, 2, 0),
 }
 
 
@@ -138,11 +231,16 @@ def test_every_kri_value_is_its_numerator_over_its_denominator(safety_url):
     month = 100 * 365.25 / 12
     expected = {
         "treatment_discontinuation": (50.0, 0.0),  # 1 of 2, 0 of 1
-        "ae_rate": (4 / 192 * month, 2 / 79 * month), "sae_rate": (2 / 192 * month, 2 / 79 * month),
-        "deviation_rate": (2 / 192 * month, 0.0), "minor_deviation_rate": (2 / 192 * month, 0.0),
-        "abnormal_lab_rate": (2.5, 20.0), "entry_lag": (25.0, 200 / 3),
-        "outstanding_query_rate": (20.0, 25.0), "query_aging": (20.0, 0.0),
-        "query_rate": (5 / 120 * 100, 4 / 60 * 100), "data_change_rate": (5 / 120 * 100, 10.0),
+        "ae_rate": (4 / 192 * month, 2 / 79 * month),
+        "sae_rate": (2 / 192 * month, 2 / 79 * month),
+        "deviation_rate": (2 / 192 * month, 0.0),
+        "minor_deviation_rate": (2 / 192 * month, 0.0),
+        "abnormal_lab_rate": (2.5, 20.0),
+        "entry_lag": (25.0, 200 / 3),
+        "outstanding_query_rate": (20.0, 25.0),
+        "query_aging": (20.0, 0.0),
+        "query_rate": (5 / 120 * 100, 4 / 60 * 100),
+        "data_change_rate": (5 / 120 * 100, 10.0),
     }
     for key, (one, two) in expected.items():
         values = metrics.indicator_values(df, key)
@@ -164,19 +262,24 @@ def test_an_optional_file_not_loaded_is_no_data_never_zero(safety_url):
     assert df.loc[("T-1", "S3"), "n_ae"] == 0  # T-1 loads AEs: its site without any has 0, a real zero
 
 
-@pytest.mark.parametrize(("as_of", "due", "on_time"), [
-    ("2026-04-03", 0, 0),  # AE2 known since 04-03, due by 04-04: not yet counted
-    ("2026-04-04", 1, 1),  # AE2 reported 04-04, the day after: on time
-    ("2026-04-11", 1, 1),  # AE3 known 04-10, due 04-11, not yet reported: not yet counted
-    ("2026-04-12", 2, 1),  # AE3 reported 04-12, two days after: late
-    ("2026-06-29", 2, 1),  # AE4 known 06-28, due by 06-29, not reported: still within its day
-    ("2026-06-30", 3, 1),  # AE4 past due and not reported: late; AE5 (known 06-29) is due by 06-30: not yet
-    ("2026-07-01", 4, 1),  # AE5 past due too
-])
+@pytest.mark.parametrize(
+    ("as_of", "due", "on_time"),
+    [
+        ("2026-04-03", 0, 0),  # AE2 known since 04-03, due by 04-04: not yet counted
+        ("2026-04-04", 1, 1),  # AE2 reported 04-04, the day after: on time
+        ("2026-04-11", 1, 1),  # AE3 known 04-10, due 04-11, not yet reported: not yet counted
+        ("2026-04-12", 2, 1),  # AE3 reported 04-12, two days after: late
+        ("2026-06-29", 2, 1),  # AE4 known 06-28, due by 06-29, not reported: still within its day
+        ("2026-06-30", 3, 1),  # AE4 past due and not reported: late; AE5 (known 06-29) is due by 06-30: not yet
+        ("2026-07-01", 4, 1),  # AE5 past due too
+    ],
+)
 def test_sae_timeliness_at_the_boundaries_of_the_next_day_rule(safety_url, as_of, due, on_time):
     engine = make_engine(safety_url)
     with engine.connect() as conn:
-        t = sites.safety_by_trial(conn, Scope(sponsor_ids=(1, 2), as_of=D(as_of), since=D(as_of))).set_index("protocol_number")
+        t = sites.safety_by_trial(conn, Scope(sponsor_ids=(1, 2), as_of=D(as_of), since=D(as_of))).set_index(
+            "protocol_number"
+        )
     engine.dispose()
     assert list(t.index) == ["T-1"]  # T-2 and X-9 have no AE data: left out, not zero
     assert (int(t.loc["T-1", "n_sae_due"]), int(t.loc["T-1", "n_sae_on_time"])) == (due, on_time)
@@ -185,7 +288,11 @@ def test_sae_timeliness_at_the_boundaries_of_the_next_day_rule(safety_url, as_of
 def test_an_undated_deviation_counts_from_identified_else_loaded(safety_url):
     early, later = kpis(safety_url, D("2026-06-05")).loc["S1"], kpis(safety_url, D("2026-06-15")).loc["S1"]
     assert (early["n_deviations"], early["n_deviations_undated"]) == (2, 0)  # D1, D2
-    assert (later["n_deviations"], later["n_important_deviations"], later["n_deviations_undated"]) == (3, 2, 1)  # + D4 (06-10)
+    assert (later["n_deviations"], later["n_important_deviations"], later["n_deviations_undated"]) == (
+        3,
+        2,
+        1,
+    )  # + D4 (06-10)
     assert kpis(safety_url).loc["S1", "n_deviations"] == 4  # + D5, loaded 06-20
 
 
@@ -205,8 +312,9 @@ def exported_with_deviations(tmp_path, *lines: str):
 
 
 def test_the_loader_dates_an_undated_deviation_by_its_first_load_and_keeps_it(tmp_path):
-    url, folder = exported_with_deviations(tmp_path, "T-1,S1,,PD-U1,,2026-06-10,,true,identified only",
-                                           "T-1,S1,,PD-U2,,,,false,no date at all")
+    url, folder = exported_with_deviations(
+        tmp_path, "T-1,S1,,PD-U1,,2026-06-10,,true,identified only", "T-1,S1,,PD-U2,,,,false,no date at all"
+    )
     assert load.load(url, folder).ok
     engine = make_engine(url)
     with engine.connect() as conn:
@@ -238,10 +346,14 @@ def test_low_and_high_adverse_event_rates_are_flagged_on_their_side():
 def test_a_flag_is_withheld_below_the_minimum_events():
     # One dropout among 4 subjects where the peers have almost none: |z| is large, but 1 event < 3 (and 0.1 expected).
     numerators, denominators = [0] * 5 + [1] * 7 + [1], [40] * 12 + [4]
-    withheld = flag_sites(numerators, denominators, kind="proportion", bad_side="high", min_denominator=3, min_events=3)[-1]
+    withheld = flag_sites(
+        numerators, denominators, kind="proportion", bad_side="high", min_denominator=3, min_events=3
+    )[-1]
     assert withheld.withheld and withheld.flag == "grey" and withheld.z > 3
     assert withheld.observed == 1 and withheld.expected < 1
-    shown = flag_sites(numerators, denominators, kind="proportion", bad_side="high", min_denominator=3, min_events=0)[-1]
+    shown = flag_sites(numerators, denominators, kind="proportion", bad_side="high", min_denominator=3, min_events=0)[
+        -1
+    ]
     assert shown.flag == "red" and not shown.withheld
     # The rule reads "observed or expected": a site expected to have many events and reporting none is still flagged.
     silent = flag_sites([10] * 12 + [0], [100] * 13, kind="rate", bad_side="both", min_denominator=30, min_events=3)[-1]
@@ -269,8 +381,21 @@ def test_the_qtl_breach_shows_on_the_overview_portfolio_and_in_the_email(monkeyp
     monkeypatch.setenv("DASHBOARD_PUBLIC_BASE_URL", "http://dash.example")
     get_settings.cache_clear()
     try:
-        assert digest.main(["--as-of", AS_OF.isoformat(), "--user", tiny_portfolio.ACME_USER, "--out", str(out),
-                            "--url", safety_url]) == 0
+        assert (
+            digest.main(
+                [
+                    "--as-of",
+                    AS_OF.isoformat(),
+                    "--user",
+                    tiny_portfolio.ACME_USER,
+                    "--out",
+                    str(out),
+                    "--url",
+                    safety_url,
+                ]
+            )
+            == 0
+        )
     finally:
         get_settings.cache_clear()
     mail = out.read_text(encoding="utf-8")
@@ -282,8 +407,12 @@ def test_the_qtl_figure_and_the_sae_figure_agree_across_surfaces(safety_url):
     """The registry's figures from the e-mail's basis are those the hand count gives, at month ends and starts."""
     settings = Settings()
     engine = make_engine(safety_url)
-    for as_of, breaches, sae in ((AS_OF, 1, 1 / 3), (D("2026-07-01"), 1, 1 / 4), (D("2026-02-01"), None, None),
-                                 (D("2020-01-01"), None, None)):
+    for as_of, breaches, sae in (
+        (AS_OF, 1, 1 / 3),
+        (D("2026-07-01"), 1, 1 / 4),
+        (D("2026-02-01"), None, None),
+        (D("2020-01-01"), None, None),
+    ):
         with engine.connect() as conn:
             run = lambda query, scope, **kw: query(conn, scope, **kw)  # noqa: E731
             scope = Scope(sponsor_ids=(1,), as_of=as_of, since=as_of - timedelta(days=7), trial="T-1")
@@ -312,8 +441,14 @@ def demo_flags(url: str) -> pd.DataFrame:
 
 
 def test_the_demo_under_reporting_site_is_flagged_low_with_the_reason_on_its_drill_down(monkeypatch, small_demo_db):
-    at = open_page(monkeypatch, small_demo_db, "sites", trial=demo.BIG_TRIAL, site=demo.UNDER_REPORTING_SITE,
-                   as_of=SMALL_DEMO_TODAY.isoformat())
+    at = open_page(
+        monkeypatch,
+        small_demo_db,
+        "sites",
+        trial=demo.BIG_TRIAL,
+        site=demo.UNDER_REPORTING_SITE,
+        as_of=SMALL_DEMO_TODAY.isoformat(),
+    )
     assert not at.exception
     rows = {r["Indicator"].split(" (")[0]: r for r in html_tables(at)[0]}
     assert rows["AE rate"]["Flag"] in ("Watch", "At risk") and float(rows["AE rate"]["z"]) < -2
@@ -322,8 +457,12 @@ def test_the_demo_under_reporting_site_is_flagged_low_with_the_reason_on_its_dri
 
 def test_a_withheld_flag_says_why_on_the_drill_down(monkeypatch, small_demo_db):
     flags = demo_flags(small_demo_db)
-    withheld = [(r["protocol_number"], r["site_number"], key) for _, r in flags.iterrows()
-                for key in metrics.SITE_INDICATORS if r[f"withheld_{key}"]]
+    withheld = [
+        (r["protocol_number"], r["site_number"], key)
+        for _, r in flags.iterrows()
+        for key in metrics.SITE_INDICATORS
+        if r[f"withheld_{key}"]
+    ]
     assert withheld, "the demo has small sites whose large |z| rests on one or two events"
     protocol, site, key = withheld[0]
     at = open_page(monkeypatch, small_demo_db, "sites", trial=protocol, site=site, as_of=SMALL_DEMO_TODAY.isoformat())
@@ -343,7 +482,9 @@ def test_non_enrolling_sites_are_among_the_overviews_worst_sites(monkeypatch, sm
     with engine.connect() as conn:
         run = lambda query, scope, **kw: query(conn, scope, **kw)  # noqa: E731
         scope = Scope(sponsor_ids=(1, 2), as_of=SMALL_DEMO_TODAY, since=SMALL_DEMO_TODAY, trial=demo.BIG_TRIAL)
-        basis = overview.view_basis(overview.direct(run, Settings(), None), scope, Settings(), forecast=False, flags=True)
+        basis = overview.view_basis(
+            overview.direct(run, Settings(), None), scope, Settings(), forecast=False, flags=True
+        )
     engine.dispose()
     # The page lists the registry's worst sites, in its order.
     assert [r["Site"] for r in worst] == list(registry.worst_sites(basis)["site_number"].head(len(worst)))
@@ -355,12 +496,18 @@ def test_a_replace_load_keeps_the_day_an_undated_deviation_was_first_loaded(tmp_
     assert load.load(url, folder).ok
     engine = make_engine(url, read_only=False)
     with engine.begin() as conn:  # as if that first load had been in January
-        conn.execute(update(s.deviation).where(s.deviation.c.deviation_number == "PD-U2").values(first_loaded_date=D("2026-01-05")))
+        conn.execute(
+            update(s.deviation)
+            .where(s.deviation.c.deviation_number == "PD-U2")
+            .values(first_loaded_date=D("2026-01-05"))
+        )
     engine.dispose()
     assert load.load(url, folder, mode="replace").ok  # the same export again, replacing the sponsor's data
     engine = make_engine(url)
     with engine.connect() as conn:
-        kept = conn.execute(select(s.deviation.c.first_loaded_date).where(s.deviation.c.deviation_number == "PD-U2")).scalar_one()
+        kept = conn.execute(
+            select(s.deviation.c.first_loaded_date).where(s.deviation.c.deviation_number == "PD-U2")
+        ).scalar_one()
     engine.dispose()
     assert kept == D("2026-01-05")
     assert kpis(url, D("2026-01-05")).loc["S1", "n_deviations_undated"] == 1
@@ -371,11 +518,16 @@ def test_a_visit_without_any_page_row_counts_as_a_late_page(tmp_path):
     build(url)
     engine = make_engine(url, read_only=False)
     with engine.begin() as conn:  # 004's first visit (never entered) loses its only page row
-        visit_id = conn.execute(select(s.visit.c.visit_id).where(s.visit.c.subject_id == 4, s.visit.c.visit_number == 1)).scalar_one()
+        visit_id = conn.execute(
+            select(s.visit.c.visit_id).where(s.visit.c.subject_id == 4, s.visit.c.visit_number == 1)
+        ).scalar_one()
         conn.execute(s.crf_page.delete().where(s.crf_page.c.visit_id == visit_id))
     engine.dispose()
     s2 = kpis(url).loc["S2"]
-    assert (int(s2["n_entry_units"]), int(s2["n_entry_late"])) == (3, 2)  # as with the page row: not better for entering less
+    assert (int(s2["n_entry_units"]), int(s2["n_entry_late"])) == (
+        3,
+        2,
+    )  # as with the page row: not better for entering less
 
 
 def test_a_trial_without_adverse_event_data_says_no_data_on_the_drill_down(safety_url):
@@ -386,7 +538,9 @@ def test_a_trial_without_adverse_event_data_says_no_data_on_the_drill_down(safet
     engine.dispose()
     other = flagged.set_index(["protocol_number", "site_number"]).loc[("X-9", "S1")]
     assert health.flag_reason(other, "ae_rate", Settings()).startswith("No data")
-    assert not health.flag_reason(other, "dropout", Settings()) or "No data" not in health.flag_reason(other, "dropout", Settings())
+    assert not health.flag_reason(other, "dropout", Settings()) or "No data" not in health.flag_reason(
+        other, "dropout", Settings()
+    )
 
 
 def test_the_vendor_scorecard_gives_each_cro_the_sae_timeliness_of_its_trials(monkeypatch, safety_url):

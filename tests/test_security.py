@@ -23,7 +23,15 @@ from queries import vendors
 AS_OF = tiny_portfolio.AS_OF.isoformat()
 ANN, OLGA = tiny_portfolio.ACME_USER, tiny_portfolio.OTHER_USER
 # What of each sponsor must never reach the other's user: names, protocol numbers, titles, site names.
-ACME_ONLY = ("Acme Biotech", "T-1", "T-2", "Tiny oncology study", "Tiny cardiology study", "Boston General", "Denver Health")
+ACME_ONLY = (
+    "Acme Biotech",
+    "T-1",
+    "T-2",
+    "Tiny oncology study",
+    "Tiny cardiology study",
+    "Boston General",
+    "Denver Health",
+)
 OTHER_ONLY = ("Other Pharma", "X-9", "Other neurology study", "Uniklinik Köln")
 
 
@@ -75,9 +83,17 @@ def test_an_unverified_email_gets_no_access(monkeypatch, tiny_url, claims, refus
 
 
 def test_a_provider_that_never_sends_email_verified_can_be_trusted_by_name(monkeypatch, tiny_url):
-    monkeypatch.setenv("DASHBOARD_OIDC_ISSUERS_WITHOUT_EMAIL_VERIFIED", "https://other.example, https://login.example/tenant/v2.0")
-    at = open_page(monkeypatch, tiny_url, "portfolio", user=tiny_portfolio.ACME_USER, as_of=AS_OF,
-                   claims={"email_verified": None, "iss": "https://login.example/tenant/v2.0/"})
+    monkeypatch.setenv(
+        "DASHBOARD_OIDC_ISSUERS_WITHOUT_EMAIL_VERIFIED", "https://other.example, https://login.example/tenant/v2.0"
+    )
+    at = open_page(
+        monkeypatch,
+        tiny_url,
+        "portfolio",
+        user=tiny_portfolio.ACME_USER,
+        as_of=AS_OF,
+        claims={"email_verified": None, "iss": "https://login.example/tenant/v2.0/"},
+    )
     assert not at.exception and not at.error
     assert metrics_of(at)["Enrolled"] == "3"
 
@@ -200,7 +216,9 @@ query_strings = st.dictionaries(keys, st.one_of(values, st.lists(values, min_siz
 
 
 @pytest.mark.parametrize("page", list(PAGE_FILES))
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(params=query_strings)
 def test_a_hostile_link_gives_no_traceback_and_no_other_sponsors_data(monkeypatch, tiny_url, page, params):
     at = open_page(monkeypatch, tiny_url, page, user=ANN, query=params)
@@ -220,8 +238,13 @@ def test_html_from_data_is_text_unless_made_as_html_by_the_widgets():
     from dashboard.ui.widgets import cell, chip, joined, markup, render
 
     hostile = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
-    assert markup("<b>{}</b>", hostile) == "<b>&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(2)&gt;</b>"
+    assert (
+        markup("<b>{}</b>", hostile)
+        == "<b>&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(2)&gt;</b>"
+    )
     assert markup("{} {}", chip("red"), hostile).startswith('<span class="chip red"')
     assert "<script" not in joined("<br>", [hostile, cell(hostile)]) and joined("<br>", ["a", "b"]) == "a<br>b"
     table = render("table.html", headers=[("", hostile)], rows=[[("num", hostile)], [("", chip("green", hostile))]])
-    assert "<script" not in table and "<img" not in table and table.count("&lt;script&gt;") == 4  # header, cell, chip title and word
+    assert (
+        "<script" not in table and "<img" not in table and table.count("&lt;script&gt;") == 4
+    )  # header, cell, chip title and word

@@ -33,24 +33,60 @@ def build(url: str) -> None:
     tiny_portfolio.build(url)
     engine = make_engine(url, read_only=False)
     queries = [
-        (1, "Q1", "2026-03-01", "2026-03-05"), (1, "Q2", "2026-04-01", "2026-04-11"), (1, "Q3", "2026-05-01", None),
-        (1, "Q4", "2026-06-20", None), (1, "Q5", "2026-07-05", None), (1, "Q6", "2026-06-01", "2026-07-10"),
-        (2, "Q7", "2026-04-15", "2026-05-15"), (2, "Q8", "2026-04-20", "2026-04-21"), (2, "Q9", "2026-05-01", "2026-05-03"),
+        (1, "Q1", "2026-03-01", "2026-03-05"),
+        (1, "Q2", "2026-04-01", "2026-04-11"),
+        (1, "Q3", "2026-05-01", None),
+        (1, "Q4", "2026-06-20", None),
+        (1, "Q5", "2026-07-05", None),
+        (1, "Q6", "2026-06-01", "2026-07-10"),
+        (2, "Q7", "2026-04-15", "2026-05-15"),
+        (2, "Q8", "2026-04-20", "2026-04-21"),
+        (2, "Q9", "2026-05-01", "2026-05-03"),
     ]
     deviations = [(1, "D1", "2026-03-15", True), (1, "D2", "2026-04-01", False), (1, "D3", "2026-07-02", True)]
     with engine.begin() as conn:
-        conn.execute(insert(s.visit), [dict(trial_id=1, site_id=2, subject_id=4, visit_number=2, visit_date=D("2026-04-20"),
-                                            entered_date=D("2026-06-29"))])
-        conn.execute(insert(s.data_query), [
-            dict(trial_id=1, site_id=site, subject_id=None, query_number=number, opened_date=D(opened),
-                 closed_date=D(closed) if closed else None)
-            for site, number, opened, closed in queries
-        ])
-        conn.execute(insert(s.deviation), [
-            dict(trial_id=1, site_id=site, subject_id=None, deviation_number=number, deviation_date=D(day), is_important=important,
-                 description=None)
-            for site, number, day, important in deviations
-        ])
+        conn.execute(
+            insert(s.visit),
+            [
+                dict(
+                    trial_id=1,
+                    site_id=2,
+                    subject_id=4,
+                    visit_number=2,
+                    visit_date=D("2026-04-20"),
+                    entered_date=D("2026-06-29"),
+                )
+            ],
+        )
+        conn.execute(
+            insert(s.data_query),
+            [
+                dict(
+                    trial_id=1,
+                    site_id=site,
+                    subject_id=None,
+                    query_number=number,
+                    opened_date=D(opened),
+                    closed_date=D(closed) if closed else None,
+                )
+                for site, number, opened, closed in queries
+            ],
+        )
+        conn.execute(
+            insert(s.deviation),
+            [
+                dict(
+                    trial_id=1,
+                    site_id=site,
+                    subject_id=None,
+                    deviation_number=number,
+                    deviation_date=D(day),
+                    is_important=important,
+                    description=None,
+                )
+                for site, number, day, important in deviations
+            ],
+        )
         rollups.refresh(conn)  # the loader does this after writing visits and queries
     engine.dispose()
 
@@ -75,8 +111,21 @@ EXPECTED = {
     "S2": (2, 0, 1, 1, 0, 2, 1, 2, 3, 0, 0, 0, 0),  # 005 screened 06-20, enrolls after as_of
     "S3": (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
 }
-COUNTS = ("n_screened", "n_screen_failed", "n_outcome_known", "n_enrolled", "n_discontinued", "n_visits", "n_visits_entered",
-          "n_visits_late", "n_queries", "n_queries_open", "n_queries_open_30d", "n_deviations", "n_important_deviations")
+COUNTS = (
+    "n_screened",
+    "n_screen_failed",
+    "n_outcome_known",
+    "n_enrolled",
+    "n_discontinued",
+    "n_visits",
+    "n_visits_entered",
+    "n_visits_late",
+    "n_queries",
+    "n_queries_open",
+    "n_queries_open_30d",
+    "n_deviations",
+    "n_important_deviations",
+)
 
 
 def test_site_kpis_are_the_hand_counted_ones_on_both_engines(empty_db_url):
@@ -117,9 +166,23 @@ def test_the_country_roll_up_sums_its_sites(sites_url):
     engine.dispose()
     us, de = df.loc["US"], df.loc["DE"]
     assert (us.n_sites, us.n_sites_activated, us.n_enrolled, us.n_planned_subjects) == (2, 1, 2, 7)
-    assert (us.n_visits, us.n_visits_late, us.n_queries, us.n_queries_open_30d, us.n_important_deviations) == (3, 1, 5, 1, 1)
+    assert (us.n_visits, us.n_visits_late, us.n_queries, us.n_queries_open_30d, us.n_important_deviations) == (
+        3,
+        1,
+        5,
+        1,
+        1,
+    )
     assert (us.days_open, us.subject_days) == (166, 192)
-    assert (de.n_sites, de.n_enrolled, de.n_visits, de.n_visits_late, de.n_queries, de.days_open, de.subject_days) == (1, 1, 2, 2, 3, 121, 79)
+    assert (de.n_sites, de.n_enrolled, de.n_visits, de.n_visits_late, de.n_queries, de.days_open, de.subject_days) == (
+        1,
+        1,
+        2,
+        2,
+        3,
+        121,
+        79,
+    )
 
 
 @pytest.fixture
@@ -142,11 +205,18 @@ def test_the_trial_view_tiles_and_table(t1):
     assert s1["entry_lag"] == pytest.approx(100 / 3) and s1["mean_entry_lag_days"] == pytest.approx(23 / 3)
     assert (s2["entry_lag"], s2["mean_entry_lag_days"]) == (100, 60)
     assert pd.isna(s3["entry_lag"]) and pd.isna(s3["mean_entry_lag_days"])  # no visits: empty, not 0
-    assert (s1["query_aging"], s1["median_days_to_close"], s1["query_rate"]) == (20, 7, pytest.approx(500 / 3))  # per 100 visits
+    assert (s1["query_aging"], s1["median_days_to_close"], s1["query_rate"]) == (
+        20,
+        7,
+        pytest.approx(500 / 3),
+    )  # per 100 visits
     assert (s1["screen_failure"], s1["dropout"]) == (pytest.approx(100 / 3), 50)
     assert s1["deviation_rate"] == pytest.approx(1 / 192 * 100 * 365.25 / 12)
     assert s1["enrollment_rate"] == pytest.approx(2 / (166 / (365.25 / 12)))
-    assert [b.proto.label for b in t1.main.get("download_button")] == ["⬇️ Download sites (CSV)", "⬇️ Download countries (CSV)"]
+    assert [b.proto.label for b in t1.main.get("download_button")] == [
+        "⬇️ Download sites (CSV)",
+        "⬇️ Download countries (CSV)",
+    ]
 
 
 def test_the_funnel_plot_has_sites_and_limits_and_says_when_too_few_sites_can_be_flagged(t1):
@@ -173,7 +243,10 @@ def test_a_site_link_opens_its_drill_down(monkeypatch, sites_url):
     lag = next(r for r in drill if r["Indicator"].startswith("Late data entry"))
     assert lag["This site"] == "100%" and lag["Numerator ÷ denominator"] == "2 ÷ 2" and lag["Flag"] == "No data"
     text = visible_text(at)
-    assert "3 raised, 0 outstanding today" in text and "2 of 2 visits late (> 10 days) · mean visit entry lag 60.0 days" in text
+    assert (
+        "3 raised, 0 outstanding today" in text
+        and "2 of 2 visits late (> 10 days) · mean visit entry lag 60.0 days" in text
+    )
     # The tiny portfolio loads no adverse events: no data, not zero.
     assert "no adverse-event data loaded for this trial" in text
 
@@ -206,7 +279,10 @@ def test_the_demo_bad_site_is_flagged_on_data_entry_and_queries(monkeypatch, dem
     assert flags["Late data entry"]["Flag"] == "At risk"
     assert flags["Query rate"]["Flag"] == "At risk"
     # 48 of its 96 queries are old, the others' almost none; with 11 sites of ≥ 10 queries |z| ≤ √11 and it reaches 2.79.
-    assert flags["Queries open > 30 days"]["Flag"] in ("Watch", "At risk") and float(flags["Queries open > 30 days"]["z"]) > 2
+    assert (
+        flags["Queries open > 30 days"]["Flag"] in ("Watch", "At risk")
+        and float(flags["Queries open > 30 days"]["z"]) > 2
+    )
 
 
 def test_the_demo_portfolio_view_lists_the_bad_site_first_with_a_link(monkeypatch, demo_url):
@@ -214,7 +290,9 @@ def test_the_demo_portfolio_view_lists_the_bad_site_first_with_a_link(monkeypatc
     assert not at.exception
     first = html_tables(at)[0][0]
     assert (first["Trial"], first["Site"]) == (demo.BIG_TRIAL, demo.BAD_SITE)
-    assert first["Site href"] == f"./sites?trial={demo.BIG_TRIAL}&site={demo.BAD_SITE}&as_of=2026-11-20&since=2026-11-13"
+    assert (
+        first["Site href"] == f"./sites?trial={demo.BIG_TRIAL}&site={demo.BAD_SITE}&as_of=2026-11-20&since=2026-11-13"
+    )
 
 
 def test_the_site_table_prints_every_row_with_the_columns_of_the_group_on_screen(t1):
@@ -224,6 +302,15 @@ def test_the_site_table_prints_every_row_with_the_columns_of_the_group_on_screen
     grid = t1.dataframe[0].value
     (twin,) = [t for t in print_twins(t1) if t and "Institution" in t[0]]
     assert [r["Institution"] for r in twin] == list(grid["site_name"])
-    assert list(twin[0]) == ["Site", "Institution", "Country", "Status", "Flags", "Enrolled", "% of target", "Per site-month"]
+    assert list(twin[0]) == [
+        "Site",
+        "Institution",
+        "Country",
+        "Status",
+        "Flags",
+        "Enrolled",
+        "% of target",
+        "Per site-month",
+    ]
     boston = next(r for r in twin if r["Institution"] == "Boston General")
     assert (boston["Site"], boston["Enrolled"], boston["% of target"]) == ("S1", "2", "50%")

@@ -80,7 +80,10 @@ def views(as_of: date, trial: str) -> list[tuple[ViewState, str | None]]:
 @pytest.mark.parametrize("as_of", TINY_DATES, ids=str)
 def test_published_figures_are_the_live_ones_on_the_tiny_portfolio(tiny_pair, as_of):
     live_url, published_url = tiny_pair
-    for view, user in [*views(as_of, "T-1"), (ViewState(as_of=as_of, since=as_of - timedelta(days=7)), tiny_portfolio.ACME_USER)]:
+    for view, user in [
+        *views(as_of, "T-1"),
+        (ViewState(as_of=as_of, since=as_of - timedelta(days=7)), tiny_portfolio.ACME_USER),
+    ]:
         live, read_live = view_figures(live_url, view, user)
         shown, read = view_figures(published_url, view, user)
         assert read and not read_live, "one side reads the snapshot, the other computes"
@@ -106,14 +109,24 @@ def test_every_published_frame_comes_back_with_its_rows_order_and_types(demo_pai
         with engine.connect() as conn:
             ids = tuple(g.sponsor_id for g in access.granted_sponsors(conn, None))
             run = lambda q, s: q(conn, s)  # noqa: E731
-            for scope in (access.Scope(ids, SMALL_DEMO_TODAY, SMALL_DEMO_TODAY - timedelta(days=7)),
-                          access.Scope(ids[:1], SMALL_DEMO_TODAY, SMALL_DEMO_TODAY - timedelta(days=7), trial=demo.BIG_TRIAL)):
-                for function in (overview.trial_health, overview.trial_facts, overview.flagged_sites, overview.vendor_risks):
+            for scope in (
+                access.Scope(ids, SMALL_DEMO_TODAY, SMALL_DEMO_TODAY - timedelta(days=7)),
+                access.Scope(ids[:1], SMALL_DEMO_TODAY, SMALL_DEMO_TODAY - timedelta(days=7), trial=demo.BIG_TRIAL),
+            ):
+                for function in (
+                    overview.trial_health,
+                    overview.trial_facts,
+                    overview.flagged_sites,
+                    overview.vendor_risks,
+                ):
                     live = function(run, scope, settings, Forecasts(), live=True)
                     read = function(run, scope, settings, Forecasts())
                     for name, frame in published.frames_of(live).items():
-                        pd.testing.assert_frame_equal(published.frames_of(read)[name], frame.reset_index(drop=True),
-                                                      obj=f"{function.__name__}.{name}")
+                        pd.testing.assert_frame_equal(
+                            published.frames_of(read)[name],
+                            frame.reset_index(drop=True),
+                            obj=f"{function.__name__}.{name}",
+                        )
     finally:
         engine.dispose()
 
@@ -157,8 +170,12 @@ def test_a_user_reads_only_their_sponsors_published_trials(tiny_pair):
         with engine.connect() as conn:
             grants = access.granted_sponsors(conn, tiny_portfolio.ACME_USER)
             scope, _ = access.make_scope(grants, ViewState(as_of=tiny_portfolio.AS_OF), tiny_portfolio.AS_OF)
-            for query in (snapshots.trial_health_parts, snapshots.flagged_sites_parts, snapshots.vendor_risks_parts,
-                          snapshots.forecast_history):
+            for query in (
+                snapshots.trial_health_parts,
+                snapshots.flagged_sites_parts,
+                snapshots.vendor_risks_parts,
+                snapshots.forecast_history,
+            ):
                 assert set(query(conn, scope)["protocol_number"]) == {"T-1", "T-2"}, query.__name__
     finally:
         engine.dispose()
@@ -193,14 +210,21 @@ def test_both_engines_publish_and_read_the_same_figures(empty_db_url, tiny_db):
 
 def test_the_snapshot_holds_every_trial_figure_and_forecast_as_the_figures_command_shows_them(tiny_pair):
     live_url, url = tiny_pair
-    document, _ = view_figures(live_url, ViewState(as_of=tiny_portfolio.AS_OF, since=tiny_portfolio.AS_OF - timedelta(days=7)))
+    document, _ = view_figures(
+        live_url, ViewState(as_of=tiny_portfolio.AS_OF, since=tiny_portfolio.AS_OF - timedelta(days=7))
+    )
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(select(schema.snapshot_figure).where(schema.snapshot_figure.c.as_of_date == tiny_portfolio.AS_OF)).all()
-            forecast = conn.execute(select(schema.snapshot_forecast).where(
-                schema.snapshot_forecast.c.as_of_date == tiny_portfolio.AS_OF,
-                schema.snapshot_forecast.c.protocol_number == "T-1")).one()
+            rows = conn.execute(
+                select(schema.snapshot_figure).where(schema.snapshot_figure.c.as_of_date == tiny_portfolio.AS_OF)
+            ).all()
+            forecast = conn.execute(
+                select(schema.snapshot_forecast).where(
+                    schema.snapshot_forecast.c.as_of_date == tiny_portfolio.AS_OF,
+                    schema.snapshot_forecast.c.protocol_number == "T-1",
+                )
+            ).one()
     finally:
         engine.dispose()
     stored = {(r.protocol_number, r.figure_key): r for r in rows}
@@ -256,8 +280,13 @@ def test_a_killed_snapshot_leaves_the_load_in_place_and_the_pages_computing_live
     url = f"sqlite:///{tmp_path / 'loaded.db'}"
     folder = tmp_path / "csv"
     assert demo.main(["--csv", str(folder), "--trials", "7", "--today", SMALL_DEMO_TODAY.isoformat()]) == 0
-    process = subprocess.Popen([sys.executable, "-m", "dashboard.load", str(folder), "--url", url], cwd=REPO_DIR,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.load", str(folder), "--url", url],
+        cwd=REPO_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in process.stderr:
         if line.startswith("Publishing"):
             process.send_signal(signal.SIGKILL)
@@ -343,18 +372,25 @@ def test_the_emails_changes_compare_with_what_was_published_not_a_recomputation(
     try:
         with engine.connect() as conn:
             d = digest.build_digest(conn, access.granted_sponsors(conn, None), view, get_settings())
-            history = snapshots.forecast_history(conn, access.make_scope(access.granted_sponsors(conn, None), view,
-                                                                         tiny_portfolio.AS_OF)[0])
+            history = snapshots.forecast_history(
+                conn, access.make_scope(access.granted_sponsors(conn, None), view, tiny_portfolio.AS_OF)[0]
+            )
     finally:
         engine.dispose()
     enrolled = d.figure("enrolled")
     live, _ = view_figures(tiny_pair[0], ViewState(as_of=since, since=since - timedelta(days=7)))
-    assert enrolled.then == {f["key"]: f for f in live["portfolio"]}["enrolled"]["value"], "the published count, without the late subject"
-    recomputed = {f["key"]: f for f in view_figures(url, ViewState(as_of=since, since=since - timedelta(days=30)))[0]["portfolio"]}
+    assert enrolled.then == {f["key"]: f for f in live["portfolio"]}["enrolled"]["value"], (
+        "the published count, without the late subject"
+    )
+    recomputed = {
+        f["key"]: f for f in view_figures(url, ViewState(as_of=since, since=since - timedelta(days=30)))[0]["portfolio"]
+    }
     assert recomputed["enrolled"]["value"] == enrolled.then + 1, "a recomputation would count the late subject"
     t1 = history[history["protocol_number"] == "T-1"]
     then_p50 = d.then.of_trial("T-1").outlook.p50
-    assert then_p50 == t1.loc[t1["as_of_date"] == pd.Timestamp(since), "lpi_p50_date"].iloc[0].date(), "the published forecast"
+    assert then_p50 == t1.loc[t1["as_of_date"] == pd.Timestamp(since), "lpi_p50_date"].iloc[0].date(), (
+        "the published forecast"
+    )
     assert "compared with those published for" in digest.render_text(d)
 
 
@@ -404,9 +440,18 @@ def test_the_forecast_history_has_one_point_per_published_date(monkeypatch, demo
     try:
         with engine.connect() as conn:
             f = schema.snapshot_forecast
-            published_dates = [d for (d,) in conn.execute(
-                select(f.c.as_of_date).where(f.c.protocol_number == demo.BIG_TRIAL, f.c.as_of_date <= SMALL_DEMO_TODAY,
-                                             f.c.lpi_p50_date.is_not(None)).order_by(f.c.as_of_date))]
+            published_dates = [
+                d
+                for (d,) in conn.execute(
+                    select(f.c.as_of_date)
+                    .where(
+                        f.c.protocol_number == demo.BIG_TRIAL,
+                        f.c.as_of_date <= SMALL_DEMO_TODAY,
+                        f.c.lpi_p50_date.is_not(None),
+                    )
+                    .order_by(f.c.as_of_date)
+                )
+            ]
     finally:
         engine.dispose()
     assert len(published_dates) >= 4, "the fixture publishes several dates with a forecast"

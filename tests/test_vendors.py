@@ -34,16 +34,54 @@ def supply_url(tmp_path_factory):
     engine = make_engine(url, read_only=False)
     common = dict(milestone_kind="contract", is_key=False, payment_amount=0, payment_status="not_due", actual_date=None)
     with engine.begin() as conn:
-        conn.execute(insert(schema.milestone), [
-            dict(milestone_id=8, trial_id=1, vendor_id=1, lane="CRO", milestone_code="SITES_50", milestone_name="50 % of sites activated",
-                 sequence=5, baseline_date=D("2026-08-15"), precedes_milestone_id=None, lead_time_days=0, **common),
-            dict(milestone_id=7, trial_id=1, vendor_id=2, lane="CMO", milestone_code="SITE_SUPPLY_READY", milestone_name="Site supply ready",
-                 sequence=8, baseline_date=D("2026-07-25"), precedes_milestone_id=8, lead_time_days=14, **common),
-        ])
-        conn.execute(insert(schema.trial), [dict(
-            trial_id=4, sponsor_id=1, protocol_number="T-3", trial_title="Tiny trial without vendors", phase="I",
-            therapeutic_area="Oncology", indication="Melanoma", trial_status="planned", n_planned_sites=1, n_planned_subjects=2,
-        )])
+        conn.execute(
+            insert(schema.milestone),
+            [
+                dict(
+                    milestone_id=8,
+                    trial_id=1,
+                    vendor_id=1,
+                    lane="CRO",
+                    milestone_code="SITES_50",
+                    milestone_name="50 % of sites activated",
+                    sequence=5,
+                    baseline_date=D("2026-08-15"),
+                    precedes_milestone_id=None,
+                    lead_time_days=0,
+                    **common,
+                ),
+                dict(
+                    milestone_id=7,
+                    trial_id=1,
+                    vendor_id=2,
+                    lane="CMO",
+                    milestone_code="SITE_SUPPLY_READY",
+                    milestone_name="Site supply ready",
+                    sequence=8,
+                    baseline_date=D("2026-07-25"),
+                    precedes_milestone_id=8,
+                    lead_time_days=14,
+                    **common,
+                ),
+            ],
+        )
+        conn.execute(
+            insert(schema.trial),
+            [
+                dict(
+                    trial_id=4,
+                    sponsor_id=1,
+                    protocol_number="T-3",
+                    trial_title="Tiny trial without vendors",
+                    phase="I",
+                    therapeutic_area="Oncology",
+                    indication="Melanoma",
+                    trial_status="planned",
+                    n_planned_sites=1,
+                    n_planned_subjects=2,
+                )
+            ],
+        )
     engine.dispose()
     return url
 
@@ -86,7 +124,11 @@ def test_the_scorecard_does_not_count_another_sponsors_trials_of_a_shared_vendor
     # CRO1 also runs X-9 for OTHER (FPI done 4 days late): ACME does not see it, OTHER sees only it.
     assert acme.loc["CRO1", "n_milestones"] == 3 and acme.loc["CRO1", "n_trials"] == 2
     assert list(other.index) == ["CRO1"]
-    assert (other.loc["CRO1", "n_trials"], other.loc["CRO1", "n_milestones"], other.loc["CRO1", "worst_slip_days"]) == (1, 1, 4)
+    assert (other.loc["CRO1", "n_trials"], other.loc["CRO1", "n_milestones"], other.loc["CRO1", "worst_slip_days"]) == (
+        1,
+        1,
+        4,
+    )
     assert other.loc["CRO1", "reporting_currency"] == "EUR"
 
 
@@ -135,8 +177,12 @@ def test_what_moved_compares_the_forecast_recorded_on_since_with_that_on_as_of(t
     # Since 06-23: the release was re-forecast on 06-25 (06-01 → 07-15); site supply ready got its first
     # forecast (07-20), so it moved from its baseline (07-01).
     assert set(week.index) == {"DP_RELEASED", "SITE_SUPPLY_READY"}
-    assert (week.loc["DP_RELEASED", "old_forecast_date"].date(), week.loc["DP_RELEASED", "new_forecast_date"].date()) == (
-        D("2026-06-01"), D("2026-07-15"),
+    assert (
+        week.loc["DP_RELEASED", "old_forecast_date"].date(),
+        week.loc["DP_RELEASED", "new_forecast_date"].date(),
+    ) == (
+        D("2026-06-01"),
+        D("2026-07-15"),
     )
     assert week.loc["DP_RELEASED", "days_moved"] == 44 and week.loc["SITE_SUPPLY_READY", "days_moved"] == 19
     longer = _query(tiny_url, vendors.forecast_changes, _scope(since=D("2026-05-15"))).set_index("milestone_code")
@@ -148,7 +194,9 @@ def test_what_moved_compares_the_forecast_recorded_on_since_with_that_on_as_of(t
 
 def test_supply_links_give_both_dates_as_of(supply_url):
     links = _query(supply_url, vendors.supply_links, _scope()).set_index("protocol_number")
-    assert links.loc["T-2", "supply_date"].date() == D("2026-07-20") and links.loc["T-2", "clinical_date"].date() == D("2026-08-01")
+    assert links.loc["T-2", "supply_date"].date() == D("2026-07-20") and links.loc["T-2", "clinical_date"].date() == D(
+        "2026-08-01"
+    )
     assert links.loc["T-1", "supply_date"].date() == D("2026-07-25")  # no forecast: the baseline
     assert links.loc["T-1", "clinical_name"] == "50 % of sites activated"
 
@@ -164,7 +212,9 @@ def test_the_supply_conflict_is_at_the_top_of_the_trial_view(t2):
     (error,) = t2.error.values
     assert "Site supply ready" in error and "First site activated" in error and "2 days late" in error
     risk_table = html_tables(t2)[0]
-    assert [(r["Risk"], r["Threatens"].split(" Global")[0], r["Margin"], r["Days of conflict"]) for r in risk_table] == [
+    assert [
+        (r["Risk"], r["Threatens"].split(" Global")[0], r["Margin"], r["Days of conflict"]) for r in risk_table
+    ] == [
         ("Supply conflict", "First site activated", "-2 d", "2 d"),
     ]
     assert metrics(t2)["Supply conflicts"] == "1"
@@ -173,7 +223,14 @@ def test_the_supply_conflict_is_at_the_top_of_the_trial_view(t2):
 def test_the_trial_timeline_has_both_lanes_baselines_statuses_and_the_supply_link(t2):
     spec = json.loads(t2.get("plotly_chart")[0].proto.spec)
     names = {trace.get("name") for trace in spec["data"] if trace.get("showlegend", True)}
-    assert {"Baseline (contracted)", "Overdue", "Forecast late", "On track", "Supply must precede", "Supply needed by"} <= names
+    assert {
+        "Baseline (contracted)",
+        "Overdue",
+        "Forecast late",
+        "On track",
+        "Supply must precede",
+        "Supply needed by",
+    } <= names
     lanes = {lane for trace in spec["data"] if trace.get("name") == "Baseline (contracted)" for lane in trace["y"][0]}
     assert lanes == {"Clinical (CRO)", "Supply (CMO)"}
     assert spec["layout"]["shapes"], "a line at as_of"
@@ -183,7 +240,10 @@ def test_the_portfolio_view_lists_conflicts_and_near_misses(monkeypatch, supply_
     at = open_page(monkeypatch, supply_url, "vendors", sponsor="ACME", as_of=AS_OF.isoformat())
     assert not at.exception
     risks = html_tables(at)[0]
-    assert [(r["Risk"], r["Trial"], r["Margin"]) for r in risks] == [("Supply conflict", "T-2", "-2 d"), ("Near miss", "T-1", "+7 d")]
+    assert [(r["Risk"], r["Trial"], r["Margin"]) for r in risks] == [
+        ("Supply conflict", "T-2", "-2 d"),
+        ("Near miss", "T-1", "+7 d"),
+    ]
     assert risks[0]["Trial href"] == "./vendors?sponsor=ACME&trial=T-2&as_of=2026-06-30&since=2026-06-23"
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert spec["layout"]["title"]["text"] == "Key milestones across the portfolio"
@@ -222,14 +282,18 @@ def test_a_long_milestone_table_is_sent_a_page_at_a_time(monkeypatch, tiny_url):
 
 def test_the_portfolio_timeline_picks_the_trials_in_the_worst_state_first():
     rows = [  # protocol, rag, slip, done
-        ("A", "green", -2, False), ("A", "red", 50, True),  # a red slip already done does not count
-        ("B", "amber", 10, False), ("B", "green", 0, False),
+        ("A", "green", -2, False),
+        ("A", "red", 50, True),  # a red slip already done does not count
+        ("B", "amber", 10, False),
+        ("B", "green", 0, False),
         ("C", "amber", 25, False),
         ("D", "red", 40, False),
         ("E", "green", 0, True),  # nothing open: last
         ("F", "green", 3, False),
     ]
-    statuses = pd.DataFrame(rows, columns=["protocol_number", "rag", "slip_days", "is_done"]).astype({"slip_days": "Int64"})
+    statuses = pd.DataFrame(rows, columns=["protocol_number", "rag", "slip_days", "is_done"]).astype(
+        {"slip_days": "Int64"}
+    )
     assert health.most_slipped_trials(statuses, 10) == ["D", "C", "B", "F", "A", "E"]
     assert health.most_slipped_trials(statuses, 2) == ["D", "C"]
     assert health.most_slipped_trials(statuses.assign(is_done=True), 3) == ["A", "B", "C"], "nothing open: by protocol"
@@ -239,12 +303,16 @@ def test_the_portfolio_timeline_draws_the_trials_in_the_order_given_top_down(sup
     from dashboard import charts
     from dashboard.metrics import MILESTONE_STATUS_LABEL
 
-    statuses = health.milestone_statuses(_query(supply_url, vendors.milestones, Scope((1,), AS_OF, AS_OF)), AS_OF, Settings())
+    statuses = health.milestone_statuses(
+        _query(supply_url, vendors.milestones, Scope((1,), AS_OF, AS_OF)), AS_OF, Settings()
+    )
     key = statuses[statuses["is_key"].astype(bool)]
     assert set(key["protocol_number"]) == {"T-1", "T-2"}
 
     def top_down(order):
-        spec = charts.portfolio_timeline(key, as_of=AS_OF, status_labels=MILESTONE_STATUS_LABEL, order=order).to_plotly_json()
+        spec = charts.portfolio_timeline(
+            key, as_of=AS_OF, status_labels=MILESTONE_STATUS_LABEL, order=order
+        ).to_plotly_json()
         return list(spec["layout"]["yaxis"]["categoryarray"])[::-1]  # Plotly draws the first category at the bottom
 
     assert top_down(None) == ["T-1", "T-2"]
@@ -266,14 +334,20 @@ def test_the_portfolio_view_shows_the_hand_counted_scorecard_and_what_moved(monk
     tables = html_tables(at)
     moved = next(t for t in tables if t and "Forecast: was → now" in t[0])
     assert {(r["Trial"], r["Milestone"].split(" CMO")[0], r["Moved"]) for r in moved} == {
-        ("T-2", "Drug product released", "🔺 +44 d"), ("T-2", "Site supply ready", "🔺 +19 d"),
+        ("T-2", "Drug product released", "🔺 +44 d"),
+        ("T-2", "Site supply ready", "🔺 +19 d"),
     }
     # The vendor's kind is written under its name ("Global Clinical CRO CRO").
     card = {r["Vendor"].rsplit(" ", 1)[0]: r for r in next(t for t in tables if t and "Worst slip" in t[0])}
-    assert card["Global Clinical CRO"]["Vendor"].endswith(" CRO") and card["Fill & Finish CMO"]["Vendor"].endswith(" CMO")
+    assert card["Global Clinical CRO"]["Vendor"].endswith(" CRO") and card["Fill & Finish CMO"]["Vendor"].endswith(
+        " CMO"
+    )
     assert (card["Global Clinical CRO"]["Trials"], card["Global Clinical CRO"]["Milestones"]) == ("2", "3")
     assert card["Global Clinical CRO"]["On time"] == "0% (0/1)"
-    assert card["Fill & Finish CMO"]["On time"] == "— none done yet" and card["Fill & Finish CMO"]["Payments ≤ 90 d"] == "300 USD"
+    assert (
+        card["Fill & Finish CMO"]["On time"] == "— none done yet"
+        and card["Fill & Finish CMO"]["Payments ≤ 90 d"] == "300 USD"
+    )
     assert "X-9" not in visible_text(at)
     assert len(at.get("download_button")) >= 4
 
@@ -316,42 +390,75 @@ def test_the_demo_late_cmo_release_shows_as_a_supply_risk_in_the_browser(page, a
     assert "Traceback" not in main.inner_text()
 
 
-
 def tiny_with_milestone(tmp_path, forecast_date: str, **milestone) -> str:
     """The tiny portfolio plus one open milestone of T-1 (`milestone`'s fields over plain defaults) and its forecast
     recorded on 2026-06-01."""
     url = f"sqlite:///{tmp_path / 'milestone.db'}"
     tiny_portfolio.build(url)
-    row = dict(milestone_id=30, trial_id=1, vendor_id=1, lane="CRO", milestone_kind="contract", sequence=30, is_key=False,
-               actual_date=None, payment_amount=0, payment_status="not_due", precedes_milestone_id=None, lead_time_days=0)
+    row = dict(
+        milestone_id=30,
+        trial_id=1,
+        vendor_id=1,
+        lane="CRO",
+        milestone_kind="contract",
+        sequence=30,
+        is_key=False,
+        actual_date=None,
+        payment_amount=0,
+        payment_status="not_due",
+        precedes_milestone_id=None,
+        lead_time_days=0,
+    )
     row.update(milestone)
     engine = make_engine(url, read_only=False)
     with engine.begin() as conn:
         conn.execute(insert(schema.milestone), [row])
-        conn.execute(insert(schema.milestone_forecast), [dict(
-            milestone_forecast_id=300, milestone_id=row["milestone_id"], recorded_date=D("2026-06-01"),
-            forecast_date=D(forecast_date),
-        )])
+        conn.execute(
+            insert(schema.milestone_forecast),
+            [
+                dict(
+                    milestone_forecast_id=300,
+                    milestone_id=row["milestone_id"],
+                    recorded_date=D("2026-06-01"),
+                    forecast_date=D(forecast_date),
+                )
+            ],
+        )
     engine.dispose()
     return url
 
 
 def test_an_expiry_date_moved_a_year_later_reads_as_extended_not_late(monkeypatch, tmp_path):
-    url = tiny_with_milestone(tmp_path, "2028-06-30", vendor_id=2, lane="CMO", milestone_code="EXPIRY",
-                              milestone_name="Expiry / re-test date", milestone_kind="expiry", baseline_date=D("2027-06-30"))
+    url = tiny_with_milestone(
+        tmp_path,
+        "2028-06-30",
+        vendor_id=2,
+        lane="CMO",
+        milestone_code="EXPIRY",
+        milestone_name="Expiry / re-test date",
+        milestone_kind="expiry",
+        baseline_date=D("2027-06-30"),
+    )
     at = open_page(monkeypatch, url, "vendors", trial="T-1", as_of=AS_OF.isoformat())
     assert not at.exception
     table = at.dataframe[-1].value
     row = table[table["milestone_name"] == "Expiry / re-test date"].iloc[0]
     assert (row["status_label"], row["colour"], int(row["slip_days"])) == ("🟢 Extended", "🟢 On track", 366)
-    assert "Expiry" not in " ".join(r.get("Milestone", "") for t in html_tables(at) for r in t), \
+    assert "Expiry" not in " ".join(r.get("Milestone", "") for t in html_tables(at) for r in t), (
         "an expiry is not a milestone that is late or due"
+    )
 
 
 def test_an_overdue_fee_counts_as_due_whatever_its_forecast_says(tmp_path):
     """Payments due are the fees of open milestones overdue *or* expected within 90 days: an overdue milestone whose
     forecast is now months away still owes its fee (the page's caption and the count agree)."""
-    url = tiny_with_milestone(tmp_path, "2026-12-15", milestone_code="ENR_50", milestone_name="50 % enrolled",
-                              baseline_date=D("2026-06-01"), payment_amount=500)
+    url = tiny_with_milestone(
+        tmp_path,
+        "2026-12-15",
+        milestone_code="ENR_50",
+        milestone_name="50 % enrolled",
+        baseline_date=D("2026-06-01"),
+        payment_amount=500,
+    )
     cro = _query(url, vendors.vendor_scorecard, _scope()).set_index("vendor_code").loc["CRO1"]
     assert cro.n_overdue == 1 and cro.payments_due_amount == 500

@@ -41,8 +41,12 @@ def test_site_numbers_sort_as_numbers(monkeypatch, tmp_path):
 def test_dates_read_one_way_on_the_page(monkeypatch, tiny_db):
     at = open_page(monkeypatch, tiny_db, "overview", trial="T-1", as_of=AS_OF)
     # What a person reads: titles, captions, notices and tiles (links and the print header's address are addresses).
-    shown = "\n".join([*(str(e.value) for kind in ("title", "subheader", "caption", "warning", "info") for e in at.get(kind)),
-                       *(f"{m.label} {m.value} {m.delta or ''}" for m in at.metric)])
+    shown = "\n".join(
+        [
+            *(str(e.value) for kind in ("title", "subheader", "caption", "warning", "info") for e in at.get(kind)),
+            *(f"{m.label} {m.value} {m.delta or ''}" for m in at.metric),
+        ]
+    )
     assert "as of 30 Jun 2026" in shown and "showing as of 30 Jun 2026" in shown
     assert not re.search(r"\b20\d\d-\d\d-\d\d\b", shown), re.findall(r"\b20\d\d-\d\d-\d\d\b", shown)
 
@@ -65,7 +69,10 @@ def test_a_trial_that_has_finished_enrolling_shows_when_not_a_forecast(monkeypat
         assert tiles["Last patient in (model P50)"].value.startswith("done on "), page
         assert re.fullmatch(r"\d\d [A-Z][a-z]{2} \d{4}", tiles["Planned LPI"].value), page
         assert "Model P50 − CRO forecast" not in tiles and "Last patient in (CRO forecast)" not in tiles, page
-        assert tiles["Chance of LPI by plan"].value == "—" and tiles["Chance of LPI by plan"].delta == "enrollment complete"
+        assert (
+            tiles["Chance of LPI by plan"].value == "—"
+            and tiles["Chance of LPI by plan"].delta == "enrollment complete"
+        )
         assert "**Last patient in: enrollment is complete**" in [str(m.value) for m in at.markdown]
 
 
@@ -75,4 +82,6 @@ def test_the_portfolio_says_why_its_trial_count_and_the_table_differ(monkeypatch
     active = int(metrics(at)["Active trials"])
     rows = len(page_tables(at)["Trials"])
     assert rows > active, "the demo has a closed trial"
-    assert f"{rows} trials: the {active} active ones and {rows - active} closed or not yet started." in [c.value for c in at.caption]
+    assert f"{rows} trials: the {active} active ones and {rows - active} closed or not yet started." in [
+        c.value for c in at.caption
+    ]

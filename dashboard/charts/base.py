@@ -22,7 +22,11 @@ def _literal(value):
         text = [c for c in value.columns if value[c].dtype == object or pd.api.types.is_string_dtype(value[c].dtype)]
         return value.assign(**{c: plotly_text(value[c]) for c in text}) if text else value
     if isinstance(value, pd.Series) and value.dtype == object:
-        return pd.Series([plotly_text(pd.Series([v]))[0] if isinstance(v, str) else v for v in value], index=value.index, dtype=object)
+        return pd.Series(
+            [plotly_text(pd.Series([v]))[0] if isinstance(v, str) else v for v in value],
+            index=value.index,
+            dtype=object,
+        )
     if isinstance(value, str):
         return plotly_text(pd.Series([value]))[0]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):

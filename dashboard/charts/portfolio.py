@@ -16,7 +16,9 @@ def enrollment_vs_plan(trials: pd.DataFrame, health_labels: dict[str, str]) -> g
     sits on a bar, a tick or a marker, whatever their lengths. Trials top to bottom in the order given (the table's,
     worst first)."""
     df = trials.iloc[::-1]  # Plotly draws categories bottom-up
-    protocols = df["protocol_number"].to_numpy(dtype=object)  # plain arrays: Plotly checks pandas columns value by value
+    protocols = df["protocol_number"].to_numpy(
+        dtype=object
+    )  # plain arrays: Plotly checks pandas columns value by value
     fig = go.Figure()
     for health, word, rows in _by_health(df, "enrollment_health"):
         fig.add_bar(
@@ -46,17 +48,30 @@ def enrollment_vs_plan(trials: pd.DataFrame, health_labels: dict[str, str]) -> g
     )
     values = [f"{n:,} / {t:,}" for n, t in zip(df["n_enrolled"], df["n_planned_subjects"])]
     for protocol, text in zip(protocols, values):
-        fig.add_annotation(x=1, xref="paper", xanchor="left", xshift=6, y=protocol, yref="y", text=text,
-                           showarrow=False, font=LABEL_FONT)
+        fig.add_annotation(
+            x=1,
+            xref="paper",
+            xanchor="left",
+            xshift=6,
+            y=protocol,
+            yref="y",
+            text=text,
+            showarrow=False,
+            font=LABEL_FONT,
+        )
     fig.update_xaxes(title_text="Subjects", gridcolor="#eceff1", rangemode="tozero")
     fig.update_yaxes(title_text=None, type="category", categoryorder="array", categoryarray=protocols)
     # The legend under the axis (up to three rows in a narrow column), never over the title or the bars.
     top, bottom = 50, 150
     height = max(320, ROW_PX * len(df) + top + bottom)
     fig = _layout(fig, height=height, title="Enrollment against plan")
-    fig.update_layout(barmode="overlay", margin=dict(r=_margin_for(values), t=top, b=bottom),
-                      legend=dict(orientation="h", yanchor="top", y=-62 / (height - top - bottom), xanchor="left", x=0,
-                                  font=dict(size=12)))
+    fig.update_layout(
+        barmode="overlay",
+        margin=dict(r=_margin_for(values), t=top, b=bottom),
+        legend=dict(
+            orientation="h", yanchor="top", y=-62 / (height - top - bottom), xanchor="left", x=0, font=dict(size=12)
+        ),
+    )
     return fig
 
 
@@ -77,7 +92,9 @@ def _spread(wanted: list[float], low: float, high: float, gap: float) -> list[fl
 
 
 @plain_text
-def cost_vs_schedule(trials: pd.DataFrame, health_labels: dict[str, str], *, green: float = 0.95, amber: float = 0.85) -> go.Figure:
+def cost_vs_schedule(
+    trials: pd.DataFrame, health_labels: dict[str, str], *, green: float = 0.95, amber: float = 0.85
+) -> go.Figure:
     """Per trial: CPI against SPI, with the amber and green thresholds (settings); below-left is over budget and late.
 
     The trials outside the green zone on either axis (at most SCATTER_LABELS, the lowest of CPI and SPI first) are named in a
@@ -111,14 +128,27 @@ def cost_vs_schedule(trials: pd.DataFrame, health_labels: dict[str, str], *, gre
     ys = _spread(list(worst["cpi"]), low, high, gap=(high - low) * 18 / plot_px)
     column_x = high + (high - low) * 0.04
     for r, y in zip(worst.itertuples(index=False), ys):
-        fig.add_annotation(x=r.spi, y=r.cpi, ax=column_x, ay=y, axref="x", ayref="y", text=r.protocol_number,
-                           xanchor="left", showarrow=True, arrowhead=0, arrowwidth=1, arrowcolor="#b0bec5",
-                           standoff=7, font=LABEL_FONT)
+        fig.add_annotation(
+            x=r.spi,
+            y=r.cpi,
+            ax=column_x,
+            ay=y,
+            axref="x",
+            ayref="y",
+            text=r.protocol_number,
+            xanchor="left",
+            showarrow=True,
+            arrowhead=0,
+            arrowwidth=1,
+            arrowcolor="#b0bec5",
+            standoff=7,
+            font=LABEL_FONT,
+        )
     fig.update_xaxes(title_text="SPI (earned ÷ planned value)", gridcolor="#eceff1", range=[low, high])
     fig.update_yaxes(title_text="CPI (earned value ÷ actual cost)", gridcolor="#eceff1", range=[low, high])
     fig = _layout(fig, height=height, title="Cost and schedule performance")
-    fig.update_layout(margin=dict(r=_margin_for(worst["protocol_number"], at_least=60) + 20, b=110),
-                      legend=dict(orientation="h", yanchor="top", y=-62 / plot_px, xanchor="left", x=0, font=dict(size=12)))
+    fig.update_layout(
+        margin=dict(r=_margin_for(worst["protocol_number"], at_least=60) + 20, b=110),
+        legend=dict(orientation="h", yanchor="top", y=-62 / plot_px, xanchor="left", x=0, font=dict(size=12)),
+    )
     return fig
-
-

@@ -25,18 +25,38 @@ def funnel_plot(
     for k, dash in ((3, "dash"), (2, "dot")):
         x = list(limits["denominator"]) + [None] + list(limits["denominator"])
         y = list(limits[f"upper{k}"]) + [None] + list(limits[f"lower{k}"])
-        fig.add_scatter(name=f"±{k} limits", x=x, y=y, mode="lines", line=dict(color="#78909c", dash=dash, width=1.5),
-                        hoverinfo="skip")
+        fig.add_scatter(
+            name=f"±{k} limits",
+            x=x,
+            y=y,
+            mode="lines",
+            line=dict(color="#78909c", dash=dash, width=1.5),
+            hoverinfo="skip",
+        )
     if not limits.empty:
-        fig.add_scatter(name="Pooled", x=[limits["denominator"].min(), limits["denominator"].max()], y=[pooled, pooled],
-                        mode="lines", line=dict(color="#37474f", width=1.5), hovertemplate=f"Pooled: %{{y:{y_format}}}<extra></extra>")
+        fig.add_scatter(
+            name="Pooled",
+            x=[limits["denominator"].min(), limits["denominator"].max()],
+            y=[pooled, pooled],
+            mode="lines",
+            line=dict(color="#37474f", width=1.5),
+            hovertemplate=f"Pooled: %{{y:{y_format}}}<extra></extra>",
+        )
     fig.add_scatter(
-        name="Sites", x=points["denominator"], y=points["value"], mode="markers",
+        name="Sites",
+        x=points["denominator"],
+        y=points["value"],
+        mode="markers",
         marker=dict(size=11, color=[HEALTH_COLOUR[f] for f in points["flag"]], line=dict(width=1, color="white")),
-        customdata=list(zip(points["site_label"], [FLAG_LABEL[f] for f in points["flag"]],
-                            ["—" if pd.isna(z) else f"{z:+.2f}" for z in points["z"]])),
+        customdata=list(
+            zip(
+                points["site_label"],
+                [FLAG_LABEL[f] for f in points["flag"]],
+                ["—" if pd.isna(z) else f"{z:+.2f}" for z in points["z"]],
+            )
+        ),
         hovertemplate=f"%{{customdata[0]}}<br>{y_title}: %{{y:{y_format}}} · {x_title}: %{{x:,.0f}}"
-                      "<br>z %{customdata[2]} · %{customdata[1]}<extra></extra>",
+        "<br>z %{customdata[2]} · %{customdata[1]}<extra></extra>",
     )
     fig.update_xaxes(title_text=x_title, gridcolor="#eceff1", rangemode="tozero")
     fig.update_yaxes(title_text=y_title, gridcolor="#eceff1", rangemode="tozero")
@@ -48,10 +68,22 @@ def sites_by_country(countries: pd.DataFrame) -> go.Figure:
     """Per country: sites activated (bar) and subjects enrolled (bar)."""
     df = countries.sort_values("n_enrolled")
     fig = go.Figure()
-    fig.add_bar(name="Enrolled", y=df["country_name"], x=df["n_enrolled"], orientation="h", marker_color="#0F5C6E",
-                hovertemplate="%{y}: %{x:,} enrolled<extra></extra>")
-    fig.add_bar(name="Sites activated", y=df["country_name"], x=df["n_sites_activated"], orientation="h", marker_color="#90a4ae",
-                hovertemplate="%{y}: %{x:,} sites activated<extra></extra>")
+    fig.add_bar(
+        name="Enrolled",
+        y=df["country_name"],
+        x=df["n_enrolled"],
+        orientation="h",
+        marker_color="#0F5C6E",
+        hovertemplate="%{y}: %{x:,} enrolled<extra></extra>",
+    )
+    fig.add_bar(
+        name="Sites activated",
+        y=df["country_name"],
+        x=df["n_sites_activated"],
+        orientation="h",
+        marker_color="#90a4ae",
+        hovertemplate="%{y}: %{x:,} sites activated<extra></extra>",
+    )
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="Count", gridcolor="#eceff1", rangemode="tozero")
     return _layout(fig, height=max(260, 40 * len(df) + 90), title="Sites and enrollment by country")

@@ -46,7 +46,10 @@ def milestone_timeline(
     y = [list(df["lane_label"]), list(df["milestone_name"])]
     fig = go.Figure()
     fig.add_scatter(
-        name="Baseline (contracted)", x=df["baseline_date"], y=y, mode="markers",
+        name="Baseline (contracted)",
+        x=df["baseline_date"],
+        y=y,
+        mode="markers",
         marker=dict(symbol="line-ns", size=16, line=dict(width=3, color=BASELINE_COLOUR)),
         customdata=df["vendor_name"],
         hovertemplate="%{y}<br>Baseline %{x|%d %b %Y}<br>%{customdata}<extra></extra>",
@@ -59,18 +62,36 @@ def milestone_timeline(
         slipped = rows[rows["due_date"] != rows["baseline_date"]]
         for r in slipped.itertuples(index=False):
             fig.add_scatter(
-                name=f"{label} (slip)", legendgroup=status, showlegend=False, x=[r.baseline_date, r.due_date],
-                y=[[r.lane_label] * 2, [r.milestone_name] * 2], mode="lines", line=dict(color=colour, width=7),
-                opacity=0.45, hoverinfo="skip",
+                name=f"{label} (slip)",
+                legendgroup=status,
+                showlegend=False,
+                x=[r.baseline_date, r.due_date],
+                y=[[r.lane_label] * 2, [r.milestone_name] * 2],
+                mode="lines",
+                line=dict(color=colour, width=7),
+                opacity=0.45,
+                hoverinfo="skip",
             )
         is_done = rows["is_done"].astype(bool)
         fig.add_scatter(
-            name=label, legendgroup=status, x=rows["due_date"], y=[list(rows["lane_label"]), list(rows["milestone_name"])],
+            name=label,
+            legendgroup=status,
+            x=rows["due_date"],
+            y=[list(rows["lane_label"]), list(rows["milestone_name"])],
             mode="markers+text",
-            marker=dict(symbol=["circle" if d else "diamond" for d in is_done], size=12, color=colour, line=dict(width=1, color="white")),
+            marker=dict(
+                symbol=["circle" if d else "diamond" for d in is_done],
+                size=12,
+                color=colour,
+                line=dict(width=1, color="white"),
+            ),
             text=[f"{s:+d} d" if s else "" for s in rows["slip_days"]],
-            textposition="middle right", textfont=dict(size=12, color=colour), cliponaxis=False,
-            customdata=list(zip(["Actual" if d else "Forecast" for d in is_done], rows["vendor_name"], rows["slip_days"])),
+            textposition="middle right",
+            textfont=dict(size=12, color=colour),
+            cliponaxis=False,
+            customdata=list(
+                zip(["Actual" if d else "Forecast" for d in is_done], rows["vendor_name"], rows["slip_days"])
+            ),
             hovertemplate="%{y}<br>%{customdata[0]} %{x|%d %b %Y} · slip %{customdata[2]:+d} days<br>%{customdata[1]}"
             f"<br>{label}<extra></extra>",
         )
@@ -79,20 +100,36 @@ def milestone_timeline(
         # The latest date the supply may land on: the clinical milestone's date less the lead time.
         needed_by = pd.Timestamp(r.clinical_date) - pd.Timedelta(days=int(r.lead_time_days))
         fig.add_scatter(
-            name="Supply must precede", legendgroup="supply", showlegend=i == 0, x=[needed_by, r.clinical_date],
-            y=[[LANE_LABEL["CMO"], LANE_LABEL["CRO"]], [r.supply_name, r.clinical_name]], mode="lines",
+            name="Supply must precede",
+            legendgroup="supply",
+            showlegend=i == 0,
+            x=[needed_by, r.clinical_date],
+            y=[[LANE_LABEL["CMO"], LANE_LABEL["CRO"]], [r.supply_name, r.clinical_name]],
+            mode="lines",
             line=dict(color=colour, width=2, dash="dot"),
             hovertemplate=f"{r.supply_name} must precede {r.clinical_name} by {int(r.lead_time_days)} days<extra></extra>",
         )
         fig.add_scatter(
-            name="Supply needed by", legendgroup="supply_needed", showlegend=i == 0, x=[needed_by],
-            y=[[LANE_LABEL["CMO"]], [r.supply_name]], mode="markers",
+            name="Supply needed by",
+            legendgroup="supply_needed",
+            showlegend=i == 0,
+            x=[needed_by],
+            y=[[LANE_LABEL["CMO"]], [r.supply_name]],
+            mode="markers",
             marker=dict(symbol="x-thin", size=14, line=dict(width=3, color=colour)),
             hovertemplate=f"{r.supply_name} needed by %{{x|%d %b %Y}} ({int(r.lead_time_days)} days before {r.clinical_name})<extra></extra>",
         )
     fig.add_vline(x=pd.Timestamp(as_of), line=dict(color="#37474f", width=1, dash="dot"))
-    fig.add_annotation(x=pd.Timestamp(as_of), y=1, yref="paper", text=f"As of {pd.Timestamp(as_of):%d %b %Y}",
-                       showarrow=False, xanchor="left", yanchor="bottom", font=dict(size=12, color="#37474f"))
+    fig.add_annotation(
+        x=pd.Timestamp(as_of),
+        y=1,
+        yref="paper",
+        text=f"As of {pd.Timestamp(as_of):%d %b %Y}",
+        showarrow=False,
+        xanchor="left",
+        yanchor="bottom",
+        font=dict(size=12, color="#37474f"),
+    )
     dates = pd.concat([df["baseline_date"], df["due_date"], pd.Series([pd.Timestamp(as_of)])])
     pad = max((dates.max() - dates.min()) * 0.06, pd.Timedelta(days=20))
     fig.update_xaxes(gridcolor="#eceff1", range=[dates.min() - pad, dates.max() + pad * 1.5])
@@ -104,8 +141,13 @@ def milestone_timeline(
 
 # Short names of the key milestones on the portfolio timeline.
 MILESTONE_SHORT = {
-    "FIRST_SITE_ACTIVATED": "FSA", "FPI": "FPI", "LPI": "LPI", "DB_LOCK": "DBL", "TOPLINE": "TL",
-    "DP_RELEASED": "DPR", "SITE_SUPPLY_READY": "SSR",
+    "FIRST_SITE_ACTIVATED": "FSA",
+    "FPI": "FPI",
+    "LPI": "LPI",
+    "DB_LOCK": "DBL",
+    "TOPLINE": "TL",
+    "DP_RELEASED": "DPR",
+    "SITE_SUPPLY_READY": "SSR",
 }
 
 
@@ -124,7 +166,9 @@ def portfolio_timeline(
     # Label open milestones only (done ones are history: hover shows them); milestones within
     # CLUSTER_DAYS of each other share one label ("FSA · SSR · FPI"), so labels never overlap.
     labels, cluster = [""] * len(df), None
-    for i, (protocol, due, short, done) in enumerate(zip(df["protocol_number"], df["due_date"], df["short"], df["is_done"])):
+    for i, (protocol, due, short, done) in enumerate(
+        zip(df["protocol_number"], df["due_date"], df["short"], df["is_done"])
+    ):
         if done:
             continue
         if cluster is not None and cluster[0] == protocol and (due - cluster[1]).days < CLUSTER_DAYS:
@@ -140,13 +184,21 @@ def portfolio_timeline(
     baseline, due = _days(df["baseline_date"]), _days(df["due_date"])
     fig = go.Figure()
     fig.add_scatter(
-        name="Slip (baseline → forecast/actual)", x=np.column_stack([baseline, due, np.full(len(df), None)]).ravel(),
-        y=np.repeat(protocols, 3), mode="lines", line=dict(color="#b0bec5", width=5), hoverinfo="skip",
+        name="Slip (baseline → forecast/actual)",
+        x=np.column_stack([baseline, due, np.full(len(df), None)]).ravel(),
+        y=np.repeat(protocols, 3),
+        mode="lines",
+        line=dict(color="#b0bec5", width=5),
+        hoverinfo="skip",
     )
     fig.add_scatter(
-        name="Baseline (contracted)", x=baseline, y=protocols, mode="markers",
+        name="Baseline (contracted)",
+        x=baseline,
+        y=protocols,
+        mode="markers",
         marker=dict(symbol="line-ns", size=14, line=dict(width=2, color=BASELINE_COLOUR)),
-        customdata=df["milestone_name"].to_numpy(dtype=object), hovertemplate="%{y} · %{customdata}<br>Baseline %{x|%d %b %Y}<extra></extra>",
+        customdata=df["milestone_name"].to_numpy(dtype=object),
+        hovertemplate="%{y} · %{customdata}<br>Baseline %{x|%d %b %Y}<extra></extra>",
     )
     for status, label in status_labels.items():
         rows = df[df["status"] == status]
@@ -154,23 +206,48 @@ def portfolio_timeline(
             continue
         is_done = rows["is_done"].to_numpy(dtype=bool)
         fig.add_scatter(
-            name=label, x=_days(rows["due_date"]), y=rows["protocol_number"].to_numpy(dtype=object),
+            name=label,
+            x=_days(rows["due_date"]),
+            y=rows["protocol_number"].to_numpy(dtype=object),
             mode="markers+text",
             # One symbol for the trace when it can (done statuses are actuals, open ones forecasts): Plotly checks an array's one by one.
-            marker=dict(symbol=("circle" if is_done.all() else "diamond" if not is_done.any()
-                                else np.where(is_done, "circle", "diamond").astype(object)), size=12,
-                        color=MILESTONE_STATUS_COLOUR[status], line=dict(width=1, color="white")),
-            text=rows["label"].to_numpy(dtype=object), textposition="top center", textfont=dict(size=11, color="#37474f"),
-            customdata=np.column_stack([
-                rows["milestone_name"].to_numpy(dtype=object), np.where(is_done, "Actual", "Forecast").astype(object),
-                rows["slip_days"].to_numpy(dtype=object, na_value=None), rows["vendor_name"].to_numpy(dtype=object),
-            ]),
+            marker=dict(
+                symbol=(
+                    "circle"
+                    if is_done.all()
+                    else "diamond"
+                    if not is_done.any()
+                    else np.where(is_done, "circle", "diamond").astype(object)
+                ),
+                size=12,
+                color=MILESTONE_STATUS_COLOUR[status],
+                line=dict(width=1, color="white"),
+            ),
+            text=rows["label"].to_numpy(dtype=object),
+            textposition="top center",
+            textfont=dict(size=11, color="#37474f"),
+            customdata=np.column_stack(
+                [
+                    rows["milestone_name"].to_numpy(dtype=object),
+                    np.where(is_done, "Actual", "Forecast").astype(object),
+                    rows["slip_days"].to_numpy(dtype=object, na_value=None),
+                    rows["vendor_name"].to_numpy(dtype=object),
+                ]
+            ),
             hovertemplate="%{y} · %{customdata[0]}<br>%{customdata[1]} %{x|%d %b %Y} · slip %{customdata[2]:+d} days"
             f"<br>%{{customdata[3]}}<br>{label}<extra></extra>",
         )
     fig.add_vline(x=pd.Timestamp(as_of), line=dict(color="#37474f", width=1, dash="dot"))
-    fig.add_annotation(x=pd.Timestamp(as_of), y=1, yref="paper", text=f"As of {pd.Timestamp(as_of):%d %b %Y}",
-                       showarrow=False, xanchor="left", yanchor="bottom", font=dict(size=12, color="#37474f"))
+    fig.add_annotation(
+        x=pd.Timestamp(as_of),
+        y=1,
+        yref="paper",
+        text=f"As of {pd.Timestamp(as_of):%d %b %Y}",
+        showarrow=False,
+        xanchor="left",
+        yanchor="bottom",
+        font=dict(size=12, color="#37474f"),
+    )
     fig.update_xaxes(gridcolor="#eceff1")
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=trials)
     height = max(300, 56 * len(trials) + 140)

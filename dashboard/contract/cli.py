@@ -18,7 +18,9 @@ def suggest(name: str, choices: Sequence[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dashboard.contract", description="Write the data contract document.")
+    parser = argparse.ArgumentParser(
+        prog="python -m dashboard.contract", description="Write the data contract document."
+    )
     shown = CONTRACT_PATH.relative_to(REPO_DIR) if CONTRACT_PATH.is_relative_to(REPO_DIR) else CONTRACT_PATH
     parser.add_argument("--check", action="store_true", help=f"exit 1 if {shown} is stale (for CI and tests)")
     args = parser.parse_args(argv)

@@ -62,8 +62,11 @@ def _md(text: str) -> str:
 def render() -> str:
     """The contract document, docs/data-contract.md."""
     # In the schema's reading order (sponsor, trial, …), not the loading order.
-    specs = {t.name: file_spec(t.name) for t in schema.metadata.tables.values()
-             if t.name not in NOT_FILES and not t.info.get("snapshot")}
+    specs = {
+        t.name: file_spec(t.name)
+        for t in schema.metadata.tables.values()
+        if t.name not in NOT_FILES and not t.info.get("snapshot")
+    }
     out: list[str] = []
     w = out.append
     w("# Data contract: the CSV files the dashboard loads")
@@ -115,17 +118,25 @@ def render() -> str:
     w("| file | needed | one row per | key |")
     w("|---|---|---|---|")
     for spec in specs.values():
-        needed = "required" if spec.required_in_upsert else ("optional" if spec.name == GRANTS else "optional (required by replace)")
-        w(f"| [`{spec.file_name}`](#{spec.name}csv) | {needed} | {_md(spec.table.info['grain'])} | "
-          f"{', '.join(f'`{k}`' for k in spec.key)} |")
+        needed = (
+            "required"
+            if spec.required_in_upsert
+            else ("optional" if spec.name == GRANTS else "optional (required by replace)")
+        )
+        w(
+            f"| [`{spec.file_name}`](#{spec.name}csv) | {needed} | {_md(spec.table.info['grain'])} | "
+            f"{', '.join(f'`{k}`' for k in spec.key)} |"
+        )
     w("")
-    w(f"- **Required** files ({', '.join(f'`{n}.csv`' for n in REQUIRED_FILES)}) must be in the folder, if need be with")
+    w(
+        f"- **Required** files ({', '.join(f'`{n}.csv`' for n in REQUIRED_FILES)}) must be in the folder, if need be with"
+    )
     w("  only their header.")
     w("- **Optional** files may be left out of an upsert: a missing file changes nothing in its table.")
     w("  `--mode replace` needs every file except `user_access.csv` (header-only for a table you have no")
     w("  rows for), so a forgotten file never deletes data.")
     w("- **Not a file**: `load_log`. The loader writes one row per load (source, time, rows written),")
-    w("  which the dashboard's \"Data loaded … from SOURCE\" line shows.")
+    w('  which the dashboard\'s "Data loaded … from SOURCE" line shows.')
     w("- **Not a file**: `site_month`. Counts of visits and data queries per site and month, which the")
     w("  loader (and the demo) rebuild from `visit.csv` and `data_query.csv` in the same transaction, so")
     w("  portfolio views need not read millions of rows. Never load or edit it by hand.")
@@ -168,8 +179,8 @@ def render() -> str:
         if spec.required_in_upsert:
             needed = "Required."
         elif spec.name == GRANTS:
-            needed = ("Optional in every mode. When absent, grants stay as they are, so a load never locks")
-            needed += (" anyone out by omission. With `--mode replace` the file replaces the grants of the sponsors in")
+            needed = "Optional in every mode. When absent, grants stay as they are, so a load never locks"
+            needed += " anyone out by omission. With `--mode replace` the file replaces the grants of the sponsors in"
             needed += " `sponsor.csv`; an upsert adds grants (to take a grant away, replace)."
         else:
             needed = "Optional (required by `--mode replace`)."
@@ -187,7 +198,9 @@ def render() -> str:
             refers = _refers(spec, column)
             if refers:
                 description = f"{description} {refers}"
-            w(f"| `{column.name}` | {_type_name(column)} | {'yes' if column.required else ''} | {_md(_values(column))} | {description} |")
+            w(
+                f"| `{column.name}` | {_type_name(column)} | {'yes' if column.required else ''} | {_md(_values(column))} | {description} |"
+            )
         rules = [rule.describe() for rule in spec.rules]
         rules += [
             f"the `{next(r.parent for r in spec.references if r.db_column == ref)}` referred to belongs to the same "

@@ -174,8 +174,14 @@ def _build(table: Table, built: dict[str, FileSpec]) -> FileSpec:
             if col.name in columns:
                 raise ContractError(f"{table.name}.{col.name} clashes with a reference's key column")
             columns[col.name] = CsvColumn(
-                col.name, col, not col.nullable, _description(col), col.name in not_negative,
-                col.info.get("allowed"), col.info.get("unit"), FORMATS.get((table.name, col.name)),
+                col.name,
+                col,
+                not col.nullable,
+                _description(col),
+                col.name in not_negative,
+                col.info.get("allowed"),
+                col.info.get("unit"),
+                FORMATS.get((table.name, col.name)),
             )
             origin[col.name] = None
             continue
@@ -205,8 +211,9 @@ def _build(table: Table, built: dict[str, FileSpec]) -> FileSpec:
                 description = col.comment or f"The {_human(parent.name)}"
             else:
                 description = f"{_human(key_column).capitalize()} of the {_human(parent.name)}"
-            columns[name] = CsvColumn(name, source, not col.nullable, description, own=False,
-                                      pattern=FORMATS.get((parent.name, key_column)))
+            columns[name] = CsvColumn(
+                name, source, not col.nullable, description, own=False, pattern=FORMATS.get((parent.name, key_column))
+            )
         kind = SelfReference if parent is table else Reference
         reference = kind(col.name, parent.name, tuple(names), parent_key, not col.nullable)
         references.append(reference)

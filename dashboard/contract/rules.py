@@ -25,7 +25,10 @@ GRANTS = "user_access"
 ROOT = "sponsor"
 
 # Formats the column types cannot say, as (pattern, what to write).
-_CODE = (r"[A-Za-z0-9][A-Za-z0-9._-]*", "letters, digits, '.', '_' or '-', starting with a letter or digit (it is used in links)")
+_CODE = (
+    r"[A-Za-z0-9][A-Za-z0-9._-]*",
+    "letters, digits, '.', '_' or '-', starting with a letter or digit (it is used in links)",
+)
 FORMATS: dict[tuple[str, str], tuple[str, str]] = {
     ("country", "country_code"): (r"[A-Z]{2}", "two capital letters (ISO 3166-1 alpha-2, e.g. DE)"),
     ("sponsor", "reporting_currency"): (r"[A-Z]{3}", "three capital letters (ISO 4217, e.g. EUR)"),
@@ -191,7 +194,10 @@ EXTRA_RULES: dict[str, tuple] = {
     "deviation": (DateOrder("identified_date", "deviation_date"),),
     "adverse_event": (DateOrder("reported_date", "aware_date"), Between("grade", 1, 5)),
     "contract": (DateOrder("planned_end_date", "signed_date"),),
-    "change_order": (DateOrder("approved_date", "requested_date"), SetWhen("approved_date", "change_order_status", "approved")),
+    "change_order": (
+        DateOrder("approved_date", "requested_date"),
+        SetWhen("approved_date", "change_order_status", "approved"),
+    ),
 }
 
 # Why a CHECK constraint holds, by its name, for the problem message.
@@ -234,7 +240,9 @@ def _database_rules(table: Table) -> tuple[set[str], list]:
         elif m := _NOT_BOTH.match(text):
             rules.append(NotBoth(m[2], m[1], REASONS.get(str(check.name), "only one of the two may have a value")))
         else:
-            raise ContractError(f"{table.name}: dashboard/contract/rules.py does not understand CHECK {text!r}; teach it")
+            raise ContractError(
+                f"{table.name}: dashboard/contract/rules.py does not understand CHECK {text!r}; teach it"
+            )
     return not_negative, rules
 
 

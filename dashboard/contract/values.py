@@ -80,8 +80,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def _no_control(value: Any) -> Any:
     if isinstance(value, str) and (found := _CONTROL.search(value)):
         code = ord(found.group())
-        _fail(f"contains a control character (U+{code:04X}{', NUL' if code == 0 else ''}) at position {found.start() + 1}: "
-              "remove it")
+        _fail(
+            f"contains a control character (U+{code:04X}{', NUL' if code == 0 else ''}) at position {found.start() + 1}: "
+            "remove it"
+        )
     return value
 
 
@@ -116,7 +118,10 @@ def _annotation(table: str, column: CsvColumn) -> Any:
         if column.pattern:
             annotation = Annotated[annotation, BeforeValidator(_pattern(*column.pattern))]
         if (table, column.name) in NORMALISE:
-            annotation = Annotated[annotation, BeforeValidator(lambda v, f=NORMALISE[(table, column.name)]: f(v) if isinstance(v, str) else v)]
+            annotation = Annotated[
+                annotation,
+                BeforeValidator(lambda v, f=NORMALISE[(table, column.name)]: f(v) if isinstance(v, str) else v),
+            ]
         annotation = Annotated[annotation, BeforeValidator(_no_control)]
     else:
         raise ContractError(f"{table}.{column.name}: no CSV type for {kind!r}")

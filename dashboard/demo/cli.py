@@ -25,7 +25,12 @@ from dashboard.demo.writer import _url_has_trials, build, export_csv
 
 def _sqlite_file(url: str) -> Path | None:
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" or parsed.database.startswith("file:"):
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+        or parsed.database.startswith("file:")
+    ):
         return None
     return Path(parsed.database)
 
@@ -39,26 +44,37 @@ def _parse_date(value: str) -> date:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line; plain one-line errors on stderr, exit 2 for a user error."""
-    parser = argparse.ArgumentParser(prog="python -m dashboard.demo", description="Write the demo portfolio into a database.")
+    parser = argparse.ArgumentParser(
+        prog="python -m dashboard.demo", description="Write the demo portfolio into a database."
+    )
     parser.add_argument("--url", help="SQLAlchemy database URL (default: the DASHBOARD_DATABASE_URL setting)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument(
-        "--trials", type=int, default=DEFAULT_TRIALS,
+        "--trials",
+        type=int,
+        default=DEFAULT_TRIALS,
         help=f"trials of the main sponsor (default {DEFAULT_TRIALS}, at least {MIN_TRIALS}); 200 makes a large portfolio",
     )
     parser.add_argument("--today", type=_parse_date, help="data cut date, YYYY-MM-DD (default: today)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--if-missing", action="store_true", help="do nothing if the database already has trials")
     mode.add_argument("--replace", action="store_true", help="drop every table first, then write the demo")
-    parser.add_argument("--csv", metavar="DIR", type=Path,
-                        help="write the portfolio as the CSV files of docs/data-contract.md into DIR instead of a database")
+    parser.add_argument(
+        "--csv",
+        metavar="DIR",
+        type=Path,
+        help="write the portfolio as the CSV files of docs/data-contract.md into DIR instead of a database",
+    )
     args = parser.parse_args(argv)
     if args.trials < MIN_TRIALS:
         print(f"error: --trials must be at least {MIN_TRIALS}", file=sys.stderr)
         return 2
     if args.csv is not None:
         if args.url or args.if_missing or args.replace:
-            print("error: --csv writes files, not a database: leave out --url, --if-missing and --replace", file=sys.stderr)
+            print(
+                "error: --csv writes files, not a database: leave out --url, --if-missing and --replace",
+                file=sys.stderr,
+            )
             return 2
         try:
             counts = export_csv(args.csv, seed=args.seed, n_trials=args.trials, today=args.today)

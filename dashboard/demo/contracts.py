@@ -31,8 +31,9 @@ class _Rows:
         self.plan_parts: list[pd.DataFrame] = []
 
 
-def vendor_tables(rng: np.random.Generator, sims: list[dict], T: int, vendor_id: dict[str, int]
-                  ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def vendor_tables(
+    rng: np.random.Generator, sims: list[dict], T: int, vendor_id: dict[str, int]
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """The contract, unit_price, change_order, planned_spend and milestone tables, and the milestones as simulated
     (with their true dates, for the forecasts)."""
     rows = _Rows()
@@ -40,27 +41,33 @@ def vendor_tables(rng: np.random.Generator, sims: list[dict], T: int, vendor_id:
         _trial_contracts(rng, i, sim, vendor_id, rows)
     frames: dict[str, pd.DataFrame] = {}
     contracts = pd.DataFrame(rows.contracts)
-    frames["contract"] = pd.DataFrame({
-        "contract_id": contracts["contract_id"].to_numpy(),
-        "trial_id": contracts["trial_id"].to_numpy(),
-        "vendor_id": contracts["vendor_id"].to_numpy(),
-        "contract_number": contracts["contract_number"].to_numpy(),
-        "signed_date": _dates(contracts["signed_date"]),
-        "contracted_amount": contracts["contracted_amount"].to_numpy(),
-        "planned_end_date": _dates(contracts["planned_end_date"]),
-    })
+    frames["contract"] = pd.DataFrame(
+        {
+            "contract_id": contracts["contract_id"].to_numpy(),
+            "trial_id": contracts["trial_id"].to_numpy(),
+            "vendor_id": contracts["vendor_id"].to_numpy(),
+            "contract_number": contracts["contract_number"].to_numpy(),
+            "signed_date": _dates(contracts["signed_date"]),
+            "contracted_amount": contracts["contracted_amount"].to_numpy(),
+            "planned_end_date": _dates(contracts["planned_end_date"]),
+        }
+    )
     prices = pd.DataFrame(rows.prices)
-    frames["unit_price"] = pd.DataFrame({"unit_price_id": _ids(len(prices)), **{c: prices[c].to_numpy() for c in prices.columns}})
+    frames["unit_price"] = pd.DataFrame(
+        {"unit_price_id": _ids(len(prices)), **{c: prices[c].to_numpy() for c in prices.columns}}
+    )
     frames["change_order"] = _change_orders(rng, sims, T, contracts, rows.plan_parts)
     spend = pd.concat(rows.plan_parts, ignore_index=True)
-    frames["planned_spend"] = pd.DataFrame({
-        "planned_spend_id": _ids(len(spend)),
-        "contract_id": spend["contract_id"].to_numpy(),
-        "change_order_id": spend["change_order_id"].astype("Int64").array,
-        "month_date": _dates(_month_start(spend["month"].to_numpy())),
-        "cost_category": spend["cost_category"].to_numpy(),
-        "planned_amount": spend["planned_amount"].to_numpy(dtype=float),
-    })
+    frames["planned_spend"] = pd.DataFrame(
+        {
+            "planned_spend_id": _ids(len(spend)),
+            "contract_id": spend["contract_id"].to_numpy(),
+            "change_order_id": spend["change_order_id"].astype("Int64").array,
+            "month_date": _dates(_month_start(spend["month"].to_numpy())),
+            "cost_category": spend["cost_category"].to_numpy(),
+            "planned_amount": spend["planned_amount"].to_numpy(dtype=float),
+        }
+    )
     frames["milestone"], ms_df = _milestones(rows.milestones, T, vendor_id)
     return frames, ms_df
 
@@ -114,8 +121,12 @@ def _trial_contracts(rng: np.random.Generator, i: int, sim: dict, vendor_id: dic
             subject_fee = round(float(rng.uniform(2_500, 6_000)) * (0.6 + scale / 2), -1)
             grant = round(float(rng.uniform(6_000, 20_000)) * (0.5 + scale / 2), -1)
             visit_fee = round(float(rng.uniform(600, 1_500)), -1)
-            prices = [("site_activated", "service_fee", site_fee), ("subject_enrolled", "service_fee", subject_fee),
-                      ("subject_enrolled", "pass_through", grant), ("visit_done", "pass_through", visit_fee)]
+            prices = [
+                ("site_activated", "service_fee", site_fee),
+                ("subject_enrolled", "service_fee", subject_fee),
+                ("subject_enrolled", "pass_through", grant),
+                ("visit_done", "pass_through", visit_fee),
+            ]
             service += [(days, site_by_day * site_fee), (days, enrol_by_day * subject_fee)]
             passthrough += [(days, enrol_by_day * grant), (days, visits_by_day * visit_fee)]
             service_total = site_fee * n_planned + subject_fee * target
@@ -133,45 +144,101 @@ def _trial_contracts(rng: np.random.Generator, i: int, sim: dict, vendor_id: dic
         if vcode == supply_vendor:
             lanes.append("CMO")
         for lane in lanes:
-            for seq, (code, name, is_key, fee) in enumerate(CRO_MILESTONES if lane == "CRO" else CMO_MILESTONES, start=1):
+            for seq, (code, name, is_key, fee) in enumerate(
+                CRO_MILESTONES if lane == "CRO" else CMO_MILESTONES, start=1
+            ):
                 b, t = ms[code]
                 payment = round(fee * scale * float(rng.uniform(0.85, 1.15)), -2)
                 service.append((np.array([b]), np.array([payment])))
                 service_total += payment
-                rows.milestones.append(dict(trial=i, vendor=vcode, lane=lane, code=code, name=name, kind="contract", seq=seq,
-                                            is_key=is_key, baseline=b, truth=t, payment=payment, signed=signed, role=spec.role))
+                rows.milestones.append(
+                    dict(
+                        trial=i,
+                        vendor=vcode,
+                        lane=lane,
+                        code=code,
+                        name=name,
+                        kind="contract",
+                        seq=seq,
+                        is_key=is_key,
+                        baseline=b,
+                        truth=t,
+                        payment=payment,
+                        signed=signed,
+                        role=spec.role,
+                    )
+                )
             if lane == "CMO":
                 stab = [(f"STAB_{m:02d}M", f"Stability pull {m} months", "stability_pull") for m in STABILITY_MONTHS]
-                for seq, (code, name, kind) in enumerate(stab + [("EXPIRY", "Expiry / re-test date", "expiry")], start=len(CMO_MILESTONES) + 1):
+                for seq, (code, name, kind) in enumerate(
+                    stab + [("EXPIRY", "Expiry / re-test date", "expiry")], start=len(CMO_MILESTONES) + 1
+                ):
                     b, t = ms[code]
-                    rows.milestones.append(dict(trial=i, vendor=vcode, lane="CMO", code=code, name=name, kind=kind, seq=seq,
-                                                is_key=False, baseline=b, truth=t, payment=0.0, signed=signed, role=spec.role))
-        rows.contracts.append(dict(
-            contract_id=contract_id, trial_id=i + 1, vendor_id=vendor_id[vcode],
-            contract_number=f"{spec.protocol}-{suffix}", signed_date=signed,
-            contracted_amount=round(service_total + pass_total, 2), planned_end_date=end_day,
-        ))
+                    rows.milestones.append(
+                        dict(
+                            trial=i,
+                            vendor=vcode,
+                            lane="CMO",
+                            code=code,
+                            name=name,
+                            kind=kind,
+                            seq=seq,
+                            is_key=False,
+                            baseline=b,
+                            truth=t,
+                            payment=0.0,
+                            signed=signed,
+                            role=spec.role,
+                        )
+                    )
+        rows.contracts.append(
+            dict(
+                contract_id=contract_id,
+                trial_id=i + 1,
+                vendor_id=vendor_id[vcode],
+                contract_number=f"{spec.protocol}-{suffix}",
+                signed_date=signed,
+                contracted_amount=round(service_total + pass_total, 2),
+                planned_end_date=end_day,
+            )
+        )
         for unit_type, category, amount in prices:
-            rows.prices.append(dict(contract_id=contract_id, unit_type=unit_type, cost_category=category, unit_price_amount=amount))
+            rows.prices.append(
+                dict(contract_id=contract_id, unit_type=unit_type, cost_category=category, unit_price_amount=amount)
+            )
         # The baseline plan: month by month from signature to the planned end, per cost category.
         months = np.arange(_month_index([signed])[0], _month_index([end_day])[0] + 1)
-        for category, parts, total in (("service_fee", service, service_total), ("pass_through", passthrough, pass_total)):
+        for category, parts, total in (
+            ("service_fee", service, service_total),
+            ("pass_through", passthrough, pass_total),
+        ):
             if total <= 0:
                 continue
             monthly = _phased(parts).reindex(months, fill_value=0.0).to_numpy()
-            rows.plan_parts.append(pd.DataFrame({
-                "contract_id": contract_id, "change_order_id": pd.NA, "month": months, "cost_category": category,
-                "planned_amount": _phase_amounts(np.clip(monthly, 0, None), total),
-            }))
+            rows.plan_parts.append(
+                pd.DataFrame(
+                    {
+                        "contract_id": contract_id,
+                        "change_order_id": pd.NA,
+                        "month": months,
+                        "cost_category": category,
+                        "planned_amount": _phase_amounts(np.clip(monthly, 0, None), total),
+                    }
+                )
+            )
 
 
-def _change_orders(rng: np.random.Generator, sims: list[dict], T: int, contracts: pd.DataFrame,
-                   plan_parts: list[pd.DataFrame]) -> pd.DataFrame:
+def _change_orders(
+    rng: np.random.Generator, sims: list[dict], T: int, contracts: pd.DataFrame, plan_parts: list[pd.DataFrame]
+) -> pd.DataFrame:
     """Change orders on CRO contracts of trials under way: most approved, one still proposed, one a descope. Each adds
     its amount to the planned spend (plan_parts), spread over the months from its approval to the contract's end."""
     cro_contracts = contracts[contracts["contract_number"].str.endswith("-CRO")]
-    running = [cid for cid, tid in zip(cro_contracts["contract_id"], cro_contracts["trial_id"])
-               if sims[tid - 1]["spec"].status in ("enrolling", "follow_up", "closed")]
+    running = [
+        cid
+        for cid, tid in zip(cro_contracts["contract_id"], cro_contracts["trial_id"])
+        if sims[tid - 1]["spec"].status in ("enrolling", "follow_up", "closed")
+    ]
     n_co = min(len(running), max(3, len(sims) // 4))
     chosen = sorted(rng.choice(running, size=n_co, replace=False).tolist())
     proposed_at = int(rng.integers(0, n_co))
@@ -188,32 +255,54 @@ def _change_orders(rng: np.random.Generator, sims: list[dict], T: int, contracts
             requested = float(rng.integers(int(row["signed_date"]) + 60, max(int(row["signed_date"]) + 61, T - 50)))
             approved = requested + int(rng.integers(10, max(11, min(46, T - int(requested)))))
             if j == (proposed_at + 1) % n_co:
-                reason, category, share = "Descoped country after feasibility", "service_fee", -float(rng.uniform(0.02, 0.05))
+                reason, category, share = (
+                    "Descoped country after feasibility",
+                    "service_fee",
+                    -float(rng.uniform(0.02, 0.05)),
+                )
         amount = round(row["contracted_amount"] * share, -3)
         co_id = len(co_rows) + 1
-        co_rows.append(dict(
-            change_order_id=co_id, contract_id=cid, change_order_number=f"{row['contract_number']}-CO{per_contract[cid]}",
-            requested_date=requested, approved_date=approved, change_order_status="proposed" if np.isnan(approved) else "approved",
-            change_amount=amount, reason=reason,
-        ))
+        co_rows.append(
+            dict(
+                change_order_id=co_id,
+                contract_id=cid,
+                change_order_number=f"{row['contract_number']}-CO{per_contract[cid]}",
+                requested_date=requested,
+                approved_date=approved,
+                change_order_status="proposed" if np.isnan(approved) else "approved",
+                change_amount=amount,
+                reason=reason,
+            )
+        )
         start = _month_index([approved if not np.isnan(approved) else requested])[0]
         months = np.arange(start, max(start, _month_index([row["planned_end_date"]])[0]) + 1)
         spread = np.full(months.size, amount / months.size)
         cents = np.round(spread * 100)
         cents[-1] += round(amount * 100) - cents.sum()
-        plan_parts.append(pd.DataFrame({"contract_id": cid, "change_order_id": co_id, "month": months,
-                                        "cost_category": category, "planned_amount": cents / 100}))
+        plan_parts.append(
+            pd.DataFrame(
+                {
+                    "contract_id": cid,
+                    "change_order_id": co_id,
+                    "month": months,
+                    "cost_category": category,
+                    "planned_amount": cents / 100,
+                }
+            )
+        )
     co = pd.DataFrame(co_rows)
-    return pd.DataFrame({
-        "change_order_id": co["change_order_id"].to_numpy(),
-        "contract_id": co["contract_id"].to_numpy(),
-        "change_order_number": co["change_order_number"].to_numpy(),
-        "requested_date": _dates(co["requested_date"]),
-        "approved_date": _dates(co["approved_date"]),
-        "change_order_status": co["change_order_status"].to_numpy(),
-        "change_amount": co["change_amount"].to_numpy(dtype=float),
-        "reason": co["reason"].to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "change_order_id": co["change_order_id"].to_numpy(),
+            "contract_id": co["contract_id"].to_numpy(),
+            "change_order_number": co["change_order_number"].to_numpy(),
+            "requested_date": _dates(co["requested_date"]),
+            "approved_date": _dates(co["approved_date"]),
+            "change_order_status": co["change_order_status"].to_numpy(),
+            "change_amount": co["change_amount"].to_numpy(dtype=float),
+            "reason": co["reason"].to_numpy(),
+        }
+    )
 
 
 def _milestones(milestone_rows: list[dict], T: int, vendor_id: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -229,22 +318,28 @@ def _milestones(milestone_rows: list[dict], T: int, vendor_id: dict[str, int]) -
     is_ssr = ms_df["code"] == "SITE_SUPPLY_READY"
     precedes = pd.array([fsa_id[t] if s else pd.NA for t, s in zip(ms_df["trial"], is_ssr)], dtype="Int64")
     age = T - actual
-    pay_status = np.select([np.isnan(actual) | (ms_df["payment"].to_numpy() <= 0), age > 60, age > 20], ["not_due", "paid", "invoiced"], "due")
-    table = pd.DataFrame({
-        "milestone_id": ms_df["milestone_id"].to_numpy(),
-        "trial_id": ms_df["trial"].to_numpy() + 1,
-        "vendor_id": ms_df["vendor"].map(vendor_id).to_numpy(),
-        "lane": ms_df["lane"].to_numpy(),
-        "milestone_code": ms_df["code"].to_numpy(),
-        "milestone_name": ms_df["name"].to_numpy(),
-        "milestone_kind": ms_df["kind"].to_numpy(),
-        "sequence": ms_df["seq"].to_numpy(),
-        "is_key": ms_df["is_key"].to_numpy(dtype=bool),
-        "baseline_date": _dates(ms_df["baseline"]),
-        "actual_date": _dates(actual),
-        "payment_amount": ms_df["payment"].to_numpy(dtype=float),
-        "payment_status": pay_status,
-        "precedes_milestone_id": precedes,
-        "lead_time_days": np.where(is_ssr, SUPPLY_LEAD_TIME_DAYS, 0),
-    })
+    pay_status = np.select(
+        [np.isnan(actual) | (ms_df["payment"].to_numpy() <= 0), age > 60, age > 20],
+        ["not_due", "paid", "invoiced"],
+        "due",
+    )
+    table = pd.DataFrame(
+        {
+            "milestone_id": ms_df["milestone_id"].to_numpy(),
+            "trial_id": ms_df["trial"].to_numpy() + 1,
+            "vendor_id": ms_df["vendor"].map(vendor_id).to_numpy(),
+            "lane": ms_df["lane"].to_numpy(),
+            "milestone_code": ms_df["code"].to_numpy(),
+            "milestone_name": ms_df["name"].to_numpy(),
+            "milestone_kind": ms_df["kind"].to_numpy(),
+            "sequence": ms_df["seq"].to_numpy(),
+            "is_key": ms_df["is_key"].to_numpy(dtype=bool),
+            "baseline_date": _dates(ms_df["baseline"]),
+            "actual_date": _dates(actual),
+            "payment_amount": ms_df["payment"].to_numpy(dtype=float),
+            "payment_status": pay_status,
+            "precedes_milestone_id": precedes,
+            "lead_time_days": np.where(is_ssr, SUPPLY_LEAD_TIME_DAYS, 0),
+        }
+    )
     return table, ms_df

@@ -38,9 +38,18 @@ from dashboard.demo.specs import (
 )
 
 
-def _adverse_events(rng: np.random.Generator, sims: list[dict], T: int, subj_site: np.ndarray, subj_trial: np.ndarray,
-                    enrolled: np.ndarray, disc: np.ndarray, done: np.ndarray, site_trial: np.ndarray,
-                    site_number: np.ndarray) -> pd.DataFrame:
+def _adverse_events(
+    rng: np.random.Generator,
+    sims: list[dict],
+    T: int,
+    subj_site: np.ndarray,
+    subj_trial: np.ndarray,
+    enrolled: np.ndarray,
+    disc: np.ndarray,
+    done: np.ndarray,
+    site_trial: np.ndarray,
+    site_number: np.ndarray,
+) -> pd.DataFrame:
     """Adverse events of enrolled subjects while on study: Poisson at the trial's rate per subject-month (0.45 in
     oncology, 0.22–0.38 elsewhere, LARGE_TRIAL_AE_RATE in the large portfolio's extra trials), a little over-dispersed
     between sites; 8–12 % serious. The site becomes aware 0–3 days after onset; an SAE reaches the sponsor on the day
@@ -65,8 +74,10 @@ def _adverse_events(rng: np.random.Generator, sims: list[dict], T: int, subj_sit
     span = stop - start
     counts = rng.poisson(trial_rate[subj_trial[e_idx]] * site_factor[subj_site[e_idx]] * span / DAYS_PER_MONTH)
     a_subj = np.repeat(e_idx, counts)
-    onset = np.minimum(np.repeat(start, counts) + np.floor(rng.random(a_subj.size) * (np.repeat(span, counts) + 1)),
-                       np.repeat(stop, counts))
+    onset = np.minimum(
+        np.repeat(start, counts) + np.floor(rng.random(a_subj.size) * (np.repeat(span, counts) + 1)),
+        np.repeat(stop, counts),
+    )
     serious = rng.random(a_subj.size) < sae_share[subj_trial[a_subj]]
     aware = onset + rng.choice(4, a_subj.size, p=[0.6, 0.25, 0.1, 0.05])
     keep = aware <= T
@@ -84,25 +95,38 @@ def _adverse_events(rng: np.random.Generator, sims: list[dict], T: int, subj_sit
     ae_delay = np.where(rng.random(n) < 0.35, NA, rng.integers(0, 29, n))
     reported = _upto(aware + np.where(serious, sae_delay, ae_delay), T)
     aware_shown = np.where(~serious & (aware == onset) & (rng.random(n) < 0.5), NA, aware)
-    grade = np.where(serious, rng.choice([3, 4, 5], n, p=[0.75, 0.22, 0.03]), rng.choice([1, 2, 3], n, p=[0.6, 0.32, 0.08]))
+    grade = np.where(
+        serious, rng.choice([3, 4, 5], n, p=[0.75, 0.22, 0.03]), rng.choice([1, 2, 3], n, p=[0.6, 0.32, 0.08])
+    )
     term = np.where(serious, rng.choice(SAE_TERMS, n), rng.choice(AE_TERMS, n))
-    return pd.DataFrame({
-        "adverse_event_id": _ids(n),
-        "trial_id": a_trial + 1,
-        "subject_id": a_subj + 1,
-        "ae_number": [f"AE-{k:05d}" for k in _rank_within(a_trial)],
-        "onset_date": _dates(onset),
-        "is_serious": serious,
-        "aware_date": _dates(aware_shown),
-        "reported_date": _dates(reported),
-        "term": term,
-        "grade": grade.astype(np.int64),
-    })
+    return pd.DataFrame(
+        {
+            "adverse_event_id": _ids(n),
+            "trial_id": a_trial + 1,
+            "subject_id": a_subj + 1,
+            "ae_number": [f"AE-{k:05d}" for k in _rank_within(a_trial)],
+            "onset_date": _dates(onset),
+            "is_serious": serious,
+            "aware_date": _dates(aware_shown),
+            "reported_date": _dates(reported),
+            "term": term,
+            "grade": grade.astype(np.int64),
+        }
+    )
 
 
-def _edc_detail(rng: np.random.Generator, sims: list[dict], T: int, v_trial: np.ndarray, v_site: np.ndarray,
-                v_number: np.ndarray, v_date: np.ndarray, entered: np.ndarray, locked: np.ndarray,
-                n_sites: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _edc_detail(
+    rng: np.random.Generator,
+    sims: list[dict],
+    T: int,
+    v_trial: np.ndarray,
+    v_site: np.ndarray,
+    v_number: np.ndarray,
+    v_date: np.ndarray,
+    entered: np.ndarray,
+    locked: np.ndarray,
+    n_sites: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """eCRF pages, data-point counts and lab-result counts per visit, for the default portfolio's trials only (the large
     portfolio's extra trials have none, so it stays quick to build); pages only for CRF_PAGE_TRIALS.
 
@@ -118,14 +142,24 @@ def _edc_detail(rng: np.random.Generator, sims: list[dict], T: int, v_trial: np.
     changed = rng.binomial(points, rng.uniform(0.02, 0.06, n_sites)[v_site[idx]])
     labs = rng.integers(20, 41, n)
     abnormal = rng.binomial(labs, rng.uniform(0.005, 0.02, len(sims))[v_trial[idx]])
-    data_point = pd.DataFrame({
-        "data_point_id": _ids(n), "trial_id": v_trial[idx] + 1, "visit_id": idx + 1,
-        "n_data_points": points, "n_data_points_changed": changed,
-    })
-    lab_result = pd.DataFrame({
-        "lab_result_id": _ids(n), "trial_id": v_trial[idx] + 1, "visit_id": idx + 1,
-        "n_lab_results": labs, "n_lab_abnormal": abnormal,
-    })
+    data_point = pd.DataFrame(
+        {
+            "data_point_id": _ids(n),
+            "trial_id": v_trial[idx] + 1,
+            "visit_id": idx + 1,
+            "n_data_points": points,
+            "n_data_points_changed": changed,
+        }
+    )
+    lab_result = pd.DataFrame(
+        {
+            "lab_result_id": _ids(n),
+            "trial_id": v_trial[idx] + 1,
+            "visit_id": idx + 1,
+            "n_lab_results": labs,
+            "n_lab_abnormal": abnormal,
+        }
+    )
 
     with_pages = [i for i, sim in enumerate(sims) if sim["spec"].protocol in CRF_PAGE_TRIALS and not sim["spec"].large]
     pidx = np.flatnonzero(np.isin(v_trial, with_pages))
@@ -138,22 +172,33 @@ def _edc_detail(rng: np.random.Generator, sims: list[dict], T: int, v_trial: np.
     row, page = np.nonzero(chosen)  # by visit, then in CRF_PAGES order
     p_visit = pidx[row]
     u = rng.random(row.size)
-    shift = np.select([u < 0.75, u < 0.85], [0, -rng.integers(1, 4, row.size)], 1 + np.floor(rng.exponential(6.0, row.size)))
+    shift = np.select(
+        [u < 0.75, u < 0.85], [0, -rng.integers(1, 4, row.size)], 1 + np.floor(rng.exponential(6.0, row.size))
+    )
     p_entered = np.maximum(entered[p_visit] + shift, v_date[p_visit])
     p_locked = locked[p_visit]
     p_entered = np.where(p_locked <= T, np.maximum(np.minimum(p_entered, p_locked - 1), v_date[p_visit]), p_entered)
-    crf_page = pd.DataFrame({
-        "crf_page_id": _ids(row.size),
-        "trial_id": v_trial[p_visit] + 1,
-        "visit_id": p_visit + 1,
-        "page_name": np.array(CRF_PAGES)[page],
-        "entered_date": _dates(_upto(p_entered, T)),
-    })
+    crf_page = pd.DataFrame(
+        {
+            "crf_page_id": _ids(row.size),
+            "trial_id": v_trial[p_visit] + 1,
+            "visit_id": p_visit + 1,
+            "page_name": np.array(CRF_PAGES)[page],
+            "entered_date": _dates(_upto(p_entered, T)),
+        }
+    )
     return crf_page, data_point, lab_result
 
 
-def _qtl_figures(T: int, failed: np.ndarray, enrolled: np.ndarray, disc: np.ndarray, done: np.ndarray,
-                 treatment_stopped: np.ndarray, n_important: int) -> dict[str, float]:
+def _qtl_figures(
+    T: int,
+    failed: np.ndarray,
+    enrolled: np.ndarray,
+    disc: np.ndarray,
+    done: np.ndarray,
+    treatment_stopped: np.ndarray,
+    n_important: int,
+) -> dict[str, float]:
     """A trial's QTL figures on `today`, pooled over its sites as the dashboard pools them (dashboard/metrics.py):
     screen failures in % of subjects with a known outcome, dropout and treatment discontinuation in % of subjects
     enrolled, important deviations (counted from their date, else identified, else loaded) per 100 subject-months on
@@ -171,9 +216,18 @@ def _qtl_figures(T: int, failed: np.ndarray, enrolled: np.ndarray, disc: np.ndar
     }
 
 
-def _qtls(sims: list[dict], T: int, subj_trial: np.ndarray, failed: np.ndarray, enrolled: np.ndarray, disc: np.ndarray,
-          done: np.ndarray, treatment_stopped: np.ndarray, important_trial: np.ndarray,
-          important_counted: np.ndarray) -> pd.DataFrame:
+def _qtls(
+    sims: list[dict],
+    T: int,
+    subj_trial: np.ndarray,
+    failed: np.ndarray,
+    enrolled: np.ndarray,
+    disc: np.ndarray,
+    done: np.ndarray,
+    treatment_stopped: np.ndarray,
+    important_trial: np.ndarray,
+    important_counted: np.ndarray,
+) -> pd.DataFrame:
     """Quality tolerance limits of the QTL_TRIALS, all 'above'. A real limit is set before the trial starts; the demo
     sets it from the trial's figure on `today`: QTL_BREACH_TRIAL's QTL_BREACH_FIGURE at 0.7 × the figure (breached),
     every other at 1.5 × (well within), rounded to two significant digits. A figure that is 0 or unknown gets none,
@@ -185,8 +239,15 @@ def _qtls(sims: list[dict], T: int, subj_trial: np.ndarray, failed: np.ndarray, 
         if protocol not in QTL_TRIALS or sim["spec"].large:
             continue
         mine = subj_trial == i
-        values = _qtl_figures(T, failed[mine], enrolled[mine], disc[mine], done[mine], treatment_stopped[mine],
-                              int(np.sum((important_trial == i) & (important_counted <= T))))
+        values = _qtl_figures(
+            T,
+            failed[mine],
+            enrolled[mine],
+            disc[mine],
+            done[mine],
+            treatment_stopped[mine],
+            int(np.sum((important_trial == i) & (important_counted <= T))),
+        )
         for figure in QTL_TRIALS[protocol]:
             value = values[figure]
             if not value > 0 or len(figure) > fits:
@@ -195,13 +256,15 @@ def _qtls(sims: list[dict], T: int, subj_trial: np.ndarray, failed: np.ndarray, 
             limit = _sensible((0.7 if breach else 1.5) * value)
             rows.append({"trial_id": i + 1, "qtl_figure": figure, "limit_value": limit, "direction": "above"})
     out = pd.DataFrame(rows, columns=["trial_id", "qtl_figure", "limit_value", "direction"])
-    return pd.DataFrame({
-        "qtl_id": _ids(len(out)),
-        "trial_id": out["trial_id"].to_numpy(dtype=np.int64),
-        "qtl_figure": out["qtl_figure"].to_numpy(dtype=object),
-        "limit_value": out["limit_value"].to_numpy(dtype=float),
-        "direction": out["direction"].to_numpy(dtype=object),
-    })
+    return pd.DataFrame(
+        {
+            "qtl_id": _ids(len(out)),
+            "trial_id": out["trial_id"].to_numpy(dtype=np.int64),
+            "qtl_figure": out["qtl_figure"].to_numpy(dtype=object),
+            "limit_value": out["limit_value"].to_numpy(dtype=float),
+            "direction": out["direction"].to_numpy(dtype=object),
+        }
+    )
 
 
 def _forecasts(rng: np.random.Generator, ms: pd.DataFrame, T: int) -> pd.DataFrame:
@@ -220,7 +283,14 @@ def _forecasts(rng: np.random.Generator, ms: pd.DataFrame, T: int) -> pd.DataFra
     weekly = np.arange(last_monday - 35, last_monday + 1, 7)
     settled_days_ago = rng.integers(0, 120, len(ms))
     for mid, b, t, signed, code, role, trial, after_fsa, settled in zip(
-        ms["milestone_id"], ms["baseline"], ms["truth"], ms["signed"], ms["code"], ms["role"], ms["trial"], clinical_after_fsa,
+        ms["milestone_id"],
+        ms["baseline"],
+        ms["truth"],
+        ms["signed"],
+        ms["code"],
+        ms["role"],
+        ms["trial"],
+        clinical_after_fsa,
         settled_days_ago,
     ):
         r0 = int(min(signed, b - 1))
@@ -237,7 +307,11 @@ def _forecasts(rng: np.random.Generator, ms: pd.DataFrame, T: int) -> pd.DataFra
         # News of a slip arrives over the last months before the date (or before today, for an open milestone).
         informed = max(r0, end - FORECAST_NEWS_DAYS) if not after_fsa else (fsa[trial] if fsa[trial] <= T else np.inf)
         informed = max(informed, end - FORECAST_NEWS_DAYS)
-        w = np.clip((rec - informed) / max(end - informed, 1), 0, 1) ** 0.7 if np.isfinite(informed) else np.zeros(rec.size)
+        w = (
+            np.clip((rec - informed) / max(end - informed, 1), 0, 1) ** 0.7
+            if np.isfinite(informed)
+            else np.zeros(rec.size)
+        )
         fc = b + np.round((heading - b) * w)
         if not done:
             fc = np.maximum(fc, rec + 1)  # an open milestone is never forecast in the past
@@ -268,15 +342,19 @@ def _forecasts(rng: np.random.Generator, ms: pd.DataFrame, T: int) -> pd.DataFra
         rows_rec.append(kept_rec)
         rows_fc.append(kept_fc)
     ids = np.concatenate(rows_id)
-    return pd.DataFrame({
-        "milestone_forecast_id": _ids(ids.size),
-        "milestone_id": ids,
-        "recorded_date": _dates(np.concatenate(rows_rec)),
-        "forecast_date": _dates(np.concatenate(rows_fc)),
-    })
+    return pd.DataFrame(
+        {
+            "milestone_forecast_id": _ids(ids.size),
+            "milestone_id": ids,
+            "recorded_date": _dates(np.concatenate(rows_rec)),
+            "forecast_date": _dates(np.concatenate(rows_fc)),
+        }
+    )
 
 
-def _actual_cost(rng: np.random.Generator, frames: dict[str, pd.DataFrame], trial_cpi: np.ndarray, T: int) -> pd.DataFrame:
+def _actual_cost(
+    rng: np.random.Generator, frames: dict[str, pd.DataFrame], trial_cpi: np.ndarray, T: int
+) -> pd.DataFrame:
     """Invoiced plus accrued cost per contract × month × category: earned value ÷ the trial's CPI, with noise.
 
     Months before last month are invoiced; last month and this one are accrued, not yet invoiced.
@@ -285,24 +363,37 @@ def _actual_cost(rng: np.random.Generator, frames: dict[str, pd.DataFrame], tria
     def monthly_units(df: pd.DataFrame, column: str, unit_type: str) -> pd.DataFrame:
         d = df[["trial_id", column]].dropna()
         months = d[column].to_numpy().astype("datetime64[M]").astype(np.int64)
-        out = pd.DataFrame({"trial_id": d["trial_id"].to_numpy(), "month": months}).value_counts().rename("units").reset_index()
+        out = (
+            pd.DataFrame({"trial_id": d["trial_id"].to_numpy(), "month": months})
+            .value_counts()
+            .rename("units")
+            .reset_index()
+        )
         return out.assign(unit_type=unit_type)
 
-    units = pd.concat([
-        monthly_units(frames["site"], "activated_date", "site_activated"),
-        monthly_units(frames["subject"], "enrolled_date", "subject_enrolled"),
-        monthly_units(frames["visit"], "visit_date", "visit_done"),
-    ])
+    units = pd.concat(
+        [
+            monthly_units(frames["site"], "activated_date", "site_activated"),
+            monthly_units(frames["subject"], "enrolled_date", "subject_enrolled"),
+            monthly_units(frames["visit"], "visit_date", "visit_done"),
+        ]
+    )
     prices = frames["unit_price"].merge(frames["contract"][["contract_id", "trial_id"]], on="contract_id")
     earned_units = prices.merge(units, on=["trial_id", "unit_type"])
     earned_units["ev"] = earned_units["units"] * earned_units["unit_price_amount"]
     ms = frames["milestone"].dropna(subset=["actual_date"])
-    ms = ms[ms["payment_amount"] > 0].merge(frames["contract"][["contract_id", "trial_id", "vendor_id"]], on=["trial_id", "vendor_id"])
-    earned_ms = pd.DataFrame({
-        "contract_id": ms["contract_id"].to_numpy(), "trial_id": ms["trial_id"].to_numpy(),
-        "month": ms["actual_date"].to_numpy().astype("datetime64[M]").astype(np.int64),
-        "cost_category": "service_fee", "ev": ms["payment_amount"].to_numpy(),
-    })
+    ms = ms[ms["payment_amount"] > 0].merge(
+        frames["contract"][["contract_id", "trial_id", "vendor_id"]], on=["trial_id", "vendor_id"]
+    )
+    earned_ms = pd.DataFrame(
+        {
+            "contract_id": ms["contract_id"].to_numpy(),
+            "trial_id": ms["trial_id"].to_numpy(),
+            "month": ms["actual_date"].to_numpy().astype("datetime64[M]").astype(np.int64),
+            "cost_category": "service_fee",
+            "ev": ms["payment_amount"].to_numpy(),
+        }
+    )
     earned = pd.concat([earned_units[["contract_id", "trial_id", "month", "cost_category", "ev"]], earned_ms])
     earned = earned.groupby(["contract_id", "trial_id", "month", "cost_category"], as_index=False)["ev"].sum()
     earned = earned.sort_values(["contract_id", "month", "cost_category"], kind="stable").reset_index(drop=True)
@@ -310,14 +401,16 @@ def _actual_cost(rng: np.random.Generator, frames: dict[str, pd.DataFrame], tria
     cost = np.round(earned["ev"].to_numpy() / trial_cpi[earned["trial_id"].to_numpy() - 1] * noise, 2)
     this_month = _month_index([T])[0]
     accrued = earned["month"].to_numpy() >= this_month - 1
-    return pd.DataFrame({
-        "actual_cost_id": _ids(len(earned)),
-        "contract_id": earned["contract_id"].to_numpy(),
-        "month_date": _dates(_month_start(earned["month"].to_numpy())),
-        "cost_category": earned["cost_category"].to_numpy(),
-        "invoiced_amount": np.where(accrued, 0.0, cost),
-        "accrued_amount": np.where(accrued, cost, 0.0),
-    })
+    return pd.DataFrame(
+        {
+            "actual_cost_id": _ids(len(earned)),
+            "contract_id": earned["contract_id"].to_numpy(),
+            "month_date": _dates(_month_start(earned["month"].to_numpy())),
+            "cost_category": earned["cost_category"].to_numpy(),
+            "invoiced_amount": np.where(accrued, 0.0, cost),
+            "accrued_amount": np.where(accrued, cost, 0.0),
+        }
+    )
 
 
 # Writing.

@@ -97,7 +97,9 @@ def _simulate(rng: np.random.Generator, spec: _Spec, today: int) -> dict:
     # The plan: each site recruits its target evenly from planned activation to the planned LPI.
     plan_factor = float(spec.plan_factor or rng.uniform(0.75, 1.3))
     lpi_base = t0 + enroll_days
-    site_target = np.maximum(1, np.round(RATE_MEAN * spec.rate_factor * plan_factor * (lpi_base - planned) / DAYS_PER_MONTH)).astype(int)
+    site_target = np.maximum(
+        1, np.round(RATE_MEAN * spec.rate_factor * plan_factor * (lpi_base - planned) / DAYS_PER_MONTH)
+    ).astype(int)
     target = int(site_target.sum())
 
     # Actual recruitment: a Gamma-distributed rate per site, Poisson arrivals of enrolled subjects.
@@ -176,7 +178,9 @@ def _simulate(rng: np.random.Generator, spec: _Spec, today: int) -> dict:
     cmo_base = np.array(cmo_base)
     slip = np.cumsum(np.clip(np.round(rng.normal(3, 6, len(cmo_base))), -3, 15))
     if spec.role in ("supply_risk", "near_miss"):
-        margin = -18 if spec.role == "supply_risk" else 3  # against the baseline first-site date, which the CRO keeps forecasting
+        margin = (
+            -18 if spec.role == "supply_risk" else 3
+        )  # against the baseline first-site date, which the CRO keeps forecasting
         wanted = (t0 - SUPPLY_LEAD_TIME_DAYS - margin) - ssr_base
         slip = wanted * np.array([0, 0, 0.5, 1, 1, 1, 1, 1])
     else:
@@ -228,9 +232,22 @@ def _simulate(rng: np.random.Generator, spec: _Spec, today: int) -> dict:
     subjects_screened = np.concatenate([enr_scr, fail_scr])
     s = shift
     return dict(
-        spec=spec, n_sites=n, target=target, treat_days=treat_days, n_treat=n_treat, sf_plan=0.3,
-        planned=planned + s, selected=selected + s, activated=activated + s, closed=closed + s, country=country,
-        site_target=site_target, lag_mean=lag_mean, query_rate=query_rate, close_mean=close_mean, deviation_rate=deviation_rate,
+        spec=spec,
+        n_sites=n,
+        target=target,
+        treat_days=treat_days,
+        n_treat=n_treat,
+        sf_plan=0.3,
+        planned=planned + s,
+        selected=selected + s,
+        activated=activated + s,
+        closed=closed + s,
+        country=country,
+        site_target=site_target,
+        lag_mean=lag_mean,
+        query_rate=query_rate,
+        close_mean=close_mean,
+        deviation_rate=deviation_rate,
         subj_site=np.concatenate([enr_site, fail_site]),
         subj_screened=subjects_screened + s,
         subj_failed=np.concatenate([np.full(target, NA), fail_day + s]),

@@ -26,7 +26,9 @@ UNDER_REPORTING_SITE = "1010"  # in BIG_TRIAL: reports about a sixth of its peer
 UNDER_REPORTING_FACTOR = 0.15  # its AE rate against its peers'
 LATE_SAE_TRIAL = FOLLOW_UP_TRIAL
 LATE_SAE_SITE = "1012"  # in LATE_SAE_TRIAL: four in five of its SAEs reach the sponsor 3–10 days after awareness
-UNDATED_DEVIATIONS_TRIAL = FOLLOW_UP_TRIAL  # two thirds of its deviations have no date; most of those an identified date
+UNDATED_DEVIATIONS_TRIAL = (
+    FOLLOW_UP_TRIAL  # two thirds of its deviations have no date; most of those an identified date
+)
 QTL_BREACH_TRIAL = FOLLOW_UP_TRIAL  # its QTL_BREACH_FIGURE is above its limit today; its other QTLs well within
 QTL_BREACH_FIGURE = "dropout"
 # QTLs (figure, …) of the trials that have them; each limit is set from the trial's figure on `today` (see _qtls).
@@ -62,7 +64,12 @@ ZERO_RATE_SHARE = 0.14  # sites that never recruit however long they are open (t
 VISIT_INTERVAL_DAYS = 28
 FORECAST_NEWS_DAYS = 150
 # (trial role, milestone code) whose forecast is planted to move in the week before today.
-MOVED_THIS_WEEK = {("supply_risk", "SITE_SUPPLY_READY"), ("near_miss", "SITE_SUPPLY_READY"), ("big", "LPI"), ("overrun", "LPI")}
+MOVED_THIS_WEEK = {
+    ("supply_risk", "SITE_SUPPLY_READY"),
+    ("near_miss", "SITE_SUPPLY_READY"),
+    ("big", "LPI"),
+    ("overrun", "LPI"),
+}
 CHUNK_ROWS = 20_000
 DAYS_PER_MONTH = 365.25 / 12
 EPOCH = date(1970, 1, 1)
@@ -92,16 +99,68 @@ COUNTRIES = [
     ("BR", "Brazil", "Latin America", 1.0, ("Sao Paulo", "Rio de Janeiro", "Porto Alegre")),
     ("MX", "Mexico", "Latin America", 0.7, ("Mexico City", "Guadalajara", "Monterrey")),
 ]
-INSTITUTIONS = ("University Hospital", "Medical Center", "Clinical Research Unit", "General Hospital", "Regional Hospital", "Research Institute")
-FIRST_NAMES = ("Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kasia", "Luis", "Mei",
-               "Noah", "Olga", "Pedro", "Rosa", "Sven", "Tara", "Yusuf")
-LAST_NAMES = ("Adler", "Berg", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Hayes", "Ito", "Jansen", "Kowalski",
-              "Lambert", "Moreau", "Novak", "Okafor", "Park", "Rossi", "Schmidt", "Tanaka", "Weber")
+INSTITUTIONS = (
+    "University Hospital",
+    "Medical Center",
+    "Clinical Research Unit",
+    "General Hospital",
+    "Regional Hospital",
+    "Research Institute",
+)
+FIRST_NAMES = (
+    "Anna",
+    "Ben",
+    "Carla",
+    "David",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kasia",
+    "Luis",
+    "Mei",
+    "Noah",
+    "Olga",
+    "Pedro",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Yusuf",
+)
+LAST_NAMES = (
+    "Adler",
+    "Berg",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Hayes",
+    "Ito",
+    "Jansen",
+    "Kowalski",
+    "Lambert",
+    "Moreau",
+    "Novak",
+    "Okafor",
+    "Park",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Weber",
+)
 
 THERAPEUTIC_AREAS = {
     "Oncology": ("Non-small cell lung cancer", "Metastatic breast cancer", "Colorectal cancer", "Multiple myeloma"),
     "Cardiology": ("Heart failure with reduced ejection fraction", "Atrial fibrillation", "Resistant hypertension"),
-    "Neurology": ("Early Alzheimer's disease", "Parkinson's disease", "Episodic migraine", "Relapsing multiple sclerosis"),
+    "Neurology": (
+        "Early Alzheimer's disease",
+        "Parkinson's disease",
+        "Episodic migraine",
+        "Relapsing multiple sclerosis",
+    ),
     "Immunology": ("Rheumatoid arthritis", "Plaque psoriasis", "Ulcerative colitis", "Atopic dermatitis"),
     "Infectious disease": ("Respiratory syncytial virus", "Complicated urinary tract infection", "Chronic hepatitis B"),
     "Rare disease": ("Fabry disease", "Duchenne muscular dystrophy", "Haemophilia A"),
@@ -174,13 +233,38 @@ CHANGE_ORDER_REASONS = [
 ]
 # Adverse event terms (MedDRA preferred terms), non-serious and serious.
 AE_TERMS = (
-    "Nausea", "Fatigue", "Headache", "Diarrhoea", "Rash", "Pyrexia", "Vomiting", "Cough", "Dizziness", "Arthralgia",
-    "Nasopharyngitis", "Hypertension", "Decreased appetite", "Constipation", "Insomnia", "Back pain", "Anaemia",
-    "Injection site reaction", "Pruritus", "Alanine aminotransferase increased",
+    "Nausea",
+    "Fatigue",
+    "Headache",
+    "Diarrhoea",
+    "Rash",
+    "Pyrexia",
+    "Vomiting",
+    "Cough",
+    "Dizziness",
+    "Arthralgia",
+    "Nasopharyngitis",
+    "Hypertension",
+    "Decreased appetite",
+    "Constipation",
+    "Insomnia",
+    "Back pain",
+    "Anaemia",
+    "Injection site reaction",
+    "Pruritus",
+    "Alanine aminotransferase increased",
 )
 SAE_TERMS = (
-    "Pneumonia", "Febrile neutropenia", "Sepsis", "Pulmonary embolism", "Acute kidney injury", "Myocardial infarction",
-    "Atrial fibrillation", "Dehydration", "Syncope", "Cardiac failure",
+    "Pneumonia",
+    "Febrile neutropenia",
+    "Sepsis",
+    "Pulmonary embolism",
+    "Acute kidney injury",
+    "Myocardial infarction",
+    "Atrial fibrillation",
+    "Dehydration",
+    "Syncope",
+    "Cardiac failure",
 )
 DEVIATION_TEXTS = (
     "Visit out of window",
@@ -225,19 +309,101 @@ class _Spec:
 
 def _trial_specs(rng: np.random.Generator, n_trials: int) -> list[_Spec]:
     main = [
-        _Spec(0, BIG_TRIAL, "III", "Oncology", "Non-small cell lung cancer", "enrolling", SHARED_VENDOR, "ALPINE", True,
-              n_sites=64, plan_factor=1.15, cpi=1.0, role="big"),
-        _Spec(0, OVERRUN_TRIAL, "II", "Immunology", "Ulcerative colitis", "enrolling", "MERIDIAN", "HARBOR", True,
-              n_sites=30, plan_factor=0.9, cpi=0.78, role="overrun"),
-        _Spec(0, SUPPLY_RISK_TRIAL, "I", "Rare disease", "Fabry disease", "startup", "ATLAS", CDMO_VENDOR, False, role="supply_risk"),
-        _Spec(0, CDMO_TRIAL, "I", "Oncology", "Advanced solid tumours", "enrolling", CDMO_VENDOR, CDMO_VENDOR, False,
-              n_sites=6, cpi=1.02, role="cdmo"),
-        _Spec(0, NEAR_MISS_TRIAL, "II", "Neurology", "Early Alzheimer's disease", "startup", "KESTREL", "ALPINE", True, role="near_miss"),
-        _Spec(0, FOLLOW_UP_TRIAL, "III", "Cardiology", "Heart failure with reduced ejection fraction", "follow_up", "MERIDIAN", "HARBOR", True),
-        _Spec(0, CLOSED_TRIAL, "IV", "Infectious disease", "Respiratory syncytial virus", "closed", "ATLAS", "ALPINE", True),
+        _Spec(
+            0,
+            BIG_TRIAL,
+            "III",
+            "Oncology",
+            "Non-small cell lung cancer",
+            "enrolling",
+            SHARED_VENDOR,
+            "ALPINE",
+            True,
+            n_sites=64,
+            plan_factor=1.15,
+            cpi=1.0,
+            role="big",
+        ),
+        _Spec(
+            0,
+            OVERRUN_TRIAL,
+            "II",
+            "Immunology",
+            "Ulcerative colitis",
+            "enrolling",
+            "MERIDIAN",
+            "HARBOR",
+            True,
+            n_sites=30,
+            plan_factor=0.9,
+            cpi=0.78,
+            role="overrun",
+        ),
+        _Spec(
+            0,
+            SUPPLY_RISK_TRIAL,
+            "I",
+            "Rare disease",
+            "Fabry disease",
+            "startup",
+            "ATLAS",
+            CDMO_VENDOR,
+            False,
+            role="supply_risk",
+        ),
+        _Spec(
+            0,
+            CDMO_TRIAL,
+            "I",
+            "Oncology",
+            "Advanced solid tumours",
+            "enrolling",
+            CDMO_VENDOR,
+            CDMO_VENDOR,
+            False,
+            n_sites=6,
+            cpi=1.02,
+            role="cdmo",
+        ),
+        _Spec(
+            0,
+            NEAR_MISS_TRIAL,
+            "II",
+            "Neurology",
+            "Early Alzheimer's disease",
+            "startup",
+            "KESTREL",
+            "ALPINE",
+            True,
+            role="near_miss",
+        ),
+        _Spec(
+            0,
+            FOLLOW_UP_TRIAL,
+            "III",
+            "Cardiology",
+            "Heart failure with reduced ejection fraction",
+            "follow_up",
+            "MERIDIAN",
+            "HARBOR",
+            True,
+        ),
+        _Spec(
+            0,
+            CLOSED_TRIAL,
+            "IV",
+            "Infectious disease",
+            "Respiratory syncytial virus",
+            "closed",
+            "ATLAS",
+            "ALPINE",
+            True,
+        ),
     ]
     other = [
-        _Spec(1, SHARED_TRIAL_OTHER, "II", "Immunology", "Atopic dermatitis", "enrolling", SHARED_VENDOR, "HARBOR", True),
+        _Spec(
+            1, SHARED_TRIAL_OTHER, "II", "Immunology", "Atopic dermatitis", "enrolling", SHARED_VENDOR, "HARBOR", True
+        ),
         _Spec(1, "BOR-301", "III", "Respiratory", "Severe asthma", "follow_up", "KESTREL", "ALPINE", True),
     ]
     n_other = _other_trials(n_trials)
@@ -255,20 +421,32 @@ def _trial_specs(rng: np.random.Generator, n_trials: int) -> list[_Spec]:
             ta = str(rng.choice(tas))
             counters[(sponsor, phase)] = counters.get((sponsor, phase), 0) + 1
             protocol = f"{SPONSORS[sponsor][3]}-{PHASE_DIGITS[phase]}{counters[(sponsor, phase)]:02d}"
-            specs.append(_Spec(
-                sponsor, protocol, phase, ta, str(rng.choice(THERAPEUTIC_AREAS[ta])),
-                str(rng.choice(statuses, p=list(STATUS_WEIGHTS.values()))),
-                str(rng.choice(CROS)), str(rng.choice(SUPPLIERS, p=[0.45, 0.4, 0.15])),
-                bool(phase != "I" and rng.random() < 0.7),
-            ))
+            specs.append(
+                _Spec(
+                    sponsor,
+                    protocol,
+                    phase,
+                    ta,
+                    str(rng.choice(THERAPEUTIC_AREAS[ta])),
+                    str(rng.choice(statuses, p=list(STATUS_WEIGHTS.values()))),
+                    str(rng.choice(CROS)),
+                    str(rng.choice(SUPPLIERS, p=[0.45, 0.4, 0.15])),
+                    bool(phase != "I" and rng.random() < 0.7),
+                )
+            )
             if j >= n_default:
-                specs[-1].rate_factor, specs[-1].treatment_factor = LARGE_TRIAL_RATE_FACTOR, LARGE_TRIAL_TREATMENT_FACTOR
+                specs[-1].rate_factor, specs[-1].treatment_factor = (
+                    LARGE_TRIAL_RATE_FACTOR,
+                    LARGE_TRIAL_TREATMENT_FACTOR,
+                )
                 specs[-1].large = True
         return specs
 
     return (
-        main + random_specs(0, n_trials - len(main), DEFAULT_TRIALS - len(main))
-        + other + random_specs(1, n_other - len(other), _other_trials(DEFAULT_TRIALS) - len(other))
+        main
+        + random_specs(0, n_trials - len(main), DEFAULT_TRIALS - len(main))
+        + other
+        + random_specs(1, n_other - len(other), _other_trials(DEFAULT_TRIALS) - len(other))
     )
 
 

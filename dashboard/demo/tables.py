@@ -76,13 +76,15 @@ def generate(seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None =
 
     # Safety and EDC detail (domain.md §4a), and the quality tolerance limits set on them.
     s, v = subjects, visits
-    frames["adverse_event"] = _adverse_events(extra, sims, T, s.site, s.trial, s.enrolled, s.disc, s.done,
-                                              sites.trial, sites.number)
+    frames["adverse_event"] = _adverse_events(
+        extra, sims, T, s.site, s.trial, s.enrolled, s.disc, s.done, sites.trial, sites.number
+    )
     frames["crf_page"], frames["data_point"], frames["lab_result"] = _edc_detail(
         extra, sims, T, v.trial, v.site, v.number, v.date, v.entered, v.locked, sites.trial.size
     )
-    frames["qtl"] = _qtls(sims, T, s.trial, s.failed, s.enrolled, s.disc, s.done, s.treatment_stopped,
-                          *important_deviations)
+    frames["qtl"] = _qtls(
+        sims, T, s.trial, s.failed, s.enrolled, s.disc, s.done, s.treatment_stopped, *important_deviations
+    )
 
     # The vendor side: contracts, unit prices, change orders, the planned spend and milestones.
     trial_cpi = np.array([sim["cpi"] for sim in sims])
@@ -95,11 +97,13 @@ def generate(seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None =
 
     sponsor_id = {s[0]: i + 1 for i, s in enumerate(SPONSORS)}
     grants = [(email, sponsor_id[code]) for email, codes in DEMO_USERS.items() for code in codes]
-    frames["user_access"] = pd.DataFrame({
-        "user_access_id": _ids(len(grants)),
-        "user_email": [g[0] for g in grants],
-        "sponsor_id": [g[1] for g in grants],
-    })
+    frames["user_access"] = pd.DataFrame(
+        {
+            "user_access_id": _ids(len(grants)),
+            "user_email": [g[0] for g in grants],
+            "sponsor_id": [g[1] for g in grants],
+        }
+    )
 
     return {t.name: frames[t.name] for t in schema.TABLES if t.name in frames}
 
@@ -107,24 +111,30 @@ def generate(seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None =
 def _reference_tables() -> dict[str, pd.DataFrame]:
     """Sponsors, countries and vendors: the portfolio's fixed lists."""
     return {
-        "sponsor": pd.DataFrame({
-            "sponsor_id": _ids(len(SPONSORS)),
-            "sponsor_code": [s[0] for s in SPONSORS],
-            "sponsor_name": [s[1] for s in SPONSORS],
-            "reporting_currency": [s[2] for s in SPONSORS],
-        }),
-        "country": pd.DataFrame({
-            "country_id": _ids(len(COUNTRIES)),
-            "country_code": [c[0] for c in COUNTRIES],
-            "country_name": [c[1] for c in COUNTRIES],
-            "region": [c[2] for c in COUNTRIES],
-        }),
-        "vendor": pd.DataFrame({
-            "vendor_id": _ids(len(VENDORS)),
-            "vendor_code": [v[0] for v in VENDORS],
-            "vendor_name": [v[1] for v in VENDORS],
-            "vendor_kind": [v[2] for v in VENDORS],
-        }),
+        "sponsor": pd.DataFrame(
+            {
+                "sponsor_id": _ids(len(SPONSORS)),
+                "sponsor_code": [s[0] for s in SPONSORS],
+                "sponsor_name": [s[1] for s in SPONSORS],
+                "reporting_currency": [s[2] for s in SPONSORS],
+            }
+        ),
+        "country": pd.DataFrame(
+            {
+                "country_id": _ids(len(COUNTRIES)),
+                "country_code": [c[0] for c in COUNTRIES],
+                "country_name": [c[1] for c in COUNTRIES],
+                "region": [c[2] for c in COUNTRIES],
+            }
+        ),
+        "vendor": pd.DataFrame(
+            {
+                "vendor_id": _ids(len(VENDORS)),
+                "vendor_code": [v[0] for v in VENDORS],
+                "vendor_name": [v[1] for v in VENDORS],
+                "vendor_kind": [v[2] for v in VENDORS],
+            }
+        ),
     }
 
 
@@ -135,12 +145,20 @@ def _trials(rng: np.random.Generator, sims: list[dict]) -> pd.DataFrame:
         spec = sim["spec"]
         compound = f"{SPONSORS[spec.sponsor][3][:2]}-{int(rng.integers(1000, 10000))}"
         design = "randomised, double-blind, placebo-controlled " if spec.phase in ("II", "III") else "open-label "
-        trial_rows.append(dict(
-            trial_id=i + 1, sponsor_id=spec.sponsor + 1, protocol_number=spec.protocol,
-            trial_title=f"{compound} in {spec.indication}: {'an' if design[0] == 'o' else 'a'} {design}phase {spec.phase} study",
-            phase=spec.phase, therapeutic_area=spec.ta, indication=spec.indication, trial_status=spec.status,
-            n_planned_sites=sim["n_sites"], n_planned_subjects=sim["target"],
-        ))
+        trial_rows.append(
+            dict(
+                trial_id=i + 1,
+                sponsor_id=spec.sponsor + 1,
+                protocol_number=spec.protocol,
+                trial_title=f"{compound} in {spec.indication}: {'an' if design[0] == 'o' else 'a'} {design}phase {spec.phase} study",
+                phase=spec.phase,
+                therapeutic_area=spec.ta,
+                indication=spec.indication,
+                trial_status=spec.status,
+                n_planned_sites=sim["n_sites"],
+                n_planned_subjects=sim["target"],
+            )
+        )
     return pd.DataFrame(trial_rows)
 
 
@@ -165,7 +183,9 @@ def _sites(rng: np.random.Generator, sims: list[dict], T: int) -> tuple[pd.DataF
     closed_kept = _upto(closed, T)
     selected_kept = np.where(selected <= np.where(never_activated, closed, T), _upto(selected, T), NA)
     site_status = np.select(
-        [~np.isnan(closed_kept), ~np.isnan(activated_kept), ~np.isnan(selected_kept)], ["closed", "active", "selected"], "planned"
+        [~np.isnan(closed_kept), ~np.isnan(activated_kept), ~np.isnan(selected_kept)],
+        ["closed", "active", "selected"],
+        "planned",
     )
     country = cat("country")
     site_local = np.concatenate([_site_labels(sim, T) for sim in sims])
@@ -173,20 +193,22 @@ def _sites(rng: np.random.Generator, sims: list[dict], T: int) -> tuple[pd.DataF
     cities = [rng.choice(COUNTRIES[c][4]) for c in country]
     institutions = rng.choice(INSTITUTIONS, site_trial.size)
     first, last = rng.choice(FIRST_NAMES, site_trial.size), rng.choice(LAST_NAMES, site_trial.size)
-    table = pd.DataFrame({
-        "site_id": _ids(site_trial.size),
-        "trial_id": site_trial + 1,
-        "country_id": country + 1,
-        "site_number": site_number,
-        "site_name": [f"{c} {inst}" for c, inst in zip(cities, institutions)],
-        "investigator_name": [f"{f} {l}" for f, l in zip(first, last)],
-        "site_status": site_status,
-        "selected_date": _dates(selected_kept),
-        "planned_activation_date": _dates(planned),
-        "activated_date": _dates(activated_kept),
-        "closed_date": _dates(closed_kept),
-        "n_planned_subjects": cat("site_target"),
-    })
+    table = pd.DataFrame(
+        {
+            "site_id": _ids(site_trial.size),
+            "trial_id": site_trial + 1,
+            "country_id": country + 1,
+            "site_number": site_number,
+            "site_name": [f"{c} {inst}" for c, inst in zip(cities, institutions)],
+            "investigator_name": [f"{f} {l}" for f, l in zip(first, last)],
+            "site_status": site_status,
+            "selected_date": _dates(selected_kept),
+            "planned_activation_date": _dates(planned),
+            "activated_date": _dates(activated_kept),
+            "closed_date": _dates(closed_kept),
+            "n_planned_subjects": cat("site_target"),
+        }
+    )
     return table, _SiteIndex(site_trial, site_offset, site_number)
 
 
@@ -204,7 +226,9 @@ class _Subjects:
     treatment_stopped: np.ndarray
 
 
-def _subjects(extra: np.random.Generator, sims: list[dict], T: int, sites: _SiteIndex) -> tuple[pd.DataFrame, _Subjects]:
+def _subjects(
+    extra: np.random.Generator, sims: list[dict], T: int, sites: _SiteIndex
+) -> tuple[pd.DataFrame, _Subjects]:
     """Subjects: those screened by today, with the outcomes known by today."""
     cat = lambda key: _cat(sims, key)  # noqa: E731
     site_trial, site_offset, site_number = sites.trial, sites.offset, sites.number
@@ -212,7 +236,9 @@ def _subjects(extra: np.random.Generator, sims: list[dict], T: int, sites: _Site
     screened, failed, enrolled = cat("subj_screened"), cat("subj_failed"), cat("subj_enrolled")
     disc, done = cat("subj_disc"), cat("subj_done")
     keep = screened <= T
-    subj_site, screened, failed, enrolled, disc, done = (x[keep] for x in (subj_site, screened, failed, enrolled, disc, done))
+    subj_site, screened, failed, enrolled, disc, done = (
+        x[keep] for x in (subj_site, screened, failed, enrolled, disc, done)
+    )
     subj_trial = site_trial[subj_site]
     order = np.lexsort((subj_site, screened, subj_trial))
     subj_site, subj_trial, screened, failed, enrolled, disc, done = (
@@ -233,18 +259,20 @@ def _subjects(extra: np.random.Generator, sims: list[dict], T: int, sites: _Site
         [leaves & (extra.random(n_subj) < 0.85), stays], [np.maximum(enrolled, disc - stop_before), stop_on_study], NA
     )
     treatment_stopped = _upto(np.where(np.isnan(enrolled), NA, treatment_stopped), T)
-    table = pd.DataFrame({
-        "subject_id": _ids(subj_site.size),
-        "trial_id": subj_trial + 1,
-        "site_id": subj_site + 1,
-        "subject_number": [f"{s}-{k:03d}" for s, k in zip(site_number[subj_site], number_in_site)],
-        "screened_date": _dates(screened),
-        "screen_failed_date": _dates(_upto(failed, T)),
-        "enrolled_date": _dates(_upto(enrolled, T)),
-        "discontinued_date": _dates(_upto(disc, T)),
-        "completed_date": _dates(_upto(done, T)),
-        "treatment_discontinued_date": _dates(treatment_stopped),
-    })
+    table = pd.DataFrame(
+        {
+            "subject_id": _ids(subj_site.size),
+            "trial_id": subj_trial + 1,
+            "site_id": subj_site + 1,
+            "subject_number": [f"{s}-{k:03d}" for s, k in zip(site_number[subj_site], number_in_site)],
+            "screened_date": _dates(screened),
+            "screen_failed_date": _dates(_upto(failed, T)),
+            "enrolled_date": _dates(_upto(enrolled, T)),
+            "discontinued_date": _dates(_upto(disc, T)),
+            "completed_date": _dates(_upto(done, T)),
+            "treatment_discontinued_date": _dates(treatment_stopped),
+        }
+    )
     return table, _Subjects(subj_site, subj_trial, screened, failed, enrolled, disc, done, treatment_stopped)
 
 
@@ -259,15 +287,21 @@ def _enrollment_plan(sims: list[dict]) -> pd.DataFrame:
         for c in np.unique(sim["country"]):
             in_c = sim["country"] == c
             cumulative = np.round(frac[:, in_c] @ sim["site_target"][in_c]).astype(int)
-            plan_rows.append(pd.DataFrame({"trial_id": i + 1, "country_id": c + 1, "month": months, "n_planned_cumulative": cumulative}))
+            plan_rows.append(
+                pd.DataFrame(
+                    {"trial_id": i + 1, "country_id": c + 1, "month": months, "n_planned_cumulative": cumulative}
+                )
+            )
     plan = pd.concat(plan_rows, ignore_index=True)
-    return pd.DataFrame({
-        "enrollment_plan_id": _ids(len(plan)),
-        "trial_id": plan["trial_id"].to_numpy(),
-        "country_id": plan["country_id"].to_numpy(),
-        "month_date": _dates(_month_start(plan["month"].to_numpy())),
-        "n_planned_cumulative": plan["n_planned_cumulative"].to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "enrollment_plan_id": _ids(len(plan)),
+            "trial_id": plan["trial_id"].to_numpy(),
+            "country_id": plan["country_id"].to_numpy(),
+            "month_date": _dates(_month_start(plan["month"].to_numpy())),
+            "n_planned_cumulative": plan["n_planned_cumulative"].to_numpy(),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -313,19 +347,23 @@ def _visits(rng: np.random.Generator, sims: list[dict], T: int, s: _Subjects) ->
     locked = dbl_of_trial[v_trial]
     entered = np.where(locked <= T, np.maximum(np.minimum(entered, locked - 1), v_date), entered)
     entered = _upto(entered, T)
-    table = pd.DataFrame({
-        "visit_id": _ids(v_subj.size),
-        "trial_id": v_trial + 1,
-        "site_id": v_site + 1,
-        "subject_id": v_subj + 1,
-        "visit_number": v_number,
-        "visit_date": _dates(v_date),
-        "entered_date": _dates(entered),
-    })
+    table = pd.DataFrame(
+        {
+            "visit_id": _ids(v_subj.size),
+            "trial_id": v_trial + 1,
+            "site_id": v_site + 1,
+            "subject_id": v_subj + 1,
+            "visit_number": v_number,
+            "visit_date": _dates(v_date),
+            "entered_date": _dates(entered),
+        }
+    )
     return table, _Visits(v_subj, v_site, v_trial, v_number, v_date, entered, locked)
 
 
-def _data_queries(rng: np.random.Generator, extra: np.random.Generator, sims: list[dict], T: int, v: _Visits) -> pd.DataFrame:
+def _data_queries(
+    rng: np.random.Generator, extra: np.random.Generator, sims: list[dict], T: int, v: _Visits
+) -> pd.DataFrame:
     """Data queries, raised on entered visits; the database lock closes every one."""
     cat = lambda key: _cat(sims, key)  # noqa: E731
     v_subj, v_site, v_trial, entered, locked = v.subj, v.site, v.trial, v.entered, v.locked
@@ -347,25 +385,30 @@ def _data_queries(rng: np.random.Generator, extra: np.random.Generator, sims: li
     # the time to close, but a few weeks at most (so BAD_SITE's queries wait for the site); the others are closed
     # without an answer. Status is as of today.
     n_q = q_visit.size
-    review = np.minimum(np.floor(extra.uniform(0.3, 0.9, n_q) * (closed_q - opened)), 1 + np.floor(extra.exponential(5.0, n_q)))
+    review = np.minimum(
+        np.floor(extra.uniform(0.3, 0.9, n_q) * (closed_q - opened)), 1 + np.floor(extra.exponential(5.0, n_q))
+    )
     answered = np.where(extra.random(n_q) < 0.85, np.maximum(opened, closed_q - review), NA)
     closed_kept, answered = _upto(closed_q, T), _upto(answered, T)
     query_status = np.where(~np.isnan(closed_kept), "closed", np.where(~np.isnan(answered), "answered", "open"))
-    return pd.DataFrame({
-        "data_query_id": _ids(q_visit.size),
-        "trial_id": q_trial + 1,
-        "site_id": v_site[q_visit] + 1,
-        "subject_id": v_subj[q_visit] + 1,
-        "query_number": [f"Q-{k:06d}" for k in _rank_within(q_trial)],
-        "opened_date": _dates(opened),
-        "answered_date": _dates(answered),
-        "closed_date": _dates(closed_kept),
-        "query_status": query_status,
-    })
+    return pd.DataFrame(
+        {
+            "data_query_id": _ids(q_visit.size),
+            "trial_id": q_trial + 1,
+            "site_id": v_site[q_visit] + 1,
+            "subject_id": v_subj[q_visit] + 1,
+            "query_number": [f"Q-{k:06d}" for k in _rank_within(q_trial)],
+            "opened_date": _dates(opened),
+            "answered_date": _dates(answered),
+            "closed_date": _dates(closed_kept),
+            "query_status": query_status,
+        }
+    )
 
 
-def _deviations(rng: np.random.Generator, extra: np.random.Generator, sims: list[dict], T: int, v: _Visits
-                ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray]]:
+def _deviations(
+    rng: np.random.Generator, extra: np.random.Generator, sims: list[dict], T: int, v: _Visits
+) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray]]:
     """Protocol deviations, on the day of a visit; and the important ones' trials and the days they count from (QTLs)."""
     cat = lambda key: _cat(sims, key)  # noqa: E731
     v_subj, v_site, v_trial, v_date = v.subj, v.site, v.trial, v.date
@@ -389,18 +432,20 @@ def _deviations(rng: np.random.Generator, extra: np.random.Generator, sims: list
     identified = np.where(no_identified, NA, identified)
     loaded = np.minimum(known + extra.integers(1, 8, n_d), T)
     is_important = rng.random(n_d) < 0.3
-    table = pd.DataFrame({
-        "deviation_id": _ids(d_visit.size),
-        "trial_id": d_trial + 1,
-        "site_id": v_site[d_visit] + 1,
-        "subject_id": v_subj[d_visit] + 1,
-        "deviation_number": [f"PD-{k:05d}" for k in _rank_within(d_trial)],
-        "deviation_date": _dates(deviation_date),
-        "identified_date": _dates(identified),
-        "first_loaded_date": _dates(loaded),
-        "is_important": is_important,
-        "description": rng.choice(DEVIATION_TEXTS, d_visit.size),
-    })
+    table = pd.DataFrame(
+        {
+            "deviation_id": _ids(d_visit.size),
+            "trial_id": d_trial + 1,
+            "site_id": v_site[d_visit] + 1,
+            "subject_id": v_subj[d_visit] + 1,
+            "deviation_number": [f"PD-{k:05d}" for k in _rank_within(d_trial)],
+            "deviation_date": _dates(deviation_date),
+            "identified_date": _dates(identified),
+            "first_loaded_date": _dates(loaded),
+            "is_important": is_important,
+            "description": rng.choice(DEVIATION_TEXTS, d_visit.size),
+        }
+    )
 
     counted = np.where(np.isnan(deviation_date), np.where(np.isnan(identified), loaded, identified), deviation_date)
     return table, (d_trial[is_important], counted[is_important])

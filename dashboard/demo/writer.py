@@ -41,7 +41,9 @@ def _python_values(series: pd.Series, *, dates_as_text: bool = False) -> list:
         return out.tolist()
     if pd.api.types.is_integer_dtype(series.dtype) and not isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
         return series.to_numpy().tolist()
-    return [None if pd.isna(v) else (v.item() if isinstance(v, np.generic) else v) for v in series.to_numpy(dtype=object)]
+    return [
+        None if pd.isna(v) else (v.item() if isinstance(v, np.generic) else v) for v in series.to_numpy(dtype=object)
+    ]
 
 
 def _insert_rows(conn: Connection, table_name: str, columns: list[str], rows: list[tuple]) -> None:
@@ -60,17 +62,20 @@ def _insert_rows(conn: Connection, table_name: str, columns: list[str], rows: li
         return
     sql = f"INSERT INTO {quote(table_name)} ({names}) VALUES ({', '.join('?' * len(columns))})"
     for start in range(0, len(rows), CHUNK_ROWS):
-        conn.exec_driver_sql(sql, rows[start:start + CHUNK_ROWS])
+        conn.exec_driver_sql(sql, rows[start : start + CHUNK_ROWS])
 
 
 def _drop_foreign_keys(conn: Connection) -> list[tuple[str, str, str]]:
     """Drop the reporting tables' foreign keys (PostgreSQL); returns (table, name, definition) to add them back."""
     names = [t.name for t in schema.TABLES]
-    found = conn.execute(text(
-        "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k "
-        "JOIN pg_class c ON c.oid = k.conrelid "
-        "WHERE k.contype = 'f' AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(:names)"
-    ), {"names": names}).all()
+    found = conn.execute(
+        text(
+            "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k "
+            "JOIN pg_class c ON c.oid = k.conrelid "
+            "WHERE k.contype = 'f' AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(:names)"
+        ),
+        {"names": names},
+    ).all()
     quote = conn.dialect.identifier_preparer.quote
     for table_name, name, _ in found:
         conn.execute(text(f"ALTER TABLE {quote(table_name)} DROP CONSTRAINT {quote(name)}"))
@@ -124,10 +129,12 @@ def write(engine: Engine, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
             # Explicit ids leave the serial sequences behind: move them on, so later inserts get fresh ids.
             for table in schema.TABLES:
                 pk = table.primary_key.columns.values()[0].name
-                conn.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table.name}', '{pk}'), "
-                    f"COALESCE((SELECT MAX({pk}) FROM {table.name}), 0) + 1, false)"
-                ))
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', '{pk}'), "
+                        f"COALESCE((SELECT MAX({pk}) FROM {table.name}), 0) + 1, false)"
+                    )
+                )
             # Fresh statistics, so the first queries after a bulk load are planned on the data, not guessed.
             conn.execute(text("ANALYZE"))
     return counts
@@ -154,7 +161,9 @@ def _drop_everything(engine: Engine) -> None:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
-def build(url: str, *, seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None = None, replace: bool = False) -> dict[str, int]:
+def build(
+    url: str, *, seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None = None, replace: bool = False
+) -> dict[str, int]:
     """Create the schema at `url` (if missing), fill it with the demo portfolio and log the load; returns rows per table.
 
     Refuses a database that already has trials unless `replace`, which drops and recreates every table.
@@ -170,19 +179,23 @@ def build(url: str, *, seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: dat
         frames = generate(seed=seed, n_trials=n_trials, today=today)
         counts = write(engine, frames)
         with engine.begin() as conn:
-            conn.execute(schema.load_log.insert().values(
-                source=f"demo (seed {seed})",
-                loaded_at=datetime.now(UTC).replace(tzinfo=None),
-                n_rows=sum(counts.values()),
-                details=json.dumps(counts),
-            ))
+            conn.execute(
+                schema.load_log.insert().values(
+                    source=f"demo (seed {seed})",
+                    loaded_at=datetime.now(UTC).replace(tzinfo=None),
+                    n_rows=sum(counts.values()),
+                    details=json.dumps(counts),
+                )
+            )
         counts["load_log"] = 1
         return counts
     finally:
         engine.dispose()
 
 
-def export_csv(directory: Path, *, seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None = None) -> dict[str, int]:
+def export_csv(
+    directory: Path, *, seed: int = 7, n_trials: int = DEFAULT_TRIALS, today: date | None = None
+) -> dict[str, int]:
     """Write the demo portfolio as the data contract's CSV files into `directory`; returns rows per file."""
     from dashboard.contract import export_csv as export
 

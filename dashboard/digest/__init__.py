@@ -28,6 +28,17 @@ from dashboard.digest.model import Digest, build_digest
 from dashboard.digest.render import render_html, render_text
 
 __all__ = [
-    "Digest", "MailError", "Recipient", "build_digest", "main", "message", "recipients", "render_html", "render_text",
-    "sections", "send", "sponsor_names", "subject",
+    "Digest",
+    "MailError",
+    "Recipient",
+    "build_digest",
+    "main",
+    "message",
+    "recipients",
+    "render_html",
+    "render_text",
+    "sections",
+    "send",
+    "sponsor_names",
+    "subject",
 ]

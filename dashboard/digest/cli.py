@@ -47,10 +47,21 @@ def main(argv: list[str] | None = None) -> int:
         description="Write or send the status digest: key figures, what changed and what slipped, each line linking into the dashboard.",
     )
     parser.add_argument("--user", metavar="EMAIL", help="build the digest for this user's access (the access table)")
-    parser.add_argument("--all-sponsors", action="store_true", help="without --user: every sponsor (demo mode); not with --send")
-    parser.add_argument("--out", metavar="FILE.html", type=Path, help="write the HTML here (with --send: one file per recipient beside it)")
-    parser.add_argument("--send", action="store_true", help="mail one digest per recipient (every user of the access table, or --user)")
-    parser.add_argument("--to", metavar="ADDR", help="with --send and --user: mail that user's digest to this address instead")
+    parser.add_argument(
+        "--all-sponsors", action="store_true", help="without --user: every sponsor (demo mode); not with --send"
+    )
+    parser.add_argument(
+        "--out",
+        metavar="FILE.html",
+        type=Path,
+        help="write the HTML here (with --send: one file per recipient beside it)",
+    )
+    parser.add_argument(
+        "--send", action="store_true", help="mail one digest per recipient (every user of the access table, or --user)"
+    )
+    parser.add_argument(
+        "--to", metavar="ADDR", help="with --send and --user: mail that user's digest to this address instead"
+    )
     cli.add_view_arguments(parser)
     args = parser.parse_args(argv)
 

@@ -41,13 +41,21 @@ def recipients(conn: Connection, args: argparse.Namespace, sponsor_code: str | N
         user = None if args.all_sponsors else args.user
         return [Recipient(None, user, tuple(cli.grants_of(conn, user, sponsor_code)))]
     if args.user is not None:
-        return [Recipient(args.to or args.user.strip().lower(), args.user, tuple(cli.grants_of(conn, args.user, sponsor_code)))]
+        return [
+            Recipient(
+                args.to or args.user.strip().lower(), args.user, tuple(cli.grants_of(conn, args.user, sponsor_code))
+            )
+        ]
     query = select(user_access.c.user_email).distinct().order_by(user_access.c.user_email)
     if sponsor_code is not None:
-        query = query.join(sponsor, sponsor.c.sponsor_id == user_access.c.sponsor_id).where(sponsor.c.sponsor_code == sponsor_code)
+        query = query.join(sponsor, sponsor.c.sponsor_id == user_access.c.sponsor_id).where(
+            sponsor.c.sponsor_code == sponsor_code
+        )
     emails = list(conn.execute(query).scalars())
     if not emails:
-        raise UsageError("no user in the access table is granted " + (f"sponsor {sponsor_code!r}" if sponsor_code else "any sponsor"))
+        raise UsageError(
+            "no user in the access table is granted " + (f"sponsor {sponsor_code!r}" if sponsor_code else "any sponsor")
+        )
     return [Recipient(email, email, tuple(access.granted_sponsors(conn, email))) for email in emails]
 
 
@@ -77,7 +85,9 @@ def send(messages: list[EmailMessage], settings: Settings) -> None:
             for msg in messages:
                 smtp.send_message(msg)
     except smtplib.SMTPAuthenticationError as exc:
-        raise MailError(f"the mail server {where} refused the login of {settings.smtp_user!r}: {exc.smtp_code}") from None
+        raise MailError(
+            f"the mail server {where} refused the login of {settings.smtp_user!r}: {exc.smtp_code}"
+        ) from None
     except smtplib.SMTPRecipientsRefused as exc:
         raise MailError(f"the mail server {where} refused the recipient(s) {', '.join(exc.recipients)}") from None
     except smtplib.SMTPException as exc:

@@ -28,7 +28,9 @@ def overdue_milestones(d: Digest, kind: str = "contract") -> pd.DataFrame:
     """Open milestones of `kind` past their baseline (the registry's milestones_overdue, or stability pulls), new first."""
     m = d.milestones
     late = m[_is_open(m) & (m["status"] == "late") & (m["milestone_kind"] == kind)]
-    return late.assign(_new=late["status_then"] == "late").sort_values(["_new", "slip_days", "protocol_number"], ascending=[True, False, True])
+    return late.assign(_new=late["status_then"] == "late").sort_values(
+        ["_new", "slip_days", "protocol_number"], ascending=[True, False, True]
+    )
 
 
 def milestones_due_soon(d: Digest) -> pd.DataFrame:
@@ -55,37 +57,54 @@ def _slip_chip(r) -> Chip:
 def milestone_blocks(d: Digest) -> list:
     blocks: list = []
     if not d.supply.empty:
-        blocks += capped(d, "Supply risk: investigational product needed before a clinical milestone can happen:", Table(
-            ["Trial", "Supply milestone", "Expected", "Needed for", "Margin"],
-            [
+        blocks += capped(
+            d,
+            "Supply risk: investigational product needed before a clinical milestone can happen:",
+            Table(
+                ["Trial", "Supply milestone", "Expected", "Needed for", "Margin"],
                 [
-                    Cell([trial_link(d, r.protocol_number, "vendors")]),
-                    Cell([r.supply_name], note=r.supply_vendor_name),
-                    Cell([_day(r.supply_date)], note="done" if r.is_supply_done else "forecast"),
-                    Cell([r.clinical_name], note=f"{_day(r.clinical_date)} · {r.lead_time_days} d lead time"),
-                    Cell([Chip("red" if r.risk == "conflict" else "amber", f"{SUPPLY_RISK_LABEL[r.risk]} {r.margin_days:+d} d")]),
-                ]
-                for r in d.supply.itertuples(index=False)
-            ],
-        ), "vendors")
+                    [
+                        Cell([trial_link(d, r.protocol_number, "vendors")]),
+                        Cell([r.supply_name], note=r.supply_vendor_name),
+                        Cell([_day(r.supply_date)], note="done" if r.is_supply_done else "forecast"),
+                        Cell([r.clinical_name], note=f"{_day(r.clinical_date)} · {r.lead_time_days} d lead time"),
+                        Cell(
+                            [
+                                Chip(
+                                    "red" if r.risk == "conflict" else "amber",
+                                    f"{SUPPLY_RISK_LABEL[r.risk]} {r.margin_days:+d} d",
+                                )
+                            ]
+                        ),
+                    ]
+                    for r in d.supply.itertuples(index=False)
+                ],
+            ),
+            "vendors",
+        )
     slipped = slipped_forecasts(d)
     if slipped.empty:
         blocks.append([f"No contracted milestone's forecast slipped {period(d)}."])
     else:
-        blocks += capped(d, f"Forecasts that slipped {period(d)}:", Table(
-            ["Trial", "Milestone", "Forecast", "Moved", "Slip"],
-            [
+        blocks += capped(
+            d,
+            f"Forecasts that slipped {period(d)}:",
+            Table(
+                ["Trial", "Milestone", "Forecast", "Moved", "Slip"],
                 [
-                    Cell([trial_link(d, r.protocol_number, "vendors")]),
-                    _milestone_cell(r),
-                    Cell([_day(r.new_forecast_date)], note=f"was {_day(r.old_forecast_date)}"),
-                    Cell([f"{int(r.days_moved):+d} d"]),
-                    Cell([_slip_chip(r)], note=f"baseline {_day(r.baseline_date)}"),
-                ]
-                for r in slipped.itertuples(index=False)
-            ],
-            numeric=(3,),
-        ), "vendors")
+                    [
+                        Cell([trial_link(d, r.protocol_number, "vendors")]),
+                        _milestone_cell(r),
+                        Cell([_day(r.new_forecast_date)], note=f"was {_day(r.old_forecast_date)}"),
+                        Cell([f"{int(r.days_moved):+d} d"]),
+                        Cell([_slip_chip(r)], note=f"baseline {_day(r.baseline_date)}"),
+                    ]
+                    for r in slipped.itertuples(index=False)
+                ],
+                numeric=(3,),
+            ),
+            "vendors",
+        )
     other_moves = d.changes[(d.changes["days_moved"] > 0) & (d.changes["milestone_kind"] == "stability_pull")]
     if not other_moves.empty:
         blocks.append([f"Also moved later: {plural_text(len(other_moves), 'stability pull')}."])
@@ -94,49 +113,80 @@ def milestone_blocks(d: Digest) -> list:
         blocks.append(["No contract milestone is overdue."])
     else:
         new = int((late["status_then"] != "late").sum())
-        blocks += capped(d, f"{registry.FIGURES['milestones_overdue'].label}: {len(late):,} ({new or 'none'} new {period(d)}):", Table(
-            ["Trial", "Milestone", "Baseline", "Expected", "Slip"],
-            [
+        blocks += capped(
+            d,
+            f"{registry.FIGURES['milestones_overdue'].label}: {len(late):,} ({new or 'none'} new {period(d)}):",
+            Table(
+                ["Trial", "Milestone", "Baseline", "Expected", "Slip"],
                 [
-                    Cell([trial_link(d, r.protocol_number, "vendors")], note="new" if r.status_then != "late" else None),
-                    _milestone_cell(r),
-                    Cell([_day(r.baseline_date)]),
-                    Cell([text]),
-                    Cell([_slip_chip(r)]),
-                ]
-                for r, text in zip(late.itertuples(index=False), late["expected"])
-            ],
-        ), "vendors")
+                    [
+                        Cell(
+                            [trial_link(d, r.protocol_number, "vendors")],
+                            note="new" if r.status_then != "late" else None,
+                        ),
+                        _milestone_cell(r),
+                        Cell([_day(r.baseline_date)]),
+                        Cell([text]),
+                        Cell([_slip_chip(r)]),
+                    ]
+                    for r, text in zip(late.itertuples(index=False), late["expected"])
+                ],
+            ),
+            "vendors",
+        )
     pulls = overdue_milestones(d, "stability_pull")
     if not pulls.empty:
-        blocks.append([f"Also overdue: {plural_text(len(pulls), 'stability pull')} (", Link("see the Vendors page", d.link("vendors")),
-                       f", {registry.FIGURES['stability_pulls_overdue'].label.lower()})."])
+        blocks.append(
+            [
+                f"Also overdue: {plural_text(len(pulls), 'stability pull')} (",
+                Link("see the Vendors page", d.link("vendors")),
+                f", {registry.FIGURES['stability_pulls_overdue'].label.lower()}).",
+            ]
+        )
     due = milestones_due_soon(d)
     if due.empty:
         blocks.append([f"No contracted milestone is due in the next {DUE_SOON_DAYS} days."])
     else:
-        blocks += capped(d, f"Due in the next {DUE_SOON_DAYS} days:", Table(
-            ["Trial", "Milestone", "Baseline", "Expected", "Status"],
-            [
+        blocks += capped(
+            d,
+            f"Due in the next {DUE_SOON_DAYS} days:",
+            Table(
+                ["Trial", "Milestone", "Baseline", "Expected", "Status"],
                 [
-                    Cell([trial_link(d, r.protocol_number, "vendors")]),
-                    _milestone_cell(r),
-                    Cell([_day(r.baseline_date)]),
-                    Cell([_day(r.due_date)]),
-                    Cell([Chip(r.rag, MILESTONE_STATUS_LABEL[r.status] + (f" {int(r.slip_days):+d} d" if r.slip_days else ""))]),
-                ]
-                for r in due.itertuples(index=False)
-            ],
-        ), "vendors")
+                    [
+                        Cell([trial_link(d, r.protocol_number, "vendors")]),
+                        _milestone_cell(r),
+                        Cell([_day(r.baseline_date)]),
+                        Cell([_day(r.due_date)]),
+                        Cell(
+                            [
+                                Chip(
+                                    r.rag,
+                                    MILESTONE_STATUS_LABEL[r.status]
+                                    + (f" {int(r.slip_days):+d} d" if r.slip_days else ""),
+                                )
+                            ]
+                        ),
+                    ]
+                    for r in due.itertuples(index=False)
+                ],
+            ),
+            "vendors",
+        )
     done = milestones_achieved(d)
     if not done.empty:
         blocks.append(
             [f"Achieved {period(d)}: "]
-            + joined([
-                [trial_link(d, r.protocol_number, "vendors"),
-                 f" {r.milestone_name} on {_day(r.actual_date)} ({MILESTONE_STATUS_LABEL[r.status].lower()})"]
-                for r in done.itertuples(index=False)
-            ], "; ")
+            + joined(
+                [
+                    [
+                        trial_link(d, r.protocol_number, "vendors"),
+                        f" {r.milestone_name} on {_day(r.actual_date)} ({MILESTONE_STATUS_LABEL[r.status].lower()})",
+                    ]
+                    for r in done.itertuples(index=False)
+                ],
+                "; ",
+            )
             + ["."]
         )
     return blocks

@@ -59,8 +59,9 @@ class Digest:
 
     def link(self, page: str, trial: str | None = None, site: str | None = None) -> str:
         """The absolute address of `page` showing this digest's view (and `trial`, `site`), dates explicit."""
-        return page_url(page, self.view.model_copy(update={"trial": trial, "site": site}),
-                        base_url=self.settings.public_base_url)
+        return page_url(
+            page, self.view.model_copy(update={"trial": trial, "site": site}), base_url=self.settings.public_base_url
+        )
 
     def figure(self, key: str, trial: str | None = None) -> registry.Value:
         """A registry figure of the digest's view (or of one trial), with its change over the period."""
@@ -70,7 +71,15 @@ class Digest:
 
 
 # What the health-change sections compare between since and as_of.
-COMPARED = ("overall_health", "enrollment_health", "budget_health", "schedule_health", "n_enrolled", "cpi", "p_meet_plan")
+COMPARED = (
+    "overall_health",
+    "enrollment_health",
+    "budget_health",
+    "schedule_health",
+    "n_enrolled",
+    "cpi",
+    "p_meet_plan",
+)
 
 
 def _with_then(now: pd.DataFrame, then: pd.DataFrame) -> pd.DataFrame:
@@ -79,12 +88,19 @@ def _with_then(now: pd.DataFrame, then: pd.DataFrame) -> pd.DataFrame:
         if "p_meet_plan" not in frame:
             frame["p_meet_plan"] = pd.Series(dtype="float64")
     return now.merge(
-        then[["protocol_number", *COMPARED]].rename(columns={c: f"{c}_then" for c in COMPARED}), on="protocol_number", how="left"
+        then[["protocol_number", *COMPARED]].rename(columns={c: f"{c}_then" for c in COMPARED}),
+        on="protocol_number",
+        how="left",
     )
 
 
 def build_digest(
-    conn: Connection, grants: list[access.Grant], view: ViewState, settings: Settings, *, user: str | None = None,
+    conn: Connection,
+    grants: list[access.Grant],
+    view: ViewState,
+    settings: Settings,
+    *,
+    user: str | None = None,
     predict: Callable | None = None,
 ) -> Digest:
     """The digest for `grants` (a user's access) and `view` (as_of, required; since; an optional sponsor among the grants)."""
@@ -98,16 +114,29 @@ def build_digest(
     trials = _with_then(now.trials.copy(), then.trials.copy())
     statuses = now.milestones.merge(
         then.milestones[["protocol_number", "milestone_code", "status"]].rename(columns={"status": "status_then"}),
-        on=["protocol_number", "milestone_code"], how="left",
+        on=["protocol_number", "milestone_code"],
+        how="left",
     )
     loads = portfolio.freshness(conn, scope)
     loaded_at = None if loads.empty else pd.Timestamp(loads.iloc[0]["loaded_at"]).to_pydatetime()
     in_scope = [g for g in grants if g.sponsor_id in scope.sponsor_ids]
     link_view = ViewState(sponsor=view.sponsor, as_of=scope.as_of, since=scope.since)
-    return Digest(scope, link_view, in_scope, user, now, then, trials, statuses, now.moved,
-                  health.open_supply_risks(now.supply), loaded_at, settings,
-                  (overview.publication(run, scope, settings), overview.publication(run, overview.then_scope(scope), settings)),
-                  actions=_actions(settings, list(trials["protocol_number"]), scope.as_of))
+    return Digest(
+        scope,
+        link_view,
+        in_scope,
+        user,
+        now,
+        then,
+        trials,
+        statuses,
+        now.moved,
+        health.open_supply_risks(now.supply),
+        loaded_at,
+        settings,
+        (overview.publication(run, scope, settings), overview.publication(run, overview.then_scope(scope), settings)),
+        actions=_actions(settings, list(trials["protocol_number"]), scope.as_of),
+    )
 
 
 def _actions(settings: Settings, protocols: list[str], as_of: date) -> list[review.Action] | None:

@@ -24,18 +24,32 @@ _TEMPLATES = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 _TEMPLATES.tests.update(
-    link=lambda x: isinstance(x, Link), chip=lambda x: isinstance(x, Chip), table=lambda x: isinstance(x, Table),
-    bullets=lambda x: isinstance(x, Bullets), tile=lambda x: isinstance(x, Tile),
+    link=lambda x: isinstance(x, Link),
+    chip=lambda x: isinstance(x, Chip),
+    table=lambda x: isinstance(x, Table),
+    bullets=lambda x: isinstance(x, Bullets),
+    tile=lambda x: isinstance(x, Tile),
 )
-_TEMPLATES.globals.update(FONT=FONT, INK=INK, MUTED=MUTED, RULE=RULE, BRAND=BRAND, BREAK=BREAK, CHIP_COLOURS=CHIP_COLOURS)
+_TEMPLATES.globals.update(
+    FONT=FONT, INK=INK, MUTED=MUTED, RULE=RULE, BRAND=BRAND, BREAK=BREAK, CHIP_COLOURS=CHIP_COLOURS
+)
 
 
 def render_html(d: Digest) -> str:
     """The digest as an e-mail-ready HTML document (templates/email.html)."""
-    return _TEMPLATES.get_template("email.html").render(
-        title=subject(d), sponsors=sponsor_names(d), as_of=_day(d.as_of), since=_day(d.since),
-        portfolio_link=d.link("portfolio"), stale=stale_note(d), sections=sections(d), footer=footer_lines(d),
-    ) + "\n"
+    return (
+        _TEMPLATES.get_template("email.html").render(
+            title=subject(d),
+            sponsors=sponsor_names(d),
+            as_of=_day(d.as_of),
+            since=_day(d.since),
+            portfolio_link=d.link("portfolio"),
+            stale=stale_note(d),
+            sections=sections(d),
+            footer=footer_lines(d),
+        )
+        + "\n"
+    )
 
 
 # --- Plain text, the other half of the e-mail ----------------------------------------------------
@@ -57,8 +71,12 @@ def _text_runs(runs: list[Run]) -> str:
 
 def render_text(d: Digest) -> str:
     """The digest as plain text (the e-mail's text part), links written out."""
-    lines = [f"TRIAL PORTFOLIO STATUS — {sponsor_names(d)}", f"As of {_day(d.as_of)} · changes since {_day(d.since)}",
-             f"Dashboard: {d.link('portfolio')}", ""]
+    lines = [
+        f"TRIAL PORTFOLIO STATUS — {sponsor_names(d)}",
+        f"As of {_day(d.as_of)} · changes since {_day(d.since)}",
+        f"Dashboard: {d.link('portfolio')}",
+        "",
+    ]
     stale = stale_note(d)
     if stale:
         lines += [f"! {stale}", ""]
@@ -68,7 +86,9 @@ def render_text(d: Digest) -> str:
             if isinstance(block, Table):
                 for row in block.rows:
                     cells = [_text_runs(c.runs) + (f" — {c.note}" if c.note else "") for c in row]
-                    lines.append("- " + " · ".join(f"{h}: {v}" if i else v for i, (h, v) in enumerate(zip(block.headers, cells))))
+                    lines.append(
+                        "- " + " · ".join(f"{h}: {v}" if i else v for i, (h, v) in enumerate(zip(block.headers, cells)))
+                    )
             elif isinstance(block, Bullets):
                 lines += ["- " + _text_runs(item) for item in block.items]
             elif block and isinstance(block[0], Tile):

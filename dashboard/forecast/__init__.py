@@ -39,7 +39,24 @@ from dashboard.forecast.prior import learn_prior
 from dashboard.metrics import DAYS_PER_MONTH
 
 __all__ = [
-    "ALPHA_CAP", "ALPHA_FLOOR", "DASHBOARD_SEED", "DAYS_PER_MONTH", "HORIZON_DAYS", "MIN_FIT_SITES", "MODEL", "N_DRAWS",
-    "PRIOR_SHAPE", "TRIAL_COLUMNS", "Forecast", "Forecasts", "Method", "TrialInputs", "_predict", "predict_completion",
-    "predict_trial", "sites_needed_cap", "trial_inputs", "learn_prior",
+    "ALPHA_CAP",
+    "ALPHA_FLOOR",
+    "DASHBOARD_SEED",
+    "DAYS_PER_MONTH",
+    "HORIZON_DAYS",
+    "MIN_FIT_SITES",
+    "MODEL",
+    "N_DRAWS",
+    "PRIOR_SHAPE",
+    "TRIAL_COLUMNS",
+    "Forecast",
+    "Forecasts",
+    "Method",
+    "TrialInputs",
+    "_predict",
+    "predict_completion",
+    "predict_trial",
+    "sites_needed_cap",
+    "trial_inputs",
+    "learn_prior",
 ]

@@ -52,8 +52,18 @@ class _Simulation:
         if self.k.size == 0:
             return lambda days: np.zeros((self.g.size,) + np.shape(days))
         if self.rho is not None:
-            t = drift.table(rng, self.alpha, self.beta, self.rho, self.eta, self.k, self.tau, self.start, self.active,
-                            self.settle_days)
+            t = drift.table(
+                rng,
+                self.alpha,
+                self.beta,
+                self.rho,
+                self.eta,
+                self.k,
+                self.tau,
+                self.start,
+                self.active,
+                self.settle_days,
+            )
             return lambda days: drift.intensity_at(t, days)
         table = _intensity_table(*_group_rates(rng, self.alpha, self.beta, self.k, self.tau, self.start))
 

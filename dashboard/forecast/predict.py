@@ -73,7 +73,11 @@ def _predict(
         fit = _fit(k[has_data], tau[has_data])
         alpha, beta = fit.alpha, fit.beta
         method = "poisson-gamma"
-        spread = "site rates vary no more than chance (Poisson limit)" if fit.at_cap else f"site-to-site spread α = {alpha:.2g}"
+        spread = (
+            "site rates vary no more than chance (Poisson limit)"
+            if fit.at_cap
+            else f"site-to-site spread α = {alpha:.2g}"
+        )
         note = (
             f"Poisson-Gamma fit on {n_fit} sites ({k_fit} enrolled over {months:.1f} site-months): "
             f"{alpha / beta * DAYS_PER_MONTH:.2f} per site-month, {spread}{pending}; "
@@ -95,8 +99,23 @@ def _predict(
         return Forecast(as_of, target, enrolled, {q: None for q in qs}, alpha, beta, method, note, np.empty(0))
 
     if fit is not None and timing is not None:
-        return _predict_drift(fit, timing, k, tau, start, can_enroll, as_of, target, enrolled, qs, note, rng,
-                              parameter_uncertainty, n_draws or N_DRAWS_WITH_HISTORY, drift_prior or drift.NO_DRIFT)
+        return _predict_drift(
+            fit,
+            timing,
+            k,
+            tau,
+            start,
+            can_enroll,
+            as_of,
+            target,
+            enrolled,
+            qs,
+            note,
+            rng,
+            parameter_uncertainty,
+            n_draws or N_DRAWS_WITH_HISTORY,
+            drift_prior or drift.NO_DRIFT,
+        )
     n_draws = n_draws or N_DRAWS
     if fit is not None and parameter_uncertainty:
         alpha_d, beta_d = _parameter_draws(fit, rng, n_draws)
@@ -116,7 +135,9 @@ def _predict(
     )
     if sim.k.size == 0:
         note = f"No site is open or planned to open: {n_plus} still to enroll."
-        return Forecast(as_of, target, enrolled, {q: None for q in qs}, alpha, beta, method, note, np.full(n_draws, np.inf), sim)
+        return Forecast(
+            as_of, target, enrolled, {q: None for q in qs}, alpha, beta, method, note, np.full(n_draws, np.inf), sim
+        )
 
     days = _days_to_reach(*_intensity_table(*_group_rates(rng, alpha_d, beta_d, sim.k, sim.tau, sim.start)), g)
     return Forecast(as_of, target, enrolled, _completion(days, qs, as_of), alpha, beta, method, note, days, sim)
@@ -126,9 +147,21 @@ def _predict(
 
 
 def _predict_drift(
-    fit: _Fit, timing: drift.Timing, k: np.ndarray, tau: np.ndarray, start: np.ndarray, can_enroll: np.ndarray,
-    as_of: date, target: int, enrolled: int, qs: list[float], note: str, rng: np.random.Generator,
-    parameter_uncertainty: bool, n_draws: int, drift_prior: drift.Prior = drift.NO_DRIFT,
+    fit: _Fit,
+    timing: drift.Timing,
+    k: np.ndarray,
+    tau: np.ndarray,
+    start: np.ndarray,
+    can_enroll: np.ndarray,
+    as_of: date,
+    target: int,
+    enrolled: int,
+    qs: list[float],
+    note: str,
+    rng: np.random.Generator,
+    parameter_uncertainty: bool,
+    n_draws: int,
+    drift_prior: drift.Prior = drift.NO_DRIFT,
 ) -> Forecast:
     """The forecast with the enrollment history: rates that may decay with time since activation, sites that may stop."""
     has_data = tau > 0
@@ -139,22 +172,54 @@ def _predict_drift(
     g = rng.standard_gamma(float(target - enrolled), size=n_draws)
     order = np.argsort(start[can_enroll], kind="stable")
     sim = _Simulation(
-        k=k[can_enroll][order], tau=tau[can_enroll][order], start=start[can_enroll][order],
-        alpha=alpha_d, beta=beta_d, g=g, rng_state=rng.bit_generator.state, cap=sites_needed_cap(int(k.size)),
-        rho=rho_d, eta=found.eta, active=active[can_enroll][order], settle_days=found.settle_days,
+        k=k[can_enroll][order],
+        tau=tau[can_enroll][order],
+        start=start[can_enroll][order],
+        alpha=alpha_d,
+        beta=beta_d,
+        g=g,
+        rng_state=rng.bit_generator.state,
+        cap=sites_needed_cap(int(k.size)),
+        rho=rho_d,
+        eta=found.eta,
+        active=active[can_enroll][order],
+        settle_days=found.settle_days,
     )
     is_open = can_enroll & (start <= 0) & has_data
     stopped = int(np.sum(active[is_open] < 0.5))
     settled = found.rho
     note = note.rstrip(".") + "; " + _drift_words(settled, stopped) + _prior_words(drift_prior) + "."
     if sim.k.size == 0:
-        return Forecast(as_of, target, enrolled, {q: None for q in qs}, found.alpha, found.beta, "poisson-gamma",
-                        f"No site is open or planned to open: {target - enrolled} still to enroll.",
-                        np.full(n_draws, np.inf), sim, settled_share=settled, stopped_sites=stopped)
+        return Forecast(
+            as_of,
+            target,
+            enrolled,
+            {q: None for q in qs},
+            found.alpha,
+            found.beta,
+            "poisson-gamma",
+            f"No site is open or planned to open: {target - enrolled} still to enroll.",
+            np.full(n_draws, np.inf),
+            sim,
+            settled_share=settled,
+            stopped_sites=stopped,
+        )
     t = drift.table(rng, alpha_d, beta_d, rho_d, found.eta, sim.k, sim.tau, sim.start, sim.active, found.settle_days)
     days = drift.days_to_reach(t, g)
-    return Forecast(as_of, target, enrolled, _completion(days, qs, as_of), found.alpha, found.beta, "poisson-gamma",
-                    note, days, sim, settled_share=settled, stopped_sites=stopped)
+    return Forecast(
+        as_of,
+        target,
+        enrolled,
+        _completion(days, qs, as_of),
+        found.alpha,
+        found.beta,
+        "poisson-gamma",
+        note,
+        days,
+        sim,
+        settled_share=settled,
+        stopped_sites=stopped,
+    )
 
 
 def _drift_words(settled: float, stopped: int) -> str:
@@ -213,7 +278,9 @@ def _timing(sites: pd.DataFrame, history: pd.DataFrame, k: np.ndarray, tau: np.n
     counts = np.bincount(position, minlength=k.size)
     if not np.array_equal(counts, k.astype(np.int64)):
         i = int(np.flatnonzero(counts != k)[0])
-        raise ValueError(f"history has {counts[i]} subject(s) for site {sites.index[i]!r}, sites.enrolled says {int(k[i])}")
+        raise ValueError(
+            f"history has {counts[i]} subject(s) for site {sites.index[i]!r}, sites.enrolled says {int(k[i])}"
+        )
     closed_ago = np.zeros(k.size)
     if "days_since_closed" in sites.columns:
         closed_ago = np.nan_to_num(_column(sites, "days_since_closed"), nan=0.0)
@@ -254,8 +321,16 @@ def predict_completion(
     """
     if drift_prior is not None and not isinstance(drift_prior, drift.Prior):
         raise ValueError(f"drift_prior must be a dashboard.drift.Prior, not {type(drift_prior).__name__}")
-    return _predict(sites, target, as_of, quantiles=quantiles, seed=seed, prior_rate=prior_rate, history=history,
-                    drift_prior=drift_prior)
+    return _predict(
+        sites,
+        target,
+        as_of,
+        quantiles=quantiles,
+        seed=seed,
+        prior_rate=prior_rate,
+        history=history,
+        drift_prior=drift_prior,
+    )
 
 
 # Which model made a forecast: part of a published snapshot's fingerprint (published.settings_key), so figures
@@ -276,7 +351,9 @@ def trial_inputs(sites: pd.DataFrame, history: pd.DataFrame | None = None) -> Tr
 
     Arrays, not a DataFrame: a cache hashes them from their bytes, where a frame is hashed column by column.
     """
-    closed_ago = sites["days_since_closed"] if "days_since_closed" in sites.columns else pd.Series(np.nan, index=sites.index)
+    closed_ago = (
+        sites["days_since_closed"] if "days_since_closed" in sites.columns else pd.Series(np.nan, index=sites.index)
+    )
     arrays = (
         sites["enrolled"].to_numpy(dtype="int64"),
         sites["days_open"].to_numpy(dtype="float64", na_value=np.nan),
@@ -289,13 +366,15 @@ def trial_inputs(sites: pd.DataFrame, history: pd.DataFrame | None = None) -> Tr
     return arrays + (history["site"].to_numpy(dtype="int64"), history["days_before"].to_numpy(dtype="float64"))
 
 
-def predict_trial(inputs: TrialInputs, target: int, as_of: date, prior_rate: float | None,
-                  drift_prior: drift.Prior | None = None) -> Forecast:
+def predict_trial(
+    inputs: TrialInputs, target: int, as_of: date, prior_rate: float | None, drift_prior: drift.Prior | None = None
+) -> Forecast:
     """The dashboard's forecast of one trial from `trial_inputs` (predict_completion with DASHBOARD_SEED)."""
     sites = pd.DataFrame(dict(zip(TRIAL_COLUMNS, inputs[:5])))
     history = None if inputs[5] is None else pd.DataFrame({"site": inputs[5], "days_before": inputs[6]})
-    return predict_completion(sites, target, as_of, seed=DASHBOARD_SEED, prior_rate=prior_rate, history=history,
-                              drift_prior=drift_prior)
+    return predict_completion(
+        sites, target, as_of, seed=DASHBOARD_SEED, prior_rate=prior_rate, history=history, drift_prior=drift_prior
+    )
 
 
 class Forecasts:
@@ -305,11 +384,23 @@ class Forecasts:
     def __init__(self):
         self._done: dict[tuple, Forecast] = {}
 
-    def __call__(self, sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None,
-                 history: pd.DataFrame | None = None, drift_prior: drift.Prior | None = None) -> Forecast:
+    def __call__(
+        self,
+        sites: pd.DataFrame,
+        target: int,
+        as_of: date,
+        prior_rate: float | None,
+        history: pd.DataFrame | None = None,
+        drift_prior: drift.Prior | None = None,
+    ) -> Forecast:
         inputs = trial_inputs(sites, history)
-        key = (tuple(None if column is None else column.tobytes() for column in inputs), target, as_of, prior_rate,
-               drift_prior)
+        key = (
+            tuple(None if column is None else column.tobytes() for column in inputs),
+            target,
+            as_of,
+            prior_rate,
+            drift_prior,
+        )
         if key not in self._done:
             self._done[key] = predict_trial(inputs, target, as_of, prior_rate, drift_prior)
         return self._done[key]

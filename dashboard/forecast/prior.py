@@ -55,8 +55,11 @@ def _estimate(sites: pd.DataFrame, history: pd.DataFrame, scale: float) -> Estim
         return None
     timing = _timing(sites, history, k, tau)
     stationary = _fit(k[has], tau[has])
-    found = drift.fit(timing, (math.log(stationary.alpha), math.log(stationary.alpha / stationary.beta)),
-                      drift.Prior(settle_days=scale, **WEAK))
+    found = drift.fit(
+        timing,
+        (math.log(stationary.alpha), math.log(stationary.alpha / stationary.beta)),
+        drift.Prior(settle_days=scale, **WEAK),
+    )
     loglik = float(drift.logliks(found.theta, timing, scale)[0])
     # The Laplace posterior N(x, v) under the weak N(0, WEAK_RHO_SD²): the data's own precision is 1/v − 1/WEAK_RHO_SD²,
     # and their own estimate x·(1/v) / that precision.
@@ -76,8 +79,12 @@ _LOCK = threading.Lock()
 
 def _estimates(sites: pd.DataFrame, history: pd.DataFrame) -> tuple[Estimate | None, ...]:
     """The trial's estimate at each of SCALES (None where it cannot be fitted, or its data disagree with its sites)."""
-    key = (tuple(sites.columns), sites.to_numpy(dtype=float, na_value=np.nan).tobytes(),
-           history["site"].to_numpy(dtype="int64").tobytes(), history["days_before"].to_numpy(dtype=float).tobytes())
+    key = (
+        tuple(sites.columns),
+        sites.to_numpy(dtype=float, na_value=np.nan).tobytes(),
+        history["site"].to_numpy(dtype="int64").tobytes(),
+        history["days_before"].to_numpy(dtype=float).tobytes(),
+    )
     with _LOCK:
         found = _ESTIMATES.get(key)
     if found is None:
@@ -133,7 +140,11 @@ def learn_prior(trials: Iterable[tuple[pd.DataFrame, pd.DataFrame]]) -> drift.Pr
     low, high = drift.LOG_RHO_BOUNDS
     cap = drift.ETA_BOUNDS[1]
     return drift.Prior(
-        settle_days=scale, log_rho=min(max(mu, low), high), log_rho_sd=max(spread, RHO_SD_FLOOR),
-        eta=min(max(eta, 0.0), cap), eta_sd=max(eta_spread, ETA_SD_FLOOR), trials=len(found),
+        settle_days=scale,
+        log_rho=min(max(mu, low), high),
+        log_rho_sd=max(spread, RHO_SD_FLOOR),
+        eta=min(max(eta, 0.0), cap),
+        eta_sd=max(eta_spread, ETA_SD_FLOOR),
+        trials=len(found),
         eta_seen=min(max(eta_seen, 0.0), cap),
     )

@@ -21,14 +21,22 @@ def milestone_statuses(milestones: pd.DataFrame, as_of: date, settings: Settings
     expected (when it is expected, in words: expected_column)."""
     out = milestones.copy()
     slip, status, rag = metrics.milestone_status_columns(
-        out["baseline_date"], out["forecast_date"], out["actual_date"], as_of,
-        amber_days=settings.milestone_amber_days, red_days=settings.milestone_red_days,
+        out["baseline_date"],
+        out["forecast_date"],
+        out["actual_date"],
+        as_of,
+        amber_days=settings.milestone_amber_days,
+        red_days=settings.milestone_red_days,
     )
     if "milestone_kind" in out.columns and (expiry := (out["milestone_kind"] == "expiry").to_numpy()).any():
         # An expiry or re-test date moved later is good news: its own status, read the other way round.
         e_slip, e_status, e_rag = metrics.expiry_status_columns(
-            out["baseline_date"][expiry], out["forecast_date"][expiry], out["actual_date"][expiry], as_of,
-            amber_days=settings.milestone_amber_days, red_days=settings.milestone_red_days,
+            out["baseline_date"][expiry],
+            out["forecast_date"][expiry],
+            out["actual_date"][expiry],
+            as_of,
+            amber_days=settings.milestone_amber_days,
+            red_days=settings.milestone_red_days,
         )
         slip, status, rag = slip.copy(), status.copy(), rag.copy()
         slip[expiry], status[expiry], rag[expiry] = e_slip, e_status, e_rag
@@ -48,14 +56,24 @@ def most_slipped_trials(statuses: pd.DataFrame, n: int) -> list[str]:
     then the protocol number: the order a reader triaging a long portfolio wants.
     """
     open_ = statuses[~statuses["is_done"].astype(bool)]
-    ranked = pd.DataFrame({
-        "protocol_number": open_["protocol_number"],
-        "order": open_["rag"].map(metrics.HEALTH_ORDER).astype("float64"),
-        "slip": open_["slip_days"].astype("float64"),
-    }).groupby("protocol_number").max()
+    ranked = (
+        pd.DataFrame(
+            {
+                "protocol_number": open_["protocol_number"],
+                "order": open_["rag"].map(metrics.HEALTH_ORDER).astype("float64"),
+                "slip": open_["slip_days"].astype("float64"),
+            }
+        )
+        .groupby("protocol_number")
+        .max()
+    )
     every = pd.Index(statuses["protocol_number"].unique(), name="protocol_number")
     trials = ranked.reindex(every).astype("float64").fillna({"order": -1.0, "slip": float("-inf")}).reset_index()
-    return list(trials.sort_values(["order", "slip", "protocol_number"], ascending=[False, False, True])["protocol_number"].head(n))
+    return list(
+        trials.sort_values(["order", "slip", "protocol_number"], ascending=[False, False, True])[
+            "protocol_number"
+        ].head(n)
+    )
 
 
 def schedule_milestones(statuses: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFrame:
@@ -69,7 +87,9 @@ def worst_milestones(statuses: pd.DataFrame, as_of: date, settings: Settings) ->
     """One row per trial with schedule milestones: the one that sets its schedule health (the worst rag, then the
     largest slip, then the earliest due), from milestone_statuses rows."""
     relevant = schedule_milestones(statuses, as_of, settings)
-    ranked = relevant.assign(_rank=relevant["rag"].map(metrics.HEALTH_ORDER), _slip=relevant["slip_days"].astype("float64"))
+    ranked = relevant.assign(
+        _rank=relevant["rag"].map(metrics.HEALTH_ORDER), _slip=relevant["slip_days"].astype("float64")
+    )
     ranked = ranked.sort_values(["protocol_number", "_rank", "_slip", "due_date"], ascending=[True, False, False, True])
     return ranked.drop_duplicates("protocol_number").drop(columns=["_rank", "_slip"])
 
@@ -78,18 +98,25 @@ def expected_column(statuses: pd.DataFrame, as_of: date) -> pd.Series:
     """When each milestone (milestone_statuses rows) is expected, in words: its actual when done ("done on …", "by the
     enrollment data" when that is where it comes from), "overdue since <baseline>" when overdue (or its forecast, if
     that is still to come), else its forecast or baseline. Never a past date presented as the expectation."""
+
     def day(column: str) -> pd.Series:
         return pd.to_datetime(statuses[column]).dt.strftime("%d %b %Y")
 
     actual, forecast, baseline = day("actual_date"), day("forecast_date"), day("baseline_date")
     done = statuses["actual_date"].notna()
-    source = statuses["actual_source"] if "actual_source" in statuses else pd.Series(None, index=statuses.index, dtype=object)
+    source = (
+        statuses["actual_source"]
+        if "actual_source" in statuses
+        else pd.Series(None, index=statuses.index, dtype=object)
+    )
     late = statuses["status"] == "late"
     coming = pd.to_datetime(statuses["forecast_date"]) > pd.Timestamp(as_of)
     out = forecast.where(statuses["forecast_date"].notna(), baseline)
     out = out.where(~late, ("overdue since " + baseline).where(~coming, forecast + " (overdue since " + baseline + ")"))
     by_enrollment = (source == "enrollment").fillna(False).astype(bool)
-    return out.where(~done, ("done on " + actual).where(~by_enrollment, "done on " + actual + " by the enrollment data"))
+    return out.where(
+        ~done, ("done on " + actual).where(~by_enrollment, "done on " + actual + " by the enrollment data")
+    )
 
 
 def supply_risks(links: pd.DataFrame, settings: Settings) -> pd.DataFrame:

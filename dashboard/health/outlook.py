@@ -58,8 +58,9 @@ PRIOR_MAX_TRIALS = 10
 ENROLLMENT_CLOSED = frozenset({"follow_up", "closed"})
 
 
-def drift_priors(inputs: pd.DataFrame, history: pd.DataFrame, trials: pd.DataFrame,
-                 protocols: list[str] | None = None) -> dict[str, drift.Prior]:
+def drift_priors(
+    inputs: pd.DataFrame, history: pd.DataFrame, trials: pd.DataFrame, protocols: list[str] | None = None
+) -> dict[str, drift.Prior]:
     """The drift prior of each trial of `protocols` (default: every trial of `inputs`), learned from the other trials of
     its sponsor: `inputs` and `history` are forecast_inputs and enrollment_history rows of all the sponsor's trials,
     `trials` its trial_summary rows (target and status).
@@ -110,19 +111,29 @@ def _as_it_stood(sites: pd.DataFrame, timing: pd.DataFrame, cut: float) -> tuple
     site_of = timing["site"].to_numpy()
     seen = timing[(timing["days_before"].to_numpy() >= cut) & keep[site_of]]
     position = np.cumsum(keep) - 1
-    out = pd.DataFrame({
-        "enrolled": np.bincount(seen["site"].to_numpy(), minlength=len(sites))[keep],
-        "days_open": days_open[keep],
-        "opens_in_days": np.nan,
-        "is_closed": closed_before[keep],
-        "days_since_closed": np.where(closed_before, since_closed - cut, np.nan)[keep],
-    })
-    return out, pd.DataFrame({"site": position[seen["site"].to_numpy()], "days_before": seen["days_before"].to_numpy() - cut})
+    out = pd.DataFrame(
+        {
+            "enrolled": np.bincount(seen["site"].to_numpy(), minlength=len(sites))[keep],
+            "days_open": days_open[keep],
+            "opens_in_days": np.nan,
+            "is_closed": closed_before[keep],
+            "days_since_closed": np.where(closed_before, since_closed - cut, np.nan)[keep],
+        }
+    )
+    return out, pd.DataFrame(
+        {"site": position[seen["site"].to_numpy()], "days_before": seen["days_before"].to_numpy() - cut}
+    )
 
 
 def enrollment_outlooks(
-    summary: pd.DataFrame, inputs: pd.DataFrame, sites: pd.DataFrame, milestones: pd.DataFrame, as_of: date,
-    predict: Callable, settings: Settings, history: pd.DataFrame | None = None,
+    summary: pd.DataFrame,
+    inputs: pd.DataFrame,
+    sites: pd.DataFrame,
+    milestones: pd.DataFrame,
+    as_of: date,
+    predict: Callable,
+    settings: Settings,
+    history: pd.DataFrame | None = None,
     priors: dict[str, drift.Prior] | None = None,
 ) -> dict[str, Outlook]:
     """The enrollment outlook of every trial of `summary` (see enrollment_outlook); `history` the
@@ -166,8 +177,15 @@ def forecast_history(inputs: pd.DataFrame, history: pd.DataFrame | None) -> pd.D
 
 
 def enrollment_outlook(
-    trial_row, inputs: pd.DataFrame, sites: pd.DataFrame, planned_lpi: date | None, as_of: date,
-    predict: Callable, settings: Settings, history: pd.DataFrame | None = None, prior: drift.Prior | None = None,
+    trial_row,
+    inputs: pd.DataFrame,
+    sites: pd.DataFrame,
+    planned_lpi: date | None,
+    as_of: date,
+    predict: Callable,
+    settings: Settings,
+    history: pd.DataFrame | None = None,
+    prior: drift.Prior | None = None,
 ) -> Outlook:
     """Forecast one trial's last patient in with `predict` (forecast.predict_completion or a cached wrapper of it),
     with the trial's enrollment history when given (enrollment.enrollment_history rows) and its sponsor's drift prior."""
@@ -176,8 +194,16 @@ def enrollment_outlook(
     inputs = inputs.reset_index(drop=True)
     if target < 1 or enrolled >= target:
         reached = getattr(trial_row, "target_reached_date", None)
-        return Outlook(trial_row.protocol_number, planned_lpi, None, None, None, None, True,
-                       completed_on=None if reached is None or pd.isna(reached) else to_date(reached))
+        return Outlook(
+            trial_row.protocol_number,
+            planned_lpi,
+            None,
+            None,
+            None,
+            None,
+            True,
+            completed_on=None if reached is None or pd.isna(reached) else to_date(reached),
+        )
     timing = forecast_history(inputs, history)
     change = None if timing is None else metrics.rate_change(inputs, timing)
     prior_rate = metrics.planned_rate_per_site_day(
@@ -193,6 +219,15 @@ def enrollment_outlook(
     if not inputs.empty and inputs["opens_in_days"].notna().all():
         first_opening = as_of + timedelta(days=math.ceil(float(inputs["opens_in_days"].min())))
     return Outlook(
-        trial_row.protocol_number, planned_lpi, result, p50, p_meet, days_ahead, False, first_opening, as_of,
-        settings.probability_green, rate_change=change,
+        trial_row.protocol_number,
+        planned_lpi,
+        result,
+        p50,
+        p_meet,
+        days_ahead,
+        False,
+        first_opening,
+        as_of,
+        settings.probability_green,
+        rate_change=change,
     )

@@ -19,8 +19,15 @@ def flag_sites_by_trial(frame: pd.DataFrame, settings: Settings) -> tuple[pd.Dat
     for key, ind in metrics.SITE_INDICATORS.items():
         minimum = getattr(settings, ind.min_setting)
         found, by_trial = metrics.flag_peer_columns(
-            frame["protocol_number"], frame[ind.numerator], frame[ind.denominator], kind=ind.kind, bad_side=ind.bad_side,
-            min_denominator=minimum, amber=settings.flag_amber_z, red=settings.flag_red_z, min_events=settings.flag_min_events,
+            frame["protocol_number"],
+            frame[ind.numerator],
+            frame[ind.denominator],
+            kind=ind.kind,
+            bad_side=ind.bad_side,
+            min_denominator=minimum,
+            amber=settings.flag_amber_z,
+            red=settings.flag_red_z,
+            min_events=settings.flag_min_events,
         )
         frame[f"z_{key}"] = found.z
         frame[f"flag_{key}"] = found.flag
@@ -46,12 +53,16 @@ def flag_reason(row, key: str, settings: Settings) -> str | None:
     if any(row[c] is None or pd.isna(row[c]) for c in (ind.numerator, ind.denominator)):
         return "No data: the trial has not loaded this source."
     if row[f"withheld_{key}"]:
-        return (f"Flag withheld: {row[ind.numerator]:,.0f} event(s) observed and {row[f'expected_{key}']:.1f} expected at the "
-                f"trial's pooled rate; a flag needs at least {settings.flag_min_events:g}.")
+        return (
+            f"Flag withheld: {row[ind.numerator]:,.0f} event(s) observed and {row[f'expected_{key}']:.1f} expected at the "
+            f"trial's pooled rate; a flag needs at least {settings.flag_min_events:g}."
+        )
     if flag == "grey":
-        return f"Not compared: below the minimum {ind.denominator_label.lower()} ({getattr(settings, ind.min_setting):,})."
+        return (
+            f"Not compared: below the minimum {ind.denominator_label.lower()} ({getattr(settings, ind.min_setting):,})."
+        )
     if flag in ("red", "amber") and ind.bad_side == "both":
-        return ("Low against peers: possible under-reporting." if side == "low" else "High against peers.")
+        return "Low against peers: possible under-reporting." if side == "low" else "High against peers."
     return None
 
 
@@ -63,11 +74,21 @@ def qtl_status(limits: pd.DataFrame, kpis: dict[str, pd.DataFrame]) -> pd.DataFr
     for r in limits.itertuples(index=False):
         ind = metrics.SITE_INDICATORS[r.qtl_figure]
         value = metrics.pooled_value(kpis[r.protocol_number], r.qtl_figure) if r.protocol_number in kpis else None
-        breached = None if value is None else (value > r.limit_value if r.direction == "above" else value < r.limit_value)
-        rows.append({
-            "protocol_number": r.protocol_number, "qtl_figure": r.qtl_figure, "label": ind.label, "unit": ind.unit,
-            "limit_value": float(r.limit_value), "direction": r.direction, "value": value, "breached": breached,
-        })
+        breached = (
+            None if value is None else (value > r.limit_value if r.direction == "above" else value < r.limit_value)
+        )
+        rows.append(
+            {
+                "protocol_number": r.protocol_number,
+                "qtl_figure": r.qtl_figure,
+                "label": ind.label,
+                "unit": ind.unit,
+                "limit_value": float(r.limit_value),
+                "direction": r.direction,
+                "value": value,
+                "breached": breached,
+            }
+        )
     return pd.DataFrame(rows, columns=QTL_COLUMNS).astype({"value": "float64"})
 
 
@@ -78,7 +99,9 @@ def qtl_values(row) -> tuple[str, str]:
     """A QTL's trial value and limit as written, in its unit: ("10.5%", "7.4%"), ("2.1", "3 per 100 subject-months")."""
     unit = row["unit"]
     percent = unit.startswith("%")
-    value = "no data" if row["value"] is None or pd.isna(row["value"]) else f"{row['value']:.3g}" + ("%" if percent else "")
+    value = (
+        "no data" if row["value"] is None or pd.isna(row["value"]) else f"{row['value']:.3g}" + ("%" if percent else "")
+    )
     return value, f"{row['limit_value']:g}" + ("%" if percent else f" {unit}")
 
 

@@ -47,15 +47,15 @@ def trial_health(
         enrolling = (out["n_sites_active"] > 0) | (out["n_enrolled"] > 0)
         by_forecast = enrolling & out["p_meet_plan"].notna()
         out["enrollment_health"] = [
-            metrics.probability_health(q, green=settings.probability_green, amber=settings.probability_amber) if use else h
+            metrics.probability_health(q, green=settings.probability_green, amber=settings.probability_amber)
+            if use
+            else h
             for q, h, use in zip(out["p_meet_plan"], out["enrollment_health"], by_forecast)
         ]
         out.loc[by_forecast, "enrollment_driver"] = "p_meet_lpi_plan"
 
     budget = evm.set_index("protocol_number")
-    figures = {
-        protocol: metrics.earned_value(row.bac, row.pv, row.ev, row.ac) for protocol, row in budget.iterrows()
-    }
+    figures = {protocol: metrics.earned_value(row.bac, row.pv, row.ev, row.ac) for protocol, row in budget.iterrows()}
     for field in ("bac", "ac", "ev", "pv", "cpi", "spi", "eac"):
         out[field] = [getattr(figures[p], field) if p in figures else None for p in out["protocol_number"]]
         out[field] = out[field].astype("float64")
@@ -74,20 +74,28 @@ def trial_health(
         "n_milestones_forecast_late": open_[(open_["status"] == "at_risk") & (open_["milestone_kind"] == "contract")],
     }
     for column, rows in counts.items():
-        out[column] = pd.array(out["protocol_number"].map(rows.groupby("protocol_number").size()).fillna(0), dtype="Int64")
+        out[column] = pd.array(
+            out["protocol_number"].map(rows.groupby("protocol_number").size()).fillna(0), dtype="Int64"
+        )
     with_milestones = set(statuses["protocol_number"])
     setting = worst_milestones(statuses, as_of, settings).set_index("protocol_number")
     out["schedule_health"] = [
         "grey" if p not in with_milestones else setting.at[p, "rag"] if p in setting.index else "green"
         for p in out["protocol_number"]
     ]
-    for column, source in (("schedule_milestone", "milestone_name"), ("schedule_milestone_status", "status"),
-                           ("schedule_milestone_baseline_date", "baseline_date"), ("schedule_milestone_forecast_date", "forecast_date"),
-                           ("schedule_slip_days", "slip_days")):
+    for column, source in (
+        ("schedule_milestone", "milestone_name"),
+        ("schedule_milestone_status", "status"),
+        ("schedule_milestone_baseline_date", "baseline_date"),
+        ("schedule_milestone_forecast_date", "forecast_date"),
+        ("schedule_slip_days", "slip_days"),
+    ):
         out[column] = out["protocol_number"].map(setting[source]) if not setting.empty else None
     out["schedule_slip_days"] = pd.array(out["schedule_slip_days"], dtype="Int64")
     for column in ("schedule_milestone_baseline_date", "schedule_milestone_forecast_date"):
-        out[column] = pd.to_datetime(pd.Series(list(out[column]), index=out.index, dtype="object")).astype("datetime64[ns]")
+        out[column] = pd.to_datetime(pd.Series(list(out[column]), index=out.index, dtype="object")).astype(
+            "datetime64[ns]"
+        )
     out["overall_health"] = [
         metrics.worst_health(e, b, s)
         for e, b, s in zip(out["enrollment_health"], out["budget_health"], out["schedule_health"])

@@ -24,6 +24,17 @@ from dashboard.load.run import Result, load
 from dashboard.load.writing import Writer
 
 __all__ = [
-    "BATCH_ROWS", "MAX_SHOWN", "MODES", "STATEMENT_TIMEOUT_S", "Checker", "Counts", "CsvRows", "Plan", "Problems",
-    "Result", "Writer", "load", "main",
+    "BATCH_ROWS",
+    "MAX_SHOWN",
+    "MODES",
+    "STATEMENT_TIMEOUT_S",
+    "Checker",
+    "Counts",
+    "CsvRows",
+    "Plan",
+    "Problems",
+    "Result",
+    "Writer",
+    "load",
+    "main",
 ]

@@ -33,7 +33,11 @@ def _key_map(conn: Connection, name: str, extra: tuple[str, ...] = (), *, owner:
     n_key = len(spec.key)
     for row in conn.execute(csv_select(name, spec.key + extra, owner=owner)):
         values = tuple(row)
-        out[values[1:1 + n_key]] = (values[0], values[-1] if owner else None, *values[1 + n_key:1 + n_key + len(extra)])
+        out[values[1 : 1 + n_key]] = (
+            values[0],
+            values[-1] if owner else None,
+            *values[1 + n_key : 1 + n_key + len(extra)],
+        )
     return out
 
 
@@ -43,8 +47,17 @@ def _key_map(conn: Connection, name: str, extra: tuple[str, ...] = (), *, owner:
 class Checker:
     """Checks the files of a folder against the contract and what the database holds."""
 
-    def __init__(self, conn: Connection, directory: Path, mode: str, progress: Callable[[str], None], *,
-                 reference: bool = False, horizon_years: int = HORIZON_YEARS, today: date | None = None):
+    def __init__(
+        self,
+        conn: Connection,
+        directory: Path,
+        mode: str,
+        progress: Callable[[str], None],
+        *,
+        reference: bool = False,
+        horizon_years: int = HORIZON_YEARS,
+        today: date | None = None,
+    ):
         self.conn, self.progress = conn, progress
         self.plan = Plan(directory=directory, mode=mode, reference=reference)
         today = today or date.today()
@@ -59,7 +72,11 @@ class Checker:
         self.unreadable: set[str] = set()  # files missing or broken: nothing is checked against them
         self.database: dict[tuple, dict[tuple, tuple]] = {}
         # Tables whose key is theirs alone (a protocol, contract or change-order number): unique across sponsors.
-        self.owned = {n for n, s in self.specs.items() if n != ROOT and not is_shared(n) and all(s.origin[k] is None for k in s.key)}
+        self.owned = {
+            n
+            for n, s in self.specs.items()
+            if n != ROOT and not is_shared(n) and all(s.origin[k] is None for k in s.key)
+        }
         # Tables referred to by a SAME_PARENT rule → their reference the rule compares.
         self.same_parent: dict[str, Reference] = {}
         for name, pairs in SAME_PARENT.items():
@@ -83,16 +100,30 @@ class Checker:
         names = {spec.file_name: name for name, spec in self.specs.items()}
         for path in sorted(plan.directory.iterdir()):
             if path.is_file() and path.suffix.lower() == ".csv" and path.name not in names:
-                plan.problems.add(path.name, None, None, f"is not a file of the contract{suggest(path.name, list(names))}: "
-                                  "rename it, or move it out of the folder")
+                plan.problems.add(
+                    path.name,
+                    None,
+                    None,
+                    f"is not a file of the contract{suggest(path.name, list(names))}: "
+                    "rename it, or move it out of the folder",
+                )
         for name, spec in self.specs.items():
             path = plan.directory / spec.file_name
             if path.is_file():
                 plan.files[name] = path
             elif spec.required_in(plan.mode):
-                why = "required" if spec.required_in_upsert else "required with --mode replace, so that a forgotten file deletes nothing"
-                plan.problems.add(spec.file_name, None, None, f"the file is missing: it is {why}; with no rows, write just "
-                                  f"its header line: {','.join(spec.column_names)}")
+                why = (
+                    "required"
+                    if spec.required_in_upsert
+                    else "required with --mode replace, so that a forgotten file deletes nothing"
+                )
+                plan.problems.add(
+                    spec.file_name,
+                    None,
+                    None,
+                    f"the file is missing: it is {why}; with no rows, write just "
+                    f"its header line: {','.join(spec.column_names)}",
+                )
                 self.unreadable.add(name)
         for name, path in plan.files.items():
             self.check_file(self.specs[name], path)
@@ -135,8 +166,14 @@ class Checker:
                 # Check keys and references with the values that are good, so one bad value gives one problem.
                 bad = {column for column, _ in found}
                 values = {c: BAD for c in bad}
-                values.update({c: parsed[0] for c in spec.column_names if c not in bad
-                               if (parsed := spec.parse_key(raw, (c,))) is not None})
+                values.update(
+                    {
+                        c: parsed[0]
+                        for c in spec.column_names
+                        if c not in bad
+                        if (parsed := spec.parse_key(raw, (c,))) is not None
+                    }
+                )
                 for c in spec.column_names:
                     values.setdefault(c, BAD)
             self.check_row(spec, line, values, keys, others, owners, attrs, self_refs, report)
@@ -147,8 +184,12 @@ class Checker:
             self.unreadable.add(name)
         for line, reference, key in self_refs:
             if key not in keys and not (self.may_use_database(name) and key in self.in_database(name)):
-                report(line, reference.column, f"no {name} {_describe(reference.columns, key)} in {spec.file_name}"
-                       + (" or in the database" if self.may_use_database(name) else ""))
+                report(
+                    line,
+                    reference.column,
+                    f"no {name} {_describe(reference.columns, key)} in {spec.file_name}"
+                    + (" or in the database" if self.may_use_database(name) else ""),
+                )
         if name == ROOT and plan.mode == "replace":
             plan.replaced = {key[0] for key in keys}
         if rows.readable:
@@ -168,8 +209,12 @@ class Checker:
         for column in spec.date_columns:
             value = values.get(column)
             if isinstance(value, date) and value > self.latest:
-                report(line, column, f"{value.isoformat()} is more than {self.latest.year - date.today().year} years ahead: "
-                       "check the year")
+                report(
+                    line,
+                    column,
+                    f"{value.isoformat()} is more than {self.latest.year - date.today().year} years ahead: "
+                    "check the year",
+                )
         if is_shared(name) and BAD not in key and not self.plan.reference:
             self.check_shared(spec, line, key, values, report)
         for columns, seen in zip(spec.unique_keys[1:], others):
@@ -177,8 +222,12 @@ class Checker:
             if BAD in other or None in other:
                 continue
             if other in seen:
-                report(line, columns[-1], f"line {seen[other]} has the same {_describe(columns, other)}: "
-                       f"only one {name} per {', '.join(columns)}")
+                report(
+                    line,
+                    columns[-1],
+                    f"line {seen[other]} has the same {_describe(columns, other)}: "
+                    f"only one {name} per {', '.join(columns)}",
+                )
             else:
                 seen[other] = line
                 if self.plan.mode == "upsert" and BAD not in key:
@@ -188,9 +237,13 @@ class Checker:
                         self.reverse[(name, columns)] = {tuple(v[2:]): k for k, v in existing.items()}
                     clash = self.reverse[(name, columns)].get(other)
                     if clash is not None and clash != key:
-                        report(line, spec.key[-1], f"the database already has {name} {_describe(spec.key, clash)} for "
-                               f"{_describe(columns, other)}, and there may be only one: use {_describe(spec.key, clash)} "
-                               "here, or --mode replace")
+                        report(
+                            line,
+                            spec.key[-1],
+                            f"the database already has {name} {_describe(spec.key, clash)} for "
+                            f"{_describe(columns, other)}, and there may be only one: use {_describe(spec.key, clash)} "
+                            "here, or --mode replace",
+                        )
         for reference in spec.references:
             target = tuple(values[c] for c in reference.columns)
             if BAD in target or None in target:
@@ -204,9 +257,17 @@ class Checker:
             if owner is not None:
                 owners[key] = owner
                 known = self.in_database(name, owner=True).get(key)
-                if known is not None and known[1] != owner and (self.plan.mode == "upsert" or known[1] not in self.plan.replaced):
-                    report(line, spec.key[-1], f"{name} {_describe(spec.key, key)} belongs to sponsor {known[1]} in the "
-                           f"database, not to {owner}: {', '.join(spec.key)} is unique across sponsors; use another one")
+                if (
+                    known is not None
+                    and known[1] != owner
+                    and (self.plan.mode == "upsert" or known[1] not in self.plan.replaced)
+                ):
+                    report(
+                        line,
+                        spec.key[-1],
+                        f"{name} {_describe(spec.key, key)} belongs to sponsor {known[1]} in the "
+                        f"database, not to {owner}: {', '.join(spec.key)} is unique across sponsors; use another one",
+                    )
         if attrs is not None and BAD not in key:
             attrs[key] = tuple(values[c] for c in self.same_parent[name].columns)
         for ref_column, via_column in SAME_PARENT.get(name, ()):
@@ -220,16 +281,24 @@ class Checker:
         seen = self.folded.setdefault(name, {})
         if folded in seen:
             other, other_line = seen[folded]
-            report(line, spec.key[-1], f"{_describe(spec.key, key)} differs only in case from {_describe(spec.key, other)} "
-                   f"on line {other_line}: codes are compared without regard to case; write it the same way")
+            report(
+                line,
+                spec.key[-1],
+                f"{_describe(spec.key, key)} differs only in case from {_describe(spec.key, other)} "
+                f"on line {other_line}: codes are compared without regard to case; write it the same way",
+            )
             return
         seen[folded] = (key, line)
         if name not in self.folded_database:
             self.folded_database[name] = {_folded(k): k for k in self.in_database(name)}
         stored = self.folded_database[name].get(folded)
         if stored is not None and stored != key:
-            report(line, spec.key[-1], f"{_describe(spec.key, key)} differs only in case from {_describe(spec.key, stored)} "
-                   "in the database: codes are compared without regard to case; write it as the database has it")
+            report(
+                line,
+                spec.key[-1],
+                f"{_describe(spec.key, key)} differs only in case from {_describe(spec.key, stored)} "
+                "in the database: codes are compared without regard to case; write it as the database has it",
+            )
 
     def check_shared(self, spec: FileSpec, line: int, key: tuple, values: dict, report) -> None:
         """A shared reference row (a country, a vendor) that is already loaded stays as it is, unless the load says
@@ -240,9 +309,13 @@ class Checker:
             return
         for column, before in zip(columns, stored[2:]):
             if values.get(column) is not BAD and values.get(column) != before:
-                report(line, column, f"{spec.name} {_describe(spec.key, key)} is shared by every sponsor and is loaded with "
-                       f"{column} {_describe((column,), (before,))}, not {_describe((column,), (values.get(column),))}: "
-                       "only a load with --reference changes shared reference data; write it as it is, or leave the row out")
+                report(
+                    line,
+                    column,
+                    f"{spec.name} {_describe(spec.key, key)} is shared by every sponsor and is loaded with "
+                    f"{column} {_describe((column,), (before,))}, not {_describe((column,), (values.get(column),))}: "
+                    "only a load with --reference changes shared reference data; write it as it is, or leave the row out",
+                )
                 return
 
     def check_reference(self, reference: Reference, target: tuple, line: int, report) -> None:
@@ -259,7 +332,9 @@ class Checker:
             message += f" (it is in the database, but --mode replace loads whole sponsors: add it to {file_name})"
         report(line, reference.column, message)
 
-    def check_same_parent(self, spec: FileSpec, ref_column: str, via_column: str, values: dict, line: int, report) -> None:
+    def check_same_parent(
+        self, spec: FileSpec, ref_column: str, via_column: str, values: dict, line: int, report
+    ) -> None:
         reference = next(r for r in spec.references if r.db_column == ref_column)
         via = next(r for r in spec.references if r.db_column == via_column)
         target = tuple(values[c] for c in reference.columns)
@@ -272,8 +347,12 @@ class Checker:
             found = self.in_database(reference.parent, extra=parent_via.columns).get(target)
             theirs = tuple(found[2:]) if found else None
         if theirs is not None and theirs != mine:
-            report(line, reference.column, f"{reference.parent} {_describe(reference.columns, target)} belongs to "
-                   f"{via.parent} {_describe(via.columns, theirs)}, not to {_describe(via.columns, mine)}")
+            report(
+                line,
+                reference.column,
+                f"{reference.parent} {_describe(reference.columns, target)} belongs to "
+                f"{via.parent} {_describe(via.columns, theirs)}, not to {_describe(via.columns, mine)}",
+            )
 
 
 # Second pass: write.

@@ -47,8 +47,12 @@ class CsvRows:
             separator = next((s for s in (";", "\t", "|") if s in names[0]), None)
             if separator is not None:
                 shown = "tabs" if separator == "\t" else f"'{separator}'"
-                self.report(1, None, f"the values are separated by {shown}: save the file with commas (in Excel: CSV UTF-8, "
-                            "comma delimited)")
+                self.report(
+                    1,
+                    None,
+                    f"the values are separated by {shown}: save the file with commas (in Excel: CSV UTF-8, "
+                    "comma delimited)",
+                )
                 return None
         good = True
         for position, name in enumerate(names):
@@ -64,7 +68,9 @@ class CsvRows:
                 self.report(1, name, f"unknown column{hint}")
         missing = [c for c in expected if c not in names]
         for name in missing:
-            optional = "" if self.spec.column(name).required else " (its values may be empty, but the column must be there)"
+            optional = (
+                "" if self.spec.column(name).required else " (its values may be empty, but the column must be there)"
+            )
             self.report(1, name, f"is missing from the header{optional}")
         if missing or not good:
             self.report(1, None, "the rows of this file were not checked: fix its header first")
@@ -88,7 +94,11 @@ class CsvRows:
                 reader = csv.reader(self._text(handle))
                 header = next(reader, None)
                 if header is None or not any(h.strip() for h in header):
-                    self.report(1, None, f"the file is empty: it needs at least the header line {','.join(self.spec.column_names)}")
+                    self.report(
+                        1,
+                        None,
+                        f"the file is empty: it needs at least the header line {','.join(self.spec.column_names)}",
+                    )
                     self.readable = False
                     return
                 positions = self._positions(header)
@@ -103,8 +113,12 @@ class CsvRows:
                     if not any(f.strip() for f in fields):
                         continue
                     if len(fields) != width:
-                        self.report(line, None, f"the row has {len(fields)} values but the header has {width} columns"
-                                    " (a value with a comma needs quotes)")
+                        self.report(
+                            line,
+                            None,
+                            f"the row has {len(fields)} values but the header has {width} columns"
+                            " (a value with a comma needs quotes)",
+                        )
                         continue
                     yield line, {name: (fields[i].strip() or None) for name, i in positions.items()}
         except _NotUtf8 as exc:

@@ -38,8 +38,17 @@ class Result:
         return not self.plan.problems
 
 
-def load(url: str, directory: Path, *, mode: str = "upsert", dry_run: bool = False, source: str | None = None,
-         progress: Callable[[str], None] = lambda _text: None, reference: bool = False, publish: bool = True) -> Result:
+def load(
+    url: str,
+    directory: Path,
+    *,
+    mode: str = "upsert",
+    dry_run: bool = False,
+    source: str | None = None,
+    progress: Callable[[str], None] = lambda _text: None,
+    reference: bool = False,
+    publish: bool = True,
+) -> Result:
     """Check the folder and, if it has no problem, load it in one transaction (rolled back for a dry run); then, with
     `publish`, publish the snapshots of the load's day and a week before (dashboard/snapshot.py).
 
@@ -70,14 +79,18 @@ def load(url: str, directory: Path, *, mode: str = "upsert", dry_run: bool = Fal
                 progress("Rebuilding the site × month roll-up …")
                 rollups.refresh(conn)
                 result.loaded_at = datetime.now(UTC).replace(tzinfo=None)
-                details = {name: {"inserted": c.inserted, "updated": c.updated, "deleted": c.deleted}
-                           for name, c in result.counts.items()}
-                conn.execute(schema.load_log.insert().values(
-                    source=source[:120],
-                    loaded_at=result.loaded_at,
-                    n_rows=sum(c.inserted + c.updated + c.deleted for c in result.counts.values()),
-                    details=json.dumps({"mode": mode, "tables": details}),
-                ))
+                details = {
+                    name: {"inserted": c.inserted, "updated": c.updated, "deleted": c.deleted}
+                    for name, c in result.counts.items()
+                }
+                conn.execute(
+                    schema.load_log.insert().values(
+                        source=source[:120],
+                        loaded_at=result.loaded_at,
+                        n_rows=sum(c.inserted + c.updated + c.deleted for c in result.counts.values()),
+                        details=json.dumps({"mode": mode, "tables": details}),
+                    )
+                )
                 load_day = result.loaded_at.date()
                 snapshot.delete_date(conn, load_day)
                 if dry_run:
@@ -96,7 +109,11 @@ def load(url: str, directory: Path, *, mode: str = "upsert", dry_run: bool = Fal
             dates = snapshot.default_dates(load_day)
             result.published = snapshot.publish(url, dates, get_settings(), keep=dates[1:], progress=progress)
         except BaseException as exc:  # even an interrupt: the data is committed, and the caller must hear that
-            result.publish_error = "interrupted" if isinstance(exc, KeyboardInterrupt) else (str(exc).splitlines() or [type(exc).__name__])[0]
+            result.publish_error = (
+                "interrupted"
+                if isinstance(exc, KeyboardInterrupt)
+                else (str(exc).splitlines() or [type(exc).__name__])[0]
+            )
     return result
 
 
@@ -104,7 +121,9 @@ def _summary(result: Result, shown_url: str, dry_run: bool, elapsed: float) -> l
     plan = result.plan
     lines = []
     if dry_run:
-        lines.append(f"Dry run: {plan.directory} has no problems. Loading it into {shown_url} ({plan.mode}) would change:")
+        lines.append(
+            f"Dry run: {plan.directory} has no problems. Loading it into {shown_url} ({plan.mode}) would change:"
+        )
     else:
         lines.append(f"Loaded {plan.directory} into {shown_url} ({plan.mode}) in {elapsed:.1f} s:")
     lines.append(f"  {'file':<24}{'rows':>10}{'inserted':>10}{'updated':>10}{'deleted':>10}")
@@ -119,8 +138,12 @@ def _summary(result: Result, shown_url: str, dry_run: bool, elapsed: float) -> l
     if dry_run:
         lines.append("Nothing was written.")
     else:
-        lines.append(f"The dashboard now shows: data loaded {result.loaded_at:%Y-%m-%d %H:%M} UTC from {result.source}.")
+        lines.append(
+            f"The dashboard now shows: data loaded {result.loaded_at:%Y-%m-%d %H:%M} UTC from {result.source}."
+        )
         if result.published:
-            lines.append(f"Published the snapshots of {' and '.join(d.isoformat() for d in result.published)}: the pages "
-                         "open on them.")
+            lines.append(
+                f"Published the snapshots of {' and '.join(d.isoformat() for d in result.published)}: the pages "
+                "open on them."
+            )
     return lines

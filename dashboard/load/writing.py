@@ -44,13 +44,20 @@ class Writer:
         self.conn, self.plan, self.progress = conn, plan, progress
         self.ids: dict[str, dict[tuple, int]] = {}
         self.load_date = datetime.now(UTC).date()  # the day of this load, for columns the loader fills when empty
-        self.kept: dict[str, dict[tuple, dict]] = {}  # replace mode: the filled values of the rows it deleted, by natural key
+        self.kept: dict[
+            str, dict[tuple, dict]
+        ] = {}  # replace mode: the filled values of the rows it deleted, by natural key
         self.counts = {name: Counts(rows=plan.rows.get(name, 0)) for name in file_specs() if name in plan.files}
         self.inserted_into: set[str] = set()
         order = list(file_specs())
         # The last table that refers to each table: its key map is dropped once that one is written.
-        self.last_use = {name: max([order.index(name)] + [order.index(child) for child, s in file_specs().items()
-                                                           for r in s.references if r.parent == name]) for name in order}
+        self.last_use = {
+            name: max(
+                [order.index(name)]
+                + [order.index(child) for child, s in file_specs().items() for r in s.references if r.parent == name]
+            )
+            for name in order
+        }
 
     def id_map(self, name: str) -> dict[tuple, int]:
         if name not in self.ids:
@@ -70,10 +77,12 @@ class Writer:
             for name in self.inserted_into:
                 table = file_spec(name).table
                 pk = table.primary_key.columns.values()[0].name
-                self.conn.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table.name}', '{pk}'), "
-                    f"COALESCE((SELECT MAX({pk}) FROM {table.name}), 0) + 1, false)"
-                ))
+                self.conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', '{pk}'), "
+                        f"COALESCE((SELECT MAX({pk}) FROM {table.name}), 0) + 1, false)"
+                    )
+                )
         return self.counts
 
     def in_scope(self, name: str, sponsor_ids):
@@ -95,9 +104,13 @@ class Writer:
             defaulted = _loader_defaulted(spec)
             if defaulted and name in self.plan.files:
                 n = len(spec.key)  # csv_select's rows: the id, then the key, then the filled columns
-                self.kept[name] = {tuple(row[1:n + 1]): dict(zip(defaulted, row[n + 1:]))
-                                   for row in self.conn.execute(csv_select(name, [*spec.key, *defaulted]))}
-        sponsor_ids = select(schema.sponsor.c.sponsor_id).where(schema.sponsor.c.sponsor_code.in_(sorted(self.plan.replaced)))
+                self.kept[name] = {
+                    tuple(row[1 : n + 1]): dict(zip(defaulted, row[n + 1 :]))
+                    for row in self.conn.execute(csv_select(name, [*spec.key, *defaulted]))
+                }
+        sponsor_ids = select(schema.sponsor.c.sponsor_id).where(
+            schema.sponsor.c.sponsor_code.in_(sorted(self.plan.replaced))
+        )
         for name, spec in reversed(file_specs().items()):
             if name == ROOT or is_shared(name) or (name == GRANTS and name not in self.plan.files):
                 continue
@@ -109,7 +122,9 @@ class Writer:
             deleted = self.conn.execute(delete(table).where(condition)).rowcount
             self.counts.setdefault(name, Counts()).deleted = deleted
             if deleted:
-                self.progress(f"  {spec.file_name}: {deleted:,} rows of {', '.join(sorted(self.plan.replaced))} deleted")
+                self.progress(
+                    f"  {spec.file_name}: {deleted:,} rows of {', '.join(sorted(self.plan.replaced))} deleted"
+                )
 
     def write_file(self, spec: FileSpec, path: Path) -> None:
         table = spec.table
@@ -138,7 +153,9 @@ class Writer:
             inserts, updates = [], []
             for key, record in records:
                 row_id = keys.get(key)
-                for column in defaulted:  # an empty value keeps what is (or was, before a replace) stored, else the load's day
+                for (
+                    column
+                ) in defaulted:  # an empty value keeps what is (or was, before a replace) stored, else the load's day
                     if record[column] is None:
                         if row_id is not None:
                             record[column] = current[row_id][columns.index(column)]
@@ -189,7 +206,9 @@ class Writer:
         if not ids:
             return {}
         # The ids are rendered into the SQL: thousands of bound parameters cost PostgreSQL's driver more than the query.
-        query = select(pk, *(table.c[c] for c in columns)).where(pk.in_(bindparam("ids", expanding=True, literal_execute=True)))
+        query = select(pk, *(table.c[c] for c in columns)).where(
+            pk.in_(bindparam("ids", expanding=True, literal_execute=True))
+        )
         return {row[0]: tuple(row[1:]) for row in self.conn.execute(query, {"ids": ids})}
 
 

@@ -30,9 +30,7 @@ class EarnedValue:
     pct_complete: float | None
 
 
-def earned_value(
-    bac: Number | None, pv: Number | None, ev: Number | None, ac: Number | None
-) -> EarnedValue:
+def earned_value(bac: Number | None, pv: Number | None, ev: Number | None, ac: Number | None) -> EarnedValue:
     """Return the earned-value figures for BAC, PV, EV and AC; burn_pct and pct_complete are fractions."""
     bac_, pv_, ev_, ac_ = _value(bac), _value(pv), _value(ev), _value(ac)
     cpi = ratio(ev_, ac_)

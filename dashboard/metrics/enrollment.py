@@ -133,7 +133,9 @@ class RateChange:
         return self.change <= -DECLINE_AT_LEAST and self.p_value < DECLINE_P_VALUE
 
 
-def rate_change(sites: pd.DataFrame, history: pd.DataFrame, window_days: int = 91, min_first: int = 5) -> RateChange | None:
+def rate_change(
+    sites: pd.DataFrame, history: pd.DataFrame, window_days: int = 91, min_first: int = 5
+) -> RateChange | None:
     """Compare a trial's enrollment rate per open site-month in its first and last `window_days`.
 
     `sites` are enrollment.forecast_inputs rows (days_open, days_since_closed; sites yet to open are left out),
@@ -144,8 +146,11 @@ def rate_change(sites: pd.DataFrame, history: pd.DataFrame, window_days: int = 9
     from scipy import stats
 
     opened = sites["days_open"].to_numpy(dtype=float) > 0
-    closed_ago = sites["days_since_closed"].to_numpy(dtype=float, na_value=np.nan) if "days_since_closed" in sites.columns \
+    closed_ago = (
+        sites["days_since_closed"].to_numpy(dtype=float, na_value=np.nan)
+        if "days_since_closed" in sites.columns
         else np.full(len(sites), np.nan)
+    )
     closed_ago = np.nan_to_num(closed_ago, nan=0.0)
     # Each site's open span in days before as_of: from its closing (0 while open) back to its activation.
     until = closed_ago[opened]

@@ -51,7 +51,9 @@ def milestone_status(
     red_days: int = 30,
 ) -> MilestoneStatus:
     """Return the slip, status and rag of a milestone as of a date (domain.md §6)."""
-    slip, status, rag = milestone_status_columns([baseline], [forecast], [actual], as_of, amber_days=amber_days, red_days=red_days)
+    slip, status, rag = milestone_status_columns(
+        [baseline], [forecast], [actual], as_of, amber_days=amber_days, red_days=red_days
+    )
     return MilestoneStatus(slip_days=int(slip[0]), status=str(status[0]), rag=str(rag[0]))
 
 
@@ -70,10 +72,13 @@ def milestone_status_columns(
     expected_late = np.where(no_forecast, today, np.maximum(f, today))
     slip = np.where(done, a - b, np.where(upcoming, np.where(no_forecast, 0, f - b), expected_late - b))
     status = np.where(
-        done, np.where(slip <= amber_days, "done_on_time", "done_late"),
+        done,
+        np.where(slip <= amber_days, "done_on_time", "done_late"),
         np.where(upcoming, np.where(slip > amber_days, "at_risk", "on_track"), "late"),
     ).astype(object)
-    rag = np.where(slip > red_days, "red", np.where((slip > amber_days) | (status == "late"), "amber", "green")).astype(object)
+    rag = np.where(slip > red_days, "red", np.where((slip > amber_days) | (status == "late"), "amber", "green")).astype(
+        object
+    )
     return slip.astype("int64"), status, rag
 
 
@@ -91,7 +96,9 @@ def expiry_status_columns(
     current = np.where(~no_actual, a, np.where(~no_forecast, f, b))
     change = current - b
     expired = current <= today
-    status = np.where(expired, "expired", np.where(change > 0, "extended", np.where(change == 0, "as_planned", "shortened")))
+    status = np.where(
+        expired, "expired", np.where(change > 0, "extended", np.where(change == 0, "as_planned", "shortened"))
+    )
     rag = np.where(expired | (-change > red_days), "red", np.where(-change > amber_days, "amber", "green"))
     return change.astype("int64"), status.astype(object), rag.astype(object)
 

@@ -44,55 +44,184 @@ class SiteIndicator:
 PER_100_MONTHS = 100 * DAYS_PER_MONTH
 
 SITE_INDICATORS: dict[str, SiteIndicator] = {
-    "enrollment_rate": SiteIndicator("Enrollment rate", "rate", "n_enrolled", "days_open", "low", "flag_min_days",
-                                     DAYS_PER_MONTH, "per site-month", "Site-days open",
-                                     "Subjects enrolled ÷ site-months the site has been open."),
-    "screen_failure": SiteIndicator("Screen failure", "proportion", "n_screen_failed", "n_outcome_known", "high",
-                                    "flag_min_subjects", 100, "%", "Subjects with a known screening outcome",
-                                    "Subjects who failed screening ÷ subjects screened with a known outcome (failed or enrolled)."),
-    "dropout": SiteIndicator("Study discontinuation", "proportion", "n_discontinued", "n_enrolled", "high", "flag_min_subjects",
-                             100, "%", "Subjects enrolled", "Enrolled subjects who left the study early ÷ subjects enrolled."),
+    "enrollment_rate": SiteIndicator(
+        "Enrollment rate",
+        "rate",
+        "n_enrolled",
+        "days_open",
+        "low",
+        "flag_min_days",
+        DAYS_PER_MONTH,
+        "per site-month",
+        "Site-days open",
+        "Subjects enrolled ÷ site-months the site has been open.",
+    ),
+    "screen_failure": SiteIndicator(
+        "Screen failure",
+        "proportion",
+        "n_screen_failed",
+        "n_outcome_known",
+        "high",
+        "flag_min_subjects",
+        100,
+        "%",
+        "Subjects with a known screening outcome",
+        "Subjects who failed screening ÷ subjects screened with a known outcome (failed or enrolled).",
+    ),
+    "dropout": SiteIndicator(
+        "Study discontinuation",
+        "proportion",
+        "n_discontinued",
+        "n_enrolled",
+        "high",
+        "flag_min_subjects",
+        100,
+        "%",
+        "Subjects enrolled",
+        "Enrolled subjects who left the study early ÷ subjects enrolled.",
+    ),
     "treatment_discontinuation": SiteIndicator(
-        "Treatment discontinuation", "proportion", "n_treatment_discontinued", "n_enrolled", "high", "flag_min_subjects", 100, "%",
-        "Subjects enrolled", "Enrolled subjects who stopped study treatment early (on study or not) ÷ subjects enrolled."),
-    "ae_rate": SiteIndicator("AE rate", "rate", "n_ae", "subject_days", "both", "flag_min_days", PER_100_MONTHS,
-                             "per 100 subject-months", "Subject-days on study",
-                             "Adverse events the site was aware of ÷ subject-months on study (enrolled to completion, "
-                             "discontinuation or the as-of date). Low is flagged too: a site far below its peers may be under-reporting.",
-                             safety=True),
-    "sae_rate": SiteIndicator("SAE rate", "rate", "n_sae", "subject_days", "both", "flag_min_days", PER_100_MONTHS,
-                              "per 100 subject-months", "Subject-days on study",
-                              "Serious adverse events the site was aware of ÷ subject-months on study; flagged on both sides, "
-                              "as the AE rate.", safety=True),
-    "deviation_rate": SiteIndicator("Important deviation rate", "rate", "n_important_deviations", "subject_days", "high",
-                                    "flag_min_days", PER_100_MONTHS, "per 100 subject-months", "Subject-days on study",
-                                    "Important protocol deviations ÷ subject-months on study."),
-    "minor_deviation_rate": SiteIndicator("Deviation rate (not important)", "rate", "n_minor_deviations", "subject_days", "high",
-                                          "flag_min_days", PER_100_MONTHS, "per 100 subject-months", "Subject-days on study",
-                                          "Protocol deviations not classed important ÷ subject-months on study."),
-    "abnormal_lab_rate": SiteIndicator("Abnormal lab rate", "proportion", "n_lab_abnormal", "n_lab_results", "high",
-                                       "flag_min_lab_results", 100, "% of results grade ≥ 3", "Lab results",
-                                       "Laboratory results of grade 3 or higher ÷ laboratory results, at visits done by the date.",
-                                       safety=True),
-    "entry_lag": SiteIndicator("Late data entry", "proportion", "n_entry_late", "n_entry_units", "high", "flag_min_visits", 100,
-                               "% entered > 10 days", "eCRF pages (visits where pages are not loaded)",
-                               "eCRF pages entered more than 10 days after the visit, or still not entered 10 days after it, ÷ "
-                               "pages of the visits done; per visit where the trial has no page data.", basis="entry_basis"),
-    "query_aging": SiteIndicator("Queries open > 30 days", "proportion", "n_queries_open_30d", "n_queries", "high",
-                                 "flag_min_queries", 100, "% open > 30 days today", "Queries raised",
-                                 "Queries still outstanding on the as-of date and raised more than 30 days before it ÷ queries raised."),
+        "Treatment discontinuation",
+        "proportion",
+        "n_treatment_discontinued",
+        "n_enrolled",
+        "high",
+        "flag_min_subjects",
+        100,
+        "%",
+        "Subjects enrolled",
+        "Enrolled subjects who stopped study treatment early (on study or not) ÷ subjects enrolled.",
+    ),
+    "ae_rate": SiteIndicator(
+        "AE rate",
+        "rate",
+        "n_ae",
+        "subject_days",
+        "both",
+        "flag_min_days",
+        PER_100_MONTHS,
+        "per 100 subject-months",
+        "Subject-days on study",
+        "Adverse events the site was aware of ÷ subject-months on study (enrolled to completion, "
+        "discontinuation or the as-of date). Low is flagged too: a site far below its peers may be under-reporting.",
+        safety=True,
+    ),
+    "sae_rate": SiteIndicator(
+        "SAE rate",
+        "rate",
+        "n_sae",
+        "subject_days",
+        "both",
+        "flag_min_days",
+        PER_100_MONTHS,
+        "per 100 subject-months",
+        "Subject-days on study",
+        "Serious adverse events the site was aware of ÷ subject-months on study; flagged on both sides, "
+        "as the AE rate.",
+        safety=True,
+    ),
+    "deviation_rate": SiteIndicator(
+        "Important deviation rate",
+        "rate",
+        "n_important_deviations",
+        "subject_days",
+        "high",
+        "flag_min_days",
+        PER_100_MONTHS,
+        "per 100 subject-months",
+        "Subject-days on study",
+        "Important protocol deviations ÷ subject-months on study.",
+    ),
+    "minor_deviation_rate": SiteIndicator(
+        "Deviation rate (not important)",
+        "rate",
+        "n_minor_deviations",
+        "subject_days",
+        "high",
+        "flag_min_days",
+        PER_100_MONTHS,
+        "per 100 subject-months",
+        "Subject-days on study",
+        "Protocol deviations not classed important ÷ subject-months on study.",
+    ),
+    "abnormal_lab_rate": SiteIndicator(
+        "Abnormal lab rate",
+        "proportion",
+        "n_lab_abnormal",
+        "n_lab_results",
+        "high",
+        "flag_min_lab_results",
+        100,
+        "% of results grade ≥ 3",
+        "Lab results",
+        "Laboratory results of grade 3 or higher ÷ laboratory results, at visits done by the date.",
+        safety=True,
+    ),
+    "entry_lag": SiteIndicator(
+        "Late data entry",
+        "proportion",
+        "n_entry_late",
+        "n_entry_units",
+        "high",
+        "flag_min_visits",
+        100,
+        "% entered > 10 days",
+        "eCRF pages (visits where pages are not loaded)",
+        "eCRF pages entered more than 10 days after the visit, or still not entered 10 days after it, ÷ "
+        "pages of the visits done; per visit where the trial has no page data.",
+        basis="entry_basis",
+    ),
+    "query_aging": SiteIndicator(
+        "Queries open > 30 days",
+        "proportion",
+        "n_queries_open_30d",
+        "n_queries",
+        "high",
+        "flag_min_queries",
+        100,
+        "% open > 30 days today",
+        "Queries raised",
+        "Queries still outstanding on the as-of date and raised more than 30 days before it ÷ queries raised.",
+    ),
     "outstanding_query_rate": SiteIndicator(
-        "Outstanding query rate", "proportion", "n_queries_outstanding_30d", "n_queries", "high", "flag_min_queries", 100,
-        "% ever outstanding > 30 days", "Queries raised",
+        "Outstanding query rate",
+        "proportion",
+        "n_queries_outstanding_30d",
+        "n_queries",
+        "high",
+        "flag_min_queries",
+        100,
+        "% ever outstanding > 30 days",
+        "Queries raised",
         "Queries outstanding (open or answered, not closed) for more than 30 days at any time up to the date ÷ queries raised "
-        "(the risk-monitoring convention)."),
-    "query_rate": SiteIndicator("Query rate", "rate", "n_queries", "n_query_base", "high", "flag_min_visits", 100,
-                                "per 100 data points (or visits)", "Data points (visits entered where points are not loaded)",
-                                "Queries raised ÷ data points entered, per 100; per 100 visits entered where the trial has no "
-                                "data-point counts.", basis="query_basis"),
-    "data_change_rate": SiteIndicator("Data change rate", "proportion", "n_data_points_changed", "n_data_points", "high",
-                                      "flag_min_data_points", 100, "% of data points", "Data points",
-                                      "Data points changed after their first entry ÷ data points entered."),
+        "(the risk-monitoring convention).",
+    ),
+    "query_rate": SiteIndicator(
+        "Query rate",
+        "rate",
+        "n_queries",
+        "n_query_base",
+        "high",
+        "flag_min_visits",
+        100,
+        "per 100 data points (or visits)",
+        "Data points (visits entered where points are not loaded)",
+        "Queries raised ÷ data points entered, per 100; per 100 visits entered where the trial has no "
+        "data-point counts.",
+        basis="query_basis",
+    ),
+    "data_change_rate": SiteIndicator(
+        "Data change rate",
+        "proportion",
+        "n_data_points_changed",
+        "n_data_points",
+        "high",
+        "flag_min_data_points",
+        100,
+        "% of data points",
+        "Data points",
+        "Data points changed after their first entry ÷ data points entered.",
+    ),
 }
 
 
@@ -204,7 +333,7 @@ def flag_peer_columns(
         unadjusted = np.where(variance > 0, (ratio_ - pooled) / np.sqrt(np.where(variance > 0, variance, 1.0)), 0.0)
     ok = eligible.to_numpy()
     unadjusted = np.where(ok, unadjusted, np.nan)
-    mean_square = pd.Series(unadjusted ** 2).groupby(frame["group"].to_numpy(), sort=False).mean()
+    mean_square = pd.Series(unadjusted**2).groupby(frame["group"].to_numpy(), sort=False).mean()
     phi = mean_square.clip(lower=1.0).fillna(1.0)
     z = unadjusted / np.sqrt(phi.reindex(frame["group"]).to_numpy())
     bad = z if bad_side == "high" else -z if bad_side == "low" else np.abs(z)
@@ -227,14 +356,18 @@ def flag_peer_columns(
     return PeerFlags(z, flag, side, withheld, observed, np.where(ok, expected, np.nan), ok), baselines
 
 
-def flag_peer_groups(groups: Iterable, numerators: Iterable, denominators: Iterable, **options) -> tuple[list[SiteFlag], dict]:
+def flag_peer_groups(
+    groups: Iterable, numerators: Iterable, denominators: Iterable, **options
+) -> tuple[list[SiteFlag], dict]:
     """flag_peer_columns with one SiteFlag per site (input order) and each group's PeerBaseline."""
     found, baselines = flag_peer_columns(groups, numerators, denominators, **options)
     flags = [
-        SiteFlag(z=float(z), flag=f, side=sd, withheld=bool(w), observed=float(o), expected=float(e)) if ok
+        SiteFlag(z=float(z), flag=f, side=sd, withheld=bool(w), observed=float(o), expected=float(e))
+        if ok
         else SiteFlag(z=None, flag="grey")
-        for ok, z, f, sd, w, o, e in zip(found.eligible, found.z, found.flag, found.side, found.withheld, found.observed,
-                                         found.expected)
+        for ok, z, f, sd, w, o, e in zip(
+            found.eligible, found.z, found.flag, found.side, found.withheld, found.observed, found.expected
+        )
     ]
     return flags, baselines
 
@@ -244,11 +377,15 @@ def max_abs_z(n_eligible: int) -> float:
     return math.sqrt(max(n_eligible, 0))
 
 
-def funnel_limits(baseline: PeerBaseline, denominators: Iterable, k: float, *, kind: FlagKind) -> list[tuple[float, float]]:
+def funnel_limits(
+    baseline: PeerBaseline, denominators: Iterable, k: float, *, kind: FlagKind
+) -> list[tuple[float, float]]:
     """Return (lower, upper) of pooled ± k·sqrt(φ · variance) at each denominator (a funnel plot's limit curves)."""
     limits = []
     for d in denominators:
-        spread = k * math.sqrt(baseline.phi * (baseline.pooled * (1 - baseline.pooled) if kind == "proportion" else baseline.pooled) / d)
+        spread = k * math.sqrt(
+            baseline.phi * (baseline.pooled * (1 - baseline.pooled) if kind == "proportion" else baseline.pooled) / d
+        )
         lower, upper = baseline.pooled - spread, baseline.pooled + spread
         limits.append((max(lower, 0.0), min(upper, 1.0) if kind == "proportion" else upper))
     return limits

@@ -14,6 +14,7 @@ from dashboard.registry.model import Basis
 
 # --- The figures ---------------------------------------------------------------------------------
 
+
 def _sum(column: str) -> Callable[[Basis], int]:
     return lambda b: int(pd.to_numeric(b.trials[column]).fillna(0).sum())
 
@@ -196,7 +197,8 @@ def site_flags(row) -> list[tuple[str, str]]:
     two-sided indicator says its side."""
     found = [
         (row[f"flag_{k}"], ind.label + (f" ({row[f'side_{k}']})" if ind.bad_side == "both" else ""))
-        for k, ind in metrics.SITE_INDICATORS.items() if row[f"flag_{k}"] in ("red", "amber")
+        for k, ind in metrics.SITE_INDICATORS.items()
+        if row[f"flag_{k}"] in ("red", "amber")
     ]
     return sorted(found, key=lambda p: -HEALTH_ORDER[p[0]])
 
@@ -210,7 +212,9 @@ def worst_sites(b: Basis) -> pd.DataFrame:
         return pd.DataFrame(columns=[*([] if f is None else f.columns), "problems", "non_enrolling_days"])
     idle = non_enrolling_sites(b)
     idle_days = dict(zip(zip(idle["protocol_number"], idle["site_number"]), idle["days_open"]))
-    days = pd.Series([idle_days.get(k) for k in zip(f["protocol_number"], f["site_number"])], index=f.index, dtype="float64")
+    days = pd.Series(
+        [idle_days.get(k) for k in zip(f["protocol_number"], f["site_number"])], index=f.index, dtype="float64"
+    )
     keep = (f["n_red"] + f["n_amber"] > 0) | days.notna()  # only these are listed
     f, days = f[keep], days[keep]
     problems = [
@@ -218,8 +222,11 @@ def worst_sites(b: Basis) -> pd.DataFrame:
         for (_, r), d in zip(f.iterrows(), days)
     ]
     out = f.assign(problems=problems, non_enrolling_days=days, _reds=f["n_red"] + days.notna().astype(int))
-    return out.sort_values(["_reds", "n_safety", "n_amber", "non_enrolling_days", "protocol_number", "site_number"],
-                           ascending=[False, False, False, False, True, True], na_position="last").drop(columns="_reds")
+    return out.sort_values(
+        ["_reds", "n_safety", "n_amber", "non_enrolling_days", "protocol_number", "site_number"],
+        ascending=[False, False, False, False, True, True],
+        na_position="last",
+    ).drop(columns="_reds")
 
 
 def _open_supply(b: Basis, risk: str) -> int | None:

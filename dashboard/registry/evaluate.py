@@ -34,8 +34,14 @@ def _evaluate(figure: Figure, basis: Basis, then: Basis | None) -> Value:
     if figure.colour is not None and (figure.unit == "health" or not _missing(before)):
         then_colour = figure.colour(before, then)
     change = _change(figure, value, before)
-    return replace(out, change=change, change_display=change_display(figure, change), then=before,
-                   then_display=display(figure, before, then), then_health=then_colour)
+    return replace(
+        out,
+        change=change,
+        change_display=change_display(figure, change),
+        then=before,
+        then_display=display(figure, before, then),
+        then_health=then_colour,
+    )
 
 
 def _compute(figure: Figure, basis: Basis):
@@ -65,8 +71,10 @@ def by_currency(basis: Basis, then: Basis | None) -> dict[str, list[Value]]:
     if len(basis.currencies) < 2:
         return {}
     return {
-        currency: [evaluate(key, basis.in_currency(currency), None if then is None else then.in_currency(currency))
-                   for key in GROUPS["Budget: earned value"]]
+        currency: [
+            evaluate(key, basis.in_currency(currency), None if then is None else then.in_currency(currency))
+            for key in GROUPS["Budget: earned value"]
+        ]
         for currency in basis.currencies
     }
 

@@ -80,9 +80,15 @@ class Basis:
             return None if frame is None else frame[frame["protocol_number"].isin(keep)]
 
         return replace(
-            self, trials=narrow(self.trials), milestones=narrow(self.milestones), sites=narrow(self.sites),
-            outlooks={p: o for p, o in self.outlooks.items() if p in keep}, flags=narrow(self.flags), qtls=narrow(self.qtls),
-            supply=narrow(self.supply), moved=narrow(self.moved),
+            self,
+            trials=narrow(self.trials),
+            milestones=narrow(self.milestones),
+            sites=narrow(self.sites),
+            outlooks={p: o for p, o in self.outlooks.items() if p in keep},
+            flags=narrow(self.flags),
+            qtls=narrow(self.qtls),
+            supply=narrow(self.supply),
+            moved=narrow(self.moved),
         )
 
     def of_trial(self, protocol: str) -> Basis:
@@ -91,7 +97,9 @@ class Basis:
 
     def _split(self) -> dict[str, Basis]:
         """Each trial's own basis, split in one pass (a portfolio of hundreds of trials is ranked trial by trial)."""
-        frames = {name: getattr(self, name) for name in ("trials", "milestones", "sites", "qtls", "flags", "supply", "moved")}
+        frames = {
+            name: getattr(self, name) for name in ("trials", "milestones", "sites", "qtls", "flags", "supply", "moved")
+        }
         groups = {
             name: dict(tuple(frame.groupby("protocol_number", sort=False))) if frame is not None else None
             for name, frame in frames.items()
@@ -99,7 +107,10 @@ class Basis:
         return {
             p: replace(
                 self,
-                **{name: None if groups[name] is None else groups[name].get(p, frames[name].iloc[0:0]) for name in frames},
+                **{
+                    name: None if groups[name] is None else groups[name].get(p, frames[name].iloc[0:0])
+                    for name in frames
+                },
                 outlooks={p: self.outlooks[p]} if p in self.outlooks else {},
             )
             for p in self.protocols
@@ -132,8 +143,10 @@ class Basis:
 
     def in_currency(self, currency: str) -> Basis:
         """The same basis with only the trials that report in `currency` (their amounts can be added up)."""
-        return self._once(("in_currency", currency), lambda: self.restrict(
-            self.trials.loc[self.trials["reporting_currency"] == currency, "protocol_number"]))
+        return self._once(
+            ("in_currency", currency),
+            lambda: self.restrict(self.trials.loc[self.trials["reporting_currency"] == currency, "protocol_number"]),
+        )
 
     @property
     def earned(self) -> metrics.EarnedValue | None:
@@ -219,8 +232,13 @@ class Value:
         elif value is not None:
             value = _plain_number(value)
         return {
-            "key": self.key, "label": self.label, "value": value, "display": self.display, "unit": self.figure.unit,
-            "health": self.health, "change": None if self.change is None else _plain_number(self.change),
+            "key": self.key,
+            "label": self.label,
+            "value": value,
+            "display": self.display,
+            "unit": self.figure.unit,
+            "health": self.health,
+            "change": None if self.change is None else _plain_number(self.change),
         }
 
     @property
@@ -257,7 +275,14 @@ def _plain_number(value) -> int | float | None:
 
 # A change within these is "no change" when listing what moved (a relative share for money); Methods states them.
 TOLERANCE: dict[str, float] = {
-    "count": 0, "percent": 0.02, "probability": 0.05, "index": 0.02, "money": 0.02, "date": 7, "days": 7, "health": 0,
+    "count": 0,
+    "percent": 0.02,
+    "probability": 0.05,
+    "index": 0.02,
+    "money": 0.02,
+    "date": 7,
+    "days": 7,
+    "health": 0,
 }
 
 

@@ -77,7 +77,13 @@ def severity(b: Basis) -> tuple:
     found = reasons(b)
     n_red = sum(r.health == "red" for r in found)
     n_amber = sum(r.health == "amber" for r in found)
-    return (-HEALTH_ORDER[row["overall_health"]], -n_red, -n_amber, -sum(r.excess for r in found), row["protocol_number"])
+    return (
+        -HEALTH_ORDER[row["overall_health"]],
+        -n_red,
+        -n_amber,
+        -sum(r.excess for r in found),
+        row["protocol_number"],
+    )
 
 
 SEVERITY_TEXT = (

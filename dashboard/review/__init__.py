@@ -21,6 +21,23 @@ from dashboard.review.model import (
 from dashboard.review.store import Store, end_of, migrate, open_store, visible_until
 
 __all__ = [
-    "DEMO_AUTHOR", "FIELD_LABEL", "MAX_TEXT", "STATUSES", "STATUS_LABEL", "Action", "Counts", "Event", "Refused", "State", "Store",
-    "Target", "agenda", "check_state", "counts", "end_of", "migrate", "open_store", "visible_until",
+    "DEMO_AUTHOR",
+    "FIELD_LABEL",
+    "MAX_TEXT",
+    "STATUSES",
+    "STATUS_LABEL",
+    "Action",
+    "Counts",
+    "Event",
+    "Refused",
+    "State",
+    "Store",
+    "Target",
+    "agenda",
+    "check_state",
+    "counts",
+    "end_of",
+    "migrate",
+    "open_store",
+    "visible_until",
 ]

@@ -24,7 +24,13 @@ DEMO_AUTHOR = "demo user"
 # Control characters other than tab and newline: nothing a person types, and some break a spreadsheet or a log line.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 FIELDS = ("text", "owner", "due_date", "status", "responds_to")
-FIELD_LABEL = {"text": "text", "owner": "owner", "due_date": "due date", "status": "status", "responds_to": "responds to"}
+FIELD_LABEL = {
+    "text": "text",
+    "owner": "owner",
+    "due_date": "due date",
+    "status": "status",
+    "responds_to": "responds to",
+}
 
 
 class Refused(ValueError):
@@ -96,8 +102,16 @@ class Action:
             if before is None:
                 out.append((e, ["created as a note" if e.state.is_note else "created"]))
             else:
-                out.append((e, [f"{FIELD_LABEL[name]}: {_word(getattr(before, name))} → {_word(getattr(e.state, name))}"
-                                for name in FIELDS if getattr(before, name) != getattr(e.state, name)]))
+                out.append(
+                    (
+                        e,
+                        [
+                            f"{FIELD_LABEL[name]}: {_word(getattr(before, name))} → {_word(getattr(e.state, name))}"
+                            for name in FIELDS
+                            if getattr(before, name) != getattr(e.state, name)
+                        ],
+                    )
+                )
             before = e.state
         return out
 
@@ -114,7 +128,15 @@ def _word(value) -> str:
 
 
 def check_state(
-    *, text, owner, due_date, status, responds_to, owners: set[str], responds: dict[str, str], today: date,
+    *,
+    text,
+    owner,
+    due_date,
+    status,
+    responds_to,
+    owners: set[str],
+    responds: dict[str, str],
+    today: date,
 ) -> State:
     """The State for a form's values, or Refused saying what is wrong. `owners` are the e-mails with access to the
     action's sponsor; `responds` the figure and indicator keys it may respond to."""
@@ -143,8 +165,10 @@ def check_state(
             raise Refused("An action needs a due date.")
         latest = today + timedelta(days=365 * DUE_YEARS_AHEAD)
         if not EARLIEST_DUE <= due_date <= latest:
-            raise Refused(f"The due date {due_date.isoformat()} is out of range ({EARLIEST_DUE.isoformat()} to "
-                          f"{latest.isoformat()}).")
+            raise Refused(
+                f"The due date {due_date.isoformat()} is out of range ({EARLIEST_DUE.isoformat()} to "
+                f"{latest.isoformat()})."
+            )
     if responds_to in (None, ""):
         responds_to = None
     elif responds_to not in responds:
@@ -157,8 +181,10 @@ def agenda(actions: list[Action], today: date, days: int = 7) -> tuple[list[Acti
     included (soonest first); notes and closed actions are on neither."""
     open_ = [a for a in actions if a.state.status == "open" and a.state.due_date is not None]
     overdue = sorted((a for a in open_ if a.state.due_date < today), key=lambda a: (a.state.due_date, a.action_id))
-    soon = sorted((a for a in open_ if today <= a.state.due_date < today + timedelta(days=days)),
-                  key=lambda a: (a.state.due_date, a.action_id))
+    soon = sorted(
+        (a for a in open_ if today <= a.state.due_date < today + timedelta(days=days)),
+        key=lambda a: (a.state.due_date, a.action_id),
+    )
     return overdue, soon
 
 

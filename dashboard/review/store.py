@@ -149,16 +149,27 @@ class Store:
         at = at or _now()
         with self.engine.begin() as conn:
             action_id = conn.execute(
-                insert(review_action).values(
-                    sponsor_code=sponsor_code, protocol_number=target.protocol_number, site_number=target.site_number,
+                insert(review_action)
+                .values(
+                    sponsor_code=sponsor_code,
+                    protocol_number=target.protocol_number,
+                    site_number=target.site_number,
                     milestone_code=target.milestone_code,
-                ).returning(review_action.c.action_id)
+                )
+                .returning(review_action.c.action_id)
             ).scalar_one()
             conn.execute(insert(review_event).values(action_id=action_id, changed_at=at, author=author, **_row(state)))
         return int(action_id)
 
-    def change(self, action_id: int, protocols: Iterable[str], state: State, author: str, at: datetime | None = None,
-               seen: int | None = None) -> bool:
+    def change(
+        self,
+        action_id: int,
+        protocols: Iterable[str],
+        state: State,
+        author: str,
+        at: datetime | None = None,
+        seen: int | None = None,
+    ) -> bool:
         """Append `state` to an action of one of `protocols` (the trials the user may see); False when nothing changed.
 
         An action of another trial is refused exactly as one that does not exist, so an id tells nothing. `seen`, the
@@ -169,25 +180,37 @@ class Store:
             raise Refused("There is no such action on the trials you can see.")
         if seen is not None and len(found[0].history) != seen:
             last = found[0].history[-1]
-            raise Refused(f"{last.author} changed #{action_id} at {last.at:%H:%M} UTC, after you opened it. Your edit "
-                          "was not saved, so theirs stays; see it above and edit again.")
+            raise Refused(
+                f"{last.author} changed #{action_id} at {last.at:%H:%M} UTC, after you opened it. Your edit "
+                "was not saved, so theirs stays; see it above and edit again."
+            )
         if found[0].state == state:
             return False
         with self.engine.begin() as conn:
-            conn.execute(insert(review_event).values(action_id=action_id, changed_at=at or _now(), author=author,
-                                                     **_row(state)))
+            conn.execute(
+                insert(review_event).values(action_id=action_id, changed_at=at or _now(), author=author, **_row(state))
+            )
         return True
 
-    def actions(self, protocols: Iterable[str], until: datetime | None = None,
-                action_ids: Iterable[int] | None = None) -> list[Action]:
+    def actions(
+        self, protocols: Iterable[str], until: datetime | None = None, action_ids: Iterable[int] | None = None
+    ) -> list[Action]:
         """The actions on the trials `protocols` as they stood just before `until` (None: now), each with its history,
         oldest first. An action created after `until` is not there yet."""
         protocols = sorted(set(protocols))
         if not protocols:
             return []
         query = (
-            select(review_action, review_event.c.changed_at, review_event.c.author, review_event.c.text,
-                   review_event.c.owner, review_event.c.due_date, review_event.c.status, review_event.c.responds_to)
+            select(
+                review_action,
+                review_event.c.changed_at,
+                review_event.c.author,
+                review_event.c.text,
+                review_event.c.owner,
+                review_event.c.due_date,
+                review_event.c.status,
+                review_event.c.responds_to,
+            )
             .join(review_event, review_event.c.action_id == review_action.c.action_id)
             .where(review_action.c.protocol_number.in_(protocols))
             # In the order they were written (an event id, not a server's clock, which may differ between servers).
@@ -205,14 +228,23 @@ class Store:
                     a = out[r.action_id]
                     out[r.action_id] = Action(a.action_id, a.sponsor_code, a.target, a.history + (event,))
                 else:
-                    out[r.action_id] = Action(r.action_id, r.sponsor_code,
-                                              Target(r.protocol_number, r.site_number, r.milestone_code), (event,))
+                    out[r.action_id] = Action(
+                        r.action_id,
+                        r.sponsor_code,
+                        Target(r.protocol_number, r.site_number, r.milestone_code),
+                        (event,),
+                    )
         return list(out.values())
 
 
 def _row(state: State) -> dict:
-    return {"text": state.text, "owner": state.owner, "due_date": state.due_date, "status": state.status,
-            "responds_to": state.responds_to}
+    return {
+        "text": state.text,
+        "owner": state.owner,
+        "due_date": state.due_date,
+        "status": state.status,
+        "responds_to": state.responds_to,
+    }
 
 
 _opening = threading.Lock()

@@ -82,7 +82,9 @@ site = Table(
     Column("closed_date", Date, nullable=True, comment="Site closed out"),
     _count("n_planned_subjects", comment="Site enrollment target"),
     UniqueConstraint("trial_id", "site_number"),
-    CheckConstraint("closed_date IS NULL OR activated_date IS NULL OR closed_date >= activated_date", name="closed_after_activated"),
+    CheckConstraint(
+        "closed_date IS NULL OR activated_date IS NULL OR closed_date >= activated_date", name="closed_after_activated"
+    ),
     info={"grain": "One row per site of a trial.", "natural_key": ("protocol_number", "site_number")},
 )
 
@@ -98,8 +100,12 @@ subject = Table(
     Column("enrolled_date", Date, nullable=True, comment="Randomized / enrolled"),
     Column("discontinued_date", Date, nullable=True, comment="Left the study before completing it"),
     Column("completed_date", Date, nullable=True, comment="Completed the study"),
-    Column("treatment_discontinued_date", Date, nullable=True,
-           comment="Stopped study treatment early (may stay on study for follow-up); empty = did not"),
+    Column(
+        "treatment_discontinued_date",
+        Date,
+        nullable=True,
+        comment="Stopped study treatment early (may stay on study for follow-up); empty = did not",
+    ),
     UniqueConstraint("trial_id", "subject_number"),
     CheckConstraint("enrolled_date IS NULL OR enrolled_date >= screened_date", name="enrolled_after_screened"),
     CheckConstraint("NOT (enrolled_date IS NOT NULL AND screen_failed_date IS NOT NULL)", name="failed_or_enrolled"),
@@ -136,7 +142,10 @@ visit = Table(
     CheckConstraint("entered_date IS NULL OR entered_date >= visit_date", name="entered_after_visit"),
     Index("ix_visit_trial_date", "trial_id", "visit_date"),
     Index("ix_visit_trial_entered", "trial_id", "entered_date"),
-    info={"grain": "One row per subject visit done.", "natural_key": ("protocol_number", "subject_number", "visit_number")},
+    info={
+        "grain": "One row per subject visit done.",
+        "natural_key": ("protocol_number", "subject_number", "visit_number"),
+    },
 )
 
 data_query = Table(
@@ -148,17 +157,29 @@ data_query = Table(
     Column("subject_id", ForeignKey("subject.subject_id"), nullable=True, index=True),
     Column("query_number", String(24), nullable=False, comment="Query number within the trial"),
     Column("opened_date", Date, nullable=False),
-    Column("answered_date", Date, nullable=True, comment="The site answered it; empty = not answered (a query is outstanding until closed)"),
+    Column(
+        "answered_date",
+        Date,
+        nullable=True,
+        comment="The site answered it; empty = not answered (a query is outstanding until closed)",
+    ),
     Column("closed_date", Date, nullable=True, comment="Empty = still outstanding (open or answered)"),
-    Column("query_status", String(20), nullable=True,
-           comment="Status today: open, answered or closed; empty = closed when closed_date is set, else open "
-                   "(as-of views use the dates)",
-           info={"allowed": QUERY_STATUSES}),
+    Column(
+        "query_status",
+        String(20),
+        nullable=True,
+        comment="Status today: open, answered or closed; empty = closed when closed_date is set, else open "
+        "(as-of views use the dates)",
+        info={"allowed": QUERY_STATUSES},
+    ),
     UniqueConstraint("trial_id", "query_number"),
     CheckConstraint("closed_date IS NULL OR closed_date >= opened_date", name="closed_after_opened"),
     Index("ix_data_query_trial_opened", "trial_id", "opened_date"),
     Index("ix_data_query_trial_closed", "trial_id", "closed_date"),
-    info={"grain": "One row per data query raised on a site's data.", "natural_key": ("protocol_number", "query_number")},
+    info={
+        "grain": "One row per data query raised on a site's data.",
+        "natural_key": ("protocol_number", "query_number"),
+    },
 )
 
 deviation = Table(
@@ -171,10 +192,14 @@ deviation = Table(
     Column("deviation_number", String(24), nullable=False, comment="Deviation number within the trial"),
     Column("deviation_date", Date, nullable=True, comment="Deviation occurred; empty when the source has no date"),
     Column("identified_date", Date, nullable=True, comment="Deviation identified (by the site or a monitor)"),
-    Column("first_loaded_date", Date, nullable=True,
-           comment="Day the deviation was first loaded; the loader sets it when empty and keeps it on later loads. "
-                   "A deviation counts from deviation_date, else identified_date, else this day",
-           info={"loader_default": "load_date"}),
+    Column(
+        "first_loaded_date",
+        Date,
+        nullable=True,
+        comment="Day the deviation was first loaded; the loader sets it when empty and keeps it on later loads. "
+        "A deviation counts from deviation_date, else identified_date, else this day",
+        info={"loader_default": "load_date"},
+    ),
     Column("is_important", Boolean, nullable=False, comment="Important (major) protocol deviation"),
     Column("description", String(300), nullable=True),
     UniqueConstraint("trial_id", "deviation_number"),
@@ -187,7 +212,9 @@ crf_page = Table(
     metadata,
     Column("crf_page_id", Integer, primary_key=True),
     Column("trial_id", ForeignKey("trial.trial_id"), nullable=False, index=True),
-    Column("visit_id", ForeignKey("visit.visit_id"), nullable=False, index=True, comment="The visit the page belongs to"),
+    Column(
+        "visit_id", ForeignKey("visit.visit_id"), nullable=False, index=True, comment="The visit the page belongs to"
+    ),
     Column("page_name", String(60), nullable=False, comment="eCRF page (form), e.g. VITALS"),
     Column("entered_date", Date, nullable=True, comment="Page data entered in EDC; empty = not yet"),
     UniqueConstraint("visit_id", "page_name"),
@@ -234,13 +261,21 @@ adverse_event = Table(
     metadata,
     Column("adverse_event_id", Integer, primary_key=True),
     Column("trial_id", ForeignKey("trial.trial_id"), nullable=False),
-    Column("subject_id", ForeignKey("subject.subject_id"), nullable=False, index=True, comment="The subject who had it"),
+    Column(
+        "subject_id", ForeignKey("subject.subject_id"), nullable=False, index=True, comment="The subject who had it"
+    ),
     Column("ae_number", String(24), nullable=False, comment="Adverse event number within the trial"),
     Column("onset_date", Date, nullable=False, comment="The event started"),
     Column("is_serious", Boolean, nullable=False, comment="Serious adverse event (SAE)"),
-    Column("aware_date", Date, nullable=True,
-           comment="The site became aware of it; empty = on its onset date. The event counts from this day"),
-    Column("reported_date", Date, nullable=True, comment="Reported to the sponsor (expected for SAEs); empty = not yet"),
+    Column(
+        "aware_date",
+        Date,
+        nullable=True,
+        comment="The site became aware of it; empty = on its onset date. The event counts from this day",
+    ),
+    Column(
+        "reported_date", Date, nullable=True, comment="Reported to the sponsor (expected for SAEs); empty = not yet"
+    ),
     Column("term", String(200), nullable=True, comment="Event term (e.g. MedDRA preferred term)"),
     Column("grade", Integer, nullable=True, comment="Severity grade, 1 to 5 (CTCAE)"),
     UniqueConstraint("trial_id", "ae_number"),
@@ -255,10 +290,21 @@ qtl = Table(
     metadata,
     Column("qtl_id", Integer, primary_key=True),
     Column("trial_id", ForeignKey("trial.trial_id"), nullable=False, index=True),
-    _enum("qtl_figure", QTL_FIGURES, comment="The trial-level figure limited: a site indicator pooled over the trial's sites"),
-    Column("limit_value", Numeric(12, 4), nullable=False,
-           comment="The limit, in the figure's unit as shown (%, per 100 subject-months, …)", info={"unit": "figure's unit"}),
-    _enum("direction", QTL_DIRECTIONS, comment="above = breached when the figure is above the limit; below = when below"),
+    _enum(
+        "qtl_figure",
+        QTL_FIGURES,
+        comment="The trial-level figure limited: a site indicator pooled over the trial's sites",
+    ),
+    Column(
+        "limit_value",
+        Numeric(12, 4),
+        nullable=False,
+        comment="The limit, in the figure's unit as shown (%, per 100 subject-months, …)",
+        info={"unit": "figure's unit"},
+    ),
+    _enum(
+        "direction", QTL_DIRECTIONS, comment="above = breached when the figure is above the limit; below = when below"
+    ),
     UniqueConstraint("trial_id", "qtl_figure"),
     info={
         "grain": "One row per quality tolerance limit of a trial (ICH E6(R3)): set before the trial starts.",
@@ -275,9 +321,13 @@ site_month = Table(
     _count("n_visits", comment="Visits done in the month (visit_date)"),
     _count("n_visits_late_prone", comment="Of those, visits entered more than 10 days after the visit or not at all"),
     _count("n_visits_entered", comment="Visits entered in the month (entered_date)"),
-    Column("entry_lag_days", Float, nullable=False,
-           comment="Sum over the visits entered in the month of days from visit to entry, each at most 60",
-           info={"unit": "days"}),
+    Column(
+        "entry_lag_days",
+        Float,
+        nullable=False,
+        comment="Sum over the visits entered in the month of days from visit to entry, each at most 60",
+        info={"unit": "days"},
+    ),
     _count("n_queries_opened", comment="Data queries opened in the month"),
     _count("n_queries_closed", comment="Data queries closed in the month"),
     Index("ix_site_month_trial_month", "trial_id", "month_date"),

@@ -17,7 +17,13 @@ metadata = MetaData(
 
 PHASES = ("I", "II", "III", "IV")
 TRIAL_STATUSES = ("planned", "startup", "enrolling", "follow_up", "closed")
-TRIAL_STATUS_LABEL = {"planned": "Planned", "startup": "Start-up", "enrolling": "Enrolling", "follow_up": "Follow-up", "closed": "Closed"}
+TRIAL_STATUS_LABEL = {
+    "planned": "Planned",
+    "startup": "Start-up",
+    "enrolling": "Enrolling",
+    "follow_up": "Follow-up",
+    "closed": "Closed",
+}
 SITE_STATUSES = ("planned", "selected", "active", "closed")
 VENDOR_KINDS = ("CRO", "CMO", "CDMO", "central_lab", "IRT", "other")
 LANES = ("CRO", "CMO")
@@ -29,8 +35,18 @@ MILESTONE_KINDS = ("contract", "stability_pull", "expiry")
 QUERY_STATUSES = ("open", "answered", "closed")
 # Trial-level figures a quality tolerance limit may be set on: site indicators (dashboard/metrics.py) pooled over the trial.
 QTL_FIGURES = (
-    "deviation_rate", "minor_deviation_rate", "dropout", "treatment_discontinuation", "screen_failure", "ae_rate",
-    "sae_rate", "abnormal_lab_rate", "query_rate", "outstanding_query_rate", "entry_lag", "data_change_rate",
+    "deviation_rate",
+    "minor_deviation_rate",
+    "dropout",
+    "treatment_discontinuation",
+    "screen_failure",
+    "ae_rate",
+    "sae_rate",
+    "abnormal_lab_rate",
+    "query_rate",
+    "outstanding_query_rate",
+    "entry_lag",
+    "data_change_rate",
 )
 QTL_DIRECTIONS = ("above", "below")
 

@@ -27,7 +27,10 @@ vendor = Table(
     Column("vendor_code", String(32), nullable=False, unique=True, comment="Short code, used in links"),
     Column("vendor_name", String(200), nullable=False),
     _enum("vendor_kind", VENDOR_KINDS, comment="What the vendor does; a CDMO works in both lanes"),
-    info={"grain": "One row per vendor; vendors are shared across trials and sponsors.", "natural_key": ("vendor_code",)},
+    info={
+        "grain": "One row per vendor; vendors are shared across trials and sponsors.",
+        "natural_key": ("vendor_code",),
+    },
 )
 
 contract = Table(
@@ -42,7 +45,10 @@ contract = Table(
     Column("planned_end_date", Date, nullable=False, comment="Date the planned spend reaches the budget"),
     # Milestone fees reach their contract through (trial, vendor): one contract per vendor per trial.
     UniqueConstraint("trial_id", "vendor_id"),
-    info={"grain": "One row per contract of a vendor on a trial (one per vendor and trial).", "natural_key": ("contract_number",)},
+    info={
+        "grain": "One row per contract of a vendor on a trial (one per vendor and trial).",
+        "natural_key": ("contract_number",),
+    },
 )
 
 unit_price = Table(
@@ -69,7 +75,13 @@ change_order = Table(
     Column("requested_date", Date, nullable=False),
     Column("approved_date", Date, nullable=True, comment="Empty until approved"),
     _enum("change_order_status", CHANGE_ORDER_STATUSES, comment="Status today (as-of views use approved_date)"),
-    Column("change_amount", Money, nullable=False, comment="Change to the contract value (negative = descope)", info={"unit": "reporting currency"}),
+    Column(
+        "change_amount",
+        Money,
+        nullable=False,
+        comment="Change to the contract value (negative = descope)",
+        info={"unit": "reporting currency"},
+    ),
     Column("reason", String(300), nullable=False),
     info={"grain": "One row per change order to a contract.", "natural_key": ("change_order_number",)},
 )
@@ -79,11 +91,22 @@ planned_spend = Table(
     metadata,
     Column("planned_spend_id", Integer, primary_key=True),
     Column("contract_id", ForeignKey("contract.contract_id"), nullable=False),
-    Column("change_order_id", ForeignKey("change_order.change_order_id"), nullable=True, index=True,
-           comment="Empty = the baseline plan; else the change order this spend belongs to"),
+    Column(
+        "change_order_id",
+        ForeignKey("change_order.change_order_id"),
+        nullable=True,
+        index=True,
+        comment="Empty = the baseline plan; else the change order this spend belongs to",
+    ),
     Column("month_date", Date, nullable=False, comment="First day of the month"),
     _enum("cost_category", COST_CATEGORIES, comment="Service fee or pass-through"),
-    Column("planned_amount", Money, nullable=False, comment="Spend planned in that month", info={"unit": "reporting currency"}),
+    Column(
+        "planned_amount",
+        Money,
+        nullable=False,
+        comment="Spend planned in that month",
+        info={"unit": "reporting currency"},
+    ),
     Index("ix_planned_spend_contract_month", "contract_id", "month_date"),
     info={
         "grain": "One row per contract × plan source (baseline or change order) × month × cost category.",
@@ -123,11 +146,18 @@ milestone = Table(
     Column("actual_date", Date, nullable=True, comment="Done on; empty = not done"),
     _money("payment_amount", comment="Fee earned when achieved (0 = none)"),
     _enum("payment_status", PAYMENT_STATUSES, comment="Status today of the milestone payment"),
-    Column("precedes_milestone_id", ForeignKey("milestone.milestone_id"), nullable=True,
-           comment="The milestone this one must come before (supply → clinical)"),
+    Column(
+        "precedes_milestone_id",
+        ForeignKey("milestone.milestone_id"),
+        nullable=True,
+        comment="The milestone this one must come before (supply → clinical)",
+    ),
     _count("lead_time_days", comment="Days needed between this milestone and the one it precedes"),
     UniqueConstraint("trial_id", "milestone_code"),
-    info={"grain": "One row per contracted milestone of a trial.", "natural_key": ("protocol_number", "milestone_code")},
+    info={
+        "grain": "One row per contracted milestone of a trial.",
+        "natural_key": ("protocol_number", "milestone_code"),
+    },
 )
 
 milestone_forecast = Table(

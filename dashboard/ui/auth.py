@@ -106,7 +106,10 @@ def _return_after_sign_in(page: str) -> None:
     """Back from the identity provider at the root: open the page and view the user asked for before signing in."""
     if st.session_state.get(_RETURNED_KEY):
         if RETURN_COOKIE in st.context.cookies and st.session_state[_RETURNED_KEY] == "pending":
-            st.html(f"<script>document.cookie = '{RETURN_COOKIE}=; path=/; max-age=0';</script>", unsafe_allow_javascript=True)
+            st.html(
+                f"<script>document.cookie = '{RETURN_COOKIE}=; path=/; max-age=0';</script>",
+                unsafe_allow_javascript=True,
+            )
             st.session_state[_RETURNED_KEY] = "cleared"
         return
     st.session_state[_RETURNED_KEY] = "pending"

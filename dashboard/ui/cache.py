@@ -79,10 +79,14 @@ def composed(function: Callable, scope: access.Scope):
     """
     result = _compose(function.__module__, function.__name__, scope, get_settings().database_url)
     if dataclasses.is_dataclass(result):
-        return dataclasses.replace(result, **{
-            f.name: getattr(result, f.name).copy()
-            for f in dataclasses.fields(result) if isinstance(getattr(result, f.name), pd.DataFrame)
-        })
+        return dataclasses.replace(
+            result,
+            **{
+                f.name: getattr(result, f.name).copy()
+                for f in dataclasses.fields(result)
+                if isinstance(getattr(result, f.name), pd.DataFrame)
+            },
+        )
     return result
 
 
@@ -102,11 +106,19 @@ def _basis(module: str, name: str, scope: access.Scope, url: str, options: tuple
 def basis(view_basis: Callable, scope: access.Scope, **options) -> registry.Basis:
     """`view_basis(compose, scope, settings, **options)` (queries.overview.view_basis) composed from the cached parts,
     itself cached by scope, database and options. Read-only: the pages of every run of this scope share it."""
-    return _basis(view_basis.__module__, view_basis.__name__, scope, get_settings().database_url, tuple(sorted(options.items())))
+    return _basis(
+        view_basis.__module__, view_basis.__name__, scope, get_settings().database_url, tuple(sorted(options.items()))
+    )
 
 
-def predict(sites: pd.DataFrame, target: int, as_of: date, prior_rate: float | None, history: pd.DataFrame | None = None,
-            drift_prior=None):
+def predict(
+    sites: pd.DataFrame,
+    target: int,
+    as_of: date,
+    prior_rate: float | None,
+    history: pd.DataFrame | None = None,
+    drift_prior=None,
+):
     """The enrollment forecast for one trial's sites and enrollment history, with its sponsor's drift prior, cached on
     its inputs (the same inputs give the same forecast). The prior goes to the cache as its numbers."""
     from dashboard.forecast import trial_inputs

@@ -54,5 +54,6 @@ def context() -> Context:
         st.rerun()
     return st.session_state[_CONTEXT_KEY]
 
+
 # The table page page_of last wrote into the address (None: the first, which the address does not say).
 _URL_PAGE_KEY = "_dashboard_url_page"

@@ -59,12 +59,17 @@ def _excel_button(ctx: Context) -> None:
     tables = ctx.tables
 
     def build() -> bytes:
-        return exports.workbook([(name, table.frame()) for name, table in tables],
-                                {**view, "Exported at (UTC)": datetime.now(UTC).replace(microsecond=0)})
+        return exports.workbook(
+            [(name, table.frame()) for name, table in tables],
+            {**view, "Exported at (UTC)": datetime.now(UTC).replace(microsecond=0)},
+        )
 
     trial = f"{ctx.scope.trial}_" if ctx.scope.trial else ""
     ctx.excel_slot.download_button(
-        "⬇️ This page as Excel (.xlsx)", build, f"{ctx.page}_{trial}{ctx.scope.as_of:%Y-%m-%d}.xlsx", _WORKBOOK_MIME,
+        "⬇️ This page as Excel (.xlsx)",
+        build,
+        f"{ctx.page}_{trial}{ctx.scope.as_of:%Y-%m-%d}.xlsx",
+        _WORKBOOK_MIME,
         on_click="ignore",
     )
 
@@ -98,8 +103,9 @@ class Table:
         return self._made
 
 
-def download_table(label: str, frame: pd.DataFrame | Callable[[], pd.DataFrame], file_name_stem: str,
-                   sheet: str | None = None) -> None:
+def download_table(
+    label: str, frame: pd.DataFrame | Callable[[], pd.DataFrame], file_name_stem: str, sheet: str | None = None
+) -> None:
     """A CSV download of a table the page shows (or of the function that makes it, for a table worked out only for
     the file); the table also becomes sheet `sheet` (default: from the label) of the page's workbook.
 

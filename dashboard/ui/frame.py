@@ -74,8 +74,12 @@ def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
         sponsor_code = st.session_state.get("sponsor")
         choices = trials if not sponsor_code else trials[trials["sponsor_code"] == sponsor_code]
         st.selectbox(
-            "Therapeutic area", sorted(choices["therapeutic_area"].unique()), index=None, key="ta",
-            bind="query-params", placeholder="All areas",
+            "Therapeutic area",
+            sorted(choices["therapeutic_area"].unique()),
+            index=None,
+            key="ta",
+            bind="query-params",
+            placeholder="All areas",
         )
         st.selectbox("Phase", list(PHASES), index=None, key="phase", bind="query-params", placeholder="All phases")
         ta, phase = st.session_state.get("ta"), st.session_state.get("phase")
@@ -87,17 +91,30 @@ def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
         trial_choices = list(choices["protocol_number"])
         if view.trial and view.trial not in trial_choices:
             trial_choices.append(view.trial)
-        st.selectbox("Trial", trial_choices, index=None, key="trial", bind="query-params", placeholder="All trials (portfolio)")
+        st.selectbox(
+            "Trial", trial_choices, index=None, key="trial", bind="query-params", placeholder="All trials (portfolio)"
+        )
         if st.session_state.get("trial") in titles:
             st.caption(md(titles[st.session_state["trial"]]))
         _sync_dates_with_url(view, today)
         st.date_input(
-            "As of", min_value=EARLIEST_DATE, max_value=LATEST_DATE, key="as_of", format="YYYY-MM-DD",
-            on_change=_as_of_changed, args=(today,), help="Empty: today.",
+            "As of",
+            min_value=EARLIEST_DATE,
+            max_value=LATEST_DATE,
+            key="as_of",
+            format="YYYY-MM-DD",
+            on_change=_as_of_changed,
+            args=(today,),
+            help="Empty: today.",
         )
         st.date_input(
-            "Compare with", min_value=EARLIEST_DATE, max_value=LATEST_DATE, key="since", format="YYYY-MM-DD",
-            on_change=_since_changed, help=f"Headline figures show their change since this date (empty: {COMPARE_DAYS} days before the as-of date).",
+            "Compare with",
+            min_value=EARLIEST_DATE,
+            max_value=LATEST_DATE,
+            key="since",
+            format="YYYY-MM-DD",
+            on_change=_since_changed,
+            help=f"Headline figures show their change since this date (empty: {COMPARE_DAYS} days before the as-of date).",
         )
 
     # The widgets now hold the view (they restored it from the URL, or the user changed it).
@@ -128,7 +145,9 @@ def build_frame(list_trials: Callable[..., pd.DataFrame], page: str) -> Context:
         ]
         if clashes:
             notices.append(f"Trial {view.trial} is not in the filter ({', '.join(clashes)}); showing the trial.")
-    scope, scope_notices = access.make_scope(grants, view.model_copy(update={"sponsor": None}) if view.trial else view, today)
+    scope, scope_notices = access.make_scope(
+        grants, view.model_copy(update={"sponsor": None}) if view.trial else view, today
+    )
     if scope.trial is not None:
         scope = scope.replace(phase=None, ta=None)
     if scope.as_of > today:
@@ -167,8 +186,17 @@ def _sync_dates_with_url(view: ViewState, today: date) -> None:
 _URL_VALUES_KEY = "_dashboard_url_values"
 
 
-def url_selectbox(label: str, options: list[str], key: str, labels: dict[str, str], url_value: str | None, *,
-                  container=None, placeholder: str | None = None, **kwargs) -> str | None:
+def url_selectbox(
+    label: str,
+    options: list[str],
+    key: str,
+    labels: dict[str, str],
+    url_value: str | None,
+    *,
+    container=None,
+    placeholder: str | None = None,
+    **kwargs,
+) -> str | None:
     """A selectbox that shows people's words (`labels`) while the address keeps the stable code under `key`.
 
     Streamlit's bind="query-params" would write the displayed words into the URL; this writes the code itself. The
@@ -181,8 +209,9 @@ def url_selectbox(label: str, options: list[str], key: str, labels: dict[str, st
         st.session_state[key] = url_value if url_value in options else (None if placeholder else options[0])
     target = container or st
     # The value comes from the session state set above, so no index is passed (Streamlit would warn of two sources).
-    value = target.selectbox(label, options, key=key, format_func=lambda code: labels.get(code, code),
-                             placeholder=placeholder, **kwargs)
+    value = target.selectbox(
+        label, options, key=key, format_func=lambda code: labels.get(code, code), placeholder=placeholder, **kwargs
+    )
     written[key] = value
     if value is None:
         if key in st.query_params:
@@ -269,8 +298,10 @@ def freshness_line(ctx: Context, loads: pd.DataFrame, publication: pd.Series | N
     load = loads.iloc[0]
     loaded_at = pd.Timestamp(load["loaded_at"]).to_pydatetime()
     age_hours = (datetime.now(UTC).replace(tzinfo=None) - loaded_at).total_seconds() / 3600
-    text = (f"Data loaded {day(loaded_at)} {loaded_at:%H:%M} UTC ({_age(age_hours)} ago) · showing as of "
-            f"{day(ctx.scope.as_of)} · {published.provenance(publication)}")
+    text = (
+        f"Data loaded {day(loaded_at)} {loaded_at:%H:%M} UTC ({_age(age_hours)} ago) · showing as of "
+        f"{day(ctx.scope.as_of)} · {published.provenance(publication)}"
+    )
     stale_after = get_settings().stale_after_hours
     if age_hours > stale_after:
         st.warning(text + f" — older than {stale_after:g} hours: figures may be out of date.", icon="⏳")

@@ -31,14 +31,20 @@ def responds_to() -> dict[str, str]:
 
 def _target(r) -> review.Target:
     """The Target a row of queries.review.targets names."""
-    return review.Target(str(r.protocol_number), None if pd.isna(r.site_number) else str(r.site_number),
-                         None if pd.isna(r.milestone_code) else str(r.milestone_code))
+    return review.Target(
+        str(r.protocol_number),
+        None if pd.isna(r.site_number) else str(r.site_number),
+        None if pd.isna(r.milestone_code) else str(r.milestone_code),
+    )
 
 
 def _names(targets: pd.DataFrame) -> dict[tuple, str]:
     """The name of each site and milestone of the targets, by (kind, its number or code)."""
-    return {(r.kind, r.site_number if r.kind == "site" else r.milestone_code): r.label
-            for r in targets.itertuples(index=False) if r.kind != "trial"}
+    return {
+        (r.kind, r.site_number if r.kind == "site" else r.milestone_code): r.label
+        for r in targets.itertuples(index=False)
+        if r.kind != "trial"
+    }
 
 
 def _about(target: review.Target, labels: dict[tuple, str]) -> str:
@@ -52,11 +58,13 @@ def _about(target: review.Target, labels: dict[tuple, str]) -> str:
 
 def _order(actions: list[review.Action], today: date) -> list[review.Action]:
     """Open ones first (overdue first, then by due date, notes last), then the closed, latest change first."""
+
     def key(a: review.Action):
         s = a.state
         if s.status != "open":
             return (2, 0, -a.history[-1].at.timestamp())
         return (0 if a.is_overdue(today) else 1, (s.due_date or date.max).toordinal(), a.action_id)
+
     return sorted(actions, key=key)
 
 
@@ -71,8 +79,13 @@ def _unavailable(ctx: Context, exc: BaseException) -> None:
     st.warning(error.message, icon="⚠️")
 
 
-def actions_section(ctx: Context, targets: pd.DataFrame, owners: list[str], about: review.Target | None = None,
-                    kinds: tuple[str, ...] | None = None) -> None:
+def actions_section(
+    ctx: Context,
+    targets: pd.DataFrame,
+    owners: list[str],
+    about: review.Target | None = None,
+    kinds: tuple[str, ...] | None = None,
+) -> None:
     """The review's actions and notes on the scope's trial (only those about `about`, or about things of `kinds`:
     "site", "milestone"), with forms to add, edit and close them when the view is today's; a past view shows them
     as they stood at its end, read-only. If the review database fails, a warning takes their place."""
@@ -87,8 +100,9 @@ def _key(r) -> str:
     return f"{r.kind}|{'' if pd.isna(r.site_number) else r.site_number}|{'' if pd.isna(r.milestone_code) else r.milestone_code}"
 
 
-def _section(ctx: Context, targets: pd.DataFrame, owners: list[str], about: review.Target | None,
-             kinds: tuple[str, ...] | None) -> None:
+def _section(
+    ctx: Context, targets: pd.DataFrame, owners: list[str], about: review.Target | None, kinds: tuple[str, ...] | None
+) -> None:
     settings = get_settings()
     if kinds is not None:
         targets = targets[targets["kind"].isin(kinds)].reset_index(drop=True)
@@ -120,38 +134,67 @@ def _section(ctx: Context, targets: pd.DataFrame, owners: list[str], about: revi
     found = _order(found, on)
     st.caption(
         (review.counts(found, on).text + "." if found else "None recorded yet.")
-        + ("" if editable else f" As they stood at the end of {ctx.scope.as_of:%d %b %Y}; switch the as-of date to today "
-                                "to add or change one.")
+        + (
+            ""
+            if editable
+            else f" As they stood at the end of {ctx.scope.as_of:%d %b %Y}; switch the as-of date to today "
+            "to add or change one."
+        )
     )
 
     def row(a: review.Action) -> dict:
         s = a.state
         late = a.is_overdue(on)
-        status = chip("red", "Overdue") if late else chip("green" if s.status == "open" else "grey", review.STATUS_LABEL[s.status])
+        status = (
+            chip("red", "Overdue")
+            if late
+            else chip("green" if s.status == "open" else "grey", review.STATUS_LABEL[s.status])
+        )
         return {
             "id": cell(f"#{a.action_id}"),
-            "what": markup('{}<br><span class="muted">{}{}</span>', s.text, _about(a.target, labels),
-                           f" · responds to {choices.get(s.responds_to, s.responds_to)}" if s.responds_to else ""),
+            "what": markup(
+                '{}<br><span class="muted">{}{}</span>',
+                s.text,
+                _about(a.target, labels),
+                f" · responds to {choices.get(s.responds_to, s.responds_to)}" if s.responds_to else "",
+            ),
             "owner": cell(s.owner or "— (a note)"),
             "due": cell("—" if s.due_date is None else day(s.due_date)),
             "status": status,
             "changed": cell(f"{a.history[-1].at:%d %b %Y %H:%M} UTC by {a.history[-1].author}"),
         }
 
-    columns = {"id": "#", "what": "Action or note", "owner": "Owner", "due": "Due", "status": "Status",
-               "changed": "Last change"}
+    columns = {
+        "id": "#",
+        "what": "Action or note",
+        "owner": "Owner",
+        "due": "Due",
+        "status": "Status",
+        "changed": "Last change",
+    }
     if found:  # open ones first, then the done and dropped: one table, all of it on paper
         html_table([row(a) for a in found], columns, nowrap=("id", "due", "status"))
     if found:
-        download_table("⬇️ Download actions and notes (CSV)", lambda: _frame(found, labels, choices, on),
-                       f"actions_{protocol}_{ctx.scope.as_of}", sheet="Actions")
+        download_table(
+            "⬇️ Download actions and notes (CSV)",
+            lambda: _frame(found, labels, choices, on),
+            f"actions_{protocol}_{ctx.scope.as_of}",
+            sheet="Actions",
+        )
         for a in found:
             short = a.state.text if len(a.state.text) <= 70 else a.state.text[:67] + "…"
             with st.expander(f"#{a.action_id} {md(short)} · {'history, edit' if editable else 'history'}"):
                 html_table(
-                    [{"at": cell(f"{e.at:%d %b %Y %H:%M} UTC"), "who": cell(e.author), "what": cell("; ".join(words) or "no change")}
-                     for e, words in a.changes()],
-                    {"at": "When", "who": "Who", "what": "What changed"}, nowrap=("at",),
+                    [
+                        {
+                            "at": cell(f"{e.at:%d %b %Y %H:%M} UTC"),
+                            "who": cell(e.author),
+                            "what": cell("; ".join(words) or "no change"),
+                        }
+                        for e, words in a.changes()
+                    ],
+                    {"at": "When", "who": "Who", "what": "What changed"},
+                    nowrap=("at",),
                 )
                 if editable:
                     _edit_form(store, a, protocol, owners, allowed_owners, choices, today, author)
@@ -160,38 +203,70 @@ def _section(ctx: Context, targets: pd.DataFrame, owners: list[str], about: revi
 
 
 def _frame(found: list[review.Action], labels, choices, today: date) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "action_id": a.action_id, "about": _about(a.target, labels), "text": a.state.text, "owner": a.state.owner,
-        "due_date": a.state.due_date, "status": "overdue" if a.is_overdue(today) else a.state.status,
-        "responds_to": choices.get(a.state.responds_to) if a.state.responds_to else None,
-        "created_at": a.created.at, "created_by": a.created.author, "changed_at": a.history[-1].at,
-        "changed_by": a.history[-1].author,
-    } for a in found])
+    return pd.DataFrame(
+        [
+            {
+                "action_id": a.action_id,
+                "about": _about(a.target, labels),
+                "text": a.state.text,
+                "owner": a.state.owner,
+                "due_date": a.state.due_date,
+                "status": "overdue" if a.is_overdue(today) else a.state.status,
+                "responds_to": choices.get(a.state.responds_to) if a.state.responds_to else None,
+                "created_at": a.created.at,
+                "created_by": a.created.author,
+                "changed_at": a.history[-1].at,
+                "changed_by": a.history[-1].author,
+            }
+            for a in found
+        ]
+    )
 
 
-def _state_inputs(prefix: str, owners: list[str], choices: dict[str, str], today: date,
-                  current: review.State | None = None) -> dict:
+def _state_inputs(
+    prefix: str, owners: list[str], choices: dict[str, str], today: date, current: review.State | None = None
+) -> dict:
     """The fields of an action as form widgets (inside a form), filled with `current` when editing."""
-    text = st.text_area("What was decided or noted", value=current.text if current else "", max_chars=review.MAX_TEXT,
-                        key=f"{prefix}_text")
+    text = st.text_area(
+        "What was decided or noted",
+        value=current.text if current else "",
+        max_chars=review.MAX_TEXT,
+        key=f"{prefix}_text",
+    )
     owner_options = [NOTE, *owners]
     if current is not None and current.owner and current.owner not in owner_options:
         owner_options.append(current.owner)  # an owner who has since lost access stays visible (and is refused on save)
     left, middle, right = st.columns(3)
-    owner = left.selectbox("Owner", owner_options, key=f"{prefix}_owner",
-                           index=owner_options.index(current.owner) if current and current.owner else 0,
-                           format_func=lambda o: "Nobody: it is a note" if o == NOTE else o)
-    due = middle.date_input("Due (actions only)", value=(current.due_date if current and current.due_date else
-                                                          today + timedelta(days=7)),
-                            min_value=review.model.EARLIEST_DUE, key=f"{prefix}_due")
+    owner = left.selectbox(
+        "Owner",
+        owner_options,
+        key=f"{prefix}_owner",
+        index=owner_options.index(current.owner) if current and current.owner else 0,
+        format_func=lambda o: "Nobody: it is a note" if o == NOTE else o,
+    )
+    due = middle.date_input(
+        "Due (actions only)",
+        value=(current.due_date if current and current.due_date else today + timedelta(days=7)),
+        min_value=review.model.EARLIEST_DUE,
+        key=f"{prefix}_due",
+    )
     status = current.status if current else "open"
     if current is not None:
-        status = right.selectbox("Status", review.STATUSES, index=review.STATUSES.index(current.status),
-                                 format_func=review.STATUS_LABEL.get, key=f"{prefix}_status")
+        status = right.selectbox(
+            "Status",
+            review.STATUSES,
+            index=review.STATUSES.index(current.status),
+            format_func=review.STATUS_LABEL.get,
+            key=f"{prefix}_status",
+        )
     keys = [NOTE, *choices]
-    respond = st.selectbox("Responds to (optional)", keys, key=f"{prefix}_responds",
-                           index=keys.index(current.responds_to) if current and current.responds_to in keys else 0,
-                           format_func=lambda k: "—" if k == NOTE else choices[k])
+    respond = st.selectbox(
+        "Responds to (optional)",
+        keys,
+        key=f"{prefix}_responds",
+        index=keys.index(current.responds_to) if current and current.responds_to in keys else 0,
+        format_func=lambda k: "—" if k == NOTE else choices[k],
+    )
     return {"text": text, "owner": owner or None, "due_date": due, "status": status, "responds_to": respond or None}
 
 
@@ -220,7 +295,9 @@ def _add_form(store, targets, sponsor_code, owners, allowed_owners, choices, tod
         st.error(f"Not added: {refused}")
         return
     action_id = store.create(target, sponsor_code, state, author)
-    st.session_state[_FLASH] = f"Added #{action_id}" + (" as a note." if state.is_note else f", owned by {md(state.owner)}.")
+    st.session_state[_FLASH] = f"Added #{action_id}" + (
+        " as a note." if state.is_note else f", owned by {md(state.owner)}."
+    )
     for key in [k for k in st.session_state if str(k).startswith("review_add_")]:
         del st.session_state[key]  # an empty form for the next one (a refused entry keeps what was typed)
     st.rerun()

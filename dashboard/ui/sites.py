@@ -11,10 +11,22 @@ from dashboard.links import INDICATORS
 from dashboard.metrics import SITE_INDICATORS
 from dashboard.settings import Settings
 
-FORMAT = {"enrollment_rate": "{:.2f}", "screen_failure": "{:.0f}%", "dropout": "{:.0f}%", "treatment_discontinuation": "{:.0f}%",
-          "ae_rate": "{:.1f}", "sae_rate": "{:.1f}", "deviation_rate": "{:.1f}", "minor_deviation_rate": "{:.1f}",
-          "abnormal_lab_rate": "{:.1f}%", "entry_lag": "{:.0f}%", "query_aging": "{:.0f}%", "outstanding_query_rate": "{:.0f}%",
-          "query_rate": "{:.1f}", "data_change_rate": "{:.1f}%"}
+FORMAT = {
+    "enrollment_rate": "{:.2f}",
+    "screen_failure": "{:.0f}%",
+    "dropout": "{:.0f}%",
+    "treatment_discontinuation": "{:.0f}%",
+    "ae_rate": "{:.1f}",
+    "sae_rate": "{:.1f}",
+    "deviation_rate": "{:.1f}",
+    "minor_deviation_rate": "{:.1f}",
+    "abnormal_lab_rate": "{:.1f}%",
+    "entry_lag": "{:.0f}%",
+    "query_aging": "{:.0f}%",
+    "outstanding_query_rate": "{:.0f}%",
+    "query_rate": "{:.1f}",
+    "data_change_rate": "{:.1f}%",
+}
 assert set(FORMAT) == set(INDICATORS), "every site indicator has a format"
 
 # The per-site table's columns, by what a reviewer looks at together (each group fits a laptop screen).
@@ -94,8 +106,9 @@ def site_summary(r, settings: Settings) -> str:
         + (f"; {undated:,} undated, counted from the day identified (else loaded)" if undated else ""),
         f"**Data entry:** {count(r['n_entry_late'])} of {count(r['n_entry_units'])} {r['entry_basis']} late (> 10 days) · "
         f"mean visit entry lag {lag}",
-        "**Safety:** no adverse-event data loaded for this trial" if pd.isna(r["n_ae"]) else
-        f"**Safety:** {count(r['n_ae'])} adverse events, {count(r['n_sae'])} serious · **SAEs reported on time** "
+        "**Safety:** no adverse-event data loaded for this trial"
+        if pd.isna(r["n_ae"])
+        else f"**Safety:** {count(r['n_ae'])} adverse events, {count(r['n_sae'])} serious · **SAEs reported on time** "
         f"(by the day after the site knew): {sae_on_time(r['sae_on_time'], settings)} — {count(r['n_sae_on_time'])} of "
         f"{count(r['n_sae_due'])} due",
     ]
@@ -111,43 +124,83 @@ def table_columns(entry_basis: str, query_basis: str, query_unit: str) -> dict:
         "site_name": column.TextColumn("Institution", width="medium"),
         "country_code": column.TextColumn("Country", width="small"),
         "site_status": column.TextColumn("Status", width="small"),
-        "flags": column.TextColumn("Flags", width="medium", help="Indicators flagged amber (🟡) or red (🔴) against the trial's other sites."),
+        "flags": column.TextColumn(
+            "Flags", width="medium", help="Indicators flagged amber (🟡) or red (🔴) against the trial's other sites."
+        ),
         "n_enrolled": column.NumberColumn("Enrolled", format="%d", width="small"),
-        "pct_of_target": column.ProgressColumn("% of target", format="%.0f%%", min_value=0, max_value=100,
-                                               help="Enrolled ÷ the site's planned subjects"),
+        "pct_of_target": column.ProgressColumn(
+            "% of target", format="%.0f%%", min_value=0, max_value=100, help="Enrolled ÷ the site's planned subjects"
+        ),
         "enrollment_rate": column.NumberColumn("Per site-month", format="%.2f", help="Enrolled ÷ site-months open"),
         "n_screened": column.NumberColumn("Screened", format="%d"),
-        "screen_failure": column.NumberColumn("Screen failure", format="%.0f%%", help="Screen-failed ÷ subjects with a known outcome"),
-        "dropout": column.NumberColumn("Study discontinuation", format="%.0f%%", help="Left the study early ÷ enrolled"),
-        "treatment_discontinuation": column.NumberColumn("Treatment discontinuation", format="%.0f%%",
-                                                         help="Stopped study treatment early ÷ enrolled"),
-        "n_ae": column.NumberColumn("AEs", format="%d", help="Adverse events the site knew of by the date; empty: no AE data"),
-        "ae_rate": column.NumberColumn("AEs per 100 subject-months", format="%.1f",
-                                       help="Flagged low as well as high: a site far below its peers may be under-reporting"),
+        "screen_failure": column.NumberColumn(
+            "Screen failure", format="%.0f%%", help="Screen-failed ÷ subjects with a known outcome"
+        ),
+        "dropout": column.NumberColumn(
+            "Study discontinuation", format="%.0f%%", help="Left the study early ÷ enrolled"
+        ),
+        "treatment_discontinuation": column.NumberColumn(
+            "Treatment discontinuation", format="%.0f%%", help="Stopped study treatment early ÷ enrolled"
+        ),
+        "n_ae": column.NumberColumn(
+            "AEs", format="%d", help="Adverse events the site knew of by the date; empty: no AE data"
+        ),
+        "ae_rate": column.NumberColumn(
+            "AEs per 100 subject-months",
+            format="%.1f",
+            help="Flagged low as well as high: a site far below its peers may be under-reporting",
+        ),
         "n_sae": column.NumberColumn("SAEs", format="%d"),
         "sae_rate": column.NumberColumn("SAEs per 100 subject-months", format="%.1f"),
-        "sae_on_time": column.NumberColumn("SAEs on time", format="%.0f%%",
-                                           help="SAEs reported to the sponsor by the day after the site became aware ÷ SAEs due"),
-        "abnormal_lab_rate": column.NumberColumn("Labs grade ≥ 3", format="%.1f%%", help="Lab results of grade 3 or more ÷ lab results"),
+        "sae_on_time": column.NumberColumn(
+            "SAEs on time",
+            format="%.0f%%",
+            help="SAEs reported to the sponsor by the day after the site became aware ÷ SAEs due",
+        ),
+        "abnormal_lab_rate": column.NumberColumn(
+            "Labs grade ≥ 3", format="%.1f%%", help="Lab results of grade 3 or more ÷ lab results"
+        ),
         "n_visits": column.NumberColumn("Visits", format="%d"),
-        "entry_lag": column.NumberColumn(f"{entry_basis.capitalize()} entered > 10 d", format="%.0f%%",
-                                         help=f"{entry_basis.capitalize()} entered more than 10 days after the visit, or still not "
-                                              f"entered after 10 days, ÷ {entry_basis} of the visits done"),
-        "mean_entry_lag_days": column.NumberColumn("Mean lag (d)", format="%.1f",
-                                                   help="Days from visit to entry, each capped at 60, over the visits entered; empty when none is"),
+        "entry_lag": column.NumberColumn(
+            f"{entry_basis.capitalize()} entered > 10 d",
+            format="%.0f%%",
+            help=f"{entry_basis.capitalize()} entered more than 10 days after the visit, or still not "
+            f"entered after 10 days, ÷ {entry_basis} of the visits done",
+        ),
+        "mean_entry_lag_days": column.NumberColumn(
+            "Mean lag (d)",
+            format="%.1f",
+            help="Days from visit to entry, each capped at 60, over the visits entered; empty when none is",
+        ),
         "n_queries": column.NumberColumn("Queries", format="%d"),
-        "query_rate": column.NumberColumn(f"Queries {query_unit}", format="%.1f", help=f"Queries ÷ {query_basis} × 100"),
-        "query_aging": column.NumberColumn("Outstanding > 30 d today", format="%.0f%%",
-                                           help="Queries outstanding on the as-of date, raised more than 30 days before it, ÷ queries raised"),
-        "outstanding_query_rate": column.NumberColumn("Ever outstanding > 30 d", format="%.0f%%",
-                                                      help="Queries outstanding more than 30 days at any time ÷ queries raised"),
+        "query_rate": column.NumberColumn(
+            f"Queries {query_unit}", format="%.1f", help=f"Queries ÷ {query_basis} × 100"
+        ),
+        "query_aging": column.NumberColumn(
+            "Outstanding > 30 d today",
+            format="%.0f%%",
+            help="Queries outstanding on the as-of date, raised more than 30 days before it, ÷ queries raised",
+        ),
+        "outstanding_query_rate": column.NumberColumn(
+            "Ever outstanding > 30 d",
+            format="%.0f%%",
+            help="Queries outstanding more than 30 days at any time ÷ queries raised",
+        ),
         "median_days_to_close": column.NumberColumn("Median days to close", format="%.1f"),
-        "data_change_rate": column.NumberColumn("Data changed", format="%.1f%%", help="Data points changed after entry ÷ data points"),
+        "data_change_rate": column.NumberColumn(
+            "Data changed", format="%.1f%%", help="Data points changed after entry ÷ data points"
+        ),
         "n_important_deviations": column.NumberColumn("Important deviations", format="%d"),
-        "deviation_rate": column.NumberColumn("Important deviations per 100 subject-months", format="%.1f",
-                                              help="Important deviations ÷ subject-days on study"),
-        "minor_deviation_rate": column.NumberColumn("Other deviations per 100 subject-months", format="%.1f",
-                                                    help="Deviations not classed important ÷ subject-days on study"),
+        "deviation_rate": column.NumberColumn(
+            "Important deviations per 100 subject-months",
+            format="%.1f",
+            help="Important deviations ÷ subject-days on study",
+        ),
+        "minor_deviation_rate": column.NumberColumn(
+            "Other deviations per 100 subject-months",
+            format="%.1f",
+            help="Deviations not classed important ÷ subject-days on study",
+        ),
         "activated_date": column.DateColumn("Activated", format="DD MMM YYYY"),
         "days_selected_to_activated": column.NumberColumn("Selected → activated (d)", format="%d"),
         "days_activated_to_first_subject": column.NumberColumn("Activated → 1st subject (d)", format="%d"),

@@ -19,7 +19,8 @@ from dashboard.metrics import HEALTH_WORD
 from dashboard.settings import get_settings
 from dashboard.ui.context import _CONTEXT_KEY, _URL_PAGE_KEY
 
-_TABLE_CSS = """
+_TABLE_CSS = (
+    """
 <style>
 .dash-table {border-collapse: collapse; width: 100%; font-size: 14px; font-family: inherit;}
 .dash-table th {text-align: left; font-weight: 600; color: #37474f; border-bottom: 2px solid #cfd8dc;
@@ -33,10 +34,13 @@ _TABLE_CSS = """
 .dash-table .muted {color: #78909c; font-size: 13px;}
 .chip {display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 13px; white-space: nowrap;}
 .chip::before {content: "●"; margin-right: 4px;}
-""" + "".join(f".chip.{h} {{background: {bg}; color: {fg};}}\n" for h, (bg, fg) in CHIP_COLOURS.items()) + """.bar {background: #eceff1; border-radius: 3px; height: 8px; width: 72px; display: inline-block; vertical-align: middle;}
+"""
+    + "".join(f".chip.{h} {{background: {bg}; color: {fg};}}\n" for h, (bg, fg) in CHIP_COLOURS.items())
+    + """.bar {background: #eceff1; border-radius: 3px; height: 8px; width: 72px; display: inline-block; vertical-align: middle;}
 .bar span {display: block; height: 8px; border-radius: 3px; background: #0F5C6E;}
 </style>
 """
+)
 
 
 # HTML from data is written two ways, both escaping every value that is not already HTML (Markup): small pieces with
@@ -81,7 +85,9 @@ def bar(fraction: float | None) -> Markup:
     if fraction is None or pd.isna(fraction):
         return Markup('<span class="muted">—</span>')
     width = max(0.0, min(float(fraction), 1.0)) * 100
-    return markup('<span class="bar"><span style="width:{}%"></span></span> {}', f"{width:.0f}", f"{float(fraction):.0%}")
+    return markup(
+        '<span class="bar"><span style="width:{}%"></span></span> {}', f"{width:.0f}", f"{float(fraction):.0%}"
+    )
 
 
 def link(href: str, text: str, *, style: bool = False) -> Markup:
@@ -116,9 +122,12 @@ def page_of(frame, key: str, what: str = "rows", rows: int | None = None, *, in_
         if st.session_state.get(_URL_PAGE_KEY) != ctx.view.page or widget_key not in st.session_state:
             st.session_state[widget_key] = starts[wanted - 1]
     start = st.selectbox(
-        f"Showing {what}", starts, key=widget_key,
+        f"Showing {what}",
+        starts,
+        key=widget_key,
         format_func=lambda s: f"{s + 1:,}–{min(s + size, n):,} of {n:,}",
-        help=f"{size:,} {what} at a time; the CSV download holds all {n:,}.", width=280,
+        help=f"{size:,} {what} at a time; the CSV download holds all {n:,}.",
+        width=280,
     )
     if in_url and ctx is not None:
         number = start // size + 1
@@ -126,7 +135,7 @@ def page_of(frame, key: str, what: str = "rows", rows: int | None = None, *, in_
         if number > 1:
             st.query_params[TABLE_PAGE_KEY] = str(number)
         ctx.view = ctx.view.model_copy(update={"page": number if number > 1 else None})
-    return frame.iloc[start:start + size] if isinstance(frame, pd.DataFrame) else frame[start:start + size]
+    return frame.iloc[start : start + size] if isinstance(frame, pd.DataFrame) else frame[start : start + size]
 
 
 def html_table(
@@ -139,13 +148,16 @@ def html_table(
     st.html(Markup(_TABLE_CSS) + render("table.html", headers=[(css[k], h) for k, h in columns.items()], rows=rows_out))
 
 
-def dataframe(data: pd.DataFrame, *, column_config: dict | None = None, column_order: list[str] | None = None,
-              **kwargs) -> None:
+def dataframe(
+    data: pd.DataFrame, *, column_config: dict | None = None, column_order: list[str] | None = None, **kwargs
+) -> None:
     """st.dataframe, and its printed twin: a grid prints only the rows and columns it shows on screen (it scrolls
     inside), so the same rows and columns are written once more as a plain table that only paper shows."""
     st.dataframe(data, column_config=column_config, column_order=column_order, **kwargs)
     config = column_config or {}
-    columns = [c for c in (column_order or list(data.columns)) if c in data.columns and not (c in config and config[c] is None)]
+    columns = [
+        c for c in (column_order or list(data.columns)) if c in data.columns and not (c in config and config[c] is None)
+    ]
 
     def header(c: str) -> str:
         spec = config.get(c)
@@ -179,7 +191,9 @@ def cell(value, fmt: str = "{}") -> Markup:
     return escape(fmt.format(value))
 
 
-def figure(container, value: registry.Value, since: date, *, note: str | None = None, instead: str | None = None) -> None:
+def figure(
+    container, value: registry.Value, since: date, *, note: str | None = None, instead: str | None = None
+) -> None:
     """A headline tile of a registry figure: its label, its display, its change since the compare date as the delta
     (green when it moved the good way), and its definition and colour rule as the tooltip. `instead`: the words under
     the value, in place of the change, when there is no figure to show (why the tile is empty)."""
@@ -200,10 +214,13 @@ def figure(container, value: registry.Value, since: date, *, note: str | None = 
         if delta != "no change":
             colour = {"up": "normal", "down": "inverse"}.get(f.better, "off")
     container.metric(
-        f.label, value.display, delta=delta, delta_color=colour,
-        delta_arrow="auto" if colour != "off" or not delta else "off", help=" ".join(parts),
+        f.label,
+        value.display,
+        delta=delta,
+        delta_color=colour,
+        delta_arrow="auto" if colour != "off" or not delta else "off",
+        help=" ".join(parts),
     )
-
 
 
 def lpi_tiles(value_of: Callable[[str], registry.Value], since: date, *, complete: bool) -> None:
