@@ -2,7 +2,8 @@
 # make test  — install the test stack (and, as root, Chromium and PostgreSQL), run pytest
 # make demo  — rebuild the demo database
 # make clean — remove the virtual environment and the demo database
-# make lint  — ruff's checks (pyproject.toml); CI runs it before the tests
+# make lint  — ruff's checks and its formatter's (pyproject.toml); CI runs it before the tests
+# make format — format the code as `make lint` wants it (ruff format)
 # make lock  — re-pin requirements.lock and requirements-dev.lock (every package, with hashes) from requirements*.txt
 # make bench — measure every page at small and large scale on SQLite and PostgreSQL: bench/results.json, bench/report.md
 #              (quicker: make bench BENCH_SCALES=small BENCH_DATABASES=sqlite BENCH_BROWSER=0 BENCH_REPEAT=1;
@@ -30,7 +31,7 @@ DEMO_URL := sqlite:///$(CURDIR)/data/demo.db
 PIP := $(PY) -m pip --disable-pip-version-check --no-input
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: run test lint lock demo clean bench system-packages
+.PHONY: run test lint format lock demo clean bench system-packages
 
 run: $(VENV)/.runtime-installed
 	$(PY) -m dashboard.demo --url $(DEMO_URL) --if-missing
@@ -41,6 +42,11 @@ test: $(VENV)/.dev-installed system-packages
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 # requirements*.txt are what people edit (the direct dependencies, pinned); the locks pin everything they pull in, with
 # hashes, and are what gets installed. pip-tools runs in a venv of its own, so it never lands in the app's.
