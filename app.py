@@ -3,30 +3,13 @@
 import streamlit as st
 
 from dashboard import ui
-from dashboard.links import DEFAULT_PAGE
-from dashboard.links import PAGES as LINK_PAGES
 from dashboard.settings import get_settings
 from queries import overview, portfolio
 
 st.set_page_config(page_title="Trial portfolio", page_icon="📊", layout="wide", initial_sidebar_state="expanded")
 
-ICONS = {
-    "portfolio": "🗂️",
-    "overview": "🧭",
-    "enrollment": "📈",
-    "sites": "🏥",
-    "budget": "💶",
-    "vendors": "🏭",
-    "methods": "📖",
-}
-# One page per name of links.PAGES (the one list of pages), served at that name.
-PAGES = {
-    name: st.Page(f"pages/{name}.py", title=title, icon=ICONS[name], url_path=name, default=name == DEFAULT_PAGE)
-    for name, title in LINK_PAGES.items()
-}
-
-# The built-in sidebar menu drops the query string and resets bound widgets: hide it and draw our own.
-page = st.navigation(list(PAGES.values()), position="hidden")
+# Every page, served at its name; `page` is the one the address asks for.
+PAGES, page = ui.navigation()
 page_name = next((name for name, p in PAGES.items() if p.url_path == page.url_path), "portfolio")
 ctx = None
 try:

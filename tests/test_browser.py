@@ -72,8 +72,8 @@ def test_the_page_menu_keeps_the_view_with_each_key_once(page, shared_app_server
 
 def test_the_first_link_a_fresh_server_gets_opens_its_page_inside_the_frame(page, app_server, tiny_url):
     """A sub-page's link is a new server's first request (a status e-mail clicked after a deploy). Streamlit treats an
-    app with a pages/ folder as a legacy multipage app until app.py has run once; ui.context() leaves that mode through
-    a private attribute. If Streamlit changes it, this page shows without its frame, or not at all."""
+    app with a pages/ folder as a legacy multipage app until st.navigation has run once; ui.context() calls it and runs
+    the page again through app.py. If Streamlit changes that, this page shows without its frame, or not at all."""
     base = app_server(tiny_url)
     page.goto(f"{base}/enrollment?trial=T-1&as_of={AS_OF}")
     page.get_by_role("heading", name="Enrollment · T-1").wait_for()

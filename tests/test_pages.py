@@ -64,9 +64,22 @@ def test_a_future_as_of_date_is_flagged(monkeypatch, tiny_url):
     assert any("is in the future" in w for w in notices(at))
 
 
-def test_the_private_streamlit_attribute_the_frame_relies_on_still_exists():
-    """ui.context() sets PagesManager.uses_pages_directory to leave Streamlit's legacy pages/ mode (the one private
-    API of the product). Setting an attribute that no longer exists would silently do nothing: fail here instead."""
-    from streamlit.runtime.pages_manager import PagesManager
+def test_the_product_uses_no_streamlit_internals():
+    """Nothing of the product imports from streamlit.runtime (or another internal module) or reads an underscore name
+    of Streamlit's: those change without notice between releases. A fresh server's first deep link, which once needed
+    one, is tested in a browser (tests/test_browser.py)."""
+    import re
 
-    assert "uses_pages_directory" in vars(PagesManager), "Streamlit renamed it: see dashboard/ui/context.py"
+    from conftest import REPO_DIR
+
+    internal = re.compile(
+        r"\bstreamlit\.(runtime|proto|web|elements|commands|navigation)\b|\bst\._[a-z]|from streamlit import _"
+    )
+    found = [
+        f"{path.relative_to(REPO_DIR)}:{number}: {line.strip()}"
+        for folder in ("app.py", "dashboard", "pages", "queries")
+        for path in ([REPO_DIR / folder] if folder.endswith(".py") else sorted((REPO_DIR / folder).rglob("*.py")))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if internal.search(line)
+    ]
+    assert found == []

@@ -30,6 +30,7 @@ from dashboard.ui.frame import (
     show_notices,
     url_selectbox,
 )
+from dashboard.ui.navigation import navigation
 from dashboard.ui.printing import print_layout
 from dashboard.ui.review import actions_section, open_counts
 from dashboard.ui.widgets import (
@@ -88,6 +89,7 @@ __all__ = [
     "markup",
     "md",
     "menu",
+    "navigation",
     "money",
     "page_of",
     "plain",

@@ -45,12 +45,13 @@ _CONTEXT_KEY = "_dashboard_context"
 def context() -> Context:
     """The Context the frame built in this run (pages call this)."""
     if _CONTEXT_KEY not in st.session_state:
-        # Streamlit treats an app with a pages/ folder as a legacy multipage app until app.py has
-        # called st.navigation once in this process; until then, a link straight to a sub-page runs
-        # that page without the frame. Leave legacy mode and run again, this time through app.py.
-        from streamlit.runtime.pages_manager import PagesManager
+        # Streamlit treats an app with a pages/ folder as a legacy multipage app until st.navigation has been called
+        # once in this process: until then, a link straight to a sub-page runs that page without the frame. Calling
+        # st.navigation (with the app's own pages, so the address still names this one) leaves that mode; the rerun then
+        # goes through app.py. tests/test_browser.py checks a fresh server's first deep link.
+        from dashboard.ui.navigation import navigation
 
-        PagesManager.uses_pages_directory = False
+        navigation()
         st.rerun()
     return st.session_state[_CONTEXT_KEY]
 
