@@ -90,29 +90,33 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextmanager
-def streamlit_server(script: Path | str, env: dict[str, str], log_dir: Path) -> Iterator[Server]:
-    """A real `streamlit run` server on a free port, stopped (this process only) afterwards."""
-    port = _free_port()
+# What the bench adds to a server's command line: no file watcher, no usage statistics.
+BENCH_OPTIONS = {"server.fileWatcherType": "none", "browser.gatherUsageStats": "false"}
+
+
+def start_streamlit(
+    script: Path | str,
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    port: int | None = None,
+    options: dict[str, str] | None = None,
+    timeout_s: float = SERVER_START_TIMEOUT_S,
+) -> tuple[subprocess.Popen, str]:
+    """Start a real `streamlit run` server of the repository on 127.0.0.1 (a free port unless given; `env` on top of
+    this process's, `options` as --section.name value) with its output in log_dir, and wait until it is healthy:
+    (process, base URL). If it exits or is not healthy in time, it is stopped and RuntimeError says why, with the end
+    of its stderr. The tests start theirs with this too (tests/conftest.py)."""
+    port = port or _free_port()
+    base_url = f"http://127.0.0.1:{port}"
     log_dir.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(script),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    with open(log_dir / f"streamlit-{port}.out", "wb") as out, open(log_dir / f"streamlit-{port}.err", "wb") as err:
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
+    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+    for name, value in (options or {}).items():
+        command += [f"--{name}", str(value)]
+    stderr_path = log_dir / f"streamlit-{port}.err"
+    with open(log_dir / f"streamlit-{port}.out", "wb") as out, open(stderr_path, "wb") as err:
+        # The server writes to its own copies of these files: the ones here can close once it has started.
         process = subprocess.Popen(
             command,
             cwd=REPO_DIR,
@@ -121,29 +125,42 @@ def streamlit_server(script: Path | str, env: dict[str, str], log_dir: Path) -> 
             stderr=err,
             stdin=subprocess.DEVNULL,
         )
+    deadline = time.monotonic() + timeout_s
+    while process.poll() is None and time.monotonic() < deadline:
         try:
-            base_url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"streamlit exited with code {process.returncode}; see {log_dir}")
-                try:
-                    with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
-                        if response.read().decode().strip() == "ok":
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit not healthy after {SERVER_START_TIMEOUT_S} s; see {log_dir}")
-                time.sleep(0.2)
-            yield Server(base_url, process.pid)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return process, base_url
+        except OSError:
+            pass
+        time.sleep(0.2)
+    state = (
+        f"exited with code {process.returncode}" if process.poll() is not None else f"not healthy after {timeout_s:g} s"
+    )
+    stop_streamlit(process)
+    raise RuntimeError(
+        f"streamlit at {base_url} {state}; its stderr:\n{stderr_path.read_text(errors='replace')[-4000:]}"
+    )
+
+
+def stop_streamlit(process: subprocess.Popen, timeout_s: float = 20) -> None:
+    """Stop a server start_streamlit started (this process only), killing it if it does not stop in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def streamlit_server(script: Path | str, env: dict[str, str], log_dir: Path) -> Iterator[Server]:
+    """A real `streamlit run` server on a free port, stopped (this process only) afterwards."""
+    process, base_url = start_streamlit(script, env, log_dir, options=BENCH_OPTIONS)
+    try:
+        yield Server(base_url, process.pid)
+    finally:
+        stop_streamlit(process)
 
 
 def memory_mb(pid: int) -> dict[str, float]:

@@ -14,10 +14,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 import uuid
 from datetime import date
 from pathlib import Path
@@ -28,7 +25,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS  # one launch recipe for the tests and the benchmark
+from bench.browser import (  # one launch recipe for the tests and the benchmark
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    start_streamlit,
+    stop_streamlit,
+)
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 
@@ -325,33 +327,12 @@ def page(browser):
         context.close()
 
 
-def _wait_until_healthy(process: subprocess.Popen, base_url: str, stderr_path: Path) -> None:
-    deadline = time.monotonic() + APP_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    state = (
-        f"exited with code {process.returncode}"
-        if process.poll() is not None
-        else f"not healthy after {APP_START_TIMEOUT_S} s"
-    )
-    output = stderr_path.read_text(errors="replace")[-4000:]
-    pytest.fail(f"Streamlit server at {base_url} {state}; its stderr:\n{output}", pytrace=False)
-
-
 class AppServers:
-    """Real `streamlit run` servers started from the repository, stopped together (stop())."""
+    """Real `streamlit run` servers started from the repository (bench.browser.start_streamlit), stopped together."""
 
     def __init__(self, log_root: Path):
         self.log_root = log_root
-        self.started: list[tuple[subprocess.Popen, list]] = []
+        self.started: list[subprocess.Popen] = []
 
     def start(
         self,
@@ -362,46 +343,25 @@ class AppServers:
         options: dict[str, str] | None = None,
         **extra_env: str,
     ) -> str:
-        port = port or free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "DASHBOARD_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
-        env.update({key: str(value) for key, value in extra_env.items()})
-        log_dir = self.log_root / f"streamlit-{port}-{len(self.started)}"
-        log_dir.mkdir(parents=True)
-        stdout = open(log_dir / "stdout.log", "wb")
-        stderr = open(log_dir / "stderr.log", "wb")
-        command = [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(script),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ]
-        for name, value in (options or {}).items():
-            command += [f"--{name}", str(value)]
-        process = subprocess.Popen(
-            command, cwd=REPO_DIR, env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL
-        )
-        self.started.append((process, [stdout, stderr]))
-        _wait_until_healthy(process, base_url, log_dir / "stderr.log")
+        env = {"DASHBOARD_DATABASE_URL": database_url, **{key: str(value) for key, value in extra_env.items()}}
+        log_dir = self.log_root / f"streamlit-{len(self.started)}"
+        try:
+            process, base_url = start_streamlit(
+                REPO_DIR / script,
+                env,
+                log_dir,
+                port=port or free_port(),
+                options=options,
+                timeout_s=APP_START_TIMEOUT_S,
+            )
+        except RuntimeError as error:
+            pytest.fail(str(error), pytrace=False)
+        self.started.append(process)
         return base_url
 
     def stop(self) -> None:
-        for process, logs in self.started:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            for log in logs:
-                log.close()
+        for process in self.started:
+            stop_streamlit(process, timeout_s=10)
 
 
 @pytest.fixture

@@ -22,6 +22,21 @@ LANE_LABEL = {"CRO": "Clinical (CRO)", "CMO": "Supply (CMO)"}
 BASELINE_COLOUR = "#607d8b"
 
 
+def _mark_as_of(fig: go.Figure, as_of) -> None:
+    """A dotted line at the as-of date, labelled with it at the top (the milestone timelines)."""
+    fig.add_vline(x=pd.Timestamp(as_of), line=dict(color="#37474f", width=1, dash="dot"))
+    fig.add_annotation(
+        x=pd.Timestamp(as_of),
+        y=1,
+        yref="paper",
+        text=f"As of {pd.Timestamp(as_of):%d %b %Y}",
+        showarrow=False,
+        xanchor="left",
+        yanchor="bottom",
+        font=dict(size=12, color="#37474f"),
+    )
+
+
 def _days(values: pd.Series) -> np.ndarray:
     """Dates as "YYYY-MM-DD" (None where missing): what Plotly reads as dates, in the fewest bytes and no per-value work."""
     days = values.to_numpy(dtype="datetime64[D]")
@@ -119,17 +134,7 @@ def milestone_timeline(
             marker=dict(symbol="x-thin", size=14, line=dict(width=3, color=colour)),
             hovertemplate=f"{r.supply_name} needed by %{{x|%d %b %Y}} ({int(r.lead_time_days)} days before {r.clinical_name})<extra></extra>",
         )
-    fig.add_vline(x=pd.Timestamp(as_of), line=dict(color="#37474f", width=1, dash="dot"))
-    fig.add_annotation(
-        x=pd.Timestamp(as_of),
-        y=1,
-        yref="paper",
-        text=f"As of {pd.Timestamp(as_of):%d %b %Y}",
-        showarrow=False,
-        xanchor="left",
-        yanchor="bottom",
-        font=dict(size=12, color="#37474f"),
-    )
+    _mark_as_of(fig, as_of)
     dates = pd.concat([df["baseline_date"], df["due_date"], pd.Series([pd.Timestamp(as_of)])])
     pad = max((dates.max() - dates.min()) * 0.06, pd.Timedelta(days=20))
     fig.update_xaxes(gridcolor="#eceff1", range=[dates.min() - pad, dates.max() + pad * 1.5])
@@ -237,17 +242,7 @@ def portfolio_timeline(
             hovertemplate="%{y} · %{customdata[0]}<br>%{customdata[1]} %{x|%d %b %Y} · slip %{customdata[2]:+d} days"
             f"<br>%{{customdata[3]}}<br>{label}<extra></extra>",
         )
-    fig.add_vline(x=pd.Timestamp(as_of), line=dict(color="#37474f", width=1, dash="dot"))
-    fig.add_annotation(
-        x=pd.Timestamp(as_of),
-        y=1,
-        yref="paper",
-        text=f"As of {pd.Timestamp(as_of):%d %b %Y}",
-        showarrow=False,
-        xanchor="left",
-        yanchor="bottom",
-        font=dict(size=12, color="#37474f"),
-    )
+    _mark_as_of(fig, as_of)
     fig.update_xaxes(gridcolor="#eceff1")
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=trials)
     height = max(300, 56 * len(trials) + 140)
