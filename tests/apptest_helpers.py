@@ -15,6 +15,11 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE_FILES = {name: f"pages/{name}.py" for name in PAGES}
 # What the app's frame shows for a bug it caught (errors.QueryError, UnexpectedError), instead of a traceback.
 BUG_SHOWN = re.compile(r"Something went wrong while preparing this page\. .* reference [0-9a-f]{8}\.")
+# A new AppTest scans every installed package's metadata for Streamlit components on its first run: 0.1 s here, a third
+# of a warm page's run, where a server does it once at start. The app has none; every AppTest shares the first one's
+# registry, as a server's sessions do. Streamlit's attribute (1.67): if it goes, this fails instead of scanning again.
+COMPONENTS_ATTRIBUTE = "_bidi_component_manager"
+_components = None
 
 
 class CheckedAppTest(AppTest):
@@ -48,6 +53,7 @@ def open_page(
     get_settings.cache_clear()
     at = AppTest.from_file(APP, default_timeout=30)
     at.__class__ = CheckedAppTest  # from_file makes a plain AppTest
+    share_components(at)
     if user is not None:
         at.user = {"is_logged_in": True, "email": user, "email_verified": True, **(claims or {})}
     for key, value in {**(query or {}), **params}.items():
@@ -55,7 +61,25 @@ def open_page(
     if page != "portfolio":
         at.switch_page(PAGE_FILES[page])
     at.run()
+    keep_components(at)
     return at
+
+
+def share_components(at: AppTest) -> None:
+    """Give a new AppTest the component registry of the first one that ran (none yet: it scans, once)."""
+    if not hasattr(at, COMPONENTS_ATTRIBUTE):
+        raise AssertionError(
+            f"Streamlit's AppTest has no {COMPONENTS_ATTRIBUTE} any more: update share_components (tests/apptest_helpers.py)"
+        )
+    if _components is not None:
+        setattr(at, COMPONENTS_ATTRIBUTE, _components)
+
+
+def keep_components(at: AppTest) -> None:
+    """Keep the registry an AppTest's first run made, for the next ones."""
+    global _components
+    if _components is None:
+        _components = getattr(at, COMPONENTS_ATTRIBUTE)
 
 
 def read(markdown: str) -> str:
