@@ -104,8 +104,11 @@ _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(8)
 
 def growth(k, x):
     """G(k, x) = (1 − e^{−kx})/k: what a unit rate decaying at k per day adds over x days (x when k is 0)."""
-    k = np.asarray(k, dtype=float)
     x = np.asarray(x, dtype=float)
+    if isinstance(k, float) and k > 0.0:  # the usual case (a time scale's 1/T, a hazard): no zero to guard
+        with np.errstate(over="ignore"):
+            return -np.expm1(-k * x) / k
+    k = np.asarray(k, dtype=float)
     safe = np.where(k == 0.0, 1.0, k)
     with np.errstate(over="ignore", invalid="ignore"):
         out = -np.expm1(-k * x) / safe
@@ -165,7 +168,9 @@ def _site_terms(theta: np.ndarray, t: Timing, T: float) -> tuple[np.ndarray, np.
                 + np.log(x0[..., None] + x)
                 + np.log(_WEIGHTS / 2.0 * top)
             )
-            log_stopped[:, silent] = special.logsumexp(log_integrand, axis=-1)
+            peak = np.max(log_integrand, axis=-1)
+            peak = np.where(np.isfinite(peak), peak, 0.0)
+            log_stopped[:, silent] = np.log(np.sum(np.exp(log_integrand - peak[..., None]), axis=-1)) + peak
     return base, log_active, log_stopped
 
 
