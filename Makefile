@@ -16,7 +16,8 @@ ADDRESS ?= 127.0.0.1
 PORT ?= 8501
 PYTEST_ARGS ?=
 # The suite runs in worker processes, each given whole test files (a module's servers and databases are shared by its
-# tests). One more worker than this machine's two cores: browser tests spend much of their time waiting on a page.
+# tests), the longest files first (tests/conftest.py LONGEST_FIRST). One more worker than this machine's two cores:
+# browser tests spend much of their time waiting on a page.
 # TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 3
 BENCH_SCALES ?= small,large
@@ -38,7 +39,7 @@ run: $(VENV)/.runtime-installed
 	$(VENV)/bin/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT)
 
 test: $(VENV)/.dev-installed system-packages
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
