@@ -14,7 +14,7 @@ from sqlalchemy import text
 import tiny_portfolio
 from auth_proxy import SESSION_COOKIE, AuthProxy
 from browser_helpers import CHART, settle
-from conftest import free_port
+from conftest import AppServers, free_port
 from dashboard import demo
 from dashboard.db import make_engine
 from oidc_provider import Provider
@@ -60,13 +60,19 @@ def everything_sent(page) -> str:
     return "\n".join(parts)
 
 
-@pytest.fixture
-def proxy(app_server, demo_url):
-    """The demo app in header mode behind an authenticating proxy; yields the proxy (browse its URL)."""
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory, demo_url):
+    """The demo app in header mode behind an authenticating proxy, one for the module (its tests only read, each user
+    in a browser context of their own, so they also show one server's caches serving several users); yields the proxy
+    (browse its URL)."""
+    servers = AppServers(tmp_path_factory.mktemp("proxied-streamlit"))
     app_port = free_port()
-    app_server(demo_url, port=app_port, DASHBOARD_AUTH_MODE="header", DASHBOARD_AUTH_HEADER=HEADER)
-    with AuthProxy(free_port(), app_port, HEADER) as running:
-        yield running
+    servers.start(demo_url, port=app_port, DASHBOARD_AUTH_MODE="header", DASHBOARD_AUTH_HEADER=HEADER)
+    try:
+        with AuthProxy(free_port(), app_port, HEADER) as running:
+            yield running
+    finally:
+        servers.stop()
 
 
 def open_as(browser, proxy: AuthProxy, email: str | None, *, claimed: str | None = None):
