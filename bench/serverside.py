@@ -32,8 +32,11 @@ VIEWS = ("portfolio", "trial")
 FLOOR_APP = Path(__file__).resolve().parent / "floor_app.py"
 # What the frame shows for a page it cannot draw (dashboard.errors: an outage, a timeout, a bug): each names a reference.
 PAGE_ERROR = re.compile(r"reference [0-9a-f]{8}")
-# A new AppTest scans every installed package for Streamlit components on its first run (~0.1 s
-# here); a server does that once at start. Sessions share the first AppTest's registry instead.
+# A new AppTest scans every installed package's metadata for Streamlit components on its first run (0.1 s here, a third
+# of a warm page's run), where a server does it once at start: AppTests share the first one's registry instead, as a
+# server's sessions do (the tests too: tests/apptest_helpers.py). Streamlit's attribute (1.67): if it goes, this fails
+# instead of scanning again.
+COMPONENTS_ATTRIBUTE = "_bidi_component_manager"
 _components = None
 
 
@@ -152,8 +155,7 @@ def _app_test(page: str | None, params: dict[str, str], timeout_s: float, script
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(script, default_timeout=timeout_s)
-    if _components is not None and hasattr(at, "_bidi_component_manager"):
-        at._bidi_component_manager = _components
+    share_components(at)
     for key, value in params.items():
         at.query_params[key] = value
     if page not in (None, "portfolio"):
@@ -161,10 +163,21 @@ def _app_test(page: str | None, params: dict[str, str], timeout_s: float, script
     return at
 
 
-def _keep_components(at) -> None:
+def share_components(at) -> None:
+    """Give a new AppTest the component registry of the first one that ran (none yet: it scans, once)."""
+    if not hasattr(at, COMPONENTS_ATTRIBUTE):
+        raise AssertionError(
+            f"Streamlit's AppTest has no {COMPONENTS_ATTRIBUTE} any more: update share_components (bench/serverside.py)"
+        )
+    if _components is not None:
+        setattr(at, COMPONENTS_ATTRIBUTE, _components)
+
+
+def keep_components(at) -> None:
+    """Keep the registry an AppTest's first run made, for the next ones."""
     global _components
     if _components is None:
-        _components = getattr(at, "_bidi_component_manager", None)
+        _components = getattr(at, COMPONENTS_ATTRIBUTE)
 
 
 def _elements(node) -> Iterator:
@@ -211,7 +224,7 @@ def warm_up(target: Target, pages=PAGES, timeout_s: float = 600) -> None:
     for page in pages:
         at = _app_test(page, query_params(target, "trial"), timeout_s)
         at.run()
-        _keep_components(at)
+        keep_components(at)
 
 
 def measure_floor(repeat: int, timeout_s: float = 120) -> float:
@@ -222,7 +235,7 @@ def measure_floor(repeat: int, timeout_s: float = 120) -> float:
         started = time.perf_counter()
         at.run()
         seconds.append(time.perf_counter() - started)
-        _keep_components(at)
+        keep_components(at)
     return statistics.median(seconds)
 
 

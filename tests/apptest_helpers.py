@@ -8,6 +8,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from bench.serverside import keep_components, share_components  # AppTests share one component registry
 from dashboard.links import PAGES
 from dashboard.settings import get_settings
 
@@ -15,11 +16,6 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE_FILES = {name: f"pages/{name}.py" for name in PAGES}
 # What the app's frame shows for a bug it caught (errors.QueryError, UnexpectedError), instead of a traceback.
 BUG_SHOWN = re.compile(r"Something went wrong while preparing this page\. .* reference [0-9a-f]{8}\.")
-# A new AppTest scans every installed package's metadata for Streamlit components on its first run: 0.1 s here, a third
-# of a warm page's run, where a server does it once at start. The app has none; every AppTest shares the first one's
-# registry, as a server's sessions do. Streamlit's attribute (1.67): if it goes, this fails instead of scanning again.
-COMPONENTS_ATTRIBUTE = "_bidi_component_manager"
-_components = None
 
 
 class CheckedAppTest(AppTest):
@@ -63,23 +59,6 @@ def open_page(
     at.run()
     keep_components(at)
     return at
-
-
-def share_components(at: AppTest) -> None:
-    """Give a new AppTest the component registry of the first one that ran (none yet: it scans, once)."""
-    if not hasattr(at, COMPONENTS_ATTRIBUTE):
-        raise AssertionError(
-            f"Streamlit's AppTest has no {COMPONENTS_ATTRIBUTE} any more: update share_components (tests/apptest_helpers.py)"
-        )
-    if _components is not None:
-        setattr(at, COMPONENTS_ATTRIBUTE, _components)
-
-
-def keep_components(at: AppTest) -> None:
-    """Keep the registry an AppTest's first run made, for the next ones."""
-    global _components
-    if _components is None:
-        _components = getattr(at, COMPONENTS_ATTRIBUTE)
 
 
 def read(markdown: str) -> str:
