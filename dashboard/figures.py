@@ -49,7 +49,7 @@ def view_figures(conn: Connection, grants: list[access.Grant], view: ViewState, 
         known = set(portfolio.trial_options(conn, scope)["protocol_number"])
         if scope.trial not in known:
             raise UsageError(f"no trial {scope.trial!r} among those this access may see")
-    compose = overview.direct(lambda query, s: query(conn, s), settings, Forecasts())
+    compose = overview.direct(overview.connected(conn), settings, Forecasts())
     now = overview.view_basis(compose, scope, settings, flags=True, vendor=True)
     then = overview.view_basis(compose, overview.then_scope(scope), settings, flags=True, vendor=True)
     return {

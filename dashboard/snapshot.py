@@ -61,14 +61,7 @@ def compute(conn: Connection, as_of: date, settings: Settings, predict: Callable
     """Everything one date's snapshot holds, computed live for every trial of every sponsor."""
     sponsor_ids = tuple(g.sponsor_id for g in access.granted_sponsors(conn, None))
     scope = access.Scope(sponsor_ids, as_of, as_of - timedelta(days=COMPARE_DAYS))
-    memo: dict = {}
-
-    def run(query, s):  # each query once per scope (trial_health and trial_facts share most of theirs)
-        key = (query.__module__, query.__name__, s)
-        if key not in memo:
-            memo[key] = query(conn, s)
-        return memo[key]
-
+    run = overview.connected(conn)  # each query once per scope: trial_health and trial_facts share most of theirs
     predict = predict or Forecasts()
     parts = {
         name: function(run, scope, settings, predict, live=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
+from sqlalchemy import Connection
 
 from dashboard import drift, health, published
 from dashboard.access import Scope
@@ -138,7 +139,13 @@ def drift_priors(run: Run, scope: Scope, protocols: list[str]) -> dict[str, drif
 def quality_limits(run: Run, scope: Scope) -> pd.DataFrame:
     """The QTLs of the scope's trials with each trial's figure (its sites' indicator, pooled) and whether it is breached."""
     limits = run(sites.qtl_limits, scope)
-    kpis = {p: run(sites.site_kpis, scope.replace(trial=p, site=None)) for p in limits["protocol_number"].unique()}
+    if limits.empty:
+        return health.qtl_status(limits, {})
+    # The same site_kpis call as flagged_sites' (every site of the scope's trials, cached once on the pages): a trial's
+    # sites are its rows, so one query serves every trial instead of one per trial.
+    every = run(sites.site_kpis, scope.replace(site=None))
+    wanted = set(limits["protocol_number"])
+    kpis = {p: rows for p, rows in every.groupby("protocol_number", sort=False) if p in wanted}
     return health.qtl_status(limits, kpis)
 
 
@@ -229,6 +236,21 @@ def view_basis(
 def then_scope(scope: Scope) -> Scope:
     """The same view as of its compare date (`since`), to show what changed."""
     return scope.replace(as_of=scope.since, since=scope.since - (scope.as_of - scope.since))
+
+
+def connected(conn: Connection) -> Run:
+    """The command lines' Run on `conn`: each query once per scope (the views' parts share most of theirs, as the pages'
+    cache does), each caller given its own copy of a frame."""
+    memo: dict = {}
+
+    def run(query: Callable[..., pd.DataFrame], scope: Scope) -> pd.DataFrame:
+        key = (query.__module__, query.__qualname__, scope)
+        if key not in memo:
+            memo[key] = query(conn, scope)
+        found = memo[key]
+        return found.copy() if isinstance(found, pd.DataFrame) else found
+
+    return run
 
 
 def direct(run: Run, settings: Settings, predict: Callable) -> Compose:

@@ -107,7 +107,7 @@ def build_digest(
     scope, notices = access.make_scope(grants, view, view.as_of)
     if notices:
         raise UsageError(notices[0])
-    run = lambda query, s: query(conn, s)  # noqa: E731
+    run = overview.connected(conn)
     compose = overview.direct(run, settings, predict or Forecasts())
     now = overview.view_basis(compose, scope, settings, vendor=True)
     then = overview.view_basis(compose, overview.then_scope(scope), settings, vendor=True)
