@@ -143,9 +143,7 @@ def quality_limits(run: Run, scope: Scope) -> pd.DataFrame:
         return health.qtl_status(limits, {})
     # The same site_kpis call as flagged_sites' (every site of the scope's trials, cached once on the pages): a trial's
     # sites are its rows, so one query serves every trial instead of one per trial.
-    every = run(sites.site_kpis, scope.replace(site=None))
-    wanted = set(limits["protocol_number"])
-    kpis = {p: rows for p, rows in every.groupby("protocol_number", sort=False) if p in wanted}
+    kpis = dict(tuple(run(sites.site_kpis, scope.replace(site=None)).groupby("protocol_number", sort=False)))
     return health.qtl_status(limits, kpis)
 
 
