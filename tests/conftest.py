@@ -6,9 +6,14 @@ under CI=true, where it fails them: CI must run everything.
 
 from __future__ import annotations
 
+import os
+
+# One BLAS thread, as `make test` sets it (see the Makefile), for a bare `pytest` too: set before NumPy loads, and
+# inherited by the workers and the Streamlit servers the tests start.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import glob
 import itertools
-import os
 import pwd
 import shutil
 import socket
