@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Select, and_
 
@@ -37,11 +38,25 @@ def frame(conn: Connection, query, dtypes: dict[str, str] | None = None) -> pd.D
     dtypes: column → "int" (nullable Int64), "float", "date" (datetime64, NaT for empty), "bool", "str".
     """
     result = conn.execute(query)
-    df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    columns, rows = list(result.keys()), result.fetchall()
+    if rows and len(set(columns)) == len(columns):
+        # Column by column: the same dtypes as from the rows (pandas infers each column alike), in half the time.
+        df = pd.DataFrame(dict(zip(columns, map(list, zip(*rows)))))
+    else:
+        df = pd.DataFrame(rows, columns=columns)
     for column, kind in (dtypes or {}).items():
         values = df[column]
-        if kind == "int":
+        # The vectorised paths take what SQLite gives (int64, float64 with NaN for NULL); objects, as PostgreSQL's
+        # Decimal sums, go value by value.
+        numeric = values.dtype.kind in "iuf"
+        if kind == "int" and values.dtype.kind in "iu":
+            df[column] = values.astype("Int64")
+        elif kind == "int" and numeric:
+            df[column] = pd.array(np.trunc(values.to_numpy()), dtype="Int64")  # NaN is NA; whole numbers as int(v)
+        elif kind == "int":
             df[column] = pd.array([None if pd.isna(v) else int(v) for v in values], dtype="Int64")
+        elif kind == "float" and numeric:
+            df[column] = values.astype("float64")
         elif kind == "float":
             df[column] = pd.array([None if v is None or pd.isna(v) else float(v) for v in values], dtype="float64")
         elif kind == "date":
