@@ -24,7 +24,9 @@ try:
     )
     try:
         page.run()
-    finally:  # also when the page stops early (st.stop) on an empty state
+    except ui.PageEnd:  # the page ended early (an empty state, a portfolio-level view): the frame still finishes it
+        pass
+    finally:  # also when the page fails
         show_link()
 except Exception as error:  # Streamlit's st.stop and st.rerun are not Exceptions: they pass
     # A database error or a bug: a sentence that fits it and a reference, never a traceback; the log has the rest.

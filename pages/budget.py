@@ -73,7 +73,7 @@ st.caption(
 )
 if now.budgeted.empty:
     st.info("No signed contract in view yet: nothing to show for the budget.")
-    st.stop()
+    ui.end_page()
 
 
 def figure(key: str, basis=now, was=then) -> registry.Value:
@@ -173,7 +173,7 @@ if scope.trial is None:
         f"budget_{scope.as_of}",
         sheet="Trials",
     )
-    st.stop()
+    ui.end_page()
 
 # ---------------------------------------------------------------------- trial view
 trial_row = now.trial_row()

@@ -39,7 +39,7 @@ if scope.trial is None:
     st.caption(f"Every trial in view · as of {scope.as_of:%d %b %Y} · riskiest first")
     if trials.empty:
         st.info("No trials match these filters.")
-        st.stop()
+        ui.end_page()
     # The tiles' changes need no forecast of the compare date: the portfolio view forecasts each trial once.
     then = ui.basis(overview.view_basis, overview.then_scope(scope), forecast=False)
     for column, key in zip(
@@ -144,7 +144,7 @@ if scope.trial is None:
         f"enrollment_{scope.as_of}",
         sheet="Trials",
     )
-    st.stop()
+    ui.end_page()
 
 # ---------------------------------------------------------------------- trial view
 row = trials.iloc[0]

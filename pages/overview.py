@@ -38,7 +38,7 @@ if scope.trial is None:
         found = ui.basis(overview.view_basis, scope)
     if found.trials.empty:
         st.info("No trials match these filters.")
-        st.stop()
+        ui.end_page()
     order = registry.worst_first(found)
     titles = found.trials.set_index("protocol_number")["trial_title"]
     listed = [
@@ -65,7 +65,7 @@ if scope.trial is None:
     )
     st.caption(registry.SEVERITY_TEXT)
     ui.download_table("⬇️ Download trials (CSV)", pd.DataFrame(listed), f"trials_{scope.as_of}", sheet="Trials")
-    st.stop()
+    ui.end_page()
 
 with st.spinner("Loading the trial…"):
     now = ui.basis(overview.view_basis, scope.replace(site=None), flags=True, vendor=True)

@@ -54,7 +54,7 @@ st.caption(f"{ui.md(sponsors)} · as of {scope.as_of:%d %b %Y} · changes since 
 
 if trials.empty:
     st.info("No trials match these filters. Clear the therapeutic area or phase filter in the sidebar to see more.")
-    st.stop()
+    ui.end_page()
 
 # --- Headline tiles -------------------------------------------------------------------------
 mixed = now.currency is None and not now.budgeted.empty

@@ -50,7 +50,7 @@ if scope.trial is None:
     )
     if flagged.empty:
         st.info("No sites match these filters.")
-        st.stop()
+        ui.end_page()
     for row in (PORTFOLIO_TILES[:3], PORTFOLIO_TILES[3:]):
         for column, key in zip(st.columns(3), row):
             ui.figure(
@@ -104,14 +104,14 @@ if scope.trial is None:
         f"sites_{scope.as_of}",
         sheet="Sites",
     )
-    st.stop()
+    ui.end_page()
 
 # ---------------------------------------------------------------------- trial view
 st.title(f"Sites · {ui.md(scope.trial)}")
 st.caption(f"Trial {ui.md(scope.trial)} · as of {scope.as_of:%d %b %Y} · changes since {scope.since:%d %b %Y}")
 if flagged.empty:
     st.info(f"Trial {ui.md(scope.trial)} has no sites yet.")
-    st.stop()
+    ui.end_page()
 
 # Site numbers in the order people count them (9, 10, 100), in the table, the drill-down links and the downloads.
 flagged = flagged.sort_values("site_number", key=natural_key, kind="stable").reset_index(drop=True)

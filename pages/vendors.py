@@ -40,7 +40,7 @@ if statuses.empty:
         "No vendor milestones are recorded for "
         + (f"trial {ui.md(scope.trial)}." if scope.trial else "the trials in view.")
     )
-    st.stop()
+    ui.end_page()
 
 
 def trial_cell(protocol: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -83,6 +84,17 @@ def visible_text(at: AppTest) -> str:
     for html in at.get("html"):
         parts.append(re.sub(r"<[^>]+>", " ", html.proto.body))
     return "\n".join(parts)
+
+
+def share_link(at: AppTest) -> str:
+    """The link to the view that the sidebar shows, as a reader copies it (the text of its one link box)."""
+    found = [
+        unescape(text)
+        for html in at.sidebar.get("html")
+        for text in re.findall(r'<code class="dash-share-url">(.*?)</code>', html.proto.body, re.S)
+    ]
+    assert len(found) == 1, f"the sidebar shows {len(found)} links to the view"
+    return found[0]
 
 
 class _TableParser(HTMLParser):

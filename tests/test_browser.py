@@ -207,3 +207,29 @@ def test_the_sponsor_picker_shows_names_and_the_address_keeps_the_code(page, sha
     page.get_by_role("heading", name="Budget", exact=True).wait_for()
     assert _query(page, "sponsor", "as_of")["sponsor"] == ["ACME"]
     expect(sidebar.get_by_role("combobox").first).to_have_value("Acme Biotech")
+
+
+def test_every_page_shows_the_link_to_its_view_and_its_button_copies_it(page, shared_app_server, tiny_url):
+    """Also the views that end early (each trial page's portfolio view): after st.stop Streamlit draws nothing more,
+    which left them without their link."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from dashboard.links import PAGES
+
+    base = shared_app_server(tiny_url)
+    link = page.get_by_test_id("stSidebar").locator(".dash-share-url")
+    for name in PAGES:
+        path = "" if name == "portfolio" else name
+        page.goto(f"{base}/{path}?sponsor=ACME&as_of={AS_OF}")
+        settle(page)
+        expect(link).to_have_count(1)
+        shown = urlsplit(link.inner_text())
+        assert shown.path == f"/{path}", name
+        assert parse_qs(shown.query) == {"sponsor": ["ACME"], "as_of": [AS_OF], "since": ["2026-06-23"]}, name
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    try:
+        page.get_by_test_id("stSidebar").get_by_role("button", name="Copy link").click()
+        expect(page.get_by_test_id("stSidebar").get_by_role("button", name="Copied")).to_be_visible()
+        assert page.evaluate("() => navigator.clipboard.readText()") == link.inner_text()
+    finally:
+        page.context.clear_permissions()

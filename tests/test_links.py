@@ -89,13 +89,13 @@ def test_every_page_shows_a_shareable_link_that_reproduces_the_view(monkeypatch,
     from urllib.parse import parse_qsl, urlsplit
 
     import tiny_portfolio
-    from apptest_helpers import metrics, open_page
+    from apptest_helpers import metrics, open_page, share_link
 
     url = f"sqlite:///{tmp_path / 'tiny.db'}"
     tiny_portfolio.build(url)
     monkeypatch.setenv("DASHBOARD_PUBLIC_BASE_URL", "https://dash.example")
     at = open_page(monkeypatch, url, "enrollment", trial="T-1", as_of="2026-06-30")
-    (code,) = [c.value for c in at.sidebar.code]
+    code = share_link(at)
     assert code == "https://dash.example/enrollment?trial=T-1&as_of=2026-06-30&since=2026-06-23"
     link = urlsplit(code)
     again = open_page(monkeypatch, url, link.path.strip("/"), **dict(parse_qsl(link.query)))

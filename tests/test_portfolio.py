@@ -5,7 +5,7 @@ import json
 import pytest
 
 import tiny_portfolio
-from apptest_helpers import html_tables, metrics, open_page, visible_text
+from apptest_helpers import html_tables, metrics, open_page, share_link, visible_text
 
 AS_OF = tiny_portfolio.AS_OF.isoformat()
 
@@ -121,7 +121,7 @@ def test_a_long_trial_table_is_read_a_page_at_a_time_with_its_charts(monkeypatch
     assert at.query_params["page"] == ["2"] or at.query_params["page"] == "2"
     again = open_page(monkeypatch, tiny_url, "portfolio", query={"page": "2"}, sponsor="ACME", as_of=AS_OF)
     assert [row["Trial"] for row in html_tables(again)[0]] == second
-    assert "page=2" in next(c.value for c in again.sidebar.get("code"))
+    assert "page=2" in share_link(again)
     # A page past the end shows the last one; one that is not a number is dropped with a notice.
     past_end = open_page(monkeypatch, tiny_url, "portfolio", query={"page": "9"}, sponsor="ACME", as_of=AS_OF)
     assert [row["Trial"] for row in html_tables(past_end)[0]] == second

@@ -20,8 +20,10 @@ from dashboard.ui.context import Context, context
 from dashboard.ui.downloads import Table, download_label, download_table, excel_export, view_summary
 from dashboard.ui.frame import (
     BOUND_KEYS,
+    PageEnd,
     build_frame,
     canonical_link,
+    end_page,
     freshness_line,
     health_label,
     menu,
@@ -54,6 +56,7 @@ from dashboard.ui.widgets import (
 __all__ = [
     "BOUND_KEYS",
     "PAGE_ROWS",
+    "PageEnd",
     "TRIALS_PER_PAGE",
     "Context",
     "Table",
@@ -76,6 +79,7 @@ __all__ = [
     "day",
     "download_label",
     "download_table",
+    "end_page",
     "engine",
     "excel_export",
     "figure",
