@@ -46,7 +46,7 @@ _WORKBOOK_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sh
 def excel_export(ctx: Context, page: str) -> None:
     """Keep a place in the sidebar for the page's Excel button, which the page's first table fills (download_table).
 
-    Pages may stop early (st.stop), so the frame cannot add the button after the page has run.
+    The place is kept before the page runs, under the link to the view, whatever the page draws or wherever it ends.
     """
     ctx.page = page
     ctx.excel_slot = st.sidebar.empty()

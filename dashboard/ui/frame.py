@@ -9,7 +9,6 @@ from typing import NoReturn
 
 import pandas as pd
 import streamlit as st
-from markupsafe import Markup
 from streamlit.errors import StreamlitAPIException
 
 from dashboard import access, errors, published
@@ -271,49 +270,6 @@ def canonical_link(ctx: Context, page: str) -> str:
     return page_url(page, shareable(ctx.view, ctx.today), base_url=get_settings().public_base_url, table_page=True)
 
 
-# The link as text with a copy button, not st.code: st.code loads and compiles Streamlit's syntax highlighter, about
-# 0.5 s of the browser's CPU on every page (measured: the portfolio page 2.4 s -> 1.9 s of renderer CPU a load).
-_SHARE_CSS = """
-<style>
-.dash-share {background: #f0f2f6; border-radius: 0.5rem; padding: 0.5rem 0.75rem; font-size: 13px; line-height: 1.4;}
-.dash-share-url {display: block; background: none; padding: 0; color: #31333f; font-size: 13px; word-break: break-all;
-  white-space: pre-wrap; user-select: all;}
-.dash-copy {margin-top: 0.4rem; font: inherit; font-size: 13px; padding: 2px 10px; border: 1px solid #cfd8dc;
-  border-radius: 0.4rem; background: #fff; color: #0F5C6E; cursor: pointer;}
-.dash-copy:hover {border-color: #0F5C6E;}
-</style>
-"""
-# One listener for every copy button (the link is drawn again on each run): the clipboard where the page is served over
-# HTTPS or from this machine, else the link is selected and copied the older way.
-_COPY_JS = """
-<script>
-(() => {
-  if (window.dashCopyLinks) return;
-  window.dashCopyLinks = true;
-  document.addEventListener("click", (event) => {
-    const button = event.target.closest && event.target.closest(".dash-copy");
-    if (!button) return;
-    const code = button.parentElement.querySelector(".dash-share-url");
-    const done = () => {
-      button.textContent = "Copied";
-      setTimeout(() => { button.textContent = "Copy link"; }, 2000);
-    };
-    const select = () => {
-      const range = document.createRange();
-      range.selectNodeContents(code);
-      const selection = window.getSelection();
-      selection.removeAllRanges();
-      selection.addRange(range);
-      if (document.execCommand("copy")) done();
-    };
-    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(code.textContent).then(done, select);
-    else select();
-  });
-})();
-</script>
-"""
-
-
 def share_link(ctx: Context, page: str):
     """Make room in the sidebar for the canonical link to this view; returns a function that fills it in once the page
     has drawn (the page of a long table is known only then; a page that ends early ends with end_page, not st.stop,
@@ -324,9 +280,9 @@ def share_link(ctx: Context, page: str):
 
     def fill() -> str:
         url = canonical_link(ctx, page)
-        slot.html(
-            Markup(_SHARE_CSS) + render("share_link.html", url=url) + Markup(_COPY_JS), unsafe_allow_javascript=True
-        )
+        # Text with a copy button (templates/share_link.html), not st.code: st.code loads and compiles Streamlit's
+        # syntax highlighter, about 0.5 s of the browser's CPU on every page (the portfolio's renderer 2.4 s -> 1.9 s).
+        slot.html(render("share_link.html", url=url), unsafe_allow_javascript=True)
         return url
 
     return fill
