@@ -5,7 +5,7 @@ Site i enrolls from its activation as a Poisson process of intensity λ_i·r(t),
     r(t) = ρ + (1 − ρ)·e^{−t/T},  T = 180 days by default (Prior.settle_days):
 
 a site starts at λ_i and settles at ρ·λ_i within a year or so (ρ < 1: sites tire; ρ > 1: they warm up; ρ = 1 is the
-stationary model of forecast.py). It enrolls until it stops, which it does with a constant hazard η per day.
+stationary model of dashboard/forecast). It enrolls until it stops, which it does with a constant hazard η per day.
 λ_i ~ Gamma(α, β). Given its enrollment ages t_i1…t_ik over τ_i days open (the last at ℓ_i), and E(x) = ∫₀ˣ r its
 exposure, a site's likelihood with λ integrated out is
 
@@ -36,7 +36,7 @@ What does move it is a prior that knows the sponsor: `Prior` holds the time scal
 the default above, and forecast.prior.learn_prior learns one from the sponsor's earlier trials. With it, the
 calibration meets the band in both worlds (dashboard.calibration's "sponsor" model).
 
-Pure numpy/scipy; forecast.py builds the Forecast from what is here.
+Pure numpy/scipy; dashboard/forecast (predict) builds the Forecast from what is here.
 """
 
 from __future__ import annotations

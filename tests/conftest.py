@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 
 # One BLAS thread, as `make test` sets it (see the Makefile), for a bare `pytest` too: set before NumPy loads, and
-# inherited by the workers and the Streamlit servers the tests start.
+# inherited by the workers and the Streamlit servers the tests start. OpenBLAS otherwise starts a thread per core that
+# spin-waits for work: the calibration takes the same time with one thread as with two, and twice the CPU with two.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import glob
 import itertools
-import pwd
 import shutil
 import socket
 import sqlite3
@@ -30,6 +29,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from bench import pg  # one PostgreSQL recipe for the tests and the benchmark
 from bench.browser import (  # one launch recipe for the tests and the benchmark
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -48,10 +48,6 @@ APP_START_TIMEOUT_S = 60
 # The tests run the app without sign-in on fixture databases of their own, which the app refuses
 # unless told this is intended; the tests of that refusal and of sign-in set their own values.
 os.environ.setdefault("DASHBOARD_ALLOW_ANONYMOUS", "true")
-# OpenBLAS starts a thread per core that spin-waits for work: the calibration takes the same 56 s with one thread as
-# with two, and twice the CPU with two. With test workers and app servers side by side on two cores, that spinning takes
-# CPU from the others; one thread each (the servers and commands the tests start inherit it) does the same work.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # Actions and notes are written to a review database: never the repository's data/review.db from a test. A test
 # that writes actions points DASHBOARD_REVIEW_DATABASE_URL at a file of its own (tests/test_review.py).
 os.environ.setdefault(
@@ -122,102 +118,28 @@ def pytest_collection_modifyitems(items):
 # PostgreSQL
 
 
-def _postgres_bin_dir() -> Path | None:
-    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
-    if not found:
-        return None
-    newest = max(found, key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0)
-    return Path(newest).parent
-
-
-def _as_postgres_user(args: list[str]) -> list[str]:
-    # initdb and pg_ctl refuse to run as root.
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
-
-
-class PostgresCluster:
-    """A throwaway PostgreSQL cluster in a temp dir on 127.0.0.1, which a test can stop and start again."""
+class PostgresCluster(pg.Cluster):
+    """A throwaway PostgreSQL cluster in a temp dir on 127.0.0.1 (bench/pg.py's Cluster), which a test can stop and
+    start again; `remove` deletes it. What cannot run here skips or, under CI, fails (_unavailable)."""
 
     def __init__(self):
-        bin_dir = _postgres_bin_dir()
-        if bin_dir is None:
-            _unavailable(
-                "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin): apt-get install -y postgresql"
-            )
-        self.bin_dir = bin_dir
-        self.workdir = Path(tempfile.mkdtemp(prefix="dashboard-pg-"))
-        if os.geteuid() == 0:
-            try:
-                user = pwd.getpwnam("postgres")
-            except KeyError:
-                shutil.rmtree(self.workdir, ignore_errors=True)
-                _unavailable("running as root but there is no `postgres` user to run the throwaway PostgreSQL as")
-            os.chown(self.workdir, user.pw_uid, user.pw_gid)
-        self.data_dir = self.workdir / "data"
-        self.port = free_port()
-        result = self._run(
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(self.data_dir),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--no-locale",
-                "--no-sync",
-            ]
-        )
-        if result.returncode != 0:
-            self._give_up("initialise", result)
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
-
-    def _run(self, args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            _as_postgres_user(args), capture_output=True, text=True, timeout=timeout, cwd=self.workdir
-        )
-
-    def _give_up(self, what: str, result: subprocess.CompletedProcess):
-        log = self.workdir / "server.log"
-        detail = (result.stderr or result.stdout).strip() + ("\n" + log.read_text()[-2000:] if log.exists() else "")
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        _unavailable(f"could not {what} a throwaway PostgreSQL: {detail}")
+        workdir = Path(tempfile.mkdtemp(prefix="dashboard-pg-"))
+        try:
+            super().__init__(workdir, free_port())
+        except pg.PostgresUnavailable as error:
+            shutil.rmtree(workdir, ignore_errors=True)
+            _unavailable(f"a throwaway PostgreSQL: {error}")
 
     def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        pg_ctl = str(self.bin_dir / "pg_ctl")
-        result = self._run(
-            [
-                pg_ctl,
-                "-D",
-                str(self.data_dir),
-                "-l",
-                str(self.workdir / "server.log"),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ]
-        )
-        if result.returncode != 0:
-            self._give_up("start", result)
-
-    def stop(self, mode: str = "fast") -> None:
-        self._run([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "stop", "-m", mode], timeout=60)
+        try:
+            super().start()
+        except pg.PostgresUnavailable as error:
+            self.remove()
+            _unavailable(f"a throwaway PostgreSQL: {error}")
 
     def remove(self) -> None:
         self.stop("immediate")
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
