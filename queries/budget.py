@@ -258,28 +258,24 @@ MONTHLY_DTYPES = {
 }
 
 
-def _monthly_totals(scope: Scope, *keys: str):
-    """PV, EV and AC per month and `keys` (event columns), in the month and cumulative within each `keys` group."""
+def _monthly_totals(scope: Scope):
+    """PV, EV and AC per month, in the month and cumulative."""
     events = _events(scope).subquery("events")
-    groups = [events.c[key] for key in keys]
     per_month = (
         select(
-            *groups,
             events.c.month_date,
             func.sum(events.c.pv).label("pv"),
             func.sum(events.c.ev).label("ev"),
             func.sum(events.c.ac).label("ac"),
         )
-        .group_by(*groups, events.c.month_date)
+        .group_by(events.c.month_date)
         .subquery("per_month")
     )
-    window = {
-        "partition_by": [per_month.c[key] for key in keys] or None,
-        "order_by": per_month.c.month_date,
-        "rows": (None, 0),
-    }
     amounts = [per_month.c.pv, per_month.c.ev, per_month.c.ac]
-    running = [func.sum(amount).over(**window).label(f"{amount.name}_cumulative") for amount in amounts]
+    running = [
+        func.sum(amount).over(order_by=per_month.c.month_date, rows=(None, 0)).label(f"{amount.name}_cumulative")
+        for amount in amounts
+    ]
     return per_month, [per_month.c.month_date, *amounts, *running]
 
 
@@ -287,21 +283,6 @@ def monthly(conn: Connection, scope: Scope) -> pd.DataFrame:
     """One row per month of the scope's budgets: PV, EV, AC in the month and cumulative (EV and AC stop at as_of)."""
     per_month, columns = _monthly_totals(scope)
     return frame(conn, select(*columns).order_by(per_month.c.month_date), MONTHLY_DTYPES)
-
-
-def monthly_by_contract(conn: Connection, scope: Scope) -> pd.DataFrame:
-    """One row per trial × vendor × cost category × month: PV, EV, AC in the month and cumulative."""
-    per_month, columns = _monthly_totals(scope, "contract_id", "cost_category")
-    query = (
-        select(trial.c.protocol_number, vendor.c.vendor_code, per_month.c.cost_category, *columns)
-        .select_from(
-            per_month.join(contract, contract.c.contract_id == per_month.c.contract_id)
-            .join(trial, trial.c.trial_id == contract.c.trial_id)
-            .join(vendor, vendor.c.vendor_id == contract.c.vendor_id)
-        )
-        .order_by(trial.c.protocol_number, vendor.c.vendor_code, per_month.c.cost_category, per_month.c.month_date)
-    )
-    return frame(conn, query, MONTHLY_DTYPES)
 
 
 def change_orders(conn: Connection, scope: Scope) -> pd.DataFrame:
@@ -355,7 +336,6 @@ QUERIES = [
     evm_by_trial,
     evm_by_category,
     monthly,
-    monthly_by_contract,
     change_orders,
     invoiced_vs_accrued,
 ]

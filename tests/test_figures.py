@@ -165,7 +165,7 @@ def _check_tiles(at, page: str, document: dict, trial: str | None) -> int:
 def _check(tiles: dict, page: str, shown: dict[str, dict], trial: str | None) -> int:
     """Each tile (label → metric) shows its figure of `shown` (label → the figures command's figure) and its change."""
     for label, tile in tiles.items():
-        figure = registry.by_label(label)
+        figure = next((f for f in registry.FIGURES.values() if f.label == label), None)
         assert figure is not None, f"{page}: the tile {label!r} is a registry figure"
         assert page in figure.pages, f"{page}: Methods says where {figure.key} is shown"
         assert tile.value == shown[label]["display"], f"{page} {trial or 'portfolio'}: {label}"

@@ -25,7 +25,6 @@ from dashboard.metrics import (
     probability_health,
     rate_per_site_month,
     ratio,
-    schedule_health,
     worst_health,
 )
 
@@ -427,23 +426,6 @@ def test_every_status_has_a_readable_label():
     assert all(label and "_" not in label for label in MILESTONE_STATUS_LABEL.values())
 
 
-# --- §7 schedule health -----------------------------------------------------------------------
-
-
-def test_schedule_health_without_milestones_is_green():
-    assert schedule_health([]) == "green"
-    assert schedule_health(iter(())) == "green"
-
-
-def test_schedule_health_is_the_worst_rag():
-    on_track = milestone_status(_d(10), None, None, D)
-    at_risk = milestone_status(_d(10), _d(15), None, D)
-    overdue = milestone_status(_d(-40), None, None, D)
-    assert schedule_health([on_track]) == "green"
-    assert schedule_health([on_track, at_risk]) == "amber"
-    assert schedule_health(m for m in [on_track, overdue, at_risk]) == "red"
-
-
 # --- §2 Enrollment ----------------------------------------------------------------------------
 
 
@@ -518,8 +500,8 @@ def test_on_time_rate_is_done_on_time_over_done():
 
 # --- §4 Site flags: over-dispersion-adjusted z-scores (Zink et al. 2018) -----------------------
 
-from dashboard.metrics import SiteFlag, funnel_limits, max_abs_z  # noqa: E402  (appended section)
-from one_trial import flag_sites, peer_baseline  # noqa: E402
+from dashboard.metrics import funnel_limits, max_abs_z  # noqa: E402  (appended section)
+from one_trial import SiteFlag, flag_sites, peer_baseline  # noqa: E402
 
 
 def test_flags_on_a_hand_computed_example():

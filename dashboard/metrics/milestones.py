@@ -3,14 +3,13 @@ against the clinical milestones it feeds, and on-time rates."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from dashboard.metrics.core import Health, Number, ratio, worst_health
+from dashboard.metrics.core import Health, Number, ratio
 
 # --- §6 Vendor milestones ---------------------------------------------------------------------
 
@@ -120,11 +119,6 @@ def _day_numbers(values) -> tuple[np.ndarray, np.ndarray]:
     days = pd.to_datetime(series).to_numpy(dtype="datetime64[D]")
     missing = np.isnat(days)
     return np.where(missing, 0, (days - np.datetime64(0, "D")).astype("int64")), missing
-
-
-def schedule_health(milestones: Iterable[MilestoneStatus]) -> Health:
-    """Return the worst rag among the given milestones, green when there are none."""
-    return worst_health("green", *(m.rag for m in milestones))
 
 
 # --- Vendor milestones ------------------------------------------------------------------------

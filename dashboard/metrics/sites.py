@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from dashboard.metrics.core import Health, ratio
+from dashboard.metrics.core import ratio
 from dashboard.metrics.enrollment import DAYS_PER_MONTH
 
 # --- §4 Site flags ----------------------------------------------------------------------------
@@ -255,21 +255,6 @@ def pooled_value(frame: pd.DataFrame, key: str) -> float | None:
 
 
 @dataclass(frozen=True)
-class SiteFlag:
-    """One site's over-dispersion-adjusted z-score and flag; z is None and the flag grey when it is not eligible.
-
-    `side` is the side of the pool the site is on ("high" or "low"); `withheld` says an eligible site's flag was
-    withheld because too few events were observed or expected (`observed`, `expected`)."""
-
-    z: float | None
-    flag: Health
-    side: str | None = None
-    withheld: bool = False
-    observed: float | None = None
-    expected: float | None = None
-
-
-@dataclass(frozen=True)
 class PeerBaseline:
     """What sites are compared with: the pooled ratio and over-dispersion φ of the eligible sites, and how many there are."""
 
@@ -280,7 +265,7 @@ class PeerBaseline:
 
 @dataclass(frozen=True)
 class PeerFlags:
-    """flag_peer_groups' answer as columns, one entry per site in input order (what a table of thousands of sites
+    """flag_peer_columns' answer, one entry per site in input order, one entry per site in input order (what a table of thousands of sites
     needs): z (NaN when not eligible), flag, side ("high", "low" or None), withheld, observed and expected events."""
 
     z: np.ndarray
@@ -354,22 +339,6 @@ def flag_peer_columns(
         for group in counts.index
     }
     return PeerFlags(z, flag, side, withheld, observed, np.where(ok, expected, np.nan), ok), baselines
-
-
-def flag_peer_groups(
-    groups: Iterable, numerators: Iterable, denominators: Iterable, **options
-) -> tuple[list[SiteFlag], dict]:
-    """flag_peer_columns with one SiteFlag per site (input order) and each group's PeerBaseline."""
-    found, baselines = flag_peer_columns(groups, numerators, denominators, **options)
-    flags = [
-        SiteFlag(z=float(z), flag=f, side=sd, withheld=bool(w), observed=float(o), expected=float(e))
-        if ok
-        else SiteFlag(z=None, flag="grey")
-        for ok, z, f, sd, w, o, e in zip(
-            found.eligible, found.z, found.flag, found.side, found.withheld, found.observed, found.expected
-        )
-    ]
-    return flags, baselines
 
 
 def max_abs_z(n_eligible: int) -> float:

@@ -19,7 +19,7 @@ from dashboard.registry.computations import (
     worst_sites,
 )
 from dashboard.registry.evaluate import block, by_currency, evaluate, moved
-from dashboard.registry.figures import FIGURES, GROUPS, by_label
+from dashboard.registry.figures import FIGURES, GROUPS
 from dashboard.registry.model import (
     TOLERANCE,
     UNIT_WORDS,
@@ -52,7 +52,6 @@ __all__ = [
     "Value",
     "block",
     "by_currency",
-    "by_label",
     "change_display",
     "display",
     "drivers",

@@ -285,8 +285,3 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 _BY_LABEL: dict[str, Figure] = {f.label: f for f in _FIGURES}
 assert len(FIGURES) == len(_FIGURES) and len(_BY_LABEL) == len(_FIGURES), "figure keys and labels are unique"
-
-
-def by_label(label: str) -> Figure | None:
-    """The figure a label names (labels are unique)."""
-    return _BY_LABEL.get(label)
