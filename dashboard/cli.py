@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 
-from dashboard import access
+from dashboard import access, errors
 from dashboard.db import UsageError, cli_database_url, make_engine
 from dashboard.links import COMPARE_DAYS, ViewState
 from dashboard.settings import Settings, get_settings
@@ -90,6 +90,7 @@ def open_view(args: argparse.Namespace) -> tuple[ViewState, Settings, Engine]:
     """The view the flags name, the settings, and a read-only engine on the database (--url, else the setting)."""
     state = view(args)
     found = settings()
+    errors.configure_logging(found.log_level)  # warnings (the review database unreadable) as the app logs them
     url, _ = cli_database_url(args.url)
     sqlite_must_exist(url)
     return state, found, make_engine(url, read_only=True, statement_timeout_s=found.statement_timeout_s)

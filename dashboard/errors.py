@@ -60,6 +60,14 @@ class ReviewUnavailable(DashboardError):
     )
 
 
+class ReviewQueryError(DashboardError):
+    kind = "review query error"
+    advice = (
+        "The actions and notes cannot be shown because of an error in the dashboard; the figures are not affected. "
+        "Tell your dashboard administrator the reference {ref}."
+    )
+
+
 class StatementTimeout(DashboardError):
     kind = "statement timeout"
     advice = (
@@ -138,6 +146,14 @@ def named(exc: BaseException) -> DashboardError:
     if isinstance(exc, SQLAlchemyError):
         return from_database(exc)
     return UnexpectedError(f"{type(exc).__name__}: {exc}")
+
+
+def review_error(exc: BaseException) -> DashboardError:
+    """A failure of the review database (actions and notes), named: a query it refuses is a bug (ReviewQueryError);
+    an outage, a timeout or a file that cannot be opened is ReviewUnavailable (try again)."""
+    named = from_database(exc) if isinstance(exc, SQLAlchemyError) else None
+    detail = named.detail if named is not None else f"{type(exc).__name__}: {exc}"
+    return ReviewQueryError(detail) if isinstance(named, QueryError) else ReviewUnavailable(detail)
 
 
 def report(error: DashboardError, exc: BaseException, *, page: str | None = None, user: str | None = None) -> None:

@@ -160,3 +160,40 @@ def test_the_log_level_does_not_stop_the_server_reading_published_figures():
 
     assert settings_key(Settings(log_level="DEBUG")) == settings_key(Settings(log_level="WARNING"))
     assert settings_key(Settings(index_green=0.9)) != settings_key(Settings()), "a threshold does change them"
+
+
+def test_a_broken_review_query_is_named_a_bug_on_the_page_and_in_the_email_log(
+    monkeypatch, tiny_db, tmp_path, log_lines
+):
+    # The review database's schema says it is up to date, but a column the code reads is gone (a migration gone
+    # wrong): that is a bug to report with its reference, not an outage to wait out.
+    from dashboard import digest, review
+    from dashboard.settings import get_settings
+    from test_digest import Document
+
+    url = f"sqlite:///{tmp_path / 'review.db'}"
+    review.open_store(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE review_event DROP COLUMN responds_to"))
+    engine.dispose()
+    monkeypatch.setenv("DASHBOARD_REVIEW_DATABASE_URL", url)
+    get_settings.cache_clear()
+
+    at = open_page(monkeypatch, tiny_db, "overview", trial="T-1", as_of=tiny_portfolio.AS_OF.isoformat())
+    assert not at.exception and not at.error
+    (shown,) = [w.value for w in at.warning if "actions and notes" in w.value]
+    assert "because of an error in the dashboard" in shown and "the figures are not affected" in shown
+    assert "Try again" not in shown and "responds_to" not in shown
+    reference = re.search(r"reference ([0-9a-f]{8})", shown).group(1)
+    assert at.metric, "the page's figures are still there"
+    (line,) = [line for line in log_lines() if reference in line]
+    assert line.startswith("ERROR dashboard review query error") and "page=overview" in line
+    assert "no such column: review_event.responds_to" in line and "Traceback" in line
+
+    out = tmp_path / "digest.html"
+    as_of = tiny_portfolio.AS_OF.isoformat()
+    assert digest.main(["--as-of", as_of, "--user", tiny_portfolio.ACME_USER, "--out", str(out), "--url", tiny_db]) == 0
+    assert "The review database could not be read" in Document(out.read_text(encoding="utf-8")).text
+    (line,) = [line for line in log_lines() if "page=digest" in line]
+    assert line.startswith("ERROR dashboard review query error ref=") and "responds_to" in line

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -11,7 +10,7 @@ import pandas as pd
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import access, health, registry, review
+from dashboard import access, errors, health, registry, review
 from dashboard.db import UsageError
 from dashboard.forecast import Forecasts
 from dashboard.links import ViewState, page_url
@@ -145,6 +144,6 @@ def _actions(settings: Settings, protocols: list[str], as_of: date) -> list[revi
     try:
         store = review.open_store(settings.review_database_url)
         return store.actions(protocols, until=review.visible_until(as_of, settings.today or date.today()))
-    except (SQLAlchemyError, OSError):
-        logging.getLogger(__name__).exception("review database unreadable: the digest goes out without actions")
+    except (SQLAlchemyError, OSError) as exc:  # logged with a reference, as a page does; the e-mail says it
+        errors.report(errors.review_error(exc), exc, page="digest")
         return None

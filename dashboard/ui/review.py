@@ -74,7 +74,7 @@ def _unavailable(ctx: Context, exc: BaseException) -> None:
     if ctx.review_failed:
         return
     ctx.review_failed = True
-    error = errors.ReviewUnavailable(f"{type(exc).__name__}: {exc}")
+    error = errors.review_error(exc)
     errors.report(error, exc, page=ctx.page, user=ctx.email)
     st.warning(error.message, icon="⚠️")
 
