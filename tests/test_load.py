@@ -640,6 +640,29 @@ def test_replace_needs_every_file_so_a_forgotten_one_deletes_nothing(folder, tin
 # Interruption and PostgreSQL
 
 
+def _other_backends_gone(url: str, seconds: float = 30.0) -> bool:
+    """Whether PostgreSQL has ended every other session on the database within `seconds`: it notices a killed client's
+    closed connection a moment after the kill, and only then rolls its transaction back and releases its locks."""
+    engine = create_engine(url, poolclass=NullPool)
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            with engine.connect() as conn:
+                others = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                    )
+                ).scalar()
+            if others == 0:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+
+
 def test_a_load_killed_midway_leaves_the_database_as_it_was(demo_source, tiny_folder, empty_db_url):
     tiny_portfolio.build(empty_db_url)
     before = snapshot(empty_db_url)
@@ -663,7 +686,8 @@ def test_a_load_killed_midway_leaves_the_database_as_it_was(demo_source, tiny_fo
         process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL, "".join(seen)
     assert any(re.search(r"visit\.csv: [\d,]+ rows$", line) for line in seen)  # it had checked everything
-    time.sleep(0.2 if empty_db_url.startswith("postgresql") else 0)
+    if empty_db_url.startswith("postgresql"):
+        assert _other_backends_gone(empty_db_url), "PostgreSQL ended the killed load's session and released its locks"
     assert snapshot(empty_db_url) == before
     # And the database still loads afterwards (a SQLite hot journal is rolled back, PostgreSQL's lock released).
     assert load.load(empty_db_url, tiny_folder).ok
