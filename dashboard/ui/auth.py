@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 from urllib.parse import quote, unquote
 
 import streamlit as st
@@ -12,9 +11,11 @@ from streamlit.errors import StreamlitAuthError
 from dashboard import access
 from dashboard.links import DEFAULT_PAGE, parse_return, parse_view, return_token, to_query
 from dashboard.settings import get_settings
+from dashboard.ui.widgets import render
 
 # Where the page and view of a link opened while signed out wait during the sign-in round trip.
 RETURN_COOKIE = "dashboard_return"
+RETURN_COOKIE_MAX_AGE_S = 900  # long enough to sign in, short enough not to send a later visit somewhere old
 _RETURNED_KEY = "_dashboard_returned"
 
 
@@ -88,8 +89,7 @@ def _sign_in(page: str) -> None:
     token = return_token(page, view)
     # st.login comes back to the app's root, dropping the path and query: keep them in a short-lived cookie.
     st.html(
-        f"<script>document.cookie = {json.dumps(RETURN_COOKIE + '=' + quote(token, safe=''))} "
-        "+ '; path=/; max-age=900; samesite=lax';</script>",
+        render("return_cookie.html", name=RETURN_COOKIE, value=quote(token, safe=""), max_age=RETURN_COOKIE_MAX_AGE_S),
         unsafe_allow_javascript=True,
     )
     st.title("Trial portfolio")
@@ -106,10 +106,7 @@ def _return_after_sign_in(page: str) -> None:
     """Back from the identity provider at the root: open the page and view the user asked for before signing in."""
     if st.session_state.get(_RETURNED_KEY):
         if RETURN_COOKIE in st.context.cookies and st.session_state[_RETURNED_KEY] == "pending":
-            st.html(
-                f"<script>document.cookie = '{RETURN_COOKIE}=; path=/; max-age=0';</script>",
-                unsafe_allow_javascript=True,
-            )
+            st.html(render("return_cookie.html", name=RETURN_COOKIE, value="", max_age=0), unsafe_allow_javascript=True)
             st.session_state[_RETURNED_KEY] = "cleared"
         return
     st.session_state[_RETURNED_KEY] = "pending"
