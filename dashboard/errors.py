@@ -63,8 +63,8 @@ class ReviewUnavailable(DashboardError):
 class ReviewQueryError(DashboardError):
     kind = "review query error"
     advice = (
-        "The actions and notes cannot be shown because of an error in the dashboard; the figures are not affected. "
-        "Tell your dashboard administrator the reference {ref}."
+        "The actions and notes cannot be shown: the review database refused the dashboard's request. The figures "
+        "are not affected. Tell your dashboard administrator the reference {ref}."
     )
 
 
@@ -85,9 +85,10 @@ class UnexpectedError(DashboardError):
 
 
 # PostgreSQL's SQLSTATE classes (Appendix A of its manual): 08 connection exception, 53 insufficient resources,
-# 57P0x the server shutting down or unavailable; 57014 a statement cancelled (statement_timeout).
+# 57P0x the server shutting down or unavailable, 40 a transaction rolled back by a conflict (a serialization failure,
+# a deadlock: retrying succeeds); 57014 a statement cancelled (statement_timeout).
 _PG_TIMEOUT = {"57014"}
-_PG_UNREACHABLE_PREFIXES = ("08", "53", "57P")
+_PG_UNREACHABLE_PREFIXES = ("08", "53", "57P", "40")
 # SQLite says it in words: the progress handler's interrupt is our statement timeout.
 _SQLITE_TIMEOUT = ("interrupted",)
 # An outage: retrying later can help. A malformed file or a write refused by a read-only connection is not one.

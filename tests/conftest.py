@@ -138,8 +138,9 @@ class PostgresCluster(pg.Cluster):
             _unavailable(f"a throwaway PostgreSQL: {error}")
 
     def remove(self) -> None:
-        self.stop("immediate")
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if self.directory.exists():  # a failed start has removed it already
+            self.stop("immediate")
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -47,6 +47,9 @@ def test_sqlite_errors_are_named_by_what_happened(tiny_db, tmp_path):
 def test_postgresql_errors_are_named_by_what_happened(pg_url):
     assert isinstance(raised(pg_url, "SELECT pg_sleep(5)", timeout=0.2), errors.StatementTimeout)
     assert isinstance(raised(pg_url, "SELECT * FROM no_such_table"), errors.QueryError)
+    for conflict in ("40001", "40P01"):  # a serialization failure, a deadlock: the transaction may simply be retried
+        raise_it = f"DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '{conflict}'; END $$"
+        assert isinstance(raised(pg_url, raise_it), errors.DatabaseUnreachable), conflict
     nobody = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/nothing"
     assert isinstance(raised(nobody, "SELECT 1"), errors.DatabaseUnreachable)
 
@@ -183,7 +186,7 @@ def test_a_broken_review_query_is_named_a_bug_on_the_page_and_in_the_email_log(
     at = open_page(monkeypatch, tiny_db, "overview", trial="T-1", as_of=tiny_portfolio.AS_OF.isoformat())
     assert not at.exception and not at.error
     (shown,) = [w.value for w in at.warning if "actions and notes" in w.value]
-    assert "because of an error in the dashboard" in shown and "the figures are not affected" in shown
+    assert "the review database refused the dashboard's request" in shown and "figures are not affected" in shown
     assert "Try again" not in shown and "responds_to" not in shown
     reference = re.search(r"reference ([0-9a-f]{8})", shown).group(1)
     assert at.metric, "the page's figures are still there"

@@ -175,17 +175,25 @@ def test_a_browser_shows_hostile_names_as_text_and_fetches_nothing(page, app_ser
     base = app_server(url)
     # Every request the browser issues to the beacon, seen as it leaves (the server's count below sees it arrive).
     issued: list[str] = []
-    page.on("request", lambda request: issued.append(request.url) if request.url.startswith(address) else None)
-    for path in ("/", "/overview?trial=T-1", "/vendors?trial=T-2", "/sites?trial=T-1&site=S1", "/budget?trial=T-1"):
-        page.goto(f"{base}{path}{'&' if '?' in path else '?'}as_of={AS_OF}")
-        main = page.get_by_test_id("stMain")
-        main.get_by_text("<img src=", exact=False).filter(visible=True).first.wait_for()
-        page.wait_for_selector(CHART)
-        settle(page)  # drawn in full: an element the data made is in the page, and a fetch of it would have left
-        assert issued == [], f"{path}: the browser asked the beacon for {issued}"
-        assert "Traceback" not in main.inner_text()
-        assert main.locator("img").count() == 0 or all(
-            not (src or "").startswith(address)
-            for src in main.locator("img").evaluate_all("els => els.map(e => e.src)")
-        ), path
+
+    def watch(request) -> None:
+        if request.url.startswith(address):
+            issued.append(request.url)
+
+    page.on("request", watch)
+    try:
+        for path in ("/", "/overview?trial=T-1", "/vendors?trial=T-2", "/sites?trial=T-1&site=S1", "/budget?trial=T-1"):
+            page.goto(f"{base}{path}{'&' if '?' in path else '?'}as_of={AS_OF}")
+            main = page.get_by_test_id("stMain")
+            main.get_by_text("<img src=", exact=False).filter(visible=True).first.wait_for()
+            page.wait_for_selector(CHART)
+            settle(page)  # drawn in full: an element the data made is in the page, and a fetch of it would have left
+            assert issued == [], f"{path}: the browser asked the beacon for {issued}"
+            assert "Traceback" not in main.inner_text()
+            assert main.locator("img").count() == 0 or all(
+                not (src or "").startswith(address)
+                for src in main.locator("img").evaluate_all("els => els.map(e => e.src)")
+            ), path
+    finally:
+        page.remove_listener("request", watch)  # the tab is the session's: the next test's requests are its own
     assert hits == [], f"the browser fetched {hits} from the beacon"

@@ -265,8 +265,8 @@ class PeerBaseline:
 
 @dataclass(frozen=True)
 class PeerFlags:
-    """flag_peer_columns' answer, one entry per site in input order, one entry per site in input order (what a table of thousands of sites
-    needs): z (NaN when not eligible), flag, side ("high", "low" or None), withheld, observed and expected events."""
+    """flag_peer_columns' answer, one entry per site in input order (what a table of thousands of sites needs): z (NaN
+    when not eligible), flag, side ("high", "low" or None), withheld, observed and expected events."""
 
     z: np.ndarray
     flag: np.ndarray
