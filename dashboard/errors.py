@@ -152,9 +152,9 @@ def named(exc: BaseException) -> DashboardError:
 def review_error(exc: BaseException) -> DashboardError:
     """A failure of the review database (actions and notes), named: a query it refuses is a bug (ReviewQueryError);
     an outage, a timeout or a file that cannot be opened is ReviewUnavailable (try again)."""
-    named = from_database(exc) if isinstance(exc, SQLAlchemyError) else None
-    detail = named.detail if named is not None else f"{type(exc).__name__}: {exc}"
-    return ReviewQueryError(detail) if isinstance(named, QueryError) else ReviewUnavailable(detail)
+    found = from_database(exc) if isinstance(exc, SQLAlchemyError) else None
+    detail = found.detail if found is not None else f"{type(exc).__name__}: {exc}"
+    return ReviewQueryError(detail) if isinstance(found, QueryError) else ReviewUnavailable(detail)
 
 
 def report(error: DashboardError, exc: BaseException, *, page: str | None = None, user: str | None = None) -> None:

@@ -76,14 +76,18 @@ def log_lines():
         errors.log.removeHandler(handler)
 
 
+def altered(url: str, statement: str) -> str:
+    """The database at `url` after `statement` (a schema change the code does not expect); returns `url`."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(statement))
+    engine.dispose()
+    return url
+
+
 def without_table(url: str, to: Path, table: str) -> str:
     """A copy of the database at `url` in `to` whose `table` is gone (a schema the code does not match)."""
-    copy = copy_sqlite(url, to)
-    engine = create_engine(copy)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE {table}"))
-    engine.dispose()
-    return copy
+    return altered(copy_sqlite(url, to), f"DROP TABLE {table}")
 
 
 def test_a_broken_query_shows_a_reference_and_logs_one_line_with_its_traceback(
@@ -176,10 +180,7 @@ def test_a_broken_review_query_is_named_a_bug_on_the_page_and_in_the_email_log(
 
     url = f"sqlite:///{tmp_path / 'review.db'}"
     review.open_store(url)
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE review_event DROP COLUMN responds_to"))
-    engine.dispose()
+    altered(url, "ALTER TABLE review_event DROP COLUMN responds_to")
     monkeypatch.setenv("DASHBOARD_REVIEW_DATABASE_URL", url)
     get_settings.cache_clear()
 
