@@ -258,8 +258,8 @@ MONTHLY_DTYPES = {
 }
 
 
-def _monthly_totals(scope: Scope):
-    """PV, EV and AC per month, in the month and cumulative."""
+def monthly(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per month of the scope's budgets: PV, EV, AC in the month and cumulative (EV and AC stop at as_of)."""
     events = _events(scope).subquery("events")
     per_month = (
         select(
@@ -276,13 +276,8 @@ def _monthly_totals(scope: Scope):
         func.sum(amount).over(order_by=per_month.c.month_date, rows=(None, 0)).label(f"{amount.name}_cumulative")
         for amount in amounts
     ]
-    return per_month, [per_month.c.month_date, *amounts, *running]
-
-
-def monthly(conn: Connection, scope: Scope) -> pd.DataFrame:
-    """One row per month of the scope's budgets: PV, EV, AC in the month and cumulative (EV and AC stop at as_of)."""
-    per_month, columns = _monthly_totals(scope)
-    return frame(conn, select(*columns).order_by(per_month.c.month_date), MONTHLY_DTYPES)
+    query = select(per_month.c.month_date, *amounts, *running).order_by(per_month.c.month_date)
+    return frame(conn, query, MONTHLY_DTYPES)
 
 
 def change_orders(conn: Connection, scope: Scope) -> pd.DataFrame:
