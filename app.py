@@ -16,7 +16,7 @@ try:
     ctx = ui.build_frame(list_trials=portfolio.trial_options, page=page_name)
     ui.menu(ctx, PAGES)
     show_link = ui.share_link(ctx, page_name)
-    ui.excel_export(ctx, page_name)
+    offer_workbook = ui.excel_export(ctx, page_name)
     ui.print_layout(ctx, page_name)
     ui.show_notices(ctx)
     ui.freshness_line(
@@ -28,6 +28,7 @@ try:
         pass
     finally:  # also when the page fails
         show_link()
+        offer_workbook()
 except Exception as error:  # Streamlit's st.stop and st.rerun are not Exceptions: they pass
     # A database error or a bug: a sentence that fits it and a reference, never a traceback; the log has the rest.
     ui.show_error(error, page_name, ctx.email if ctx is not None else None)

@@ -222,8 +222,38 @@ def download_workbook(page, tmp_path) -> tuple[str, openpyxl.Workbook]:
     return path.name, openpyxl.load_workbook(path)
 
 
+class Deltas:
+    """What the server sends the page, message by message, in order (Streamlit sends each element it draws as one
+    websocket message), from the page's load on."""
+
+    def __init__(self, page):
+        self.page, self.messages = page, []
+        page.on("websocket", self._opened)
+
+    def _opened(self, socket) -> None:
+        socket.on("framereceived", lambda payload: self.messages.append(payload))
+
+    def first(self, text: str) -> int:
+        """The position of the first message since the last clear() that holds `text` (−1: none)."""
+        wanted = text.encode()
+        return next(
+            (i for i, m in enumerate(self.messages) if wanted in (m if isinstance(m, bytes) else m.encode())), -1
+        )
+
+    def close(self) -> None:
+        self.page.remove_listener("websocket", self._opened)
+
+
 def test_the_excel_button_downloads_the_pages_tables(page, shared_app_server, tiny_url, tmp_path):
     base = shared_app_server(tiny_url)
+    deltas = Deltas(page)
+    try:
+        check_the_workbooks(page, base, tmp_path, deltas)
+    finally:
+        deltas.close()
+
+
+def check_the_workbooks(page, base, tmp_path, deltas):
     page.goto(f"{base}/budget?trial=T-1&as_of={AS_OF}&since=2026-06-01")
     name, book = download_workbook(page, tmp_path)
     assert name == f"budget_T-1_{AS_OF}.xlsx"
@@ -244,9 +274,14 @@ def test_the_excel_button_downloads_the_pages_tables(page, shared_app_server, ti
     sidebar.get_by_role("link", name="Methods & definitions").click()
     page.get_by_role("heading", name="Methods & definitions").wait_for()
     assert sidebar.get_by_role("button", name="This page as Excel").count() == 0
+    deltas.messages.clear()
     sidebar.get_by_role("link", name="Vendors").click()
     page.get_by_role("heading", name="Vendors · T-1").wait_for()
     name, book = download_workbook(page, tmp_path)
+    # The button comes after the page's last table: sent with its first, it could be clicked while the page was still
+    # drawing, and the workbook lacked the tables to come (a CI run clicked between the two).
+    assert -1 < deltas.first("Download scorecard (CSV)") < deltas.first("Download milestones (CSV)")
+    assert deltas.first("Download milestones (CSV)") < deltas.first("This page as Excel")
     assert name == f"vendors_T-1_{AS_OF}.xlsx"
     # T-1 has no supply risk, no forecast moved in the period and nothing due within 90 days: those tables are not shown.
     assert book.sheetnames == ["View", "Vendor scorecard", "All milestones"]

@@ -28,7 +28,7 @@ class Context:
     notices: list[str] = field(default_factory=list)
     # The tables this run showed, as (sheet name, Table), for the page's workbook (filled by download_table).
     tables: list[tuple[str, Table]] = field(default_factory=list)
-    # Where the page's Excel button goes once it shows a table, and the page's name (set by excel_export).
+    # Where the page's Excel button goes once the page has drawn, and the page's name (set by excel_export).
     excel_slot: object | None = None
     page: str | None = None
     email: str | None = None  # who is signed in (None in demo mode): the log tags it, never writes it

@@ -43,20 +43,29 @@ def view_summary(ctx: Context, page: str) -> dict[str, object]:
 _WORKBOOK_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def excel_export(ctx: Context, page: str) -> None:
-    """Keep a place in the sidebar for the page's Excel button, which the page's first table fills (download_table).
+def excel_export(ctx: Context, page: str) -> Callable[[], None]:
+    """Keep a place in the sidebar for the page's Excel button; returns a function that draws it there once the page
+    has drawn, if the page showed a table (download_table lists them).
 
     The place is kept before the page runs, under the link to the view, whatever the page draws or wherever it ends.
+    The button comes only after the page's last table: drawn at the first one, it could be clicked while the page was
+    still drawing, and the workbook then lacked the tables still to come.
     """
     ctx.page = page
     ctx.excel_slot = st.sidebar.empty()
 
+    def fill() -> None:
+        if ctx.tables:
+            _excel_button(ctx)
+
+    return fill
+
 
 def _excel_button(ctx: Context) -> None:
     view = view_summary(ctx, ctx.page)
-    # This run's own list: the workbook holds exactly the tables this page showed to this user, and all of them,
-    # since the file is built when the button is clicked (after the run), not when it is drawn.
-    tables = ctx.tables
+    # This run's own list, complete when the button is drawn: the workbook holds exactly the tables this page showed
+    # to this user, and all of them.
+    tables = list(ctx.tables)
 
     def build() -> bytes:
         return exports.workbook(
@@ -123,5 +132,3 @@ def download_table(
         return
     name = exports.sheet_name(sheet or _sheet_from_label(label), [taken for taken, _ in ctx.tables])
     ctx.tables.append((name, table))  # the workbook only reads it: one frame serves both files
-    if len(ctx.tables) == 1:
-        _excel_button(ctx)
