@@ -283,5 +283,4 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Sites": ("sites_red_flag", "sites_amber_flag", "sites_safety_flag"),
     "Quality and safety": ("sae_on_time", "qtl_breaches"),
 }
-_BY_LABEL: dict[str, Figure] = {f.label: f for f in _FIGURES}
-assert len(FIGURES) == len(_FIGURES) and len(_BY_LABEL) == len(_FIGURES), "figure keys and labels are unique"
+assert len(FIGURES) == len(_FIGURES) == len({f.label for f in _FIGURES}), "figure keys and labels are unique"

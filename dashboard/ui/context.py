@@ -28,9 +28,7 @@ class Context:
     notices: list[str] = field(default_factory=list)
     # The tables this run showed, as (sheet name, Table), for the page's workbook (filled by download_table).
     tables: list[tuple[str, Table]] = field(default_factory=list)
-    # Where the page's Excel button goes once the page has drawn, and the page's name (set by excel_export).
-    excel_slot: object | None = None
-    page: str | None = None
+    page: str | None = None  # the page's name (set by excel_export)
     email: str | None = None  # who is signed in (None in demo mode): the log tags it, never writes it
     review_failed: bool = False  # the review database failed in this run (said once, not in every part that reads it)
 

@@ -52,16 +52,16 @@ def excel_export(ctx: Context, page: str) -> Callable[[], None]:
     still drawing, and the workbook then lacked the tables still to come.
     """
     ctx.page = page
-    ctx.excel_slot = st.sidebar.empty()
+    slot = st.sidebar.empty()
 
     def fill() -> None:
         if ctx.tables:
-            _excel_button(ctx)
+            _excel_button(ctx, slot)
 
     return fill
 
 
-def _excel_button(ctx: Context) -> None:
+def _excel_button(ctx: Context, slot) -> None:
     view = view_summary(ctx, ctx.page)
     # This run's own list, complete when the button is drawn: the workbook holds exactly the tables this page showed
     # to this user, and all of them.
@@ -74,7 +74,7 @@ def _excel_button(ctx: Context) -> None:
         )
 
     trial = f"{ctx.scope.trial}_" if ctx.scope.trial else ""
-    ctx.excel_slot.download_button(
+    slot.download_button(
         "⬇️ This page as Excel (.xlsx)",
         build,
         f"{ctx.page}_{trial}{ctx.scope.as_of:%Y-%m-%d}.xlsx",
@@ -128,7 +128,7 @@ def download_table(
 
     st.download_button(label, build, f"{file_name_stem}.csv", "text/csv", on_click="ignore")
     ctx = st.session_state.get(_CONTEXT_KEY)
-    if ctx is None or ctx.excel_slot is None:
+    if ctx is None:  # outside the frame (app.py): no workbook to add the table to
         return
     name = exports.sheet_name(sheet or _sheet_from_label(label), [taken for taken, _ in ctx.tables])
     ctx.tables.append((name, table))  # the workbook only reads it: one frame serves both files
